@@ -1,0 +1,257 @@
+/*  actorcore - the command line: `actorcore resolve` (SPEC 9).
+
+    Exit codes: 0 success, 2 bad input or bad flags (a structured error as JSON on stderr),
+    1 an internal failure. Whatever the bytes, it never crashes.
+*/
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "actorcore/actorcore.h"
+
+static const char *s_usage =
+    "Usage: actorcore resolve --combiner FILE --layers FILE [--actor-version N]\n"
+    "                         [--actor FILE [--subsystems DIR]] [FILE|-]\n"
+    "       actorcore --help | --version\n"
+    "\n"
+    "resolve: reads a JSON array of SubsystemOutput from FILE (or standard input, or '-')\n"
+    "and prints the resolved Snapshot as JSON on standard output.\n"
+    "\n"
+    "  --combiner FILE     CombinerRegistry (YAML or JSON)\n"
+    "  --layers FILE       CapLayerRegistry (YAML or JSON)\n"
+    "  --actor FILE        an Actor (JSON); its version becomes the snapshot's Version, and\n"
+    "                      the worker-side subsystems it lists run too. With --actor, FILE\n"
+    "                      is optional.\n"
+    "  --subsystems DIR    where the worker-side subsystem configuration lives\n"
+    "  --actor-version N   the snapshot's Version (default: the actor's, else 1)\n"
+    "  --max-bytes N       the largest input accepted (default 1048576)\n"
+    "  -h, --help          this text\n"
+    "  -V, --version       the version\n"
+    "\n"
+    "Exit status: 0 success; 2 bad input or flags, with {code, message, path} as JSON on\n"
+    "standard error; 1 internal error.\n";
+
+/* Prints err as JSON on stderr and returns the exit status for it. */
+static int report(const ac_error_t *err)
+{
+    char buf[1024];
+    ac_error_to_json(err, buf, sizeof buf);
+    fprintf(stderr, "%s\n", buf);
+    return err->code == AC_EINTERNAL ? 1 : 2;
+}
+
+static int usage_error(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    ac_error_t err;
+    char msg[AC_ERROR_MESSAGE_MAX];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(msg, sizeof msg, fmt, arg ? arg : "");
+#pragma GCC diagnostic pop
+    ac_error_set(&err, AC_ESCHEMA, "", "%s", msg);
+    report(&err);
+    fprintf(stderr, "Try 'actorcore --help'.\n");
+    return 2;
+}
+
+/* Reads all of f, failing with too_large past max bytes. */
+static char *read_stream(FILE *f, size_t max, size_t *len, ac_error_t *err)
+{
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            if (n > max)
+                break;
+            char *bigger = realloc(buf, cap * 2 + 1);
+            if (!bigger) {
+                free(buf);
+                ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+                return NULL;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (n > max) {
+        free(buf);
+        ac_error_set(err, AC_ETOO_LARGE, "", "input is larger than %zu bytes", max);
+        return NULL;
+    }
+    if (ferror(f)) {
+        free(buf);
+        ac_error_set(err, AC_ESCHEMA, "", "read error: %s", strerror(errno));
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static char *read_input(const char *path, size_t max, size_t *len, ac_error_t *err)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return read_stream(stdin, max, len, err);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        ac_error_set(err, AC_ESCHEMA, "", "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = read_stream(f, max, len, err);
+    fclose(f);
+    return buf;
+}
+
+/* Parses a non-negative decimal integer flag value. */
+static int parse_count(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < 0)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"combiner", required_argument, NULL, 'c'},
+        {"layers", required_argument, NULL, 'l'},
+        {"actor", required_argument, NULL, 'a'},
+        {"subsystems", required_argument, NULL, 's'},
+        {"actor-version", required_argument, NULL, 'v'},
+        {"max-bytes", required_argument, NULL, 'm'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *combiner = NULL, *layers = NULL, *actor_path = NULL, *subsystems = NULL;
+    long long version = -1, max_bytes = 1 << 20;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': combiner = optarg; break;
+        case 'l': layers = optarg; break;
+        case 'a': actor_path = optarg; break;
+        case 's': subsystems = optarg; break;
+        case 'v':
+            if (parse_count(optarg, &version))
+                return usage_error("--actor-version needs an integer >= 0, not '%s'", optarg);
+            break;
+        case 'm':
+            if (parse_count(optarg, &max_bytes) || max_bytes < 1)
+                return usage_error("--max-bytes needs a positive integer, not '%s'", optarg);
+            break;
+        case 'h': fputs(s_usage, stdout); return 0;
+        default:
+            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!combiner || !layers)
+        return usage_error("resolve needs --combiner FILE and --layers FILE%s", "");
+    if (argc - optind > 1)
+        return usage_error("resolve takes at most one input file, got another: '%s'",
+                           argv[optind + 1]);
+    const char *input = optind < argc ? argv[optind] : NULL;
+
+    ac_error_t err;
+    ac_error_clear(&err);
+    int status = 0;
+    char *text = NULL, *actor_text = NULL;
+    ac_request_t *req = NULL;
+    ac_resolver_t *resolver = NULL;
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+
+    ac_registry_t *reg = ac_registry_load(combiner, layers, &err);
+    if (!reg) {
+        status = report(&err);
+        goto done;
+    }
+    req = ac_request_new(reg);
+    resolver = ac_resolver_new(reg);
+    if (!req || !resolver) {
+        ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
+        status = report(&err);
+        goto done;
+    }
+    ac_limits_t limits;
+    ac_limits_default(&limits);
+    limits.max_message_bytes = (size_t)max_bytes;
+    ac_request_set_limits(req, &limits);
+    if (subsystems) {
+        ac_error_set(&err, AC_EINTERNAL, "", "--subsystems: worker-side subsystem "
+                     "configuration is not supported by this build yet");
+        status = report(&err);
+        goto done;
+    }
+    size_t len;
+    if (actor_path) {
+        actor_text = read_input(actor_path, (size_t)max_bytes, &len, &err);
+        if (!actor_text || ac_decode_actor_json(req, actor_text, len, &err)) {
+            status = report(&err);
+            goto done;
+        }
+    }
+    if (!actor_path || input) {
+        text = read_input(input, (size_t)max_bytes, &len, &err);
+        if (!text || ac_decode_outputs_json(req, text, len, &err)) {
+            status = report(&err);
+            goto done;
+        }
+    }
+    if (version >= 0)
+        ac_request_set_version(req, version);
+    const ac_snapshot_t *snap;
+    if (ac_resolve(resolver, req, &snap, &err) || ac_snapshot_to_json(snap, reg, &out)) {
+        if (!err.code)
+            ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
+        status = report(&err);
+        goto done;
+    }
+    fwrite(out.data, 1, out.size, stdout);
+    fputc('\n', stdout);
+    if (fflush(stdout) != 0)
+        status = 1;
+done:
+    msgpack_sbuffer_destroy(&out);
+    free(text);
+    free(actor_text);
+    ac_request_destroy(&req);
+    ac_resolver_destroy(&resolver);
+    ac_registry_destroy(&reg);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("missing command (expected resolve)%s", "");
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(s_usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("actorcore %s\n", AC_VERSION_STRING);
+        return 0;
+    }
+    if (strcmp(argv[1], "resolve") == 0)
+        return cmd_resolve(argc - 1, argv + 1);
+    return usage_error("unknown command '%s' (expected resolve)", argv[1]);
+}

@@ -1,0 +1,115 @@
+/*  caps.c - the caps provider: within-layer merge and across-layer reduction (SPEC 3-4).
+
+    Input: the cap items of one dimension, sorted, so items of a layer are contiguous and
+    layers come in registry order. One pass computes each layer's bounds and folds them
+    into both the INTERSECT result and the PRIORITIZED_OVERRIDE authoritative sides.
+*/
+#include <math.h>
+
+#include "actorcore/request.h"
+#include "resolve_impl.h"
+
+enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
+
+/* The bounds of one layer: [*lmin, *lmax]; has_ov[side] tells which sides had an OVERRIDE. */
+static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, double *lmin,
+                        double *lmax, int has_ov[2])
+{
+    double sum_base[2] = {0, 0}, sum_add[2] = {0, 0}, ov[2] = {0, 0};
+    int has_sum[2] = {0, 0};
+    uint64_t hard_max = ac_order_bits(INFINITY), hard_min = ac_order_bits(-INFINITY);
+    has_ov[0] = has_ov[1] = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned mode = it[i].k & 7, side = (it[i].k >> 3) & 1;
+        double v = ac_order_value(it[i].v);
+        switch (mode) {
+        case AC_CAP_BASELINE:
+            sum_base[side] += v;
+            has_sum[side] = 1;
+            break;
+        case AC_CAP_ADDITIVE:
+            sum_add[side] += v;
+            has_sum[side] = 1;
+            break;
+        case AC_CAP_OVERRIDE:
+            /* Sorted: the first is the highest priority, then the smallest system. */
+            if (!has_ov[side]) {
+                ov[side] = v;
+                has_ov[side] = 1;
+            }
+            break;
+        case AC_CAP_HARD_MAX:
+            if (it[i].v < hard_max)
+                hard_max = it[i].v;
+            break;
+        default: /* AC_CAP_HARD_MIN */
+            if (it[i].v > hard_min)
+                hard_min = it[i].v;
+            break;
+        }
+    }
+    double cand_max = has_ov[SIDE_MAX]    ? ov[SIDE_MAX]
+                      : has_sum[SIDE_MAX] ? sum_base[SIDE_MAX] + sum_add[SIDE_MAX]
+                                          : INFINITY;
+    double cand_min = has_ov[SIDE_MIN]    ? ov[SIDE_MIN]
+                      : has_sum[SIDE_MIN] ? sum_base[SIDE_MIN] + sum_add[SIDE_MIN]
+                                          : -INFINITY;
+    if (isnan(cand_max) || isnan(cand_min))
+        return AC_ENON_FINITE;
+    double hmax = ac_order_value(hard_max), hmin = ac_order_value(hard_min);
+    double mx = cand_max < hmax ? cand_max : hmax;
+    mx = mx < rule->clamp_max ? mx : rule->clamp_max;
+    double mn = cand_min > hmin ? cand_min : hmin;
+    mn = mn > rule->clamp_min ? mn : rule->clamp_min;
+    if (mn > mx)
+        mn = mx;  /* the upper bound wins */
+    *lmin = mn;
+    *lmax = mx;
+    return 0;
+}
+
+int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
+                   double *min, double *max)
+{
+    double imin = -INFINITY, imax = INFINITY;  /* INTERSECT over present layers */
+    double po_min = 0, po_max = 0;             /* PRIORITIZED_OVERRIDE authoritative sides */
+    int po_min_set = 0, po_max_set = 0;
+    size_t i = 0;
+    while (i < n) {
+        uint64_t layer = items[i].k >> 58;
+        size_t j = i + 1;
+        while (j < n && (items[j].k >> 58) == layer)
+            j++;
+        double lmin, lmax;
+        int has_ov[2];
+        int rc = layer_bounds(items + i, j - i, rule, &lmin, &lmax, has_ov);
+        if (rc)
+            return rc;
+        imin = lmin > imin ? lmin : imin;
+        imax = lmax < imax ? lmax : imax;
+        if (!po_max_set && has_ov[SIDE_MAX]) {
+            po_max = lmax;
+            po_max_set = 1;
+        }
+        if (!po_min_set && has_ov[SIDE_MIN]) {
+            po_min = lmin;
+            po_min_set = 1;
+        }
+        i = j;
+    }
+    double mn = imin, mx = imax;
+    if (policy == AC_POLICY_PRIORITIZED_OVERRIDE) {
+        if (po_min_set)
+            mn = po_min;
+        if (po_max_set)
+            mx = po_max;
+    }
+    /* Caps never exceed the defaults. */
+    mn = mn > rule->clamp_min ? mn : rule->clamp_min;
+    mx = mx < rule->clamp_max ? mx : rule->clamp_max;
+    if (mn > mx)
+        mn = mx;
+    *min = mn;
+    *max = mx;
+    return 0;
+}

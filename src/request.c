@@ -1,0 +1,609 @@
+/*  request.c - building and validating a request (see request.h).
+
+    Validation lives here once: the builder, the schema walk of both codecs and worker-side
+    subsystems all push items through ac_req_push_*, so a rule is checked the same way
+    whichever door the data came in by.
+*/
+#include "request_impl.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actorcore/subsystem.h"
+#include "hash.h"
+
+static const char *const s_buckets[] = {"FLAT", "MULT", "POST_ADD", "OVERRIDE"};
+static const char *const s_modes[] = {"BASELINE", "ADDITIVE", "OVERRIDE", "HARD_MAX", "HARD_MIN"};
+
+const char *ac_bucket_name(int bucket)
+{
+    return bucket >= 0 && bucket < 4 ? s_buckets[bucket] : "?";
+}
+
+const char *ac_cap_mode_name(int mode)
+{
+    return mode >= 0 && mode < 5 ? s_modes[mode] : "?";
+}
+
+void ac_limits_default(ac_limits_t *limits)
+{
+    limits->max_message_bytes = 1u << 20;
+    limits->max_contributions = 10000;
+    limits->max_batch = 1000;
+    limits->max_dimension_len = AC_DIMENSION_NAME_MAX;
+}
+
+int ac_vec_reserve(ac_vec_t *v, size_t elem, size_t want)
+{
+    if (want <= v->cap)
+        return 0;
+    size_t cap = v->cap ? v->cap : 16;
+    while (cap < want)
+        cap *= 2;
+    void *data = realloc(v->data, cap * elem);
+    if (!data)
+        return -1;
+    v->data = data;
+    v->cap = cap;
+    return 0;
+}
+
+void ac_vec_fini(ac_vec_t *v)
+{
+    free(v->data);
+    memset(v, 0, sizeof *v);
+}
+
+/* Appends one element (copied from item); -1 when out of memory. */
+static int vec_push(ac_vec_t *v, size_t elem, const void *item)
+{
+    if (ac_vec_reserve(v, elem, v->count + 1))
+        return -1;
+    memcpy((char *)v->data + v->count * elem, item, elem);
+    v->count++;
+    return 0;
+}
+
+ac_request_t *ac_request_new(const ac_registry_t *reg)
+{
+    ac_request_t *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->reg = reg;
+    ac_limits_default(&req->limits);
+    ac_arena_init(&req->arena, 8192);
+    ac_symtab_init(&req->systems);
+    ac_symtab_init(&req->extra_dims);
+    ac_symtab_init(&req->strings);
+    return req;
+}
+
+void ac_request_destroy(ac_request_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ac_request_t *req = *self_p;
+    ac_arena_fini(&req->arena);
+    ac_symtab_fini(&req->systems);
+    ac_symtab_fini(&req->extra_dims);
+    ac_symtab_fini(&req->strings);
+    ac_vec_fini(&req->contribs);
+    ac_vec_fini(&req->caps);
+    ac_vec_fini(&req->packs);
+    ac_vec_fini(&req->mults);
+    ac_vec_fini(&req->outputs);
+    ac_vec_fini(&req->subsystem_ids);
+    free(req);
+    *self_p = NULL;
+}
+
+void ac_request_reset(ac_request_t *req)
+{
+    ac_arena_reset(&req->arena);
+    ac_symtab_reset(&req->systems);
+    ac_symtab_reset(&req->extra_dims);
+    ac_symtab_reset(&req->strings);
+    req->contribs.count = req->caps.count = req->packs.count = 0;
+    req->mults.count = req->outputs.count = req->subsystem_ids.count = 0;
+    req->has_actor = false;
+    memset(&req->actor, 0, sizeof req->actor);
+    req->has_version = false;
+    req->inline_contribs = req->inline_caps = req->inline_packs = 0;
+    req->inline_mults = req->inline_outputs = 0;
+}
+
+void ac_request_set_limits(ac_request_t *req, const ac_limits_t *limits)
+{
+    req->limits = *limits;
+    if (req->limits.max_dimension_len > AC_DIMENSION_NAME_MAX)
+        req->limits.max_dimension_len = AC_DIMENSION_NAME_MAX;
+}
+
+const ac_limits_t *ac_request_limits(const ac_request_t *req)
+{
+    return &req->limits;
+}
+
+const ac_registry_t *ac_request_registry(const ac_request_t *req)
+{
+    return req->reg;
+}
+
+int ac_request_set_actor(ac_request_t *req, const char *id, int64_t version, ac_error_t *err)
+{
+    size_t len = id ? strlen(id) : 0;
+    if (len < 1 || len > 128)
+        return ac_error_set(err, AC_ESCHEMA, "actor.id", "actor id must have 1 to 128 bytes");
+    if (version < 0)
+        return ac_error_set(err, AC_ESCHEMA, "actor.version", "actor version must be >= 0");
+    char *copy = ac_arena_strdup(&req->arena, id, len);
+    if (!copy)
+        return ac_error_set(err, AC_EINTERNAL, "actor.id", "out of memory");
+    if (!req->has_actor)
+        memset(&req->actor, 0, sizeof req->actor);
+    req->has_actor = true;
+    req->actor.id = copy;
+    req->actor.id_len = len;
+    req->actor.version = version;
+    return 0;
+}
+
+const ac_actor_t *ac_request_actor(const ac_request_t *req)
+{
+    return req->has_actor ? &req->actor : NULL;
+}
+
+void ac_request_set_version(ac_request_t *req, int64_t version)
+{
+    req->has_version = true;
+    req->version = version;
+}
+
+int64_t ac_request_version(const ac_request_t *req)
+{
+    if (req->has_version)
+        return req->version;
+    return req->has_actor ? req->actor.version : 1;
+}
+
+int ac_req_dim(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+               ac_error_t *err)
+{
+    if (len > req->limits.max_dimension_len)
+        return ac_error_set(err, AC_ETOO_LARGE, path,
+                            "dimension name has %zu bytes, the limit is %zu", len,
+                            req->limits.max_dimension_len);
+    if (!ac_dimension_name_valid(name, len))
+        return ac_error_set(err, AC_ESCHEMA, path,
+                            "dimension '%.*s' does not match ^[a-z][a-z0-9_]*$",
+                            (int)(len > 64 ? 64 : len), name);
+    uint32_t rid = ac_symtab_find(&req->reg->dims, name, len);
+    if (rid != AC_NO_ID) {
+        *id = rid;
+        return 0;
+    }
+    if (!req->reg->has_default)
+        return ac_error_set(err, AC_EUNKNOWN_DIMENSION, path,
+                            "dimension '%.*s' is not in the combiner registry, which has no "
+                            "default rule",
+                            (int)len, name);
+    uint32_t xid = ac_symtab_intern(&req->extra_dims, name, len);
+    if (xid == AC_NO_ID)
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    if ((uint64_t)xid + req->reg->dims.count >= 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, path, "too many distinct dimensions");
+    *id = req->reg->dims.count + xid;
+    return 0;
+}
+
+int ac_req_system(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+                  ac_error_t *err)
+{
+    if (len < 1 || len > 128)
+        return ac_error_set(err, AC_ESCHEMA, path, "a system id has 1 to 128 bytes");
+    if (memchr(name, '\0', len))
+        return ac_error_set(err, AC_ESCHEMA, path, "NUL byte in a system id");
+    uint32_t sid = ac_symtab_intern(&req->systems, name, len);
+    if (sid == AC_NO_ID)
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    /* Sort keys reserve 22 bits for the system rank. */
+    if (sid >= (1u << 22))
+        return ac_error_set(err, AC_ETOO_LARGE, path, "too many distinct systems");
+    *id = sid;
+    return 0;
+}
+
+int ac_req_string(ac_request_t *req, const char *s, size_t len, const char *path, uint32_t *id,
+                  ac_error_t *err)
+{
+    if (len > 256)
+        return ac_error_set(err, AC_ETOO_LARGE, path, "string longer than 256 bytes");
+    if (memchr(s, '\0', len))
+        return ac_error_set(err, AC_ESCHEMA, path, "NUL byte in a string");
+    uint32_t sid = ac_symtab_intern(&req->strings, s, len);
+    if (sid == AC_NO_ID)
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    *id = sid;
+    return 0;
+}
+
+int ac_req_layer(ac_request_t *req, const char *name, size_t len, const char *path, uint8_t *layer,
+                 ac_error_t *err)
+{
+    uint32_t lid = ac_symtab_find(&req->reg->layers, name, len);
+    if (lid == AC_NO_ID)
+        return ac_error_set(err, AC_EUNKNOWN_LAYER, path,
+                            "layer '%.*s' is not in the cap layer registry",
+                            (int)(len > 64 ? 64 : len), name);
+    *layer = (uint8_t)lid;
+    return 0;
+}
+
+int ac_req_begin_output(ac_request_t *req, uint32_t system, const char *path, ac_error_t *err)
+{
+    ac_output_info_t info = {system, 0, 0, 0};
+    if (req->outputs.count >= req->limits.max_contributions + 1)
+        return ac_error_set(err, AC_ETOO_LARGE, path, "more than %zu outputs",
+                            req->limits.max_contributions + 1);
+    if (vec_push(&req->outputs, sizeof info, &info))
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    return 0;
+}
+
+/* Items (contributions + caps) already in the request, against the limit. */
+static int check_count(ac_request_t *req, const char *path, ac_error_t *err)
+{
+    if (req->contribs.count + req->caps.count >= req->limits.max_contributions)
+        return ac_error_set(err, AC_ETOO_LARGE, path,
+                            "more than %zu contributions and caps in one request",
+                            req->limits.max_contributions);
+    return 0;
+}
+
+/* Fails with code at `<base>.<field>`. */
+static int fail_at(ac_error_t *err, int code, const char *base, const char *field,
+                   const char *msg)
+{
+    char path[AC_ERROR_PATH_MAX];
+    snprintf(path, sizeof path, "%s.%s", base, field);
+    return ac_error_set(err, code, path, "%s", msg);
+}
+
+int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const char *path,
+                             ac_error_t *err)
+{
+    if (!isfinite(c->value))
+        return fail_at(err, AC_ENON_FINITE, path, "value", "value must be a finite number");
+    if (c->bucket > AC_OVERRIDE || c->section > AC_DERIVED)
+        return fail_at(err, AC_ESCHEMA, path, "bucket", "unknown bucket");
+    int rc = check_count(req, path, err);
+    if (rc)
+        return rc;
+    if (vec_push(&req->contribs, sizeof *c, c))
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    ac_output_info_t *out = ac_req_current_output(req);
+    if (out) {
+        if (c->section == AC_PRIMARY)
+            out->n_primary++;
+        else
+            out->n_derived++;
+    }
+    return 0;
+}
+
+int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const char *path, ac_error_t *err)
+{
+    if (!isfinite(c->value))
+        return fail_at(err, AC_ENON_FINITE, path, "value", "value must be a finite number");
+    if (c->mode > AC_CAP_HARD_MIN)
+        return fail_at(err, AC_ESCHEMA, path, "mode", "unknown mode");
+    if (c->kind > AC_KIND_MIN)
+        return fail_at(err, AC_ESCHEMA, path, "kind", "unknown kind");
+    if (c->mode == AC_CAP_HARD_MAX && c->kind != AC_KIND_MAX)
+        return fail_at(err, AC_EKIND_MODE, path, "kind", "mode HARD_MAX requires kind max");
+    if (c->mode == AC_CAP_HARD_MIN && c->kind != AC_KIND_MIN)
+        return fail_at(err, AC_EKIND_MODE, path, "kind", "mode HARD_MIN requires kind min");
+    if (c->layer >= req->reg->layers.count)
+        return fail_at(err, AC_EUNKNOWN_LAYER, path, "scope", "unknown layer");
+    if (c->realm == AC_NO_ID && strcmp(ac_symtab_str(&req->reg->layers, c->layer), "REALM") == 0)
+        return fail_at(err, AC_ESCHEMA, path, "realm", "scope REALM requires `realm`");
+    int rc = check_count(req, path, err);
+    if (rc)
+        return rc;
+    if (vec_push(&req->caps, sizeof *c, c))
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    ac_output_info_t *out = ac_req_current_output(req);
+    if (out)
+        out->n_caps++;
+    return 0;
+}
+
+int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
+                     const double *mults, size_t n_mults, double post_add, const char *path,
+                     ac_error_t *err)
+{
+    if (!isfinite(additive_percent) || !isfinite(post_add))
+        return ac_error_set(err, AC_ENON_FINITE, path, "modifier values must be finite");
+    for (size_t i = 0; i < n_mults; i++) {
+        if (!isfinite(mults[i]))
+            return ac_error_set(err, AC_ENON_FINITE, path, "multipliers[%zu] is not finite", i);
+        if (!(mults[i] > 0))
+            return ac_error_set(err, AC_ESCHEMA, path, "multipliers[%zu] must be > 0", i);
+    }
+    if (req->mults.count + n_mults > req->limits.max_contributions)
+        return ac_error_set(err, AC_ETOO_LARGE, path, "more than %zu multipliers",
+                            req->limits.max_contributions);
+    int rc = check_count(req, path, err);
+    if (rc)
+        return rc;
+    ac_output_info_t *out = ac_req_current_output(req);
+    ac_pack_t pack = {name, out ? out->system : 0, additive_percent, post_add,
+                      (uint32_t)req->mults.count, (uint32_t)n_mults};
+    if (!out)
+        return ac_error_set(err, AC_EINTERNAL, path, "a context needs an output");
+    if (ac_vec_reserve(&req->mults, sizeof(double), req->mults.count + n_mults) ||
+        vec_push(&req->packs, sizeof pack, &pack))
+        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+    if (n_mults)
+        memcpy((double *)req->mults.data + req->mults.count, mults, n_mults * sizeof(double));
+    req->mults.count += n_mults;
+    return 0;
+}
+
+void ac_req_mark_inline(ac_request_t *req)
+{
+    req->inline_contribs = (uint32_t)req->contribs.count;
+    req->inline_caps = (uint32_t)req->caps.count;
+    req->inline_packs = (uint32_t)req->packs.count;
+    req->inline_mults = (uint32_t)req->mults.count;
+    req->inline_outputs = (uint32_t)req->outputs.count;
+}
+
+void ac_req_truncate_to_inline(ac_request_t *req)
+{
+    req->contribs.count = req->inline_contribs;
+    req->caps.count = req->inline_caps;
+    req->packs.count = req->inline_packs;
+    req->mults.count = req->inline_mults;
+    req->outputs.count = req->inline_outputs;
+}
+
+const char *ac_req_dim_name(const ac_request_t *req, uint32_t id, size_t *len)
+{
+    uint32_t nreg = req->reg->dims.count;
+    const ac_symtab_t *t = id < nreg ? &req->reg->dims : &req->extra_dims;
+    uint32_t local = id < nreg ? id : id - nreg;
+    if (len)
+        *len = ac_symtab_len(t, local);
+    return ac_symtab_str(t, local);
+}
+
+/* ---- the public builder and the subsystem output handle ----
+   Both render a path prefix (`outputs[3]` or `actor.subsystems[1]`), then go through the
+   same checks as the decoders. */
+
+static int build_contribution(ac_request_t *req, const char *base, ac_section_t section,
+                              const char *dimension, ac_bucket_t bucket, double value,
+                              uint32_t system, int32_t priority, ac_error_t *err)
+{
+    ac_output_info_t *out = ac_req_current_output(req);
+    if (!out)
+        return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
+    char path[96], leaf[128];
+    snprintf(path, sizeof path, "%s.%s[%u]", base, section == AC_PRIMARY ? "primary" : "derived",
+             section == AC_PRIMARY ? out->n_primary : out->n_derived);
+    ac_contribution_t c = {.value = value, .system = system, .priority = priority,
+                           .bucket = (uint8_t)bucket, .section = (uint8_t)section};
+    snprintf(leaf, sizeof leaf, "%s.dimension", path);
+    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0, leaf,
+                        &c.dim, err);
+    if (rc)
+        return rc;
+    return ac_req_push_contribution(req, &c, path, err);
+}
+
+static int build_cap(ac_request_t *req, const char *base, const char *dimension,
+                     ac_cap_mode_t mode, ac_cap_kind_t kind, double value, uint32_t system,
+                     int32_t priority, const char *scope, const char *realm, ac_error_t *err)
+{
+    ac_output_info_t *out = ac_req_current_output(req);
+    if (!out)
+        return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
+    char path[96], leaf[128];
+    snprintf(path, sizeof path, "%s.caps[%u]", base, out->n_caps);
+    ac_cap_t c = {.value = value, .system = system, .priority = priority, .realm = AC_NO_ID,
+                  .mode = (uint8_t)mode, .kind = (uint8_t)kind};
+    snprintf(leaf, sizeof leaf, "%s.dimension", path);
+    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0, leaf,
+                        &c.dim, err);
+    if (rc)
+        return rc;
+    if (!scope)
+        scope = "TOTAL";
+    snprintf(leaf, sizeof leaf, "%s.scope", path);
+    rc = ac_req_layer(req, scope, strlen(scope), leaf, &c.layer, err);
+    if (rc)
+        return rc;
+    if (realm) {
+        snprintf(leaf, sizeof leaf, "%s.realm", path);
+        rc = ac_req_string(req, realm, strlen(realm), leaf, &c.realm, err);
+        if (rc)
+            return rc;
+    }
+    return ac_req_push_cap(req, &c, path, err);
+}
+
+static int build_context(ac_request_t *req, const char *base, const char *name,
+                         double additive_percent, const double *multipliers,
+                         size_t n_multipliers, double post_add, ac_error_t *err)
+{
+    if (!ac_req_current_output(req))
+        return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
+    char path[160];
+    snprintf(path, sizeof path, "%s.context.%.64s", base, name ? name : "");
+    uint32_t nid;
+    int rc = ac_req_string(req, name ? name : "", name ? strlen(name) : 0, path, &nid, err);
+    if (rc)
+        return rc;
+    return ac_req_push_pack(req, nid, additive_percent, multipliers, n_multipliers, post_add,
+                            path, err);
+}
+
+int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *err)
+{
+    char path[64];
+    snprintf(path, sizeof path, "outputs[%zu].meta.system", req->outputs.count);
+    uint32_t sid;
+    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    if (rc)
+        return rc;
+    rc = ac_req_begin_output(req, sid, path, err);
+    if (rc)
+        return rc;
+    ac_req_mark_inline(req);
+    return (int)(req->outputs.count - 1);
+}
+
+/* `outputs[N]` of the current output, for the builder's paths. */
+static void builder_base(const ac_request_t *req, char *base, size_t size)
+{
+    snprintf(base, size, "outputs[%zu]", req->outputs.count ? req->outputs.count - 1 : 0);
+}
+
+int ac_request_add_contribution(ac_request_t *req, ac_section_t section, const char *dimension,
+                                ac_bucket_t bucket, double value, const char *system,
+                                int32_t priority, ac_error_t *err)
+{
+    char base[48], path[96];
+    builder_base(req, base, sizeof base);
+    snprintf(path, sizeof path, "%s.system", base);
+    uint32_t sid;
+    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    if (rc == 0)
+        rc = build_contribution(req, base, section, dimension, bucket, value, sid, priority, err);
+    if (rc == 0)
+        ac_req_mark_inline(req);
+    return rc;
+}
+
+int ac_request_add_cap(ac_request_t *req, const char *dimension, ac_cap_mode_t mode,
+                       ac_cap_kind_t kind, double value, const char *system, int32_t priority,
+                       const char *scope, const char *realm, ac_error_t *err)
+{
+    char base[48], path[96];
+    builder_base(req, base, sizeof base);
+    snprintf(path, sizeof path, "%s.system", base);
+    uint32_t sid;
+    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    if (rc == 0)
+        rc = build_cap(req, base, dimension, mode, kind, value, sid, priority, scope, realm, err);
+    if (rc == 0)
+        ac_req_mark_inline(req);
+    return rc;
+}
+
+int ac_request_add_context(ac_request_t *req, const char *name, double additive_percent,
+                           const double *multipliers, size_t n_multipliers, double post_add,
+                           ac_error_t *err)
+{
+    char base[48];
+    builder_base(req, base, sizeof base);
+    int rc = build_context(req, base, name, additive_percent, multipliers, n_multipliers,
+                           post_add, err);
+    if (rc == 0)
+        ac_req_mark_inline(req);
+    return rc;
+}
+
+int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension,
+                  ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err)
+{
+    return build_contribution(out->req, out->base, section, dimension, bucket, value,
+                              out->system, priority, err);
+}
+
+int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mode,
+                      ac_cap_kind_t kind, double value, int32_t priority, const char *scope,
+                      const char *realm, ac_error_t *err)
+{
+    return build_cap(out->req, out->base, dimension, mode, kind, value, out->system, priority,
+                     scope, realm, err);
+}
+
+int ac_output_add_context(ac_output_t *out, const char *name, double additive_percent,
+                          const double *multipliers, size_t n_multipliers, double post_add,
+                          ac_error_t *err)
+{
+    return build_context(out->req, out->base, name, additive_percent, multipliers,
+                         n_multipliers, post_add, err);
+}
+
+size_t ac_request_output_count(const ac_request_t *req)
+{
+    return req->outputs.count;
+}
+
+size_t ac_request_contribution_count(const ac_request_t *req)
+{
+    return req->contribs.count;
+}
+
+size_t ac_request_cap_count(const ac_request_t *req)
+{
+    return req->caps.count;
+}
+
+static uint64_t bits_of(double v)
+{
+    uint64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+uint64_t ac_request_outputs_hash(const ac_request_t *req)
+{
+    /* A multiset hash: each item hashed by names (not request-local ids, which depend on
+       input order), then summed, so any permutation of the inputs hashes alike. */
+    uint64_t sum = 0;
+    const ac_contribution_t *c = req->contribs.data;
+    for (size_t i = 0; i < req->inline_contribs; i++) {
+        size_t dl;
+        const char *dn = ac_req_dim_name(req, c[i].dim, &dl);
+        uint64_t h = ac_hash_str(AC_HASH_INIT, dn, dl);
+        h = ac_hash_str(h, ac_symtab_str(&req->systems, c[i].system),
+                        ac_symtab_len(&req->systems, c[i].system));
+        h = ac_hash_u64(h, ((uint64_t)c[i].bucket << 40) | ((uint64_t)c[i].section << 32) |
+                               (uint32_t)c[i].priority);
+        sum += ac_hash_finish(ac_hash_u64(h, bits_of(c[i].value)));
+    }
+    const ac_cap_t *k = req->caps.data;
+    for (size_t i = 0; i < req->inline_caps; i++) {
+        size_t dl;
+        const char *dn = ac_req_dim_name(req, k[i].dim, &dl);
+        uint64_t h = ac_hash_str(AC_HASH_INIT ^ 1, dn, dl);
+        h = ac_hash_str(h, ac_symtab_str(&req->systems, k[i].system),
+                        ac_symtab_len(&req->systems, k[i].system));
+        h = ac_hash_u64(h, ((uint64_t)k[i].mode << 48) | ((uint64_t)k[i].kind << 40) |
+                               ((uint64_t)k[i].layer << 32) | (uint32_t)k[i].priority);
+        if (k[i].realm != AC_NO_ID)
+            h = ac_hash_str(h, ac_symtab_str(&req->strings, k[i].realm),
+                            ac_symtab_len(&req->strings, k[i].realm));
+        sum += ac_hash_finish(ac_hash_u64(h, bits_of(k[i].value)));
+    }
+    const ac_pack_t *p = req->packs.data;
+    const double *m = req->mults.data;
+    for (size_t i = 0; i < req->inline_packs; i++) {
+        uint64_t h = ac_hash_str(AC_HASH_INIT ^ 2, ac_symtab_str(&req->strings, p[i].name),
+                                 ac_symtab_len(&req->strings, p[i].name));
+        h = ac_hash_str(h, ac_symtab_str(&req->systems, p[i].system),
+                        ac_symtab_len(&req->systems, p[i].system));
+        h = ac_hash_u64(h, bits_of(p[i].additive_percent));
+        h = ac_hash_u64(h, bits_of(p[i].post_add));
+        for (uint32_t j = 0; j < p[i].n_mult; j++)
+            h = ac_hash_u64(h, bits_of(m[p[i].mult_off + j]));
+        sum += ac_hash_finish(h);
+    }
+    return ac_hash_finish(sum ^ (uint64_t)req->inline_outputs);
+}

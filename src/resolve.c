@@ -1,0 +1,509 @@
+/*  resolve.c - the resolver: request in, snapshot out (SPEC 3-6).
+
+    1. run the worker-side subsystems the actor lists (they append to the request);
+    2. rank the request's systems by name, so the sort key compares integers;
+    3. count contributions and caps per dimension (pass 1), lay the dimensions out in
+       name order, scatter sort items into per-dimension slices (pass 2);
+    4. per dimension: sort, reduce caps, aggregate Primary and Derived, clamp, write;
+    5. merge context packs.
+    All scratch memory belongs to the resolver and is reused, so a warm resolve does not
+    touch the heap.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actorcore/resolve.h"
+#include "request_impl.h"
+#include "resolve_impl.h"
+#include "snapshot_impl.h"
+
+/* Per-dimension counts and slice offsets (primary, derived, caps). */
+typedef struct {
+    uint32_t n[3];    /* items of each kind */
+    uint32_t off[3];  /* end of each slice after the scatter */
+} dim_slot_t;
+
+struct ac_resolver {
+    const ac_registry_t *reg;  /* shared, not owned */
+    ac_vec_t subs;             /* ac_subsystem_t, registered subsystems */
+    dim_slot_t *slots;         /* [dimension id] */
+    size_t slots_cap;          /* capacity of slots */
+    uint64_t *touched;         /* bitmap of dimensions present in this request */
+    size_t touched_cap;        /* words in touched */
+    uint32_t *order;           /* present dimensions in output (name) order */
+    size_t order_cap;          /* capacity of order */
+    ac_item_t *items;          /* contribution items, then cap items */
+    ac_item_t *scratch;        /* merge sort buffer, as large as items */
+    size_t items_cap;          /* capacity of items */
+    size_t scratch_cap;        /* capacity of scratch */
+    uint32_t *rank;            /* system id -> rank in name order */
+    uint32_t *by_name;         /* ids sorted by name (systems, then reused) */
+    size_t rank_cap;           /* capacity of rank */
+    size_t by_name_cap;        /* capacity of by_name */
+    ac_item_t *ctx;            /* context items: additive, post, multipliers */
+    ac_item_t *ctx_scratch;    /* merge sort buffer for ctx */
+    size_t ctx_cap;            /* capacity of ctx */
+    size_t ctx_scratch_cap;    /* capacity of ctx_scratch */
+    uint32_t *ctx_rank;        /* string id -> context name rank */
+    uint32_t *ctx_names;       /* distinct context names, sorted */
+    size_t ctx_rank_cap;       /* capacity of ctx_rank */
+    size_t ctx_names_cap;      /* capacity of ctx_names */
+    uint64_t *out;             /* the snapshot being written (8-aligned) */
+    size_t out_cap;            /* bytes of out */
+};
+
+/* Grows *p to hold want elements of elem bytes (never shrinks). */
+static int grow(void *pp, size_t *cap, size_t elem, size_t want)
+{
+    void **p = pp;
+    if (want <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < want)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+ac_resolver_t *ac_resolver_new(const ac_registry_t *reg)
+{
+    ac_resolver_t *r = calloc(1, sizeof *r);
+    if (r)
+        r->reg = reg;
+    return r;
+}
+
+void ac_resolver_destroy(ac_resolver_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ac_resolver_t *r = *self_p;
+    ac_subsystem_t *subs = r->subs.data;
+    for (size_t i = 0; i < r->subs.count; i++)
+        if (subs[i].destroy)
+            subs[i].destroy(subs[i].state);
+    ac_vec_fini(&r->subs);
+    free(r->slots);
+    free(r->touched);
+    free(r->order);
+    free(r->items);
+    free(r->scratch);
+    free(r->rank);
+    free(r->by_name);
+    free(r->ctx);
+    free(r->ctx_scratch);
+    free(r->ctx_rank);
+    free(r->ctx_names);
+    free(r->out);
+    free(r);
+    *self_p = NULL;
+}
+
+int ac_resolver_add_subsystem(ac_resolver_t *r, const ac_subsystem_t *sub, ac_error_t *err)
+{
+    if (!sub || !sub->system_id || !sub->contribute || !*sub->system_id ||
+        strlen(sub->system_id) > 128)
+        return ac_error_set(err, AC_ESCHEMA, "", "a subsystem needs a system id and contribute");
+    const ac_subsystem_t *subs = r->subs.data;
+    for (size_t i = 0; i < r->subs.count; i++)
+        if (strcmp(subs[i].system_id, sub->system_id) == 0)
+            return ac_error_set(err, AC_ESCHEMA, "", "subsystem '%s' is registered twice",
+                                sub->system_id);
+    if (ac_vec_reserve(&r->subs, sizeof *sub, r->subs.count + 1))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    ((ac_subsystem_t *)r->subs.data)[r->subs.count++] = *sub;
+    return 0;
+}
+
+size_t ac_resolver_subsystem_count(const ac_resolver_t *r)
+{
+    return r->subs.count;
+}
+
+/* Step 1: run the actor's subsystems; what they add goes after the inline items. */
+static int run_subsystems(ac_resolver_t *r, ac_request_t *req, ac_error_t *err)
+{
+    ac_req_truncate_to_inline(req);
+    if (!req->has_actor)
+        return 0;
+    const ac_actor_t *actor = &req->actor;
+    const ac_subsystem_t *subs = r->subs.data;
+    for (size_t i = 0; i < actor->n_subsystems; i++) {
+        char path[48];
+        snprintf(path, sizeof path, "actor.subsystems[%zu]", i);
+        const char *want = actor->subsystems[i];
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(actor->subsystems[j], want) == 0)
+                return ac_error_set(err, AC_ESCHEMA, path, "subsystem '%.128s' is listed twice",
+                                    want);
+        const ac_subsystem_t *sub = NULL;
+        for (size_t j = 0; j < r->subs.count && !sub; j++)
+            if (strcmp(subs[j].system_id, want) == 0)
+                sub = &subs[j];
+        if (!sub)
+            return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
+        ac_output_t out = {.req = req};
+        snprintf(out.base, sizeof out.base, "%s", path);
+        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), path, &out.system, err);
+        if (rc == 0)
+            rc = ac_req_begin_output(req, out.system, path, err);
+        if (rc)
+            return rc;
+        ac_error_t inner;
+        ac_error_clear(&inner);
+        if (sub->contribute(sub->state, actor, &out, &inner) != 0) {
+            ac_req_truncate_to_inline(req);
+            if (inner.code == AC_ETIMEOUT)
+                return ac_error_set(err, AC_ETIMEOUT, path, "%s", inner.message);
+            return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
+                                sub->system_id, inner.message, inner.path[0] ? " at " : "",
+                                inner.path);
+        }
+    }
+    return 0;
+}
+
+/* Insertion sort of ids by name for short lists, qsort beyond (rare: many systems). */
+typedef struct {
+    const ac_symtab_t *t;
+} name_ctx_t;
+
+static int cmp_ids_by_name(const void *a, const void *b, void *arg)
+{
+    const ac_symtab_t *t = ((const name_ctx_t *)arg)->t;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return ac_name_cmp(ac_symtab_str(t, x), ac_symtab_len(t, x), ac_symtab_str(t, y),
+                       ac_symtab_len(t, y));
+}
+
+static void sort_ids_by_name(uint32_t *ids, size_t n, const ac_symtab_t *t, uint32_t bias)
+{
+    name_ctx_t ctx = {t};
+    if (n > 32) {
+        for (size_t i = 0; i < n; i++)
+            ids[i] -= bias;
+        qsort_r(ids, n, sizeof *ids, cmp_ids_by_name, &ctx);
+        for (size_t i = 0; i < n; i++)
+            ids[i] += bias;
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        uint32_t x = ids[i] - bias;
+        size_t j = i;
+        while (j > 0) {
+            uint32_t y = ids[j - 1] - bias;
+            if (cmp_ids_by_name(&x, &y, &ctx) >= 0)
+                break;
+            ids[j] = ids[j - 1];
+            j--;
+        }
+        ids[j] = x + bias;
+    }
+}
+
+/* Step 2: rank[system id] = position of the system in name byte order. */
+static int rank_systems(ac_resolver_t *r, const ac_request_t *req)
+{
+    size_t n = req->systems.count;
+    if (grow(&r->rank, &r->rank_cap, sizeof *r->rank, n) ||
+        grow(&r->by_name, &r->by_name_cap, sizeof *r->by_name, n))
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        r->by_name[i] = i;
+    sort_ids_by_name(r->by_name, n, &req->systems, 0);
+    for (uint32_t i = 0; i < n; i++)
+        r->rank[r->by_name[i]] = i;
+    return 0;
+}
+
+/* Context packs, merged per name (SPEC 6). Items: additive and post keyed by
+   (name rank, system rank); multipliers likewise; each sorted, then summed/concatenated. */
+typedef struct {
+    size_t n_names;     /* distinct context names */
+    size_t n_mults;     /* multipliers over all packs */
+    size_t bytes;       /* context area size */
+    size_t str_bytes;   /* names with NULs */
+} ctx_plan_t;
+
+static int plan_contexts(ac_resolver_t *r, const ac_request_t *req, ctx_plan_t *plan)
+{
+    memset(plan, 0, sizeof *plan);
+    size_t np = req->packs.count;
+    if (np == 0)
+        return 0;
+    const ac_pack_t *packs = req->packs.data;
+    size_t ns = req->strings.count;
+    if (grow(&r->ctx_rank, &r->ctx_rank_cap, sizeof *r->ctx_rank, ns) ||
+        grow(&r->ctx_names, &r->ctx_names_cap, sizeof *r->ctx_names, ns))
+        return -1;
+    uint32_t *names = r->ctx_names;
+    for (size_t i = 0; i < ns; i++)
+        r->ctx_rank[i] = UINT32_MAX;
+    for (size_t i = 0; i < np; i++) {
+        if (r->ctx_rank[packs[i].name] == UINT32_MAX) {
+            r->ctx_rank[packs[i].name] = 0;
+            names[plan->n_names++] = packs[i].name;
+        }
+        plan->n_mults += packs[i].n_mult;
+    }
+    sort_ids_by_name(names, plan->n_names, &req->strings, 0);
+    for (size_t i = 0; i < plan->n_names; i++) {
+        r->ctx_rank[names[i]] = (uint32_t)i;
+        plan->str_bytes += ac_symtab_len(&req->strings, names[i]) + 1;
+    }
+    size_t n_items = 2 * np + plan->n_mults;
+    if (grow(&r->ctx, &r->ctx_cap, sizeof *r->ctx, n_items) ||
+        grow(&r->ctx_scratch, &r->ctx_scratch_cap, sizeof *r->ctx_scratch, n_items))
+        return -1;
+    ac_item_t *cs = r->ctx_scratch;
+    ac_item_t *add = r->ctx, *post = add + np, *mult = post + np;
+    const double *mv = req->mults.data;
+    size_t m = 0;
+    for (size_t i = 0; i < np; i++) {
+        uint64_t k = ((uint64_t)r->ctx_rank[packs[i].name] << 32) | r->rank[packs[i].system];
+        add[i] = (ac_item_t){k, ac_order_bits(packs[i].additive_percent)};
+        post[i] = (ac_item_t){k, ac_order_bits(packs[i].post_add)};
+        for (uint32_t j = 0; j < packs[i].n_mult; j++)
+            mult[m++] = (ac_item_t){k, ac_order_bits(mv[packs[i].mult_off + j])};
+    }
+    ac_items_sort(add, np, cs);
+    ac_items_sort(post, np, cs);
+    ac_items_sort(mult, m, cs);
+    plan->bytes = 24 * plan->n_names + 8 * plan->n_mults;
+    return 0;
+}
+
+/* Writes the merged packs at ctx_area; their names at strings + *str_off. */
+static int write_contexts(ac_resolver_t *r, const ac_request_t *req, const ctx_plan_t *plan,
+                          char *ctx_area, char *strings, uint32_t *str_off)
+{
+    size_t np = req->packs.count;
+    const ac_item_t *add = r->ctx, *post = add + np, *mult = post + np;
+    size_t ia = 0, ip = 0, im = 0;
+    char *p = ctx_area;
+    for (size_t rank = 0; rank < plan->n_names; rank++) {
+        double sa = 0, sp = 0;
+        for (; ia < np && (add[ia].k >> 32) == rank; ia++)
+            sa += ac_order_value(add[ia].v);
+        for (; ip < np && (post[ip].k >> 32) == rank; ip++)
+            sp += ac_order_value(post[ip].v);
+        if (!isfinite(sa) || !isfinite(sp))
+            return AC_ENON_FINITE;
+        uint32_t name = r->ctx_names[rank];
+        uint32_t len = ac_symtab_len(&req->strings, name);
+        memcpy(strings + *str_off, ac_symtab_str(&req->strings, name), len + 1);
+        uint32_t n_mult = 0;
+        double *mdst = (double *)(p + 24);
+        for (; im < plan->n_mults && (mult[im].k >> 32) == rank; im++)
+            mdst[n_mult++] = ac_order_value(mult[im].v);
+        memcpy(p, str_off, 4);
+        memcpy(p + 4, &n_mult, 4);
+        memcpy(p + 8, &sa, 8);
+        memcpy(p + 16, &sp, 8);
+        p += 24 + 8 * (size_t)n_mult;
+        *str_off += len + 1;
+    }
+    return 0;
+}
+
+static const ac_rule_t *rule_of(const ac_resolver_t *r, uint32_t dim)
+{
+    return dim < r->reg->dims.count ? &r->reg->rules[dim] : &r->reg->default_rule;
+}
+
+/* Fails a resolve on a NaN result: the inputs were finite, but their sums were not. */
+static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, const char *what)
+{
+    size_t len;
+    const char *name = ac_req_dim_name(req, dim, &len);
+    return ac_error_set(err, AC_ENON_FINITE, "", "%s of dimension '%.*s' is not a number "
+                        "(the finite inputs overflowed)", what, (int)len, name);
+}
+
+int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, ac_error_t *err)
+{
+    *snap = NULL;
+    if (req->reg != r->reg)
+        return ac_error_set(err, AC_EINTERNAL, "", "request and resolver use different registries");
+    int rc = run_subsystems(r, req, err);
+    if (rc)
+        return rc;
+    if (rank_systems(r, req))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+
+    const uint32_t nreg = r->reg->dims.count;
+    const size_t ndims = nreg + req->extra_dims.count;
+    const size_t words = (ndims + 63) / 64;
+    const size_t nc = req->contribs.count, nk = req->caps.count;
+    if (grow(&r->slots, &r->slots_cap, sizeof *r->slots, ndims) ||
+        grow(&r->touched, &r->touched_cap, sizeof *r->touched, words) ||
+        grow(&r->order, &r->order_cap, sizeof *r->order, ndims) ||
+        grow(&r->items, &r->items_cap, sizeof *r->items, nc + nk) ||
+        grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, nc + nk))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    memset(r->touched, 0, words * sizeof *r->touched);
+
+    /* Pass 1: count per dimension. */
+    const ac_contribution_t *contribs = req->contribs.data;
+    const ac_cap_t *caps = req->caps.data;
+    dim_slot_t *slots = r->slots;
+    for (size_t i = 0; i < nc + nk; i++) {
+        uint32_t dim = i < nc ? contribs[i].dim : caps[i - nc].dim;
+        uint64_t bit = 1ull << (dim & 63);
+        if (!(r->touched[dim >> 6] & bit)) {
+            r->touched[dim >> 6] |= bit;
+            memset(&slots[dim], 0, sizeof slots[dim]);
+        }
+        slots[dim].n[i < nc ? contribs[i].section : 2]++;
+    }
+
+    /* Output order: ids ascending is name order for registry dimensions; dimensions under
+       the default rule follow, sorted by name. */
+    size_t n_dims = 0, first_extra = 0;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = r->touched[w]; bits; bits &= bits - 1) {
+            uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            r->order[n_dims++] = dim;
+            if (dim < nreg)
+                first_extra = n_dims;
+        }
+    sort_ids_by_name(r->order + first_extra, n_dims - first_extra, &req->extra_dims, nreg);
+    if (n_dims > 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
+
+    /* Slices: contributions (primary then derived per dimension) in [0, nc), caps after. */
+    size_t pos = 0, cpos = nc, n_primary = 0, n_derived = 0, extra_bytes = 0;
+    for (size_t i = 0; i < n_dims; i++) {
+        dim_slot_t *s = &slots[r->order[i]];
+        s->off[0] = (uint32_t)pos;
+        pos += s->n[0];
+        s->off[1] = (uint32_t)pos;
+        pos += s->n[1];
+        s->off[2] = (uint32_t)cpos;
+        cpos += s->n[2];
+        n_primary += s->n[0] > 0;
+        n_derived += s->n[1] > 0;
+        if (r->order[i] >= nreg)
+            extra_bytes += ac_symtab_len(&req->extra_dims, r->order[i] - nreg) + 1;
+    }
+
+    /* Pass 2: scatter sort items. */
+    const uint32_t *rank = r->rank;
+    for (size_t i = 0; i < nc; i++) {
+        const ac_contribution_t *c = &contribs[i];
+        r->items[slots[c->dim].off[c->section]++] =
+            (ac_item_t){ac_contrib_key(c->bucket, c->priority, rank[c->system]),
+                        ac_order_bits(c->value)};
+    }
+    for (size_t i = 0; i < nk; i++) {
+        const ac_cap_t *c = &caps[i];
+        r->items[slots[c->dim].off[2]++] =
+            (ac_item_t){ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode),
+                        ac_order_bits(c->value)};
+    }
+
+    ctx_plan_t plan;
+    if (plan_contexts(r, req, &plan))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    if (plan.n_names > 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 contexts");
+
+    /* Lay the snapshot out. */
+    size_t n_extra = n_dims - first_extra;
+    size_t fixed = ac_snap_fixed_size(n_dims, n_primary, n_derived);
+    size_t names_off = fixed + plan.bytes;
+    size_t size = names_off + 4 * n_extra + extra_bytes + plan.str_bytes;
+    size = (size + 7) & ~(size_t)7;
+    if (size > UINT32_MAX)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "snapshot too large");
+    if (grow(&r->out, &r->out_cap, 8, size / 8))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    ac_snapshot_t *s = (ac_snapshot_t *)r->out;
+    memset((char *)s + fixed - 8, 0, 8);  /* padding after the flags */
+    if (size > names_off)
+        memset((char *)s + size - 8, 0, 8);  /* padding after the strings */
+    s->version = ac_request_version(req);
+    s->generation = r->reg->generation;
+    s->size = (uint32_t)size;
+    s->magic = AC_SNAP_MAGIC;
+    s->n_dims = (uint16_t)n_dims;
+    s->n_primary = (uint16_t)n_primary;
+    s->n_derived = (uint16_t)n_derived;
+    s->n_context = (uint16_t)plan.n_names;
+    s->n_extra = (uint16_t)n_extra;
+    s->context_off = (uint32_t)fixed;
+    s->names_off = (uint32_t)names_off;
+    double *bounds = (double *)ac_snap_bounds(s);
+    double *pv = (double *)ac_snap_primary(s);
+    double *dv = (double *)ac_snap_derived(s);
+    uint16_t *dims = (uint16_t *)ac_snap_dims(s);
+    uint8_t *flags = (uint8_t *)ac_snap_flags(s);
+    char *strings = (char *)s + names_off + 4 * n_extra;
+    uint32_t str_off = 0;
+
+    /* Per dimension: caps, then Primary and Derived clamped into them. */
+    for (size_t i = 0; i < n_dims; i++) {
+        uint32_t dim = r->order[i];
+        dim_slot_t *sl = &slots[dim];
+        const ac_rule_t *rule = rule_of(r, dim);
+        ac_item_t *ci = r->items + sl->off[2] - sl->n[2];
+        ac_items_sort(ci, sl->n[2], r->scratch);
+        double mn, mx;
+        if (ac_caps_reduce(ci, sl->n[2], rule, r->reg->policy, &mn, &mx))
+            return fail_nan(err, req, dim, "a cap");
+        bounds[2 * i] = mn;
+        bounds[2 * i + 1] = mx;
+        uint8_t f = 0;
+        for (int sec = 0; sec < 2; sec++) {
+            if (!sl->n[sec])
+                continue;
+            ac_item_t *it = r->items + sl->off[sec] - sl->n[sec];
+            ac_items_sort(it, sl->n[sec], r->scratch);
+            double v = ac_aggregate(it, sl->n[sec], rule);
+            if (isnan(v))
+                return fail_nan(err, req, dim, sec == 0 ? "the Primary value" : "the Derived value");
+            *(sec == 0 ? pv++ : dv++) = ac_clamp(v, mn, mx);
+            f |= sec == 0 ? AC_SNAP_PRIMARY : AC_SNAP_DERIVED;
+        }
+        if (dim >= nreg) {
+            uint32_t local = dim - nreg, len = ac_symtab_len(&req->extra_dims, local);
+            uint16_t index = (uint16_t)(i - first_extra);
+            memcpy((char *)s + names_off + 4 * (size_t)index, &str_off, 4);
+            memcpy(strings + str_off, ac_symtab_str(&req->extra_dims, local), len + 1);
+            str_off += len + 1;
+            dims[i] = index;
+            f |= AC_SNAP_EXTRA;
+        } else {
+            dims[i] = (uint16_t)dim;
+        }
+        flags[i] = f;
+    }
+    if (plan.n_names && write_contexts(r, req, &plan, (char *)s + fixed, strings, &str_off))
+        return ac_error_set(err, AC_ENON_FINITE, "Context",
+                            "a merged context pack overflowed to infinity");
+    *snap = s;
+    return 0;
+}
+
+size_t ac_resolve_batch(ac_resolver_t *r, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,
+                        void *arg)
+{
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ac_snapshot_t *snap;
+        ac_error_t err;
+        if (ac_resolve(r, reqs[i], &snap, &err) == 0) {
+            fn(arg, i, snap, NULL);
+        } else {
+            failed++;
+            fn(arg, i, NULL, &err);
+        }
+    }
+    return failed;
+}

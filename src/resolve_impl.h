@@ -1,0 +1,78 @@
+/*  resolve_impl.h - sort items and the per-dimension reducers of the resolver.
+
+    Everything the resolver orders is turned into a 128-bit item: `k`, the packed sort key
+    (bucket or layer, priority descending, system rank), then `v`, the value's bits mapped
+    so that unsigned order is numeric order (-0 before +0: a total order, so even ties of
+    equal values sort the same way whatever the input order). Comparing (k, v) as unsigned
+    integers is the whole sort key of SPEC 3 and 5.
+*/
+#ifndef AC_RESOLVE_IMPL_H
+#define AC_RESOLVE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "actorcore/error.h"
+#include "actorcore/registry.h"
+
+typedef struct {
+    uint64_t k;  /* packed key */
+    uint64_t v;  /* ordered value bits */
+} ac_item_t;
+
+static inline uint64_t ac_order_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return (u >> 63) ? ~u : u | (1ull << 63);
+}
+
+static inline double ac_order_value(uint64_t o)
+{
+    uint64_t u = (o >> 63) ? o & ~(1ull << 63) : ~o;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+/* Priority descending as an ascending unsigned field. */
+static inline uint64_t ac_prio_desc(int32_t priority)
+{
+    return (uint32_t)~((uint32_t)priority ^ 0x80000000u);
+}
+
+/* Contribution key: bucket(2) | priority desc(32) | system rank(30). */
+static inline uint64_t ac_contrib_key(unsigned bucket, int32_t priority, uint32_t rank)
+{
+    return ((uint64_t)bucket << 62) | (ac_prio_desc(priority) << 30) | rank;
+}
+
+/* Cap key: layer(6) | priority desc(32) | system rank(22) | kind(1) | mode(3). Kind and mode
+   sit before the value only to split the items into the sums they feed; inside each sum
+   the order stays (priority, system, value). */
+static inline uint64_t ac_cap_key(unsigned layer, int32_t priority, uint32_t rank, unsigned kind,
+                                  unsigned mode)
+{
+    return ((uint64_t)layer << 58) | (ac_prio_desc(priority) << 26) | ((uint64_t)rank << 4) |
+           ((uint64_t)kind << 3) | mode;
+}
+
+/* Sorts items by (k, v); scratch has room for n items. */
+void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch);
+
+/* SPEC 3-4: the EffectiveCapsFinal of one dimension from its sorted cap items.
+   Returns 0, or non_finite_value when a sum overflows into NaN. */
+int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
+                   double *min, double *max);
+
+/* SPEC 5: the unclamped value of one dimension from its sorted contribution items. */
+double ac_aggregate(const ac_item_t *items, size_t n, const ac_rule_t *rule);
+
+/* Clamps v into [min, max] (min <= max). */
+static inline double ac_clamp(double v, double min, double max)
+{
+    return v < min ? min : v > max ? max : v;
+}
+
+#endif
