@@ -104,9 +104,11 @@ int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_p
         if (po_max_set)
             mx = po_max;
     }
-    /* Caps never exceed the defaults. */
-    mn = mn > rule->clamp_min ? mn : rule->clamp_min;
-    mx = mx < rule->clamp_max ? mx : rule->clamp_max;
+    /* Caps never exceed the defaults: both bounds are brought into clamp_default, so even
+       a cap entirely below the default range (max < clamp_default.min) lands on its edge
+       rather than outside it. Otherwise this is the plain intersection of SPEC 4. */
+    mn = ac_clamp(mn, rule->clamp_min, rule->clamp_max);
+    mx = ac_clamp(mx, rule->clamp_min, rule->clamp_max);
     if (mn > mx)
         mn = mx;
     *min = mn;

@@ -1,0 +1,421 @@
+/*  test_codec.c - the schema walk through JSON and msgpack: every error code with its
+    path, hostile framing, number handling, and snapshot encodings. */
+#include "testutil.h"
+#include "numfmt.h"
+
+static ac_registry_t *s_reg;
+
+static int setup(void **state)
+{
+    (void)state;
+    s_reg = tu_registry(TU_COMBINER, TU_LAYERS);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    ac_registry_destroy(&s_reg);
+    return 0;
+}
+
+/* Decodes JSON outputs and expects the given code and path. */
+static void expect_json_error(const char *text, int code, const char *path)
+{
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_error_t err;
+    ac_error_clear(&err);
+    int rc = ac_decode_outputs_json(req, text, strlen(text), &err);
+    if (rc != code || (path && strcmp(err.path, path) != 0))
+        fail_msg("input %.120s\n  got %s at '%s' (%s), expected %s at '%s'", text,
+                 ac_code_name(rc), err.path, err.message, ac_code_name(code), path ? path : "*");
+    assert_int_equal(err.code, code);
+    ac_request_destroy(&req);
+}
+
+#define OUT(items) "[{\"meta\":{\"system\":\"s\"}," items "}]"
+#define C(dim, bucket, value) "{\"dimension\":" dim ",\"bucket\":" bucket ",\"value\":" value ",\"system\":\"a\"}"
+#define K(extra) "{\"dimension\":\"hp\",\"system\":\"a\",\"value\":1," extra "}"
+
+static void bad_json_gives_invalid_json(void **state)
+{
+    (void)state;
+    expect_json_error("[{\"primary\": [", AC_EINVALID_JSON, "");
+    expect_json_error("[1,]", AC_EINVALID_JSON, "");
+    expect_json_error("", AC_EINVALID_JSON, "");
+    expect_json_error("\xff\xfe", AC_EINVALID_JSON, "");
+    expect_json_error("[\"\xc3\x28\"]", AC_EINVALID_JSON, ""); /* invalid UTF-8 */
+    expect_json_error("[{\"meta\":{\"system\":\"a\"},\"meta\":{}}]", AC_EINVALID_JSON, "");
+}
+
+static void deep_nesting_is_rejected_without_crashing(void **state)
+{
+    (void)state;
+    size_t n = 100000;
+    char *deep = malloc(2 * n + 1);
+    memset(deep, '[', n);
+    memset(deep + n, ']', n);
+    deep[2 * n] = '\0';
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_message_bytes = 4 * n;
+    ac_request_set_limits(req, &lim);
+    ac_error_t err;
+    assert_int_equal(ac_decode_outputs_json(req, deep, 2 * n, &err), AC_EINVALID_JSON);
+    ac_request_destroy(&req);
+    free(deep);
+}
+
+static void non_finite_numbers_are_rejected_at_their_path(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1e999") "]"), AC_ENON_FINITE,
+                      "outputs[0].primary[0].value");
+    expect_json_error(OUT("\"derived\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "-1e400") "]"),
+                      AC_ENON_FINITE, "outputs[0].derived[1].value");
+    expect_json_error(OUT("\"caps\":[{\"dimension\":\"hp\",\"system\":\"a\",\"mode\":\"BASELINE\","
+                          "\"kind\":\"max\",\"value\":1e999}]"),
+                      AC_ENON_FINITE, "outputs[0].caps[0].value");
+    expect_json_error(OUT("\"context\":{\"combat\":{\"multipliers\":[1,1e999]}}"), AC_ENON_FINITE,
+                      "outputs[0].context.combat.multipliers[1]");
+}
+
+static void huge_integers_are_read_as_doubles(void **state)
+{
+    (void)state;
+    char *json = NULL;
+    ac_error_t err;
+    const char *in = OUT("\"primary\":[" C("\"sum_dim\"", "\"FLAT\"", "123456789012345678901234567890") "]");
+    assert_int_equal(tu_resolve_json(s_reg, in, &json, &err), 0);
+    assert_non_null(strstr(json, "\"sum_dim\":1.2345678901234568e+29"));
+    free(json);
+}
+
+static void wrong_types_are_schema_violations(void **state)
+{
+    (void)state;
+    expect_json_error("{}", AC_ESCHEMA, "outputs");
+    expect_json_error("[1]", AC_ESCHEMA, "outputs[0]");
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "\"12\"") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].value");
+    expect_json_error(OUT("\"primary\":{}"), AC_ESCHEMA, "outputs[0].primary");
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "true") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].value");
+    expect_json_error(OUT("\"primary\":[" C("7", "\"FLAT\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"primary\":[{\"dimension\":\"hp\",\"bucket\":\"FLAT\",\"value\":1,"
+                          "\"system\":\"a\",\"priority\":1.5}]"),
+                      AC_ESCHEMA, "outputs[0].primary[0].priority");
+    expect_json_error(OUT("\"primary\":[{\"dimension\":\"hp\",\"bucket\":\"FLAT\",\"value\":1,"
+                          "\"system\":\"a\",\"priority\":3000000000}]"),
+                      AC_ESCHEMA, "outputs[0].primary[0].priority");
+    expect_json_error(OUT("\"primary\":[{\"dimension\":\"hp\",\"bucket\":\"FLAT\",\"value\":1,"
+                          "\"system\":\"a\",\"priorty\":1}]"),
+                      AC_ESCHEMA, "outputs[0].primary[0].priorty");
+    expect_json_error(OUT("\"primary\":[{\"dimension\":\"hp\",\"bucket\":\"FLAT\",\"value\":1}]"),
+                      AC_ESCHEMA, "outputs[0].primary[0].system");
+    expect_json_error("[{\"primary\":[]}]", AC_ESCHEMA, "outputs[0].meta");
+    expect_json_error("[{\"meta\":{}}]", AC_ESCHEMA, "outputs[0].meta.system");
+    expect_json_error("[{\"meta\":{\"system\":\"\"}}]", AC_ESCHEMA, "outputs[0].meta.system");
+    expect_json_error("[{\"meta\":{\"system\":\"a\"},\"extra\":1}]", AC_ESCHEMA, "outputs[0].extra");
+}
+
+static void unknown_enums_are_schema_violations(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"SQUARE\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].bucket");
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"flat\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].bucket");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"SOFT\",\"kind\":\"max\"") "]"), AC_ESCHEMA,
+                      "outputs[0].caps[0].mode");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"both\"") "]"),
+                      AC_ESCHEMA, "outputs[0].caps[0].kind");
+}
+
+static void dimension_names_are_checked(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"primary\":[" C("\"Strength\"", "\"FLAT\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"primary\":[" C("\"1abc\"", "\"FLAT\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"primary\":[" C("\"\"", "\"FLAT\"", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"primary\":[" C("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+                                            "\"FLAT\"", "1") "]"),
+                      AC_ETOO_LARGE, "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"primary\":[" C("\"mana\"", "\"FLAT\"", "1") "]"),
+                      AC_EUNKNOWN_DIMENSION, "outputs[0].primary[0].dimension");
+    expect_json_error(OUT("\"caps\":[{\"dimension\":\"mana\",\"system\":\"a\",\"value\":1,"
+                          "\"mode\":\"BASELINE\",\"kind\":\"max\"}]"),
+                      AC_EUNKNOWN_DIMENSION, "outputs[0].caps[0].dimension");
+}
+
+static void cap_rules_are_checked(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"min\"") "]"),
+                      AC_EKIND_MODE, "outputs[0].caps[0].kind");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"HARD_MIN\",\"kind\":\"max\"") "]"),
+                      AC_EKIND_MODE, "outputs[0].caps[0].kind");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"GALAXY\"") "]"),
+                      AC_EUNKNOWN_LAYER, "outputs[0].caps[0].scope");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"REALM\"") "]"),
+                      AC_ESCHEMA, "outputs[0].caps[0].realm");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"tags\":[1]") "]"),
+                      AC_ESCHEMA, "outputs[0].caps[0].tags[0]");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\"") "]"), AC_ESCHEMA,
+                      "outputs[0].caps[0].kind");
+}
+
+static void scope_defaults_to_total_which_must_exist(void **state)
+{
+    (void)state;
+    ac_registry_t *reg = tu_registry(TU_COMBINER, "order: [WORLD]\n");
+    ac_request_t *req = ac_request_new(reg);
+    ac_error_t err;
+    const char *in = OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\"") "]");
+    assert_int_equal(ac_decode_outputs_json(req, in, strlen(in), &err), AC_EUNKNOWN_LAYER);
+    assert_string_equal(err.path, "outputs[0].caps[0].scope");
+    ac_request_destroy(&req);
+    ac_registry_destroy(&reg);
+}
+
+static void limits_give_too_large(void **state)
+{
+    (void)state;
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = 3;
+    ac_request_set_limits(req, &lim);
+    ac_error_t err;
+    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") ","
+                         C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") "]");
+    assert_int_equal(ac_decode_outputs_json(req, in, strlen(in), &err), AC_ETOO_LARGE);
+    assert_string_equal(err.path, "outputs[0].primary[3]");
+    ac_request_reset(req);
+    lim.max_message_bytes = 10;
+    ac_request_set_limits(req, &lim);
+    assert_int_equal(ac_decode_outputs_json(req, in, strlen(in), &err), AC_ETOO_LARGE);
+    ac_request_destroy(&req);
+}
+
+static void actor_fields_are_checked(void **state)
+{
+    (void)state;
+    struct {
+        const char *text;
+        int code;
+        const char *path;
+    } cases[] = {
+        {"{\"version\":1}", AC_ESCHEMA, "actor.id"},
+        {"{\"id\":\"a\"}", AC_ESCHEMA, "actor.version"},
+        {"{\"id\":\"\",\"version\":1}", AC_ESCHEMA, "actor.id"},
+        {"{\"id\":\"a\",\"version\":-1}", AC_ESCHEMA, "actor.version"},
+        {"{\"id\":\"a\",\"version\":1,\"data\":[]}", AC_ESCHEMA, "actor.data"},
+        {"{\"id\":\"a\",\"version\":1,\"data\":{\"x\":[1,1e999]}}", AC_ENON_FINITE, "actor.data.x[1]"},
+        {"{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\",3]}", AC_ESCHEMA, "actor.subsystems[1]"},
+        {"{\"id\":\"a\",\"version\":1,\"level\":3}", AC_ESCHEMA, "actor.level"},
+        {"{\"id\":\"a\",\"version\":1,\"age\":\"old\"}", AC_ESCHEMA, "actor.age"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ac_request_t *req = ac_request_new(s_reg);
+        ac_error_t err;
+        int rc = ac_decode_actor_json(req, cases[i].text, strlen(cases[i].text), &err);
+        if (rc != cases[i].code || strcmp(err.path, cases[i].path) != 0)
+            fail_msg("%s: got %s at %s", cases[i].text, ac_code_name(rc), err.path);
+        ac_request_destroy(&req);
+    }
+    char id[200];
+    memset(id, 'x', 129);
+    id[129] = '\0';
+    char text[400];
+    snprintf(text, sizeof text, "{\"id\":\"%s\",\"version\":1}", id);
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_error_t err;
+    assert_int_equal(ac_decode_actor_json(req, text, strlen(text), &err), AC_ESCHEMA);
+    ac_request_reset(req);
+    const char *good = "{\"id\":\"hero\",\"version\":3,\"name\":\"Lan\",\"race\":\"elf\",\"age\":30,"
+                       "\"lifespan\":900,\"created_at\":\"2026-01-01T00:00:00Z\",\"updated_at\":17,"
+                       "\"data\":{\"items\":[\"sword\",{\"n\":2}],\"level\":5},\"subsystems\":[]}";
+    assert_int_equal(ac_decode_actor_json(req, good, strlen(good), &err), 0);
+    const ac_actor_t *a = ac_request_actor(req);
+    assert_string_equal(a->id, "hero");
+    assert_int_equal(a->version, 3);
+    assert_string_equal(a->race, "elf");
+    assert_true(a->has_age && a->age == 30);
+    assert_int_equal(a->data->type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(a->data->via.map.size, 2);
+    ac_request_destroy(&req);
+}
+
+static void random_bytes_never_crash(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    char buf[512];
+    for (int round = 0; round < 3000; round++) {
+        size_t n = (size_t)(round % 500) + 1;
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[i] = (char)(x & 0xff);
+        }
+        /* Half the rounds look like JSON, to get past the first byte. */
+        if (round % 2)
+            buf[0] = '[';
+        ac_request_t *req = ac_request_new(s_reg);
+        ac_error_t err;
+        msgpack_zone *zone = msgpack_zone_new(1024);
+        msgpack_object obj;
+        int rc = ac_decode_outputs_json(req, buf, n, &err);
+        assert_true(rc <= 0);
+        if (ac_msgpack_parse(buf, n, zone, &obj, &err) == 0) {
+            ac_request_reset(req);
+            ac_decode_outputs(req, &obj, "outputs", &err);
+            ac_request_reset(req);
+            ac_decode_actor(req, &obj, "actor", &err);
+        }
+        msgpack_zone_free(zone);
+        ac_request_destroy(&req);
+    }
+}
+
+static void msgpack_framing_attacks_are_rejected(void **state)
+{
+    (void)state;
+    struct {
+        const char *bytes;
+        size_t len;
+    } cases[] = {
+        {"\xdd\xff\xff\xff\xff", 5},             /* array of 2^32-1 elements, no bytes */
+        {"\xdf\x7f\xff\xff\xff\x01", 6},         /* map of 2^31 pairs */
+        {"\xdb\xff\xff\xff\xff", 5},             /* str32 longer than the message */
+        {"\x91", 1},                             /* truncated array */
+        {"\xc1", 1},                             /* never-used type byte */
+        {"\x90\x90", 2},                         /* trailing bytes */
+        {"", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        msgpack_zone *zone = msgpack_zone_new(1024);
+        msgpack_object obj;
+        ac_error_t err;
+        assert_int_equal(ac_msgpack_parse(cases[i].bytes, cases[i].len, zone, &obj, &err),
+                         AC_EINVALID_MSGPACK);
+        msgpack_zone_free(zone);
+    }
+    char deep[64];
+    memset(deep, 0x91, 40);
+    deep[40] = (char)0xc0;
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object obj;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(deep, 41, zone, &obj, &err), AC_EINVALID_MSGPACK);
+    assert_int_equal(ac_msgpack_parse(deep + 20, 21, zone, &obj, &err), 0);
+    msgpack_zone_free(zone);
+}
+
+/* The same input as JSON and as msgpack gives the same snapshot bytes. */
+static void msgpack_and_json_agree(void **state)
+{
+    (void)state;
+    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "100") "," C("\"hp\"", "\"MULT\"", "0.25") "],"
+                         "\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"scope\":\"WORLD\"") "],"
+                         "\"context\":{\"pvp\":{\"additive_percent\":0.5}}");
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object obj;
+    ac_error_t err;
+    assert_int_equal(ac_json_parse(in, strlen(in), zone, &obj, &err), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    assert_int_equal(msgpack_pack_object(&pk, obj), 0);
+    ac_request_t *a = ac_request_new(s_reg), *b = ac_request_new(s_reg);
+    msgpack_object obj2;
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &obj2, &err), 0);
+    assert_int_equal(ac_decode_outputs(a, &obj2, "outputs", &err), 0);
+    assert_int_equal(ac_decode_outputs_json(b, in, strlen(in), &err), 0);
+    ac_resolver_t *r = ac_resolver_new(s_reg);
+    const ac_snapshot_t *s;
+    assert_int_equal(ac_resolve(r, a, &s, &err), 0);
+    ac_snapshot_t *sa = ac_snapshot_dup(s);
+    assert_int_equal(ac_resolve(r, b, &s, &err), 0);
+    assert_true(ac_snapshot_equal(sa, s));
+    assert_true(ac_request_outputs_hash(a) == ac_request_outputs_hash(b));
+    /* The snapshot's msgpack form parses back with every key. */
+    msgpack_sbuffer_clear(&sb);
+    assert_int_equal(ac_snapshot_pack(&pk, s, s_reg, "hero", 4), 0);
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &obj2, &err), 0);
+    assert_int_equal(obj2.type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(obj2.via.map.size, 7);
+    ac_snapshot_destroy(&sa);
+    ac_resolver_destroy(&r);
+    ac_request_destroy(&a);
+    ac_request_destroy(&b);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_free(zone);
+}
+
+static void numbers_print_in_shortest_round_trip_form(void **state)
+{
+    (void)state;
+    double values[] = {0.7, 132.00000000000003, 500, 0.1 + 0.2, 1e300, -2.5e-300, 5e-324,
+                       1.7976931348623157e308, 123456789012345.0, 0.5, 2.2250738585072014e-308, 1e-310};
+    const char *want[] = {"0.7", "132.00000000000003", "500", "0.30000000000000004", "1e+300",
+                          "-2.5e-300", "5e-324", "1.7976931348623157e+308",
+                          "123456789012345", "0.5", "2.2250738585072014e-308", "1e-310"};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        char buf[AC_NUMFMT_MAX];
+        ac_numfmt(values[i], buf);
+        assert_string_equal(buf, want[i]);
+        assert_true(strtod(buf, NULL) == values[i]);
+    }
+    char buf[AC_NUMFMT_MAX];
+    ac_numfmt(-0.0, buf);
+    assert_string_equal(buf, "-0");
+}
+
+static void error_json_is_valid_json_whatever_the_message(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    ac_error_set(&err, AC_ESCHEMA, "a.\"b\"", "bad \x01 \xff \"quote\" \\ %s", "x");
+    char buf[1024];
+    ac_error_to_json(&err, buf, sizeof buf);
+    json_error_t je;
+    json_t *j = json_loads(buf, 0, &je);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(j, "code")), "schema_violation");
+    assert_string_equal(json_string_value(json_object_get(j, "path")), "a.\"b\"");
+    json_decref(j);
+    for (int code = 0; code >= AC_ENOT_FOUND; code--)
+        assert_int_equal(ac_code_from_name(ac_code_name(code)), code == 0 ? AC_EINTERNAL : code);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_json_gives_invalid_json),
+        cmocka_unit_test(deep_nesting_is_rejected_without_crashing),
+        cmocka_unit_test(non_finite_numbers_are_rejected_at_their_path),
+        cmocka_unit_test(huge_integers_are_read_as_doubles),
+        cmocka_unit_test(wrong_types_are_schema_violations),
+        cmocka_unit_test(unknown_enums_are_schema_violations),
+        cmocka_unit_test(dimension_names_are_checked),
+        cmocka_unit_test(cap_rules_are_checked),
+        cmocka_unit_test(scope_defaults_to_total_which_must_exist),
+        cmocka_unit_test(limits_give_too_large),
+        cmocka_unit_test(actor_fields_are_checked),
+        cmocka_unit_test(random_bytes_never_crash),
+        cmocka_unit_test(msgpack_framing_attacks_are_rejected),
+        cmocka_unit_test(msgpack_and_json_agree),
+        cmocka_unit_test(numbers_print_in_shortest_round_trip_form),
+        cmocka_unit_test(error_json_is_valid_json_whatever_the_message),
+    };
+    return cmocka_run_group_tests_name("codec", tests, setup, teardown);
+}

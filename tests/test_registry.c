@@ -1,0 +1,209 @@
+/*  test_registry.c - loading the registries, their errors, and the generation. */
+#include "testutil.h"
+
+/* Loads text pairs and expects failure; returns the error. */
+static ac_error_t load_fail(const char *combiner, const char *layers)
+{
+    ac_error_t err;
+    ac_error_clear(&err);
+    ac_registry_t *reg = ac_registry_load_buffers("c.yaml", combiner, strlen(combiner), "l.yaml",
+                                                  layers, strlen(layers), &err);
+    if (reg)
+        fail_msg("loading should have failed:\n%s\n%s", combiner, layers);
+    assert_int_not_equal(err.code, 0);
+    return err;
+}
+
+static void golden_registry_loads_with_ids_in_name_order(void **state)
+{
+    (void)state;
+    char c[512], l[512];
+    tu_golden_path(c, sizeof c, "combiner.yaml");
+    tu_golden_path(l, sizeof l, "cap_layers.yaml");
+    ac_error_t err;
+    ac_registry_t *reg = ac_registry_load(c, l, &err);
+    assert_non_null(reg);
+    assert_int_equal(ac_registry_dimension_count(reg), 11);
+    for (uint32_t i = 1; i < 11; i++)
+        assert_true(strcmp(ac_registry_dimension_name(reg, i - 1),
+                           ac_registry_dimension_name(reg, i)) < 0);
+    int id = ac_registry_dimension_id(reg, "lifespan_years", 14);
+    assert_true(id >= 0);
+    const ac_rule_t *rule = ac_registry_rule(reg, (uint32_t)id);
+    assert_false(rule->use_pipeline);
+    assert_int_equal(rule->op, AC_OP_MAX);
+    assert_true(rule->clamp_max == 100000);
+    assert_null(ac_registry_default_rule(reg));
+    assert_int_equal(ac_registry_layer_count(reg), 4);
+    assert_int_equal(ac_registry_layer_id(reg, "WORLD", 5), 1);
+    assert_int_equal(ac_registry_layer_id(reg, "NOPE", 4), -1);
+    assert_int_equal(ac_registry_policy(reg), AC_POLICY_INTERSECT);
+    ac_registry_destroy(&reg);
+    ac_registry_destroy(&reg); /* safe twice */
+}
+
+static void json_layers_file_is_accepted(void **state)
+{
+    (void)state;
+    char c[512], l[512];
+    tu_golden_path(c, sizeof c, "combiner.yaml");
+    tu_golden_path(l, sizeof l, "case09_prioritized_override/cap_layer_registry.json");
+    ac_error_t err;
+    ac_registry_t *reg = ac_registry_load(c, l, &err);
+    assert_non_null(reg);
+    assert_int_equal(ac_registry_layer_count(reg), 2);
+    assert_int_equal(ac_registry_policy(reg), AC_POLICY_PRIORITIZED_OVERRIDE);
+    ac_registry_destroy(&reg);
+}
+
+static void generation_ignores_formatting_but_not_meaning(void **state)
+{
+    (void)state;
+    ac_registry_t *a = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
+                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+                                   TU_LAYERS);
+    /* Same meaning: other order, comments, block style, number spelling. */
+    ac_registry_t *b = tu_registry("# comment\ndimensions:\n  b:\n    clamp_default: { max: 1.0, min: 0 }\n"
+                                   "    operator: SUM\n    use_pipeline: false\n"
+                                   "  a: { clamp_default: { min: 0.0, max: 1e1 }, use_pipeline: true }\n",
+                                   "across_policy: INTERSECT\norder:\n  - REALM\n  - WORLD\n  - EVENT\n  - TOTAL\n");
+    ac_registry_t *c = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 11 } }\n"
+                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+                                   TU_LAYERS);
+    ac_registry_t *d = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
+                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+                                   TU_LAYERS_PO);
+    assert_true(ac_registry_generation(a) == ac_registry_generation(b));
+    assert_true(ac_registry_generation(a) != ac_registry_generation(c));
+    assert_true(ac_registry_generation(a) != ac_registry_generation(d));
+    ac_registry_destroy(&a);
+    ac_registry_destroy(&b);
+    ac_registry_destroy(&c);
+    ac_registry_destroy(&d);
+}
+
+static void default_rule_is_optional_and_loaded(void **state)
+{
+    (void)state;
+    ac_registry_t *reg = tu_registry(
+        "dimensions: {}\ndefault: { use_pipeline: true, clamp_default: { min: -1.0e15, max: 1.0e15 } }\n",
+        TU_LAYERS);
+    const ac_rule_t *def = ac_registry_default_rule(reg);
+    assert_non_null(def);
+    assert_true(def->clamp_min == -1e15 && def->clamp_max == 1e15);
+    ac_registry_destroy(&reg);
+}
+
+static void unknown_operator_names_file_line_and_field(void **state)
+{
+    (void)state;
+    ac_error_t err = load_fail("dimensions:\n  a: { use_pipeline: false, operator: MEDIAN, "
+                               "clamp_default: { min: 0, max: 1 } }\n",
+                               TU_LAYERS);
+    assert_int_equal(err.code, AC_ESCHEMA);
+    assert_string_equal(err.path, "dimensions.a.operator");
+    assert_non_null(strstr(err.message, "c.yaml:2:"));
+    assert_non_null(strstr(err.message, "MEDIAN"));
+}
+
+static void clamp_min_above_max_is_rejected(void **state)
+{
+    (void)state;
+    ac_error_t err = load_fail("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 5, max: 1 } }\n",
+                               TU_LAYERS);
+    assert_string_equal(err.path, "dimensions.a.clamp_default");
+    assert_non_null(strstr(err.message, "c.yaml:2:"));
+}
+
+static void bad_combiner_files_are_rejected_with_paths(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *path;
+    } cases[] = {
+        {"dimensions:\n  a: { use_pipeline: true }\n", "dimensions.a"},
+        {"dimensions:\n  a: { use_pipeline: true, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+         "dimensions.a.operator"},
+        {"dimensions:\n  a: { use_pipeline: false, clamp_default: { min: 0, max: 1 } }\n",
+         "dimensions.a.operator"},
+        {"dimensions:\n  a: { use_pipeline: maybe, clamp_default: { min: 0, max: 1 } }\n",
+         "dimensions.a.use_pipeline"},
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: .inf } }\n", "dimensions.a.clamp_default.max"},
+        {"dimensions:\n  a: { clamp_default: { min: '0', max: 1 } }\n", "dimensions.a.clamp_default.min"},
+        {"dimensions:\n  a: { clamp_default: { min: 0 } }\n", "dimensions.a.clamp_default"},
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: 1 }, colour: red }\n", "dimensions.a"},
+        {"dimensions:\n  Bad: { clamp_default: { min: 0, max: 1 } }\n", "dimensions.Bad"},
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: 1 } }\n  a: { clamp_default: { min: 0, max: 2 } }\n",
+         "dimensions.a"},
+        {"dimension:\n  a: {}\n", ""},
+        {"[1, 2]\n", ""},
+        {"dimensions: [a, b]\n", "dimensions"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ac_error_t err = load_fail(cases[i].text, TU_LAYERS);
+        assert_int_equal(err.code, AC_ESCHEMA);
+        if (strcmp(err.path, cases[i].path) != 0)
+            fail_msg("case %zu: path '%s', expected '%s' (%s)", i, err.path, cases[i].path,
+                     err.message);
+        assert_non_null(strstr(err.message, "c.yaml:"));
+    }
+}
+
+static void bad_layer_files_are_rejected(void **state)
+{
+    (void)state;
+    const char *ok = "dimensions: {}\n";
+    struct {
+        const char *text, *path;
+    } cases[] = {
+        {"order: []\n", "order"},
+        {"order: [REALM, WORLD, REALM]\n", "order[2]"},
+        {"order: [REALM]\nacross_policy: UNION\n", "across_policy"},
+        {"across_policy: INTERSECT\n", "order"},
+        {"order: [REALM]\nextra: 1\n", ""},
+        {"order: REALM\n", "order"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ac_error_t err = load_fail(ok, cases[i].text);
+        if (strcmp(err.path, cases[i].path) != 0)
+            fail_msg("case %zu: path '%s', expected '%s' (%s)", i, err.path, cases[i].path,
+                     err.message);
+        assert_non_null(strstr(err.message, "l.yaml:"));
+    }
+}
+
+static void yaml_syntax_error_names_the_line(void **state)
+{
+    (void)state;
+    ac_error_t err = load_fail("dimensions:\n  a: { use_pipeline: true,\n  b: [\n", TU_LAYERS);
+    assert_int_equal(err.code, AC_ESCHEMA);
+    assert_non_null(strstr(err.message, "c.yaml:"));
+    assert_non_null(strstr(err.message, "YAML syntax error"));
+    err = load_fail("", TU_LAYERS);
+    assert_non_null(strstr(err.message, "empty"));
+}
+
+static void missing_file_is_an_error_not_a_crash(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    assert_null(ac_registry_load("/nonexistent/c.yaml", "/nonexistent/l.yaml", &err));
+    assert_non_null(strstr(err.message, "/nonexistent/c.yaml"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(golden_registry_loads_with_ids_in_name_order),
+        cmocka_unit_test(json_layers_file_is_accepted),
+        cmocka_unit_test(generation_ignores_formatting_but_not_meaning),
+        cmocka_unit_test(default_rule_is_optional_and_loaded),
+        cmocka_unit_test(unknown_operator_names_file_line_and_field),
+        cmocka_unit_test(clamp_min_above_max_is_rejected),
+        cmocka_unit_test(bad_combiner_files_are_rejected_with_paths),
+        cmocka_unit_test(bad_layer_files_are_rejected),
+        cmocka_unit_test(yaml_syntax_error_names_the_line),
+        cmocka_unit_test(missing_file_is_an_error_not_a_crash),
+    };
+    return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
+}
