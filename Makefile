@@ -1,0 +1,41 @@
+# The two commands of the README:
+#   make run    installs what is missing, builds, starts the service on its defaults and
+#               resolves a demo actor
+#   make test   installs what is missing, builds (Release, -Werror) and runs every test,
+#               then does the same under AddressSanitizer + UndefinedBehaviorSanitizer
+# Others: make build, make bench, make clean.
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+
+.PHONY: deps build build-asan test test-release test-asan run bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DAC_WERROR=ON
+	cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAC_SANITIZE=ON -DAC_BUILD_BENCH=OFF -DAC_WERROR=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+test-release: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS)
+
+test: test-release test-asan
+
+run: build
+	./scripts/demo.sh $(BUILD)
+
+bench: build
+	./$(BUILD)/bench/bench_resolve
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)
