@@ -54,27 +54,22 @@ void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch)
         memcpy(items, src, n * sizeof *items);
 }
 
-/* flat * product(1 + MULT) + post, unless an OVERRIDE exists. */
-static double pipeline(const ac_item_t *it, size_t n)
+/* flat * product(1 + MULT) + post, unless an OVERRIDE exists. The section arrives split by
+   bucket (n[FLAT], n[MULT], n[POST_ADD], n[OVERRIDE] items, in that order), each part
+   sorted, so no per-item dispatch is needed. */
+static double pipeline(const ac_item_t *it, const uint32_t n[4])
 {
+    const ac_item_t *mult_it = it + n[AC_FLAT], *post_it = mult_it + n[AC_MULT];
+    const ac_item_t *over_it = post_it + n[AC_POST_ADD];
+    if (n[AC_OVERRIDE])
+        return ac_order_value(over_it[0].v); /* highest priority, then smallest system */
     double flat = 0, mult = 1, post = 0;
-    for (size_t i = 0; i < n; i++) {
-        double v = ac_order_value(it[i].v);
-        switch (it[i].k >> 62) {
-        case AC_FLAT:
-            flat += v;
-            break;
-        case AC_MULT:
-            mult *= 1 + v;
-            break;
-        case AC_POST_ADD:
-            post += v;
-            break;
-        default:
-            /* OVERRIDE items sort last, highest priority and smallest system first. */
-            return v;
-        }
-    }
+    for (uint32_t i = 0; i < n[AC_FLAT]; i++)
+        flat += ac_order_value(it[i].v);
+    for (uint32_t i = 0; i < n[AC_MULT]; i++)
+        mult *= 1 + ac_order_value(mult_it[i].v);
+    for (uint32_t i = 0; i < n[AC_POST_ADD]; i++)
+        post += ac_order_value(post_it[i].v);
     return flat * mult + post;
 }
 
@@ -108,7 +103,9 @@ static double operator_mode(const ac_item_t *it, size_t n, int op)
     return acc;
 }
 
-double ac_aggregate(const ac_item_t *items, size_t n, const ac_rule_t *rule)
+double ac_aggregate(const ac_item_t *items, const uint32_t n[4], const ac_rule_t *rule)
 {
-    return rule->use_pipeline ? pipeline(items, n) : operator_mode(items, n, rule->op);
+    if (rule->use_pipeline)
+        return pipeline(items, n);
+    return operator_mode(items, (size_t)n[0] + n[1] + n[2] + n[3], rule->op);
 }

@@ -11,49 +11,50 @@
 
 enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
 
+/* One side (max or min) of a layer being reduced. */
+typedef struct {
+    double base;      /* sum of BASELINE, in sort order */
+    double add;       /* sum of ADDITIVE, in sort order */
+    double ov;        /* the winning OVERRIDE */
+    int has_sum;      /* any BASELINE or ADDITIVE */
+    int has_ov;       /* any OVERRIDE */
+} side_t;
+
 /* The bounds of one layer: [*lmin, *lmax]; has_ov[side] tells which sides had an OVERRIDE. */
 static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, double *lmin,
                         double *lmax, int has_ov[2])
 {
-    double sum_base[2] = {0, 0}, sum_add[2] = {0, 0}, ov[2] = {0, 0};
-    int has_sum[2] = {0, 0};
+    side_t side[2] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
     uint64_t hard_max = ac_order_bits(INFINITY), hard_min = ac_order_bits(-INFINITY);
-    has_ov[0] = has_ov[1] = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned mode = it[i].k & 7, side = (it[i].k >> 3) & 1;
-        double v = ac_order_value(it[i].v);
-        switch (mode) {
+        side_t *s = &side[(it[i].k >> 3) & 1];
+        switch (it[i].k & 7) {
         case AC_CAP_BASELINE:
-            sum_base[side] += v;
-            has_sum[side] = 1;
+            s->base += ac_order_value(it[i].v);
+            s->has_sum = 1;
             break;
         case AC_CAP_ADDITIVE:
-            sum_add[side] += v;
-            has_sum[side] = 1;
+            s->add += ac_order_value(it[i].v);
+            s->has_sum = 1;
             break;
         case AC_CAP_OVERRIDE:
             /* Sorted: the first is the highest priority, then the smallest system. */
-            if (!has_ov[side]) {
-                ov[side] = v;
-                has_ov[side] = 1;
+            if (!s->has_ov) {
+                s->ov = ac_order_value(it[i].v);
+                s->has_ov = 1;
             }
             break;
         case AC_CAP_HARD_MAX:
-            if (it[i].v < hard_max)
-                hard_max = it[i].v;
+            hard_max = it[i].v < hard_max ? it[i].v : hard_max;
             break;
         default: /* AC_CAP_HARD_MIN */
-            if (it[i].v > hard_min)
-                hard_min = it[i].v;
+            hard_min = it[i].v > hard_min ? it[i].v : hard_min;
             break;
         }
     }
-    double cand_max = has_ov[SIDE_MAX]    ? ov[SIDE_MAX]
-                      : has_sum[SIDE_MAX] ? sum_base[SIDE_MAX] + sum_add[SIDE_MAX]
-                                          : INFINITY;
-    double cand_min = has_ov[SIDE_MIN]    ? ov[SIDE_MIN]
-                      : has_sum[SIDE_MIN] ? sum_base[SIDE_MIN] + sum_add[SIDE_MIN]
-                                          : -INFINITY;
+    const side_t *smax = &side[SIDE_MAX], *smin = &side[SIDE_MIN];
+    double cand_max = smax->has_ov ? smax->ov : smax->has_sum ? smax->base + smax->add : INFINITY;
+    double cand_min = smin->has_ov ? smin->ov : smin->has_sum ? smin->base + smin->add : -INFINITY;
     if (isnan(cand_max) || isnan(cand_min))
         return AC_ENON_FINITE;
     double hmax = ac_order_value(hard_max), hmin = ac_order_value(hard_min);
@@ -65,6 +66,8 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
         mn = mx;  /* the upper bound wins */
     *lmin = mn;
     *lmax = mx;
+    has_ov[SIDE_MAX] = smax->has_ov;
+    has_ov[SIDE_MIN] = smin->has_ov;
     return 0;
 }
 

@@ -19,10 +19,15 @@
 #include "resolve_impl.h"
 #include "snapshot_impl.h"
 
-/* Per-dimension counts and slice offsets (primary, derived, caps). */
+/* Per-dimension counts and slice offsets. Contributions are scattered by section and
+   bucket (a radix step on the sort key's top bits: each sub-slice then arrives in input
+   order, often already sorted); caps last. */
+#define SLOT_CAPS 8
+#define SLOT(section, bucket) ((section) * 4 + (bucket))
+
 typedef struct {
-    uint32_t n[3];    /* items of each kind */
-    uint32_t off[3];  /* end of each slice after the scatter */
+    uint32_t n[9];    /* items of each (section, bucket), then caps */
+    uint32_t off[9];  /* end of each slice after the scatter */
 } dim_slot_t;
 
 struct ac_resolver {
@@ -312,6 +317,18 @@ static int write_contexts(ac_resolver_t *r, const ac_request_t *req, const ctx_p
     return 0;
 }
 
+/* The slot of dim, zeroed the first time this resolve sees the dimension. */
+static inline dim_slot_t *touch(ac_resolver_t *r, uint32_t dim)
+{
+    uint64_t bit = 1ull << (dim & 63);
+    dim_slot_t *slot = &r->slots[dim];
+    if (!(r->touched[dim >> 6] & bit)) {
+        r->touched[dim >> 6] |= bit;
+        memset(slot, 0, sizeof *slot);
+    }
+    return slot;
+}
+
 static const ac_rule_t *rule_of(const ac_resolver_t *r, uint32_t dim)
 {
     return dim < r->reg->dims.count ? &r->reg->rules[dim] : &r->reg->default_rule;
@@ -353,15 +370,10 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     const ac_contribution_t *contribs = req->contribs.data;
     const ac_cap_t *caps = req->caps.data;
     dim_slot_t *slots = r->slots;
-    for (size_t i = 0; i < nc + nk; i++) {
-        uint32_t dim = i < nc ? contribs[i].dim : caps[i - nc].dim;
-        uint64_t bit = 1ull << (dim & 63);
-        if (!(r->touched[dim >> 6] & bit)) {
-            r->touched[dim >> 6] |= bit;
-            memset(&slots[dim], 0, sizeof slots[dim]);
-        }
-        slots[dim].n[i < nc ? contribs[i].section : 2]++;
-    }
+    for (size_t i = 0; i < nc; i++)
+        touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
+    for (size_t i = 0; i < nk; i++)
+        touch(r, caps[i].dim)->n[SLOT_CAPS]++;
 
     /* Output order: ids ascending is name order for registry dimensions; dimensions under
        the default rule follow, sorted by name. */
@@ -377,18 +389,20 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     if (n_dims > 65535)
         return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
 
-    /* Slices: contributions (primary then derived per dimension) in [0, nc), caps after. */
+    /* Slices: per dimension the primary buckets, then the derived buckets, in [0, nc);
+       caps after. Bucket slices are contiguous in bucket order, so once each is sorted the
+       whole section is sorted. */
     size_t pos = 0, cpos = nc, n_primary = 0, n_derived = 0, extra_bytes = 0;
     for (size_t i = 0; i < n_dims; i++) {
         dim_slot_t *s = &slots[r->order[i]];
-        s->off[0] = (uint32_t)pos;
-        pos += s->n[0];
-        s->off[1] = (uint32_t)pos;
-        pos += s->n[1];
-        s->off[2] = (uint32_t)cpos;
-        cpos += s->n[2];
-        n_primary += s->n[0] > 0;
-        n_derived += s->n[1] > 0;
+        for (int k = 0; k < SLOT_CAPS; k++) {
+            s->off[k] = (uint32_t)pos;
+            pos += s->n[k];
+        }
+        s->off[SLOT_CAPS] = (uint32_t)cpos;
+        cpos += s->n[SLOT_CAPS];
+        n_primary += (s->n[0] | s->n[1] | s->n[2] | s->n[3]) > 0;
+        n_derived += (s->n[4] | s->n[5] | s->n[6] | s->n[7]) > 0;
         if (r->order[i] >= nreg)
             extra_bytes += ac_symtab_len(&req->extra_dims, r->order[i] - nreg) + 1;
     }
@@ -397,13 +411,13 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     const uint32_t *rank = r->rank;
     for (size_t i = 0; i < nc; i++) {
         const ac_contribution_t *c = &contribs[i];
-        r->items[slots[c->dim].off[c->section]++] =
+        r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] =
             (ac_item_t){ac_contrib_key(c->bucket, c->priority, rank[c->system]),
                         ac_order_bits(c->value)};
     }
     for (size_t i = 0; i < nk; i++) {
         const ac_cap_t *c = &caps[i];
-        r->items[slots[c->dim].off[2]++] =
+        r->items[slots[c->dim].off[SLOT_CAPS]++] =
             (ac_item_t){ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode),
                         ac_order_bits(c->value)};
     }
@@ -452,20 +466,23 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
         uint32_t dim = r->order[i];
         dim_slot_t *sl = &slots[dim];
         const ac_rule_t *rule = rule_of(r, dim);
-        ac_item_t *ci = r->items + sl->off[2] - sl->n[2];
-        ac_items_sort(ci, sl->n[2], r->scratch);
+        ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
+        ac_items_sort(ci, sl->n[SLOT_CAPS], r->scratch);
         double mn, mx;
-        if (ac_caps_reduce(ci, sl->n[2], rule, r->reg->policy, &mn, &mx))
+        if (ac_caps_reduce(ci, sl->n[SLOT_CAPS], rule, r->reg->policy, &mn, &mx))
             return fail_nan(err, req, dim, "a cap");
         bounds[2 * i] = mn;
         bounds[2 * i + 1] = mx;
         uint8_t f = 0;
         for (int sec = 0; sec < 2; sec++) {
-            if (!sl->n[sec])
+            const uint32_t *n = &sl->n[SLOT(sec, 0)];
+            size_t total = (size_t)n[0] + n[1] + n[2] + n[3];
+            if (!total)
                 continue;
-            ac_item_t *it = r->items + sl->off[sec] - sl->n[sec];
-            ac_items_sort(it, sl->n[sec], r->scratch);
-            double v = ac_aggregate(it, sl->n[sec], rule);
+            for (int b = 0; b < 4; b++)
+                ac_items_sort(r->items + sl->off[SLOT(sec, b)] - n[b], n[b], r->scratch);
+            ac_item_t *it = r->items + sl->off[SLOT(sec, 0)] - n[0];
+            double v = ac_aggregate(it, n, rule);
             if (isnan(v))
                 return fail_nan(err, req, dim, sec == 0 ? "the Primary value" : "the Derived value");
             *(sec == 0 ? pv++ : dv++) = ac_clamp(v, mn, mx);

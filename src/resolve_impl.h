@@ -66,8 +66,9 @@ void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch);
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max);
 
-/* SPEC 5: the unclamped value of one dimension from its sorted contribution items. */
-double ac_aggregate(const ac_item_t *items, size_t n, const ac_rule_t *rule);
+/* SPEC 5: the unclamped value of one dimension from its sorted contribution items, given
+   as consecutive bucket parts of n[FLAT], n[MULT], n[POST_ADD], n[OVERRIDE] items. */
+double ac_aggregate(const ac_item_t *items, const uint32_t n[4], const ac_rule_t *rule);
 
 /* Clamps v into [min, max] (min <= max). */
 static inline double ac_clamp(double v, double min, double max)
