@@ -11,10 +11,13 @@
 #include <unistd.h>
 
 #include "actorcore/actorcore.h"
+#include "cli.h"
 
 static const char *s_usage =
     "Usage: actorcore resolve --combiner FILE --layers FILE [--actor-version N]\n"
     "                         [--actor FILE [--subsystems DIR]] [FILE|-]\n"
+    "       actorcore call OP ...            (see actorcore call --help)\n"
+    "       actorcore subscribe [ACTOR_ID]   (see actorcore call --help)\n"
     "       actorcore --help | --version\n"
     "\n"
     "resolve: reads a JSON array of SubsystemOutput from FILE (or standard input, or '-')\n"
@@ -35,7 +38,7 @@ static const char *s_usage =
     "standard error; 1 internal error.\n";
 
 /* Prints err as JSON on stderr and returns the exit status for it. */
-static int report(const ac_error_t *err)
+int cli_report(const ac_error_t *err)
 {
     char buf[1024];
     ac_error_to_json(err, buf, sizeof buf);
@@ -43,9 +46,7 @@ static int report(const ac_error_t *err)
     return err->code == AC_EINTERNAL ? 1 : 2;
 }
 
-static int usage_error(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
-
-static int usage_error(const char *fmt, const char *arg)
+int cli_usage_error(const char *fmt, const char *arg)
 {
     ac_error_t err;
     char msg[AC_ERROR_MESSAGE_MAX];
@@ -54,7 +55,7 @@ static int usage_error(const char *fmt, const char *arg)
     snprintf(msg, sizeof msg, fmt, arg ? arg : "");
 #pragma GCC diagnostic pop
     ac_error_set(&err, AC_ESCHEMA, "", "%s", msg);
-    report(&err);
+    cli_report(&err);
     fprintf(stderr, "Try 'actorcore --help'.\n");
     return 2;
 }
@@ -101,7 +102,7 @@ static char *read_stream(FILE *f, size_t max, size_t *len, ac_error_t *err)
     return buf;
 }
 
-static char *read_input(const char *path, size_t max, size_t *len, ac_error_t *err)
+char *cli_read_input(const char *path, size_t max, size_t *len, ac_error_t *err)
 {
     if (!path || strcmp(path, "-") == 0)
         return read_stream(stdin, max, len, err);
@@ -152,21 +153,21 @@ static int cmd_resolve(int argc, char **argv)
         case 's': subsystems = optarg; break;
         case 'v':
             if (parse_count(optarg, &version))
-                return usage_error("--actor-version needs an integer >= 0, not '%s'", optarg);
+                return cli_usage_error("--actor-version needs an integer >= 0, not '%s'", optarg);
             break;
         case 'm':
             if (parse_count(optarg, &max_bytes) || max_bytes < 1)
-                return usage_error("--max-bytes needs a positive integer, not '%s'", optarg);
+                return cli_usage_error("--max-bytes needs a positive integer, not '%s'", optarg);
             break;
         case 'h': fputs(s_usage, stdout); return 0;
         default:
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (!combiner || !layers)
-        return usage_error("resolve needs --combiner FILE and --layers FILE%s", "");
+        return cli_usage_error("resolve needs --combiner FILE and --layers FILE%s", "");
     if (argc - optind > 1)
-        return usage_error("resolve takes at most one input file, got another: '%s'",
+        return cli_usage_error("resolve takes at most one input file, got another: '%s'",
                            argv[optind + 1]);
     const char *input = optind < argc ? argv[optind] : NULL;
 
@@ -181,14 +182,14 @@ static int cmd_resolve(int argc, char **argv)
 
     ac_registry_t *reg = ac_registry_load(combiner, layers, &err);
     if (!reg) {
-        status = report(&err);
+        status = cli_report(&err);
         goto done;
     }
     req = ac_request_new(reg);
     resolver = ac_resolver_new(reg);
     if (!req || !resolver) {
         ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
-        status = report(&err);
+        status = cli_report(&err);
         goto done;
     }
     ac_limits_t limits;
@@ -198,21 +199,21 @@ static int cmd_resolve(int argc, char **argv)
     if (subsystems) {
         ac_error_set(&err, AC_EINTERNAL, "", "--subsystems: worker-side subsystem "
                      "configuration is not supported by this build yet");
-        status = report(&err);
+        status = cli_report(&err);
         goto done;
     }
     size_t len;
     if (actor_path) {
-        actor_text = read_input(actor_path, (size_t)max_bytes, &len, &err);
+        actor_text = cli_read_input(actor_path, (size_t)max_bytes, &len, &err);
         if (!actor_text || ac_decode_actor_json(req, actor_text, len, &err)) {
-            status = report(&err);
+            status = cli_report(&err);
             goto done;
         }
     }
     if (!actor_path || input) {
-        text = read_input(input, (size_t)max_bytes, &len, &err);
+        text = cli_read_input(input, (size_t)max_bytes, &len, &err);
         if (!text || ac_decode_outputs_json(req, text, len, &err)) {
-            status = report(&err);
+            status = cli_report(&err);
             goto done;
         }
     }
@@ -222,7 +223,7 @@ static int cmd_resolve(int argc, char **argv)
     if (ac_resolve(resolver, req, &snap, &err) || ac_snapshot_to_json(snap, reg, &out)) {
         if (!err.code)
             ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
-        status = report(&err);
+        status = cli_report(&err);
         goto done;
     }
     fwrite(out.data, 1, out.size, stdout);
@@ -242,7 +243,7 @@ done:
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("missing command (expected resolve)%s", "");
+        return cli_usage_error("missing command (expected resolve, call or subscribe)%s", "");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(s_usage, stdout);
         return 0;
@@ -253,5 +254,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "resolve") == 0)
         return cmd_resolve(argc - 1, argv + 1);
-    return usage_error("unknown command '%s' (expected resolve)", argv[1]);
+    if (strcmp(argv[1], "call") == 0)
+        return cli_call(argc - 1, argv + 1);
+    if (strcmp(argv[1], "subscribe") == 0)
+        return cli_subscribe(argc - 1, argv + 1);
+    return cli_usage_error("unknown command '%s' (expected resolve, call or subscribe)", argv[1]);
 }

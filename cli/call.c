@@ -1,0 +1,234 @@
+/*  call.c - `actorcore call OP ...` (a command-line client of the service) and
+    `actorcore subscribe [ACTOR_ID]` (prints snapshot events). */
+#include <czmq.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "actorcore/actorcore.h"
+#include "actorcore/client.h"
+#include "actorcore/wire.h"
+#include "cli.h"
+
+static const char *s_call_usage =
+    "Usage: actorcore call OP [options] [ARG]\n"
+    "  resolve        [--actor FILE] [--outputs FILE] [--cache use|bypass|refresh] [--publish]\n"
+    "  resolve_batch  --items FILE      (a JSON array of {actor?, outputs?})\n"
+    "  get ACTOR_ID | invalidate ACTOR_ID | stats | ping\n"
+    "Options:\n"
+    "  --broker EP      the broker's frontend (default tcp://127.0.0.1:5555)\n"
+    "  --timeout MS     per attempt (default 5000)\n"
+    "  --retries N      further attempts after a timeout (default 2)\n"
+    "Prints the reply as JSON. Exit 0 when ok is true, 2 for a rejected request,\n"
+    "1 for timeout, unavailable or internal errors.\n"
+    "\n"
+    "Usage: actorcore subscribe [ACTOR_ID] [--events EP] [--count N]\n"
+    "  prints {\"topic\":..., \"snapshot\":...} for each snap/<actor_id> event\n"
+    "  (default EP tcp://127.0.0.1:5557; all actors when ACTOR_ID is omitted)\n";
+
+/* Reads a JSON file into *obj (zone-allocated). */
+static int load_json(const char *path, msgpack_zone *zone, msgpack_object *obj, ac_error_t *err)
+{
+    size_t len;
+    char *text = cli_read_input(path, 1u << 24, &len, err);
+    if (!text)
+        return err->code;
+    int rc = ac_json_parse(text, len, zone, obj, err);
+    free(text);
+    return rc;
+}
+
+static int print_reply(const ac_reply_t *reply)
+{
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object obj;
+    ac_error_t err;
+    int status = 1;
+    if (ac_msgpack_parse(reply->body, reply->len, zone, &obj, &err) == 0) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        ac_msgpack_to_json(&obj, &sb);
+        fwrite(sb.data, 1, sb.size, stdout);
+        fputc('\n', stdout);
+        msgpack_sbuffer_destroy(&sb);
+        const msgpack_object *ok = ac_wire_get(&obj, "ok");
+        if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean) {
+            status = 0;
+        } else {
+            const msgpack_object *code = ac_wire_get(ac_wire_get(&obj, "error"), "code");
+            char name[64] = "";
+            if (code && code->type == MSGPACK_OBJECT_STR)
+                snprintf(name, sizeof name, "%.*s", (int)code->via.str.size, code->via.str.ptr);
+            int c = ac_code_from_name(name);
+            status = c == AC_ETIMEOUT || c == AC_EUNAVAILABLE || c == AC_EINTERNAL ? 1 : 2;
+        }
+    } else {
+        fprintf(stderr, "actorcore call: unreadable reply: %s\n", err.message);
+    }
+    msgpack_zone_free(zone);
+    return status;
+}
+
+int cli_call(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"broker", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},
+        {"retries", required_argument, NULL, 'r'}, {"actor", required_argument, NULL, 'a'},
+        {"outputs", required_argument, NULL, 'o'}, {"items", required_argument, NULL, 'i'},
+        {"cache", required_argument, NULL, 'c'},  {"publish", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+    };
+    const char *broker = "tcp://127.0.0.1:5555", *actor = NULL, *outputs = NULL, *items = NULL,
+               *cache = NULL;
+    bool publish = false;
+    ac_client_config_t cfg = {5000, 2};
+    if (argc < 2)
+        return cli_usage_error("call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
+    const char *op = argv[1];
+    if (strcmp(op, "--help") == 0 || strcmp(op, "-h") == 0) {
+        fputs(s_call_usage, stdout);
+        return 0;
+    }
+    opterr = 0;
+    optind = 2;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': broker = optarg; break;
+        case 't': cfg.timeout_ms = atoi(optarg); break;
+        case 'r': cfg.retries = atoi(optarg); break;
+        case 'a': actor = optarg; break;
+        case 'o': outputs = optarg; break;
+        case 'i': items = optarg; break;
+        case 'c': cache = optarg; break;
+        case 'p': publish = true; break;
+        case 'h': fputs(s_call_usage, stdout); return 0;
+        default: return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    const char *arg = optind < argc ? argv[optind] : NULL;
+    bool needs_id = strcmp(op, "get") == 0 || strcmp(op, "invalidate") == 0;
+    if (needs_id && !arg)
+        return cli_usage_error("%s needs an ACTOR_ID", op);
+    if (strcmp(op, "resolve_batch") == 0 && !items)
+        return cli_usage_error("resolve_batch needs --items FILE%s", "");
+
+    msgpack_zone *zone = msgpack_zone_new(65536);
+    msgpack_object actor_obj, outputs_obj, items_obj;
+    ac_error_t err;
+    if ((actor && load_json(actor, zone, &actor_obj, &err)) ||
+        (outputs && load_json(outputs, zone, &outputs_obj, &err)) ||
+        (items && load_json(items, zone, &items_obj, &err))) {
+        msgpack_zone_free(zone);
+        return cli_report(&err);
+    }
+    ac_client_t *client = ac_client_new(broker, &cfg);
+    if (!client) {
+        msgpack_zone_free(zone);
+        return cli_usage_error("cannot connect to '%s'", broker);
+    }
+    uint64_t id = ac_client_next_id(client);
+    msgpack_packer *pk;
+    uint32_t n = (uint32_t)(!!actor + !!outputs + !!items + !!cache + publish + (needs_id && arg));
+    ac_client_begin(client, &pk, op, id, n);
+    if (actor) {
+        ac_wire_pack_str(pk, "actor");
+        msgpack_pack_object(pk, actor_obj);
+    }
+    if (outputs) {
+        ac_wire_pack_str(pk, "outputs");
+        msgpack_pack_object(pk, outputs_obj);
+    }
+    if (items) {
+        ac_wire_pack_str(pk, "items");
+        msgpack_pack_object(pk, items_obj);
+    }
+    if (cache) {
+        ac_wire_pack_str(pk, "cache");
+        ac_wire_pack_str(pk, cache);
+    }
+    if (publish) {
+        ac_wire_pack_str(pk, "publish");
+        msgpack_pack_true(pk);
+    }
+    if (needs_id && arg) {
+        ac_wire_pack_str(pk, "actor_id");
+        ac_wire_pack_str(pk, arg);
+    }
+    ac_client_send(client, id);
+    ac_reply_t reply;
+    int status = 1;
+    if (ac_client_recv(client, &reply, -1) == 1)
+        status = print_reply(&reply);
+    ac_client_destroy(&client);
+    msgpack_zone_free(zone);
+    return status;
+}
+
+int cli_subscribe(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"events", required_argument, NULL, 'e'}, {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+    };
+    const char *events = "tcp://127.0.0.1:5557";
+    long count = -1;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': events = optarg; break;
+        case 'n': count = atol(optarg); break;
+        case 'h': fputs(s_call_usage, stdout); return 0;
+        default: return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    char topic[160] = "snap/";
+    if (optind < argc)
+        snprintf(topic, sizeof topic, "snap/%s", argv[optind]);
+    zsys_init();
+    zsys_set_logstream(NULL);
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    if (!sub || zsock_connect(sub, "%s", events) != 0) {
+        zsock_destroy(&sub);
+        return cli_usage_error("cannot connect to '%s'", events);
+    }
+    zsock_set_subscribe(sub, topic);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    msgpack_zone *zone = msgpack_zone_new(8192);
+    /* An actor id is a prefix of longer ids (snap/a matches snap/ab): filter exactly. */
+    size_t want = optind < argc ? strlen(topic) : 0;
+    while (!zsys_interrupted && count != 0) {
+        zmsg_t *msg = zmsg_recv(sub);
+        if (!msg)
+            break;
+        char *t = zmsg_popstr(msg);
+        zframe_t *body = zmsg_pop(msg);
+        msgpack_object obj;
+        ac_error_t err;
+        msgpack_zone_clear(zone);
+        if (t && body && (!want || strlen(t) == want) &&
+            ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &obj, &err) == 0) {
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_sbuffer_write(&sb, "{\"topic\":", 9);
+            ac_json_write_string(&sb, t, strlen(t));
+            msgpack_sbuffer_write(&sb, ",\"snapshot\":", 12);
+            ac_msgpack_to_json(&obj, &sb);
+            msgpack_sbuffer_write(&sb, "}\n", 2);
+            fwrite(sb.data, 1, sb.size, stdout);
+            msgpack_sbuffer_destroy(&sb);
+            if (count > 0)
+                count--;
+        }
+        zstr_free(&t);
+        zframe_destroy(&body);
+        zmsg_destroy(&msg);
+    }
+    msgpack_zone_free(zone);
+    zsock_destroy(&sub);
+    return 0;
+}

@@ -1,0 +1,70 @@
+/*  actorcore/client.h - an asynchronous MDP/0.1 client for the actorcore service.
+
+    Send many requests without waiting; receive replies as they come, matched to requests
+    by the `id` the client assigned. Each request has a per-attempt timeout; when it passes
+    without a reply the request is sent again (the broker gives it to whichever worker is
+    free), up to `retries` times, after which the caller receives a synthesized `timeout`
+    error reply. A late reply to an attempt already answered is dropped, so the caller sees
+    exactly one reply per request. Not thread-safe: one client per thread.
+*/
+#ifndef ACTORCORE_CLIENT_H
+#define ACTORCORE_CLIENT_H
+
+#include <msgpack.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ac_client ac_client_t;
+
+typedef struct {
+    int timeout_ms;    /* per attempt; default 5000 */
+    int retries;       /* further attempts after a timeout; default 2 */
+} ac_client_config_t;
+
+typedef struct {
+    uint64_t id;       /* the request's id */
+    const char *body;  /* msgpack reply map; valid until the next recv */
+    size_t len;        /* bytes of body */
+} ac_reply_t;
+
+typedef struct {
+    uint64_t sent;         /* requests sent (first attempts) */
+    uint64_t retried;      /* further attempts */
+    uint64_t received;     /* replies handed to the caller */
+    uint64_t duplicates;   /* late or unknown replies dropped */
+    uint64_t timed_out;    /* requests given up on */
+} ac_client_stats_t;
+
+/* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */
+ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg);
+void ac_client_destroy(ac_client_t **self_p);
+
+/* A fresh request id (1, 2, 3...). */
+uint64_t ac_client_next_id(ac_client_t *self);
+
+/* Starts a request body {op, id, ...}: packs the map header with n_fields + 2 entries, then
+   "op" and "id"; the caller packs n_fields more key/value pairs into pk. */
+void ac_client_begin(ac_client_t *self, msgpack_packer **pk, const char *op, uint64_t id,
+                     uint32_t n_fields);
+/* Sends the body begun with ac_client_begin. 0, or -1 when it could not be queued. */
+int ac_client_send(ac_client_t *self, uint64_t id);
+
+/* Sends a complete body (a msgpack map whose "id" is `id`). */
+int ac_client_send_raw(ac_client_t *self, uint64_t id, const void *body, size_t len);
+
+/* Waits up to timeout_ms (-1: until something happens) for the next reply. Returns 1 with
+   *reply filled, 0 when nothing came in time or nothing is pending. */
+int ac_client_recv(ac_client_t *self, ac_reply_t *reply, int timeout_ms);
+
+/* Requests sent and not yet answered. */
+size_t ac_client_pending(const ac_client_t *self);
+void ac_client_stats(const ac_client_t *self, ac_client_stats_t *stats);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

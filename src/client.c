@@ -1,0 +1,316 @@
+/*  client.c - the asynchronous MDP client (see client.h).
+
+    Pending requests sit in an open-addressing table keyed by id (for matching replies)
+    and in a list ordered by deadline (every attempt's deadline is now + timeout, so
+    appending keeps the list sorted and expiry is a look at its head).
+*/
+#include "actorcore/client.h"
+
+#include <czmq.h>
+#include <string.h>
+
+#include "actorcore/codec.h"
+#include "actorcore/error.h"
+#include "actorcore/wire.h"
+
+typedef struct pending {
+    uint64_t id;                  /* request id */
+    int64_t deadline;             /* end of the current attempt */
+    int attempts;                 /* attempts sent */
+    size_t len;                   /* bytes of body */
+    char *body;                   /* kept for retries */
+    struct pending *prev, *next;  /* deadline order */
+} pending_t;
+
+struct ac_client {
+    zsock_t *sock;                /* DEALER to the broker frontend */
+    ac_client_config_t cfg;       /* timeouts */
+    uint64_t next_id;             /* last id handed out */
+    pending_t **table;            /* open addressing by id; NULL empty */
+    size_t table_cap;             /* power of two */
+    size_t count;                 /* pending requests */
+    pending_t *head, *tail;       /* deadline order */
+    msgpack_sbuffer build;        /* body being begun */
+    msgpack_packer pk;            /* packs into build */
+    zmsg_t *last;                 /* the reply handed out last */
+    msgpack_sbuffer synth;        /* a synthesized timeout reply */
+    msgpack_zone zone;            /* for reading reply ids */
+    ac_client_stats_t stats;      /* counters */
+};
+
+static size_t slot_of(const ac_client_t *c, uint64_t id)
+{
+    uint64_t h = id * 0x9E3779B97F4A7C15ULL;
+    return (size_t)(h >> 20) & (c->table_cap - 1);
+}
+
+static pending_t **find(ac_client_t *c, uint64_t id)
+{
+    for (size_t i = slot_of(c, id);; i = (i + 1) & (c->table_cap - 1))
+        if (!c->table[i] || c->table[i]->id == id)
+            return &c->table[i];
+}
+
+static int grow(ac_client_t *c)
+{
+    size_t cap = c->table_cap ? c->table_cap * 2 : 1024;
+    pending_t **old = c->table;
+    size_t old_cap = c->table_cap;
+    c->table = calloc(cap, sizeof *c->table);
+    if (!c->table) {
+        c->table = old;
+        return -1;
+    }
+    c->table_cap = cap;
+    for (size_t i = 0; i < old_cap; i++)
+        if (old[i])
+            *find(c, old[i]->id) = old[i];
+    free(old);
+    return 0;
+}
+
+/* Removes p from the table (backward-shift deletion keeps probes intact). */
+static void table_remove(ac_client_t *c, pending_t *p)
+{
+    size_t i = (size_t)(find(c, p->id) - c->table);
+    c->table[i] = NULL;
+    for (size_t j = (i + 1) & (c->table_cap - 1); c->table[j]; j = (j + 1) & (c->table_cap - 1)) {
+        pending_t *q = c->table[j];
+        c->table[j] = NULL;
+        *find(c, q->id) = q;
+    }
+    c->count--;
+}
+
+static void list_append(ac_client_t *c, pending_t *p)
+{
+    p->next = NULL;
+    p->prev = c->tail;
+    if (c->tail)
+        c->tail->next = p;
+    else
+        c->head = p;
+    c->tail = p;
+}
+
+static void list_unlink(ac_client_t *c, pending_t *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        c->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        c->tail = p->prev;
+}
+
+ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
+{
+    ac_client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->cfg.timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
+    c->cfg.retries = cfg && cfg->retries >= 0 ? cfg->retries : 2;
+    c->sock = zsock_new(ZMQ_DEALER);
+    if (!c->sock || grow(c) || zsock_connect(c->sock, "%s", endpoint) != 0) {
+        ac_client_destroy(&c);
+        return NULL;
+    }
+    zsock_set_linger(c->sock, 0);
+    zsock_set_sndhwm(c->sock, 1000000);
+    zsock_set_rcvhwm(c->sock, 1000000);
+    msgpack_sbuffer_init(&c->build);
+    msgpack_packer_init(&c->pk, &c->build, msgpack_sbuffer_write);
+    msgpack_sbuffer_init(&c->synth);
+    msgpack_zone_init(&c->zone, 4096);
+    return c;
+}
+
+void ac_client_destroy(ac_client_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ac_client_t *c = *self_p;
+    for (pending_t *p = c->head; p;) {
+        pending_t *next = p->next;
+        free(p->body);
+        free(p);
+        p = next;
+    }
+    free(c->table);
+    zmsg_destroy(&c->last);
+    zsock_destroy(&c->sock);
+    msgpack_sbuffer_destroy(&c->build);
+    msgpack_sbuffer_destroy(&c->synth);
+    msgpack_zone_destroy(&c->zone);
+    free(c);
+    *self_p = NULL;
+}
+
+uint64_t ac_client_next_id(ac_client_t *c)
+{
+    return ++c->next_id;
+}
+
+void ac_client_begin(ac_client_t *c, msgpack_packer **pk, const char *op, uint64_t id,
+                     uint32_t n_fields)
+{
+    msgpack_sbuffer_clear(&c->build);
+    msgpack_pack_map(&c->pk, n_fields + 2);
+    ac_wire_pack_str(&c->pk, "op");
+    ac_wire_pack_str(&c->pk, op);
+    ac_wire_pack_str(&c->pk, "id");
+    msgpack_pack_uint64(&c->pk, id);
+    *pk = &c->pk;
+}
+
+int ac_client_send(ac_client_t *c, uint64_t id)
+{
+    return ac_client_send_raw(c, id, c->build.data, c->build.size);
+}
+
+static int transmit(ac_client_t *c, const pending_t *p)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, NULL, 0);
+    zmsg_addstr(msg, AC_MDPC);
+    zmsg_addstr(msg, AC_SERVICE);
+    zmsg_addmem(msg, p->body, p->len);
+    int rc = zmsg_send(&msg, c->sock);
+    zmsg_destroy(&msg);
+    return rc;
+}
+
+int ac_client_send_raw(ac_client_t *c, uint64_t id, const void *body, size_t len)
+{
+    if ((c->count + 1) * 2 > c->table_cap && grow(c))
+        return -1;
+    pending_t **slot = find(c, id);
+    if (*slot)
+        return -1; /* an id already pending */
+    pending_t *p = calloc(1, sizeof *p);
+    char *copy = malloc(len ? len : 1);
+    if (!p || !copy) {
+        free(p);
+        free(copy);
+        return -1;
+    }
+    memcpy(copy, body, len);
+    p->id = id;
+    p->body = copy;
+    p->len = len;
+    p->attempts = 1;
+    p->deadline = zclock_mono() + c->cfg.timeout_ms;
+    *slot = p;
+    c->count++;
+    list_append(c, p);
+    c->stats.sent++;
+    transmit(c, p); /* a send that fails now is retried at the deadline */
+    return 0;
+}
+
+/* Deals with expired attempts: retries them, or turns the oldest exhausted one into a
+   synthesized timeout reply (returns 1 with *reply filled). */
+static int handle_expired(ac_client_t *c, ac_reply_t *reply)
+{
+    int64_t now = zclock_mono();
+    while (c->head && c->head->deadline <= now) {
+        pending_t *p = c->head;
+        list_unlink(c, p);
+        if (p->attempts <= c->cfg.retries) {
+            p->attempts++;
+            p->deadline = now + c->cfg.timeout_ms;
+            list_append(c, p);
+            c->stats.retried++;
+            transmit(c, p);
+            continue;
+        }
+        table_remove(c, p);
+        c->stats.timed_out++;
+        msgpack_sbuffer_clear(&c->synth);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &c->synth, msgpack_sbuffer_write);
+        ac_error_t err;
+        ac_error_set(&err, AC_ETIMEOUT, "", "no reply after %d attempts of %d ms", p->attempts,
+                     c->cfg.timeout_ms);
+        msgpack_object id = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = p->id};
+        ac_wire_pack_error(&pk, &id, &err);
+        reply->id = p->id;
+        reply->body = c->synth.data;
+        reply->len = c->synth.size;
+        free(p->body);
+        free(p);
+        return 1;
+    }
+    return 0;
+}
+
+int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
+{
+    zmsg_destroy(&c->last);
+    int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    for (;;) {
+        if (handle_expired(c, reply))
+            return 1;
+        int64_t now = zclock_mono();
+        if (now >= until && timeout_ms >= 0)
+            return 0;
+        if (c->count == 0 && timeout_ms < 0)
+            return 0;
+        int64_t wait = until - now;
+        if (c->head && c->head->deadline - now < wait)
+            wait = c->head->deadline - now;
+        zmq_pollitem_t item = {zsock_resolve(c->sock), 0, ZMQ_POLLIN, 0};
+        int rc = zmq_poll(&item, 1, wait > 0 ? (long)(wait > 1000000 ? 1000000 : wait) : 0);
+        if (rc < 0)
+            return 0;
+        if (!(item.revents & ZMQ_POLLIN))
+            continue;
+        zmsg_t *msg = zmsg_recv(c->sock);
+        if (!msg)
+            return 0;
+        /* [empty][MDPC01][service][body] */
+        zframe_t *f = zmsg_first(msg);
+        zframe_t *body = zmsg_last(msg);
+        if (zmsg_size(msg) < 4 || zframe_size(f) != 0) {
+            zmsg_destroy(&msg);
+            c->stats.duplicates++;
+            continue;
+        }
+        msgpack_zone_clear(&c->zone);
+        msgpack_object obj;
+        ac_error_t err;
+        const msgpack_object *id = NULL;
+        if (ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), &c->zone, &obj,
+                             &err) == 0)
+            id = ac_wire_get(&obj, "id");
+        pending_t **slot = id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? find(c, id->via.u64) : NULL;
+        if (!slot || !*slot) {
+            c->stats.duplicates++;
+            zmsg_destroy(&msg);
+            continue;
+        }
+        pending_t *p = *slot;
+        list_unlink(c, p);
+        table_remove(c, p);
+        free(p->body);
+        reply->id = p->id;
+        free(p);
+        reply->body = (const char *)zframe_data(body);
+        reply->len = zframe_size(body);
+        c->last = msg;
+        c->stats.received++;
+        return 1;
+    }
+}
+
+size_t ac_client_pending(const ac_client_t *c)
+{
+    return c->count;
+}
+
+void ac_client_stats(const ac_client_t *c, ac_client_stats_t *stats)
+{
+    *stats = c->stats;
+}

@@ -1,0 +1,169 @@
+/*  settings.c - see settings.h. */
+#include "settings.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "yamldoc.h"
+
+static const ac_setting_t *find(const char *name, const ac_setting_t *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0)
+            return &table[i];
+    return NULL;
+}
+
+/* Sets s from text; `where` prefixes messages. */
+static int set_value(const ac_setting_t *s, const char *text, const char *where, ac_error_t *err)
+{
+    switch (s->type) {
+    case AC_SET_STR: {
+        char *copy = strdup(text);
+        if (!copy)
+            return ac_error_set(err, AC_EINTERNAL, s->name, "out of memory");
+        free(*(char **)s->dest);
+        *(char **)s->dest = copy;
+        return 0;
+    }
+    case AC_SET_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (!*text || *end || errno)
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected an integer, found '%.40s'",
+                                where, s->name, text);
+        if (v < s->min || v > s->max)
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %lld is outside [%lld, %lld]",
+                                where, s->name, v, s->min, s->max);
+        *(long long *)s->dest = v;
+        return 0;
+    }
+    default:
+        if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0 || strcmp(text, "yes") == 0)
+            *(bool *)s->dest = true;
+        else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
+            *(bool *)s->dest = false;
+        else
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected true or false, found '%.40s'",
+                                where, s->name, text);
+        return 0;
+    }
+}
+
+/* Walks a mapping, flattening nested maps into dotted names. */
+static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_setting_t *table,
+                size_t n, ac_error_t *err)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = ac_yamldoc_node(d, p->key), *v = ac_yamldoc_node(d, p->value);
+        const char *key;
+        size_t klen;
+        int rc = ac_yaml_string(d, k, prefix, &key, &klen, err);
+        if (rc)
+            return rc;
+        char name[128];
+        snprintf(name, sizeof name, "%s%s%.*s", prefix, *prefix ? "." : "", (int)klen, key);
+        if (v->type == YAML_MAPPING_NODE) {
+            if ((rc = walk(d, v, name, table, n, err)))
+                return rc;
+            continue;
+        }
+        const ac_setting_t *s = find(name, table, n);
+        if (!s)
+            return ac_yaml_fail(d, k, name, err, "unknown setting");
+        if (v->type != YAML_SCALAR_NODE)
+            return ac_yaml_fail(d, v, name, err, "expected a single value");
+        char where[300];
+        snprintf(where, sizeof where, "%s:%zu:%zu: ", d->name, v->start_mark.line + 1,
+                 v->start_mark.column + 1);
+        char text[1024];
+        snprintf(text, sizeof text, "%.*s", (int)v->data.scalar.length,
+                 (const char *)v->data.scalar.value);
+        if ((rc = set_value(s, text, where, err)))
+            return rc;
+    }
+    return 0;
+}
+
+int ac_settings_load_file(const char *path, const char *section, const ac_setting_t *table,
+                          size_t n, ac_error_t *err)
+{
+    size_t len;
+    char *text = ac_read_file(path, AC_CONFIG_MAX_BYTES, &len, err);
+    if (!text)
+        return err->code;
+    ac_yamldoc_t d;
+    int rc = ac_yamldoc_parse(&d, path, text, len, err);
+    if (rc == 0) {
+        yaml_node_t *root = ac_yamldoc_root(&d);
+        rc = ac_yaml_expect(&d, root, YAML_MAPPING_NODE, "", err);
+        for (yaml_node_pair_t *p = rc ? NULL : root->data.mapping.pairs.start;
+             p && p < root->data.mapping.pairs.top && !rc; p++) {
+            yaml_node_t *k = ac_yamldoc_node(&d, p->key), *v = ac_yamldoc_node(&d, p->value);
+            if (!ac_yaml_is(k, section))
+                continue; /* another program's section */
+            rc = ac_yaml_expect(&d, v, YAML_MAPPING_NODE, section, err);
+            if (!rc)
+                rc = walk(&d, v, "", table, n, err);
+        }
+    }
+    ac_yamldoc_fini(&d);
+    free(text);
+    return rc;
+}
+
+int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table,
+                           size_t n, ac_error_t *err)
+{
+    char name[128];
+    snprintf(name, sizeof name, "%s", flag);
+    for (char *c = name; *c; c++)
+        if (*c == '-')
+            *c = '.';
+    const ac_setting_t *s = find(name, table, n);
+    if (!s) {
+        /* Names with underscores (e.g. "queue_max") are spelt with dashes too. */
+        for (size_t i = 0; i < n && !s; i++) {
+            char alt[128];
+            snprintf(alt, sizeof alt, "%s", table[i].name);
+            for (char *c = alt; *c; c++)
+                if (*c == '_')
+                    *c = '.';
+            if (strcmp(alt, name) == 0)
+                s = &table[i];
+        }
+    }
+    if (!s)
+        return AC_ENOT_FOUND;
+    return set_value(s, value, "--", err);
+}
+
+void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char flag[128];
+        snprintf(flag, sizeof flag, "%s", table[i].name);
+        for (char *c = flag; *c; c++)
+            if (*c == '.' || *c == '_')
+                *c = '-';
+        char def[160] = "";
+        if (table[i].type == AC_SET_STR && *(char **)table[i].dest)
+            snprintf(def, sizeof def, " (default: %s)", *(char **)table[i].dest);
+        else if (table[i].type == AC_SET_INT)
+            snprintf(def, sizeof def, " (default: %lld)", *(long long *)table[i].dest);
+        else if (table[i].type == AC_SET_BOOL)
+            snprintf(def, sizeof def, " (default: %s)", *(bool *)table[i].dest ? "true" : "false");
+        fprintf(out, "  --%-24s %s%s\n", flag, table[i].help, def);
+    }
+}
+
+void ac_settings_free(const ac_setting_t *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (table[i].type == AC_SET_STR) {
+            free(*(char **)table[i].dest);
+            *(char **)table[i].dest = NULL;
+        }
+}

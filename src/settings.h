@@ -1,0 +1,40 @@
+/*  settings.h - table-driven settings for the service executables.
+
+    A program describes its settings once, as a table of (dotted name, type, bounds,
+    destination). The same table loads a section of a YAML config file (nested maps
+    flatten to dotted names: `l1: {entries: 10}` is `l1.entries`) and applies command-line
+    flags (`--l1-entries 10`: dots become dashes). Unknown names, wrong types and
+    out-of-range numbers are errors naming the file, line and setting.
+*/
+#ifndef AC_SETTINGS_H
+#define AC_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "actorcore/error.h"
+
+typedef enum { AC_SET_STR, AC_SET_INT, AC_SET_BOOL } ac_setting_type_t;
+
+typedef struct {
+    const char *name;          /* dotted name, e.g. "l1.entries" */
+    ac_setting_type_t type;    /* how to read it */
+    void *dest;                /* char ** (malloc'd), long long *, or bool * */
+    long long min, max;        /* bounds for AC_SET_INT */
+    const char *help;          /* one line for --help */
+} ac_setting_t;
+
+/* Loads `section` (e.g. "worker") of the YAML file into the table's destinations. */
+int ac_settings_load_file(const char *path, const char *section, const ac_setting_t *table,
+                          size_t n, ac_error_t *err);
+/* Applies one flag (name without leading dashes, dashes for dots) with its value. Returns
+   0, AC_ENOT_FOUND when no setting has that name, or an error for a bad value. */
+int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table,
+                           size_t n, ac_error_t *err);
+/* Prints "--flag VALUE   help (default: ...)" lines for every setting. */
+void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n);
+/* Frees the strings the table points at. */
+void ac_settings_free(const ac_setting_t *table, size_t n);
+
+#endif

@@ -1,0 +1,353 @@
+/*  store.c - the SQLite L3 store (see store.h).
+
+    Two connections: the caller's (point reads and deletes, prepared once) and the writer
+    thread's (upserts). A row only moves forward: an upsert with a lower actor version than
+    the stored one leaves the row alone, so a late write of an old snapshot cannot replace
+    a newer one.
+*/
+#include "actorcore/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION 1
+#define BATCH_MAX 512
+
+typedef struct job {
+    struct job *next;        /* queue link */
+    int64_t version;         /* key parts */
+    uint64_t generation;
+    uint64_t outputs_hash;
+    size_t id_len;           /* bytes of the id at data */
+    size_t value_len;        /* bytes of the value after the id */
+    char data[];             /* id, then value */
+} job_t;
+
+struct ac_store {
+    sqlite3 *db;                 /* the caller's connection */
+    sqlite3_stmt *get_stmt;      /* SELECT by actor id */
+    sqlite3_stmt *del_stmt;      /* DELETE by actor id */
+    sqlite3 *wdb;                /* the writer thread's connection */
+    sqlite3_stmt *put_stmt;      /* the upsert */
+    pthread_t writer;            /* flushes the queue */
+    pthread_mutex_t lock;        /* guards everything below */
+    pthread_cond_t wake;         /* signals the writer */
+    pthread_cond_t drained;      /* signals flush waiters */
+    job_t *head, *tail;          /* pending writes */
+    size_t queued;               /* jobs in the queue */
+    size_t queue_max;            /* bound on queued */
+    uint64_t enqueued;           /* jobs ever queued */
+    uint64_t done;               /* jobs ever finished (written or failed) */
+    bool stopping;               /* close in progress */
+    ac_store_stats_t stats;      /* counters */
+};
+
+static const char *const s_migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE IF NOT EXISTS snapshots ("
+    "  actor_id TEXT PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  generation INTEGER NOT NULL,"
+    "  outputs_hash INTEGER NOT NULL,"
+    "  snapshot BLOB NOT NULL,"
+    "  updated_at INTEGER NOT NULL)",
+};
+
+static int fail_db(ac_error_t *err, sqlite3 *db, const char *what)
+{
+    return ac_error_set(err, AC_EUNAVAILABLE, "", "store: %s: %s", what,
+                        db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+/* Opens one connection with the pragmas every connection needs. */
+static sqlite3 *open_conn(const char *path, ac_error_t *err)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        fail_db(err, db, path);
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                          "PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;";
+    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        fail_db(err, db, "pragmas");
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
+static int migrate(sqlite3 *db, ac_error_t *err)
+{
+    sqlite3_stmt *st;
+    int version = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+        return fail_db(err, db, "schema version");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > SCHEMA_VERSION)
+        return ac_error_set(err, AC_EUNAVAILABLE, "",
+                            "store: schema version %d is newer than this build's %d", version,
+                            SCHEMA_VERSION);
+    for (int v = version; v < SCHEMA_VERSION; v++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, s_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = fail_db(err, db, "migration");
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Takes up to BATCH_MAX jobs and writes them in one transaction. */
+static void write_batch(ac_store_t *s, job_t *jobs)
+{
+    size_t ok = 0, failed = 0;
+    bool in_tx = sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    for (job_t *j = jobs; j; j = j->next) {
+        sqlite3_stmt *st = s->put_stmt;
+        sqlite3_bind_text(st, 1, j->data, (int)j->id_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, j->version);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)j->generation);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)j->outputs_hash);
+        sqlite3_bind_blob(st, 5, j->data + j->id_len, (int)j->value_len, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_DONE)
+            ok++;
+        else
+            failed++;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    if (in_tx && sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+        failed += ok;
+        ok = 0;
+    }
+    if (failed)
+        fprintf(stderr, "actorcore store: %zu writes failed: %s\n", failed, sqlite3_errmsg(s->wdb));
+    pthread_mutex_lock(&s->lock);
+    s->stats.writes += ok;
+    s->stats.write_errors += failed;
+    s->stats.transactions += in_tx;
+    pthread_mutex_unlock(&s->lock);
+}
+
+static void *writer_main(void *arg)
+{
+    ac_store_t *s = arg;
+    pthread_mutex_lock(&s->lock);
+    for (;;) {
+        while (!s->head && !s->stopping)
+            pthread_cond_wait(&s->wake, &s->lock);
+        if (!s->head && s->stopping)
+            break;
+        job_t *batch = s->head, *last = s->head;
+        size_t n = 1;
+        while (last->next && n < BATCH_MAX) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (!s->head)
+            s->tail = NULL;
+        last->next = NULL;
+        s->queued -= n;
+        pthread_mutex_unlock(&s->lock);
+        write_batch(s, batch);
+        while (batch) {
+            job_t *next = batch->next;
+            free(batch);
+            batch = next;
+        }
+        pthread_mutex_lock(&s->lock);
+        s->done += n;
+        pthread_cond_broadcast(&s->drained);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
+{
+    ac_store_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return NULL;
+    }
+    s->queue_max = queue_max ? queue_max : 65536;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->wake, NULL);
+    pthread_cond_init(&s->drained, NULL);
+    s->db = open_conn(path, err);
+    if (!s->db || migrate(s->db, err))
+        goto fail;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT version, generation, outputs_hash, snapshot FROM snapshots "
+                           "WHERE actor_id = ?1",
+                           -1, &s->get_stmt, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM snapshots WHERE actor_id = ?1", -1, &s->del_stmt,
+                           NULL) != SQLITE_OK) {
+        fail_db(err, s->db, "prepare");
+        goto fail;
+    }
+    s->wdb = open_conn(path, err);
+    if (!s->wdb)
+        goto fail;
+    if (sqlite3_prepare_v2(s->wdb,
+                           "INSERT INTO snapshots (actor_id, version, generation, outputs_hash, "
+                           "snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+                           "CAST(strftime('%s','now') AS INTEGER)) "
+                           "ON CONFLICT(actor_id) DO UPDATE SET version = excluded.version, "
+                           "generation = excluded.generation, outputs_hash = excluded.outputs_hash, "
+                           "snapshot = excluded.snapshot, updated_at = excluded.updated_at "
+                           "WHERE excluded.version >= snapshots.version",
+                           -1, &s->put_stmt, NULL) != SQLITE_OK) {
+        fail_db(err, s->wdb, "prepare");
+        goto fail;
+    }
+    if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+        ac_error_set(err, AC_EINTERNAL, "", "store: cannot start the writer thread");
+        goto fail;
+    }
+    return s;
+fail:
+    sqlite3_finalize(s->get_stmt);
+    sqlite3_finalize(s->del_stmt);
+    sqlite3_finalize(s->put_stmt);
+    sqlite3_close(s->db);
+    sqlite3_close(s->wdb);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->drained);
+    free(s);
+    return NULL;
+}
+
+void ac_store_close(ac_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ac_store_t *s = *self_p;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->writer, NULL);
+    sqlite3_finalize(s->get_stmt);
+    sqlite3_finalize(s->del_stmt);
+    sqlite3_finalize(s->put_stmt);
+    sqlite3_close(s->db);
+    sqlite3_close(s->wdb);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->drained);
+    free(s);
+    *self_p = NULL;
+}
+
+int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *out,
+                 ac_error_t *err)
+{
+    sqlite3_stmt *st = s->get_stmt;
+    sqlite3_bind_text(st, 1, actor_id, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st), result = 0;
+    if (rc == SQLITE_ROW) {
+        out->version = sqlite3_column_int64(st, 0);
+        out->generation = (uint64_t)sqlite3_column_int64(st, 1);
+        out->outputs_hash = (uint64_t)sqlite3_column_int64(st, 2);
+        const void *blob = sqlite3_column_blob(st, 3);
+        out->value_len = (size_t)sqlite3_column_bytes(st, 3);
+        out->value = malloc(out->value_len ? out->value_len : 1);
+        if (!out->value)
+            result = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        else {
+            if (out->value_len)
+                memcpy(out->value, blob, out->value_len);
+            result = 1;
+        }
+    } else if (rc != SQLITE_DONE) {
+        result = fail_db(err, s->db, "read");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    pthread_mutex_lock(&s->lock);
+    s->stats.reads++;
+    s->stats.read_hits += result == 1;
+    s->stats.read_errors += result < 0;
+    pthread_mutex_unlock(&s->lock);
+    return result;
+}
+
+int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, size_t len)
+{
+    job_t *j = malloc(sizeof *j + key->actor_id_len + len);
+    if (!j)
+        return -1;
+    j->next = NULL;
+    j->version = key->version;
+    j->generation = key->generation;
+    j->outputs_hash = key->outputs_hash;
+    j->id_len = key->actor_id_len;
+    j->value_len = len;
+    memcpy(j->data, key->actor_id, key->actor_id_len);
+    memcpy(j->data + key->actor_id_len, value, len);
+    pthread_mutex_lock(&s->lock);
+    if (s->queued >= s->queue_max) {
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->lock);
+        free(j);
+        return -1;
+    }
+    if (s->tail)
+        s->tail->next = j;
+    else
+        s->head = j;
+    s->tail = j;
+    s->queued++;
+    s->enqueued++;
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+void ac_store_flush(ac_store_t *s)
+{
+    pthread_mutex_lock(&s->lock);
+    uint64_t target = s->enqueued;
+    while (s->done < target)
+        pthread_cond_wait(&s->drained, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+}
+
+int ac_store_delete(ac_store_t *s, const char *actor_id, size_t len, ac_error_t *err)
+{
+    ac_store_flush(s);
+    sqlite3_stmt *st = s->del_stmt;
+    sqlite3_bind_text(st, 1, actor_id, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return fail_db(err, s->db, "delete");
+    return sqlite3_changes(s->db) > 0;
+}
+
+void ac_store_stats(ac_store_t *s, ac_store_stats_t *stats)
+{
+    pthread_mutex_lock(&s->lock);
+    *stats = s->stats;
+    stats->queued = s->queued;
+    pthread_mutex_unlock(&s->lock);
+}

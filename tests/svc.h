@@ -1,0 +1,152 @@
+/*  svc.h - starting and stopping real service processes for integration tests.
+
+    Every process started is remembered and killed at exit (atexit), so a failing test
+    leaves nothing running. Ports are picked free by binding port 0; files live in a
+    temporary directory removed at exit.
+*/
+#ifndef AC_SVC_H
+#define AC_SVC_H
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define SVC_MAX_PROCS 64
+
+static pid_t s_procs[SVC_MAX_PROCS];
+static int s_nprocs;
+static char s_tmp[256];
+
+static void svc_cleanup(void)
+{
+    for (int i = 0; i < s_nprocs; i++)
+        if (s_procs[i] > 0) {
+            kill(s_procs[i], SIGKILL);
+            waitpid(s_procs[i], NULL, 0);
+        }
+    s_nprocs = 0;
+    if (s_tmp[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", s_tmp);
+        s_tmp[0] = '\0';
+    }
+}
+
+static const char *svc_tmpdir(void)
+{
+    if (!s_tmp[0]) {
+        snprintf(s_tmp, sizeof s_tmp, "/tmp/ac_svc_XXXXXX");
+        if (!mkdtemp(s_tmp))
+            fail_msg("mkdtemp");
+        atexit(svc_cleanup);
+    }
+    return s_tmp;
+}
+
+static int svc_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        fail_msg("no free port");
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts argv[0] with its output in <tmp>/<log>. */
+static pid_t svc_spawn(const char *const *argv, const char *log)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", svc_tmpdir(), log);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0 || s_nprocs >= SVC_MAX_PROCS)
+        fail_msg("cannot start %s", argv[0]);
+    s_procs[s_nprocs++] = pid;
+    return pid;
+}
+
+/* Stops pid: SIGTERM, up to wait_ms for it to exit, then SIGKILL. Returns its status. */
+static int svc_stop(pid_t pid, int sig, int wait_ms)
+{
+    kill(pid, sig);
+    int st = 0;
+    for (int waited = 0; waited < wait_ms; waited += 10) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            goto gone;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+gone:
+    for (int i = 0; i < s_nprocs; i++)
+        if (s_procs[i] == pid)
+            s_procs[i] = 0;
+    return st;
+}
+
+/* One broker's endpoints. */
+typedef struct {
+    int port[4];            /* frontend, backend, events in, events out */
+    char fe[64], be[64], ein[64], eout[64];
+    pid_t broker;
+} svc_t;
+
+static void svc_ports(svc_t *s)
+{
+    for (int i = 0; i < 4; i++)
+        s->port[i] = svc_free_port();
+    snprintf(s->fe, sizeof s->fe, "tcp://127.0.0.1:%d", s->port[0]);
+    snprintf(s->be, sizeof s->be, "tcp://127.0.0.1:%d", s->port[1]);
+    snprintf(s->ein, sizeof s->ein, "tcp://127.0.0.1:%d", s->port[2]);
+    snprintf(s->eout, sizeof s->eout, "tcp://127.0.0.1:%d", s->port[3]);
+}
+
+static pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
+{
+    const char *argv[] = {AC_BROKER_PATH, "--frontend", s->fe, "--backend", s->be,
+                          "--events-in", s->ein, "--events-out", s->eout,
+                          "--heartbeat-ms", heartbeat_ms, "--request-timeout-ms", "20000",
+                          "--verbose", "true", NULL};
+    s->broker = svc_spawn(argv, "broker.log");
+    return s->broker;
+}
+
+/* Starts a worker on the golden registries (layers may be NULL for the default file). */
+static pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
+                              const char *heartbeat_ms, const char *l1_entries)
+{
+    char comb[512], lay[512];
+    tu_golden_path(comb, sizeof comb, "combiner.yaml");
+    if (layers)
+        snprintf(lay, sizeof lay, "%s", layers);
+    else
+        tu_golden_path(lay, sizeof lay, "cap_layers.yaml");
+    const char *argv[] = {AC_WORKER_PATH, "--broker", s->be, "--events", s->ein,
+                          "--combiner", comb, "--layers", lay, "--store", store,
+                          "--heartbeat-ms", heartbeat_ms, "--l1-entries", l1_entries,
+                          "--verbose", "true", NULL};
+    return svc_spawn(argv, "worker.log");
+}
+
+#endif

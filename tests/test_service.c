@@ -1,0 +1,705 @@
+/*  test_service.c - integration: a real broker and real worker processes on loopback tcp.
+
+    Every process is stopped at the end (svc.h kills leftovers at exit, even on failure).
+*/
+#include <czmq.h>
+
+#include "actorcore/client.h"
+#include "actorcore/wire.h"
+#include "svc.h"
+
+static const char *const CASES[] = {
+    "case01_total_cap_sum",     "case02_realm_world_total",     "case03_override_priority",
+    "case04_mult_stacking",     "case05_cdr_cap",               "case06_lifespan_operator_max",
+    "case07_move_speed_floor",  "case08_min_gt_max_conflict",   "case09_prioritized_override",
+    "case10_primary_derived_realm_min",
+};
+
+static svc_t s_main;  /* broker + 2 workers shared by the simpler tests */
+
+/* A parsed reply. */
+typedef struct {
+    msgpack_zone *zone;
+    msgpack_object obj;
+} parsed_t;
+
+static const msgpack_object *parse_reply(parsed_t *p, const ac_reply_t *r)
+{
+    if (!p->zone)
+        p->zone = msgpack_zone_new(8192);
+    msgpack_zone_clear(p->zone);
+    ac_error_t err;
+    if (ac_msgpack_parse(r->body, r->len, p->zone, &p->obj, &err))
+        fail_msg("reply is not msgpack: %s", err.message);
+    return &p->obj;
+}
+
+static bool reply_ok(const msgpack_object *o)
+{
+    const msgpack_object *ok = ac_wire_get(o, "ok");
+    return ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
+}
+
+static char *to_json(const msgpack_object *o)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    ac_msgpack_to_json(o, &sb);
+    char *s = strndup(sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return s;
+}
+
+static const char *error_code(const msgpack_object *o, char *buf, size_t size)
+{
+    const msgpack_object *c = ac_wire_get(ac_wire_get(o, "error"), "code");
+    snprintf(buf, size, "%.*s", c ? (int)c->via.str.size : 0, c ? c->via.str.ptr : "");
+    return buf;
+}
+
+/* Packs {op: resolve, id, outputs: <json file or text>, actor?: {id, version}, extra...}. */
+static uint64_t send_resolve(ac_client_t *c, const char *outputs_json, const char *actor_id,
+                             bool publish, const char *cache)
+{
+    msgpack_zone *zone = msgpack_zone_new(8192);
+    msgpack_object outs;
+    ac_error_t err;
+    if (ac_json_parse(outputs_json, strlen(outputs_json), zone, &outs, &err))
+        fail_msg("bad test input: %s", err.message);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "resolve", id, 1 + (actor_id != NULL) + publish + (cache != NULL));
+    ac_wire_pack_str(pk, "outputs");
+    msgpack_pack_object(pk, outs);
+    if (actor_id) {
+        ac_wire_pack_str(pk, "actor");
+        msgpack_pack_map(pk, 2);
+        ac_wire_pack_str(pk, "id");
+        ac_wire_pack_str(pk, actor_id);
+        ac_wire_pack_str(pk, "version");
+        msgpack_pack_int(pk, 1);
+    }
+    if (publish) {
+        ac_wire_pack_str(pk, "publish");
+        msgpack_pack_true(pk);
+    }
+    if (cache) {
+        ac_wire_pack_str(pk, "cache");
+        ac_wire_pack_str(pk, cache);
+    }
+    assert_int_equal(ac_client_send(c, id), 0);
+    msgpack_zone_free(zone);
+    return id;
+}
+
+static uint64_t send_simple(ac_client_t *c, const char *op, const char *actor_id)
+{
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, op, id, actor_id != NULL);
+    if (actor_id) {
+        ac_wire_pack_str(pk, "actor_id");
+        ac_wire_pack_str(pk, actor_id);
+    }
+    assert_int_equal(ac_client_send(c, id), 0);
+    return id;
+}
+
+/* Waits for one reply, failing the test after timeout. */
+static void recv_one(ac_client_t *c, ac_reply_t *r, int timeout_ms)
+{
+    if (ac_client_recv(c, r, timeout_ms) != 1)
+        fail_msg("no reply within %d ms", timeout_ms);
+}
+
+/* Blocks until the service answers a ping. */
+static void wait_ready(const svc_t *s)
+{
+    ac_client_config_t cfg = {300, 30};
+    ac_client_t *c = ac_client_new(s->fe, &cfg);
+    send_simple(c, "ping", NULL);
+    ac_reply_t r;
+    recv_one(c, &r, 20000);
+    parsed_t p = {0};
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+}
+
+/* The CLI's answer for a golden case, as JSON text. */
+static char *cli_answer(const char *name)
+{
+    char cmd[2048], c[512], l[512];
+    tu_golden_path(c, sizeof c, "combiner.yaml");
+    snprintf(l, sizeof l, "%s/%s/cap_layer_registry.json", AC_GOLDEN_DIR, name);
+    if (access(l, R_OK) != 0)
+        tu_golden_path(l, sizeof l, "cap_layers.yaml");
+    snprintf(cmd, sizeof cmd, "%s resolve --combiner %s --layers %s %s/%s/subsystems.json",
+             AC_CLI_PATH, c, l, AC_GOLDEN_DIR, name);
+    FILE *f = popen(cmd, "r");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    pclose(f);
+    if (n && buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    return strdup(buf);
+}
+
+/* The four contract keys of a service snapshot, as the CLI prints them. */
+static char *contract_json(const msgpack_object *snap)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    const char *keys[] = {"Primary", "Derived", "CapsUsed", "Version"};
+    msgpack_sbuffer_write(&sb, "{", 1);
+    for (int i = 0; i < 4; i++) {
+        char head[32];
+        snprintf(head, sizeof head, "%s\"%s\":", i ? "," : "", keys[i]);
+        msgpack_sbuffer_write(&sb, head, strlen(head));
+        const msgpack_object *v = ac_wire_get(snap, keys[i]);
+        assert_non_null(v);
+        ac_msgpack_to_json(v, &sb);
+    }
+    msgpack_sbuffer_write(&sb, "}", 1);
+    char *s = strndup(sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return s;
+}
+
+static void start_pair(svc_t *s, const char *layers, const char *hb)
+{
+    char store[400];
+    svc_ports(s);
+    svc_start_broker(s, hb);
+    snprintf(store, sizeof store, "%s/l3-%d.db", svc_tmpdir(), s->port[0]);
+    svc_start_worker(s, layers, store, hb, "100000");
+    svc_start_worker(s, layers, store, hb, "100000");
+    wait_ready(s);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    zsys_init();
+    zsys_set_logstream(NULL);
+    start_pair(&s_main, NULL, "500");
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    svc_cleanup();
+    return 0;
+}
+
+static void golden_cases_through_broker_and_two_workers_equal_the_cli(void **state)
+{
+    (void)state;
+    svc_t po;
+    char l[512];
+    snprintf(l, sizeof l, "%s/case09_prioritized_override/cap_layer_registry.json", AC_GOLDEN_DIR);
+    start_pair(&po, l, "500");
+    ac_client_t *c = ac_client_new(s_main.fe, NULL), *c9 = ac_client_new(po.fe, NULL);
+    parsed_t p = {0};
+    for (int i = 0; i < 10; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s/subsystems.json", AC_GOLDEN_DIR, CASES[i]);
+        char *outs = tu_slurp(path);
+        ac_client_t *cl = i == 8 ? c9 : c;
+        send_resolve(cl, outs, NULL, false, NULL);
+        ac_reply_t r;
+        recv_one(cl, &r, 10000);
+        const msgpack_object *o = parse_reply(&p, &r);
+        if (!reply_ok(o))
+            fail_msg("%s: %s", CASES[i], to_json(o));
+        char *got = contract_json(ac_wire_get(o, "snapshot")), *want = cli_answer(CASES[i]);
+        assert_string_equal(got, want);
+        free(got);
+        free(want);
+        free(outs);
+    }
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    ac_client_destroy(&c9);
+    svc_stop(po.broker, SIGTERM, 3000);
+}
+
+static const char *one_flat(char *buf, size_t size, const char *dim, double v)
+{
+    snprintf(buf, size,
+             "[{\"meta\":{\"system\":\"t\"},\"primary\":[{\"dimension\":\"%s\",\"bucket\":\"FLAT\","
+             "\"value\":%.17g,\"system\":\"t\"}]}]",
+             dim, v);
+    return buf;
+}
+
+static const char *tier_of(const msgpack_object *o, char *buf, size_t size)
+{
+    const msgpack_object *tier = ac_wire_get(o, "cache");
+    snprintf(buf, size, "%.*s", tier ? (int)tier->via.str.size : 0, tier ? tier->via.str.ptr : "");
+    return buf;
+}
+
+/* One worker, so that its L1 is the only one: every tier is exact. */
+static void cache_tiers_get_invalidate_and_modes(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "500");
+    char store[400];
+    snprintf(store, sizeof store, "%s/cache.db", svc_tmpdir());
+    svc_start_worker(&s, NULL, store, "500", "1000");
+    wait_ready(&s);
+    ac_client_t *c = ac_client_new(s.fe, NULL);
+    parsed_t p = {0};
+    char outs[512], code[64], t[16];
+    ac_reply_t r;
+    one_flat(outs, sizeof outs, "strength", 42);
+    const char *modes[] = {NULL, NULL, "bypass", "refresh", NULL};
+    const char *want[] = {"miss", "l1", "miss", "miss", "l1"};
+    for (int i = 0; i < 5; i++) {
+        send_resolve(c, outs, "cache-1", false, modes[i]);
+        recv_one(c, &r, 10000);
+        const msgpack_object *o = parse_reply(&p, &r);
+        assert_true(reply_ok(o));
+        assert_string_equal(tier_of(o, t, sizeof t), want[i]);
+    }
+    /* New outputs for the same actor and version: another key, a miss. */
+    one_flat(outs, sizeof outs, "strength", 43);
+    send_resolve(c, outs, "cache-1", false, NULL);
+    recv_one(c, &r, 10000);
+    assert_string_equal(tier_of(parse_reply(&p, &r), t, sizeof t), "miss");
+    send_simple(c, "get", "cache-1");
+    recv_one(c, &r, 10000);
+    const msgpack_object *o = parse_reply(&p, &r);
+    assert_true(reply_ok(o));
+    assert_string_equal(tier_of(o, t, sizeof t), "l1");
+    const msgpack_object *snap = ac_wire_get(o, "snapshot");
+    assert_true(ac_wire_get(ac_wire_get(snap, "Primary"), "strength")->via.f64 == 43);
+    send_simple(c, "invalidate", "cache-1");
+    recv_one(c, &r, 10000);
+    o = parse_reply(&p, &r);
+    assert_true(reply_ok(o));
+    assert_true(ac_wire_get(o, "removed")->via.boolean);
+    send_simple(c, "get", "cache-1");
+    recv_one(c, &r, 10000);
+    o = parse_reply(&p, &r);
+    assert_false(reply_ok(o));
+    assert_string_equal(error_code(o, code, sizeof code), "not_found");
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+/* Sends n requests (inflight at most `window`), each FLAT strength = i; collects replies
+   per worker pid. Checks every value. Returns the number of distinct pids seen. */
+static int load(ac_client_t *c, int n, int window, int *pids, int max_pids, int start)
+{
+    parsed_t p = {0};
+    int seen = 0, sent = 0, got = 0;
+    char outs[512];
+    uint64_t first = 0;
+    while (got < n) {
+        while (sent < n && sent - got < window) {
+            uint64_t id = send_resolve(c, one_flat(outs, sizeof outs, "strength", start + sent), NULL,
+                                       false, NULL);
+            if (!first)
+                first = id;
+            sent++;
+        }
+        ac_reply_t r;
+        recv_one(c, &r, 20000);
+        const msgpack_object *o = parse_reply(&p, &r);
+        if (!reply_ok(o))
+            fail_msg("reply %s", to_json(o));
+        double v = ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
+        assert_true(v == (double)(start + (int)(r.id - first)));
+        int pid = (int)ac_wire_get(o, "worker")->via.i64;
+        int k;
+        for (k = 0; k < seen && pids[k] != pid; k++)
+            ;
+        if (k == seen && seen < max_pids)
+            pids[seen++] = pid;
+        got++;
+    }
+    msgpack_zone_free(p.zone);
+    return seen;
+}
+
+static void two_workers_share_the_load_and_a_third_joining_gets_work(void **state)
+{
+    (void)state;
+    svc_t s;
+    start_pair(&s, NULL, "500");
+    ac_client_t *c = ac_client_new(s.fe, NULL);
+    int pids[8];
+    assert_int_equal(load(c, 3000, 256, pids, 8, 0), 2);
+    char store[400];
+    snprintf(store, sizeof store, "%s/third.db", svc_tmpdir());
+    pid_t third = svc_start_worker(&s, NULL, store, "500", "100000");
+    usleep(500000);
+    int n = load(c, 6000, 256, pids, 8, 0);
+    bool found = false;
+    for (int i = 0; i < n; i++)
+        found = found || pids[i] == (int)third;
+    if (!found)
+        fail_msg("the third worker (pid %d) received no work", (int)third);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void kill_9_of_a_worker_loses_no_request_and_duplicates_none(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "100");
+    char store[400];
+    snprintf(store, sizeof store, "%s/kill.db", svc_tmpdir());
+    pid_t victim = svc_start_worker(&s, NULL, store, "100", "0");
+    svc_start_worker(&s, NULL, store, "100", "0");
+    wait_ready(&s);
+    ac_client_config_t cfg = {120000, 0}; /* no client retries: the broker must do it */
+    ac_client_t *c = ac_client_new(s.fe, &cfg);
+    const int n = 10000;
+    char outs[512];
+    uint64_t first = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t id = send_resolve(c, one_flat(outs, sizeof outs, "strength", i), NULL, false, NULL);
+        if (!first)
+            first = id;
+    }
+    unsigned char *seen = calloc((size_t)n, 1);
+    parsed_t p = {0};
+    for (int got = 0; got < n; got++) {
+        if (got == 1000)
+            svc_stop(victim, SIGKILL, 1000);
+        ac_reply_t r;
+        recv_one(c, &r, 60000);
+        const msgpack_object *o = parse_reply(&p, &r);
+        if (!reply_ok(o))
+            fail_msg("reply %s", to_json(o));
+        size_t k = (size_t)(r.id - first);
+        assert_true(k < (size_t)n);
+        assert_int_equal(seen[k], 0);
+        seen[k] = 1;
+        double v = ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
+        assert_true(v == (double)k);
+    }
+    /* Nothing more arrives: no duplicate reached the client socket. */
+    ac_reply_t extra;
+    assert_int_equal(ac_client_recv(c, &extra, 500), 0);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.duplicates, 0);
+    assert_int_equal(st.received, (uint64_t)n);
+    free(seen);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
+{
+    (void)state;
+    svc_t s;
+    start_pair(&s, NULL, "100");
+    ac_client_config_t cfg = {500, 40};
+    ac_client_t *c = ac_client_new(s.fe, &cfg);
+    parsed_t p = {0};
+    ac_reply_t r;
+    char outs[512];
+    send_resolve(c, one_flat(outs, sizeof outs, "strength", 7), NULL, false, NULL);
+    recv_one(c, &r, 10000);
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    svc_stop(s.broker, SIGKILL, 1000);
+    /* Sent while the broker is down: retried until the new broker answers. */
+    send_resolve(c, one_flat(outs, sizeof outs, "strength", 8), NULL, false, NULL);
+    usleep(300000);
+    svc_start_broker(&s, "100");
+    recv_one(c, &r, 20000);
+    const msgpack_object *o = parse_reply(&p, &r);
+    if (!reply_ok(o))
+        fail_msg("after restart: %s", to_json(o));
+    assert_true(ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64 == 8);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void l3_survives_every_worker_stopping(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "200");
+    char store[400];
+    snprintf(store, sizeof store, "%s/durable.db", svc_tmpdir());
+    pid_t w1 = svc_start_worker(&s, NULL, store, "200", "1000");
+    wait_ready(&s);
+    ac_client_t *c = ac_client_new(s.fe, NULL);
+    parsed_t p = {0};
+    ac_reply_t r;
+    char outs[512];
+    send_resolve(c, one_flat(outs, sizeof outs, "defense", 321), "durable-1", false, NULL);
+    recv_one(c, &r, 10000);
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    assert_int_equal(WEXITSTATUS(svc_stop(w1, SIGTERM, 5000)), 0);
+    svc_start_worker(&s, NULL, store, "200", "1000");
+    wait_ready(&s);
+    send_simple(c, "get", "durable-1");
+    recv_one(c, &r, 10000);
+    const msgpack_object *o = parse_reply(&p, &r);
+    if (!reply_ok(o))
+        fail_msg("get after restart: %s", to_json(o));
+    const msgpack_object *tier = ac_wire_get(o, "cache");
+    assert_int_equal(tier->via.str.size, 2);
+    assert_memory_equal(tier->via.str.ptr, "l3", 2);
+    assert_true(ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "defense")->via.f64 == 321);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void subscriber_receives_only_its_actors_events(void **state)
+{
+    (void)state;
+    zsock_t *sub = zsock_new(ZMQ_SUB);
+    assert_int_equal(zsock_connect(sub, "%s", s_main.eout), 0);
+    zsock_set_subscribe(sub, "snap/sub-a");
+    zsock_set_rcvtimeo(sub, 200);
+    ac_client_t *c = ac_client_new(s_main.fe, NULL);
+    parsed_t p = {0};
+    char outs[512];
+    int got_a = 0, got_b = 0;
+    for (int round = 0; round < 50 && got_a < 3; round++) {
+        ac_reply_t r;
+        send_resolve(c, one_flat(outs, sizeof outs, "strength", 1), "sub-b", true, "bypass");
+        send_resolve(c, one_flat(outs, sizeof outs, "strength", 2), "sub-a", true, "bypass");
+        recv_one(c, &r, 10000);
+        recv_one(c, &r, 10000);
+        zmsg_t *msg;
+        while ((msg = zmsg_recv(sub))) {
+            char *topic = zmsg_popstr(msg);
+            got_a += strcmp(topic, "snap/sub-a") == 0;
+            got_b += strcmp(topic, "snap/sub-b") == 0;
+            zframe_t *body = zmsg_pop(msg);
+            msgpack_object o;
+            ac_error_t err;
+            msgpack_zone *zone = msgpack_zone_new(1024);
+            assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body),
+                                              zone, &o, &err), 0);
+            assert_non_null(ac_wire_get(&o, "CapsUsed"));
+            msgpack_zone_free(zone);
+            zframe_destroy(&body);
+            zstr_free(&topic);
+            zmsg_destroy(&msg);
+        }
+    }
+    assert_true(got_a >= 3);
+    assert_int_equal(got_b, 0);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    zsock_destroy(&sub);
+}
+
+static void python_mdp_client_with_a_req_socket_interoperates(void **state)
+{
+    (void)state;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/interop_client.py %s %s/case02_realm_world_total/subsystems.json",
+             AC_SOURCE_DIR, s_main.fe, AC_GOLDEN_DIR);
+    FILE *f = popen(cmd, "r");
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    int st = pclose(f);
+    if (st != 0)
+        fail_msg("python client exited %d: %s", st, buf);
+    if (n && buf[n - 1] == '\n')
+        buf[n - 1] = '\0';
+    char *want = cli_answer("case02_realm_world_total");
+    /* Python prints doubles as 550.0 where the CLI prints 550: compare as numbers. */
+    tu_assert_snapshot(want, buf);
+    assert_non_null(strstr(buf, "\"strength\": 550.0"));
+    free(want);
+}
+
+/* Sends raw frames on a DEALER and returns the reply body, or NULL within timeout. */
+static zmsg_t *raw_roundtrip(zsock_t *d, zmsg_t *msg, int timeout_ms)
+{
+    zmsg_send(&msg, d);
+    zsock_set_rcvtimeo(d, timeout_ms);
+    return zmsg_recv(d);
+}
+
+static zmsg_t *mdp_request(const void *body, size_t len)
+{
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, NULL, 0);
+    zmsg_addstr(m, AC_MDPC);
+    zmsg_addstr(m, AC_SERVICE);
+    zmsg_addmem(m, body, len);
+    return m;
+}
+
+static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
+{
+    zmsg_t *rep = raw_roundtrip(d, req, 10000);
+    if (!rep)
+        fail_msg("no reply, expected %s", code);
+    zframe_t *body = zmsg_last(rep);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    char got[64];
+    if (strcmp(error_code(&o, got, sizeof got), code) != 0)
+        fail_msg("got %s, expected %s: %s", got, code, to_json(&o));
+    msgpack_zone_free(zone);
+    zmsg_destroy(&rep);
+}
+
+static uint64_t broker_stat(const char *name)
+{
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    zsock_connect(d, "%s", s_main.fe);
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, NULL, 0);
+    zmsg_addstr(m, AC_MDPC);
+    zmsg_addstr(m, "mmi.stats");
+    zmsg_addstr(m, "");
+    zmsg_t *rep = raw_roundtrip(d, m, 5000);
+    assert_non_null(rep);
+    zframe_t *body = zmsg_last(rep);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    uint64_t v = ac_wire_get(&o, name)->via.u64;
+    msgpack_zone_free(zone);
+    zmsg_destroy(&rep);
+    zsock_destroy(&d);
+    return v;
+}
+
+static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
+{
+    (void)state;
+    uint64_t malformed0 = broker_stat("malformed");
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    assert_int_equal(zsock_connect(d, "%s", s_main.fe), 0);
+    /* Garbage frames and wrong headers: dropped (no reply), counted. */
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, "hello");
+    zmsg_send(&m, d);
+    m = zmsg_new();
+    zmsg_addmem(m, NULL, 0);
+    zmsg_addstr(m, "MDPC99");
+    zmsg_addstr(m, AC_SERVICE);
+    zmsg_addstr(m, "x");
+    zmsg_send(&m, d);
+    /* Worker-protocol garbage on the backend, from a stranger. */
+    zsock_t *w = zsock_new(ZMQ_DEALER);
+    zsock_connect(w, "%s", s_main.be);
+    m = zmsg_new();
+    zmsg_addmem(m, NULL, 0);
+    zmsg_addstr(m, AC_MDPW);
+    zmsg_addmem(m, "\x09", 1);
+    zmsg_send(&m, w);
+    m = zmsg_new();
+    zmsg_addstr(m, "junk");
+    zmsg_send(&m, w);
+    /* Truncated msgpack: an error reply with a nil id. */
+    expect_error_reply(d, mdp_request("\x85\xa2op", 4), "invalid_msgpack");
+    /* Unknown op. */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "self_destruct");
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_int(&pk, 5);
+    expect_error_reply(d, mdp_request(sb.data, sb.size), "unknown_op");
+    /* A 10 MB message. */
+    size_t big = 10u << 20;
+    char *huge = calloc(1, big);
+    expect_error_reply(d, mdp_request(huge, big), "too_large");
+    free(huge);
+    /* A 2 000-item batch. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve_batch");
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_int(&pk, 6);
+    ac_wire_pack_str(&pk, "items");
+    msgpack_pack_array(&pk, 2000);
+    for (int i = 0; i < 2000; i++)
+        msgpack_pack_map(&pk, 0);
+    expect_error_reply(d, mdp_request(sb.data, sb.size), "too_large");
+    /* A batch with one bad item fails only that item. */
+    msgpack_sbuffer_clear(&sb);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve_batch");
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_int(&pk, 7);
+    ac_wire_pack_str(&pk, "items");
+    msgpack_pack_array(&pk, 3);
+    msgpack_pack_map(&pk, 0);
+    msgpack_pack_map(&pk, 1);
+    ac_wire_pack_str(&pk, "outputs");
+    ac_wire_pack_str(&pk, "not a list");
+    msgpack_pack_map(&pk, 0);
+    zmsg_t *rep = raw_roundtrip(d, mdp_request(sb.data, sb.size), 10000);
+    assert_non_null(rep);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    zframe_t *body = zmsg_last(rep);
+    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    const msgpack_object *results = ac_wire_get(&o, "results");
+    assert_int_equal(results->via.array.size, 3);
+    assert_true(reply_ok(&results->via.array.ptr[0]));
+    assert_false(reply_ok(&results->via.array.ptr[1]));
+    assert_true(reply_ok(&results->via.array.ptr[2]));
+    const msgpack_object *path = ac_wire_get(ac_wire_get(&results->via.array.ptr[1], "error"), "path");
+    assert_int_equal(path->via.str.size, strlen("items[1].outputs"));
+    msgpack_zone_free(zone);
+    zmsg_destroy(&rep);
+    msgpack_sbuffer_destroy(&sb);
+    /* A good request right after still succeeds. */
+    ac_client_t *c = ac_client_new(s_main.fe, NULL);
+    send_simple(c, "ping", NULL);
+    ac_reply_t r;
+    recv_one(c, &r, 10000);
+    parsed_t p = {0};
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    assert_true(broker_stat("malformed") >= malformed0 + 3);
+    zsock_destroy(&d);
+    zsock_destroy(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(golden_cases_through_broker_and_two_workers_equal_the_cli),
+        cmocka_unit_test(cache_tiers_get_invalidate_and_modes),
+        cmocka_unit_test(subscriber_receives_only_its_actors_events),
+        cmocka_unit_test(python_mdp_client_with_a_req_socket_interoperates),
+        cmocka_unit_test(bad_traffic_is_answered_or_dropped_and_counted),
+        cmocka_unit_test(two_workers_share_the_load_and_a_third_joining_gets_work),
+        cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
+        cmocka_unit_test(broker_restart_workers_reconnect_and_retries_succeed),
+        cmocka_unit_test(l3_survives_every_worker_stopping),
+    };
+    return cmocka_run_group_tests_name("service", tests, group_setup, group_teardown);
+}

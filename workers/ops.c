@@ -1,0 +1,569 @@
+/*  ops.c - the worker's answers to SPEC 8's ops: resolve, resolve_batch, get, invalidate,
+    stats, ping. Every request gets exactly one reply; a bad request gets a structured
+    error and the worker goes on.
+
+    Cache path of a resolve with an actor (cache "use"): L1 by the full key, then L3 by the
+    full key (a hit warms L1), else compute; a computed snapshot goes to L1 and is queued
+    for L3. "bypass" neither reads nor writes; "refresh" computes and writes. A request
+    without an actor is never cached (it has no key).
+*/
+#include <math.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "request_impl.h"
+
+enum { CACHE_USE, CACHE_BYPASS, CACHE_REFRESH };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int worker_init(worker_t *w, ac_error_t *err)
+{
+    int rc = worker_load_registry(w, err);
+    if (rc)
+        return rc;
+    w->resolver = ac_resolver_new(w->reg);
+    w->req = ac_request_new(w->reg);
+    if (!w->resolver || !w->req)
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    ac_limits_default(&w->limits);
+    w->limits.max_message_bytes = (size_t)w->cfg.max_message_bytes;
+    w->limits.max_contributions = (size_t)w->cfg.max_contributions;
+    w->limits.max_batch = (size_t)w->cfg.max_batch;
+    ac_request_set_limits(w->req, &w->limits);
+    if (w->cfg.l1_entries > 0) {
+        ac_l1_config_t l1 = {(size_t)w->cfg.l1_entries, (size_t)w->cfg.l1_bytes,
+                             (uint64_t)w->cfg.l1_ttl_ms};
+        w->l1 = ac_l1_new(&l1);
+        if (!w->l1)
+            return ac_error_set(err, AC_EINTERNAL, "", "cannot create L1");
+    }
+    if (w->cfg.store && strcmp(w->cfg.store, "none") != 0) {
+        ac_error_t serr;
+        w->store = ac_store_open(w->cfg.store, (size_t)w->cfg.store_queue, &serr);
+        if (!w->store) {
+            /* A broken store degrades to compute-only; it is not fatal. */
+            fprintf(stderr, "actorcore-worker: L3 disabled: %s\n", serr.message);
+            w->store_errors++;
+        }
+    }
+    msgpack_zone_init(&w->zone, 65536);
+    msgpack_sbuffer_init(&w->snap);
+    msgpack_sbuffer_init(&w->reply);
+    w->pid = (int)getpid();
+    return 0;
+}
+
+void worker_fini(worker_t *w)
+{
+    ac_store_close(&w->store);
+    ac_l1_destroy(&w->l1);
+    ac_request_destroy(&w->req);
+    ac_resolver_destroy(&w->resolver);
+    ac_registry_destroy(&w->reg);
+    msgpack_zone_destroy(&w->zone);
+    msgpack_sbuffer_destroy(&w->snap);
+    msgpack_sbuffer_destroy(&w->reply);
+}
+
+static void record_latency(worker_t *w, uint64_t us)
+{
+    int b = 0;
+    if (us >= 8) {
+        int log2 = 63 - __builtin_clzll(us);
+        b = (log2 - 2) * 8 + (int)((us >> (log2 - 3)) & 7);
+    } else {
+        b = (int)us;
+    }
+    if (b >= HIST_BUCKETS)
+        b = HIST_BUCKETS - 1;
+    w->hist[b]++;
+}
+
+/* Lower edge of histogram bucket b, in microseconds. */
+static double bucket_us(int b)
+{
+    if (b < 8)
+        return b;
+    int log2 = b / 8 + 2;
+    return (double)(1ull << log2) + (double)(b % 8) * (double)(1ull << (log2 - 3));
+}
+
+static double quantile(const worker_t *w, double q)
+{
+    uint64_t total = 0;
+    for (int b = 0; b < HIST_BUCKETS; b++)
+        total += w->hist[b];
+    if (!total)
+        return 0;
+    uint64_t want = (uint64_t)ceil(q * (double)total), seen = 0;
+    for (int b = 0; b < HIST_BUCKETS; b++) {
+        seen += w->hist[b];
+        if (seen >= want)
+            return bucket_us(b);
+    }
+    return bucket_us(HIST_BUCKETS - 1);
+}
+
+/* ---- result writers ---- */
+
+#define PK_STR(pk, s) ac_wire_pack_str(pk, s)
+
+/* Writes {ok: true, snapshot: <bytes>, cache: tier} fields (3 pairs). */
+static void pack_ok_snapshot(msgpack_packer *pk, const void *snap, size_t len, const char *tier)
+{
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "snapshot");
+    msgpack_sbuffer_write(pk->data, snap, len); /* an encoded map, inserted as is */
+    PK_STR(pk, "cache");
+    PK_STR(pk, tier);
+}
+
+static void pack_error_fields(msgpack_packer *pk, const ac_error_t *err)
+{
+    PK_STR(pk, "ok");
+    msgpack_pack_false(pk);
+    PK_STR(pk, "error");
+    msgpack_pack_map(pk, 3);
+    PK_STR(pk, "code");
+    PK_STR(pk, ac_code_name(err->code));
+    PK_STR(pk, "message");
+    PK_STR(pk, err->message);
+    PK_STR(pk, "path");
+    PK_STR(pk, err->path);
+}
+
+static void publish(worker_t *w, const ac_actor_t *actor, const void *snap, size_t len)
+{
+    if (!w->pub)
+        return;
+    char topic[160];
+    int n = snprintf(topic, sizeof topic, "snap/%.*s", (int)actor->id_len, actor->id);
+    zmsg_t *msg = zmsg_new();
+    zmsg_addmem(msg, topic, (size_t)n);
+    zmsg_addmem(msg, snap, len);
+    if (zmsg_send(&msg, w->pub) == 0)
+        w->published++;
+    zmsg_destroy(&msg);
+}
+
+/* Checks that map has only the given keys; fills err at prefix.key otherwise. */
+static int only_keys(const msgpack_object *map, const char *const *keys, const char *prefix,
+                     ac_error_t *err)
+{
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        bool known = false;
+        for (int j = 0; keys[j] && !known; j++)
+            known = k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(keys[j]) &&
+                    memcmp(k->via.str.ptr, keys[j], k->via.str.size) == 0;
+        if (!known) {
+            if (k->type != MSGPACK_OBJECT_STR)
+                return ac_error_set(err, AC_ESCHEMA, prefix, "map keys must be strings");
+            char path[AC_ERROR_PATH_MAX];
+            snprintf(path, sizeof path, "%s%s%.*s", prefix, *prefix ? "." : "",
+                     (int)(k->via.str.size > 64 ? 64 : k->via.str.size), k->via.str.ptr);
+            return ac_error_set(err, AC_ESCHEMA, path, "unknown field");
+        }
+    }
+    return 0;
+}
+
+/* Renders "<prefix>.<key>" / "<key>" for paths. */
+static void join(char *buf, size_t size, const char *prefix, const char *key)
+{
+    snprintf(buf, size, "%s%s%s", prefix, *prefix ? "." : "", key);
+}
+
+/* Resolves one item ({actor?, outputs?, cache?, publish?} in a request or a batch) and
+   writes its result fields (ok, snapshot, cache | ok, error) into pk. Returns the number
+   of fields written. */
+static int resolve_item(worker_t *w, const msgpack_object *item, const char *prefix,
+                        msgpack_packer *pk)
+{
+    ac_error_t err;
+    ac_error_clear(&err);
+    char path[96];
+    int mode = CACHE_USE;
+    bool want_publish = w->cfg.publish;
+    const msgpack_object *actor = ac_wire_get(item, "actor");
+    const msgpack_object *outputs = ac_wire_get(item, "outputs");
+    const msgpack_object *cache = ac_wire_get(item, "cache");
+    const msgpack_object *pub = ac_wire_get(item, "publish");
+    ac_request_reset(w->req);
+    int rc = 0;
+    if (cache) {
+        join(path, sizeof path, prefix, "cache");
+        if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 3 &&
+            memcmp(cache->via.str.ptr, "use", 3) == 0)
+            mode = CACHE_USE;
+        else if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 6 &&
+                 memcmp(cache->via.str.ptr, "bypass", 6) == 0)
+            mode = CACHE_BYPASS;
+        else if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 7 &&
+                 memcmp(cache->via.str.ptr, "refresh", 7) == 0)
+            mode = CACHE_REFRESH;
+        else
+            rc = ac_error_set(&err, AC_ESCHEMA, path, "cache is one of use, bypass, refresh");
+    }
+    if (!rc && pub) {
+        join(path, sizeof path, prefix, "publish");
+        if (pub->type != MSGPACK_OBJECT_BOOLEAN)
+            rc = ac_error_set(&err, AC_ESCHEMA, path, "publish is a boolean");
+        else
+            want_publish = pub->via.boolean || w->cfg.publish;
+    }
+    if (!rc && actor) {
+        join(path, sizeof path, prefix, "actor");
+        rc = ac_decode_actor(w->req, actor, path, &err);
+    }
+    if (!rc && outputs) {
+        join(path, sizeof path, prefix, "outputs");
+        rc = ac_decode_outputs(w->req, outputs, path, &err);
+    }
+    const ac_actor_t *a = ac_request_actor(w->req);
+    ac_cache_key_t key = {0};
+    if (!rc && a) {
+        key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_registry_generation(w->reg),
+                               ac_request_outputs_hash(w->req)};
+    }
+    if (!rc && a && mode == CACHE_USE) {
+        const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, &key, now_ms()) : NULL;
+        if (hit) {
+            w->l1_hits++;
+            pack_ok_snapshot(pk, hit->value, hit->value_len, "l1");
+            if (want_publish)
+                publish(w, a, hit->value, hit->value_len);
+            return 3;
+        }
+        w->l1_misses++;
+        if (w->store) {
+            ac_stored_t row;
+            ac_error_t serr;
+            int got = ac_store_get(w->store, a->id, a->id_len, &row, &serr);
+            if (got < 0)
+                w->store_errors++;
+            if (got == 1 && row.version == key.version && row.generation == key.generation &&
+                row.outputs_hash == key.outputs_hash) {
+                w->l3_hits++;
+                if (w->l1)
+                    ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
+                pack_ok_snapshot(pk, row.value, row.value_len, "l3");
+                if (want_publish)
+                    publish(w, a, row.value, row.value_len);
+                free(row.value);
+                return 3;
+            }
+            if (got == 1)
+                free(row.value);
+            w->l3_misses++;
+        }
+    }
+    const ac_snapshot_t *snap = NULL;
+    if (!rc)
+        rc = ac_resolve(w->resolver, w->req, &snap, &err);
+    if (rc) {
+        w->errors++;
+        pack_error_fields(pk, &err);
+        return 2;
+    }
+    w->resolves++;
+    msgpack_sbuffer_clear(&w->snap);
+    msgpack_packer spk;
+    msgpack_packer_init(&spk, &w->snap, msgpack_sbuffer_write);
+    ac_snapshot_pack(&spk, snap, w->reg, a ? a->id : NULL, a ? a->id_len : 0);
+    if (a && mode != CACHE_BYPASS) {
+        if (w->l1)
+            ac_l1_put(w->l1, &key, w->snap.data, w->snap.size, now_ms());
+        if (w->store && ac_store_put(w->store, &key, w->snap.data, w->snap.size))
+            w->store_errors++;
+    }
+    pack_ok_snapshot(pk, w->snap.data, w->snap.size, "miss");
+    if (want_publish && a)
+        publish(w, a, w->snap.data, w->snap.size);
+    return 3;
+}
+
+/* Reads a required actor_id string. */
+static int actor_id_of(const msgpack_object *body, const char **id, size_t *len, ac_error_t *err)
+{
+    const msgpack_object *o = ac_wire_get(body, "actor_id");
+    if (!o)
+        return ac_error_set(err, AC_ESCHEMA, "actor_id", "required field is missing");
+    if (o->type != MSGPACK_OBJECT_STR || o->via.str.size < 1 || o->via.str.size > 128)
+        return ac_error_set(err, AC_ESCHEMA, "actor_id", "expected a string of 1 to 128 bytes");
+    *id = o->via.str.ptr;
+    *len = o->via.str.size;
+    return 0;
+}
+
+static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object *id,
+                   msgpack_packer *pk)
+{
+    ac_error_t err;
+    const char *aid;
+    size_t alen;
+    w->gets++;
+    if (actor_id_of(body, &aid, &alen, &err)) {
+        ac_wire_pack_error(pk, id, &err);
+        return;
+    }
+    const ac_l1_entry_t *e = w->l1 ? ac_l1_get(w->l1, aid, alen, now_ms()) : NULL;
+    if (e) {
+        msgpack_pack_map(pk, 4);
+        PK_STR(pk, "id");
+        ac_wire_pack_id(pk, id);
+        pack_ok_snapshot(pk, e->value, e->value_len, "l1");
+        return;
+    }
+    if (w->store) {
+        ac_stored_t row;
+        int got = ac_store_get(w->store, aid, alen, &row, &err);
+        if (got == 1) {
+            msgpack_pack_map(pk, 4);
+            PK_STR(pk, "id");
+            ac_wire_pack_id(pk, id);
+            pack_ok_snapshot(pk, row.value, row.value_len, "l3");
+            if (w->l1) {
+                ac_cache_key_t key = {aid, alen, row.version, row.generation, row.outputs_hash};
+                ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
+            }
+            free(row.value);
+            return;
+        }
+        if (got < 0)
+            w->store_errors++;
+    }
+    ac_error_set(&err, AC_ENOT_FOUND, "actor_id", "no snapshot is stored for '%.*s'", (int)alen,
+                 aid);
+    ac_wire_pack_error(pk, id, &err);
+}
+
+static void op_invalidate(worker_t *w, const msgpack_object *body, const msgpack_object *id,
+                          msgpack_packer *pk)
+{
+    ac_error_t err;
+    const char *aid;
+    size_t alen;
+    w->invalidates++;
+    if (actor_id_of(body, &aid, &alen, &err)) {
+        ac_wire_pack_error(pk, id, &err);
+        return;
+    }
+    bool removed = w->l1 && ac_l1_remove(w->l1, aid, alen);
+    if (w->store) {
+        int rc = ac_store_delete(w->store, aid, alen, &err);
+        if (rc < 0) {
+            w->store_errors++;
+            ac_wire_pack_error(pk, id, &err);
+            return;
+        }
+        removed = removed || rc == 1;
+    }
+    msgpack_pack_map(pk, 3);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "removed");
+    if (removed)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+static void pack_counter(msgpack_packer *pk, const char *name, uint64_t v)
+{
+    PK_STR(pk, name);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
+{
+    ac_l1_stats_t l1 = {0};
+    ac_store_stats_t l3 = {0};
+    if (w->l1)
+        ac_l1_stats(w->l1, &l1);
+    if (w->store)
+        ac_store_stats(w->store, &l3);
+    msgpack_pack_map(pk, 5);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "worker");
+    msgpack_pack_int(pk, w->pid);
+    PK_STR(pk, "stats");
+    msgpack_pack_map(pk, 20);
+    pack_counter(pk, "requests", w->requests);
+    pack_counter(pk, "errors", w->errors);
+    pack_counter(pk, "resolves", w->resolves);
+    pack_counter(pk, "batch_items", w->batch_items);
+    pack_counter(pk, "gets", w->gets);
+    pack_counter(pk, "invalidates", w->invalidates);
+    pack_counter(pk, "published", w->published);
+    pack_counter(pk, "l1_hits", w->l1_hits);
+    pack_counter(pk, "l1_misses", w->l1_misses);
+    pack_counter(pk, "l1_evictions", l1.evictions + l1.expirations);
+    pack_counter(pk, "l1_entries", l1.entries);
+    pack_counter(pk, "l1_bytes", l1.bytes);
+    pack_counter(pk, "l3_hits", w->l3_hits);
+    pack_counter(pk, "l3_misses", w->l3_misses);
+    pack_counter(pk, "l3_writes", l3.writes);
+    pack_counter(pk, "l3_write_errors", l3.write_errors);
+    pack_counter(pk, "l3_dropped", l3.dropped);
+    pack_counter(pk, "store_errors", w->store_errors);
+    pack_counter(pk, "l3_enabled", w->store != NULL);
+    pack_counter(pk, "generation", ac_registry_generation(w->reg));
+    PK_STR(pk, "latency_us");
+    msgpack_pack_map(pk, 4);
+    const char *names[] = {"p50", "p90", "p99", "p999"};
+    const double qs[] = {0.5, 0.9, 0.99, 0.999};
+    for (int i = 0; i < 4; i++) {
+        PK_STR(pk, names[i]);
+        msgpack_pack_double(pk, quantile(w, qs[i]));
+    }
+}
+
+void worker_handle(worker_t *w, const char *body, size_t len)
+{
+    uint64_t t0 = now_us();
+    msgpack_sbuffer_clear(&w->reply);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &w->reply, msgpack_sbuffer_write);
+    msgpack_zone_clear(&w->zone);
+    w->requests++;
+    ac_error_t err;
+    ac_error_clear(&err);
+    msgpack_object req;
+    const msgpack_object *id = NULL;
+    if (len > w->limits.max_message_bytes) {
+        ac_error_set(&err, AC_ETOO_LARGE, "", "request is %zu bytes, the limit is %zu", len,
+                     w->limits.max_message_bytes);
+        goto fail;
+    }
+    if (ac_msgpack_parse(body, len, &w->zone, &req, &err))
+        goto fail;
+    if (req.type != MSGPACK_OBJECT_MAP) {
+        ac_error_set(&err, AC_ESCHEMA, "", "a request is a msgpack map");
+        goto fail;
+    }
+    id = ac_wire_get(&req, "id");
+    if (id && !ac_wire_id_ok(id)) {
+        id = NULL;
+        ac_error_set(&err, AC_ESCHEMA, "id", "id is an integer or a string of at most 256 bytes");
+        goto fail;
+    }
+    const msgpack_object *op = ac_wire_get(&req, "op");
+    if (!op || op->type != MSGPACK_OBJECT_STR) {
+        ac_error_set(&err, AC_ESCHEMA, "op", "op is a required string");
+        goto fail;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "%.*s", (int)(op->via.str.size < 31 ? op->via.str.size : 31),
+             op->via.str.ptr);
+    if (strcmp(name, "resolve") == 0) {
+        static const char *const keys[] = {"op", "id", "actor", "outputs", "cache", "publish", NULL};
+        if (only_keys(&req, keys, "", &err))
+            goto fail;
+        msgpack_pack_map(&pk, 4);
+        PK_STR(&pk, "id");
+        ac_wire_pack_id(&pk, id);
+        /* resolve_item writes 3 fields on success, 2 on failure: fix the map header. */
+        int fields = resolve_item(w, &req, "", &pk);
+        if (fields == 2)
+            w->reply.data[0] = (char)0x83; /* fixmap of 3: id, ok, error */
+        else {
+            PK_STR(&pk, "worker");
+            msgpack_pack_int(&pk, w->pid);
+            w->reply.data[0] = (char)0x85;
+        }
+    } else if (strcmp(name, "resolve_batch") == 0) {
+        static const char *const keys[] = {"op", "id", "items", NULL};
+        if (only_keys(&req, keys, "", &err))
+            goto fail;
+        const msgpack_object *items = ac_wire_get(&req, "items");
+        if (!items || items->type != MSGPACK_OBJECT_ARRAY) {
+            ac_error_set(&err, AC_ESCHEMA, "items", "items is a required array");
+            goto fail;
+        }
+        if (items->via.array.size > w->limits.max_batch) {
+            ac_error_set(&err, AC_ETOO_LARGE, "items", "%u items, the limit is %zu",
+                         items->via.array.size, w->limits.max_batch);
+            goto fail;
+        }
+        msgpack_pack_map(&pk, 3);
+        PK_STR(&pk, "id");
+        ac_wire_pack_id(&pk, id);
+        PK_STR(&pk, "ok");
+        msgpack_pack_true(&pk);
+        PK_STR(&pk, "results");
+        msgpack_pack_array(&pk, items->via.array.size);
+        static const char *const item_keys[] = {"actor", "outputs", "cache", "publish", NULL};
+        for (uint32_t i = 0; i < items->via.array.size; i++) {
+            const msgpack_object *item = &items->via.array.ptr[i];
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "items[%u]", i);
+            w->batch_items++;
+            ac_error_t ierr;
+            ac_error_clear(&ierr);
+            if (item->type != MSGPACK_OBJECT_MAP)
+                ac_error_set(&ierr, AC_ESCHEMA, prefix, "an item is a map");
+            else
+                only_keys(item, item_keys, prefix, &ierr);
+            if (ierr.code) {
+                w->errors++;
+                msgpack_pack_map(&pk, 2);
+                pack_error_fields(&pk, &ierr);
+                continue;
+            }
+            /* The map header is fixed up once resolve_item has said how many fields. */
+            size_t at = w->reply.size;
+            msgpack_pack_map(&pk, 3);
+            if (resolve_item(w, item, prefix, &pk) == 2)
+                w->reply.data[at] = (char)0x82;
+        }
+    } else if (strcmp(name, "get") == 0) {
+        op_get(w, &req, id, &pk);
+    } else if (strcmp(name, "invalidate") == 0) {
+        op_invalidate(w, &req, id, &pk);
+    } else if (strcmp(name, "stats") == 0) {
+        op_stats(w, id, &pk);
+    } else if (strcmp(name, "ping") == 0) {
+        msgpack_pack_map(&pk, 4);
+        PK_STR(&pk, "id");
+        ac_wire_pack_id(&pk, id);
+        PK_STR(&pk, "ok");
+        msgpack_pack_true(&pk);
+        PK_STR(&pk, "pong");
+        msgpack_pack_true(&pk);
+        PK_STR(&pk, "worker");
+        msgpack_pack_int(&pk, w->pid);
+    } else {
+        ac_error_set(&err, AC_EUNKNOWN_OP, "op", "unknown op '%s' (expected resolve, "
+                     "resolve_batch, get, invalidate, stats, ping)", name);
+        goto fail;
+    }
+    record_latency(w, now_us() - t0);
+    return;
+fail:
+    w->errors++;
+    msgpack_sbuffer_clear(&w->reply);
+    ac_wire_pack_error(&pk, id, &err);
+    record_latency(w, now_us() - t0);
+}

@@ -1,0 +1,235 @@
+/*  actorcore-worker - an MDP/0.1 worker for the "actorcore" service.
+
+    Connects a DEALER to the broker's backend, announces READY with its credit, answers
+    requests in arrival order, exchanges heartbeats, and when the broker goes silent for
+    `liveness` heartbeats (or says DISCONNECT) it reconnects with a fresh socket and
+    exponential backoff. Publishes resolved snapshots on a PUB socket connected to the
+    broker's events-in. SIGINT/SIGTERM: say DISCONNECT, flush the store, exit 0.
+*/
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+static const char *s_usage_head =
+    "Usage: actorcore-worker [--config FILE] [--SETTING VALUE]...\n"
+    "\n"
+    "An actorcore worker process: resolves requests from the broker with the aggregator,\n"
+    "an in-memory L1 cache and a SQLite L3 store. Start one per core, on any host.\n"
+    "Settings (also the `worker:` section of a --config YAML file, see\n"
+    "config/actorcore.yaml; flags override the file):\n"
+    "  --config FILE              read settings from FILE first\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              the version\n";
+
+static int64_t clock_ms(void)
+{
+    return zclock_mono();
+}
+
+static void send_command(zsock_t *sock, int command, zmsg_t *msg)
+{
+    if (!msg)
+        msg = zmsg_new();
+    unsigned char cmd = (unsigned char)command;
+    zmsg_pushmem(msg, &cmd, 1);
+    zmsg_pushstr(msg, AC_MDPW);
+    zmsg_pushmem(msg, NULL, 0);
+    zmsg_send(&msg, sock);
+    zmsg_destroy(&msg);
+}
+
+static zsock_t *connect_broker(worker_t *w)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    if (!s)
+        return NULL;
+    zsock_set_linger(s, 0);
+    zsock_set_maxmsgsize(s, (int64_t)w->cfg.max_message_bytes * 2 + 65536);
+    zsock_set_rcvhwm(s, 100000);
+    zsock_set_sndhwm(s, 100000);
+    if (zsock_connect(s, "%s", w->cfg.broker) != 0) {
+        zsock_destroy(&s);
+        return NULL;
+    }
+    zmsg_t *ready = zmsg_new();
+    zmsg_addstr(ready, AC_SERVICE);
+    zmsg_addstrf(ready, "%lld", w->cfg.credit);
+    send_command(s, AC_MDPW_READY, ready);
+    if (w->cfg.verbose)
+        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid,
+                w->cfg.broker, w->cfg.credit);
+    return s;
+}
+
+/* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
+static int on_broker_message(worker_t *w, zsock_t *sock, zmsg_t *msg, uint64_t *bad)
+{
+    zframe_t *empty = zmsg_pop(msg), *proto = zmsg_pop(msg), *cmd = zmsg_pop(msg);
+    int result = 0;
+    if (!empty || zframe_size(empty) != 0 || !proto || !zframe_streq(proto, AC_MDPW) || !cmd ||
+        zframe_size(cmd) != 1) {
+        (*bad)++;
+        goto done;
+    }
+    int command = zframe_data(cmd)[0];
+    if (command == AC_MDPW_REQUEST) {
+        /* [envelope][empty][body] */
+        zframe_t *envelope = zmsg_pop(msg), *delim = zmsg_pop(msg), *body = zmsg_pop(msg);
+        if (!envelope || !delim || zframe_size(delim) != 0 || !body) {
+            (*bad)++;
+        } else {
+            worker_handle(w, (const char *)zframe_data(body), zframe_size(body));
+            zmsg_t *reply = zmsg_new();
+            zmsg_append(reply, &envelope);
+            zmsg_addmem(reply, NULL, 0);
+            zmsg_addmem(reply, w->reply.data, w->reply.size);
+            send_command(sock, AC_MDPW_REPLY, reply);
+        }
+        zframe_destroy(&envelope);
+        zframe_destroy(&delim);
+        zframe_destroy(&body);
+    } else if (command == AC_MDPW_DISCONNECT) {
+        result = 1;
+    } else if (command != AC_MDPW_HEARTBEAT) {
+        (*bad)++;
+    }
+done:
+    zframe_destroy(&empty);
+    zframe_destroy(&proto);
+    zframe_destroy(&cmd);
+    return result;
+}
+
+static int run(worker_t *w)
+{
+    zsock_t *sock = connect_broker(w);
+    if (!sock) {
+        fprintf(stderr, "actorcore-worker: cannot connect to %s\n", w->cfg.broker);
+        return 1;
+    }
+    int64_t interval = w->cfg.heartbeat_ms, backoff = 100;
+    int64_t heartbeat_at = clock_ms() + interval, last_heard = clock_ms();
+    uint64_t bad = 0;
+    while (!zsys_interrupted) {
+        zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
+        int64_t wait = heartbeat_at - clock_ms();
+        int rc = zmq_poll(&item, 1, wait > 0 ? (long)wait : 0);
+        if (rc < 0)
+            break; /* interrupted */
+        bool reconnect = false;
+        if (item.revents & ZMQ_POLLIN) {
+            /* Drain what is queued before looking at timers again. */
+            for (int n = 0; n < 1024 && !reconnect; n++) {
+                zmsg_t *msg = zmsg_recv_nowait(sock);
+                if (!msg)
+                    break;
+                last_heard = clock_ms();
+                backoff = 100;
+                reconnect = on_broker_message(w, sock, msg, &bad) == 1;
+                zmsg_destroy(&msg);
+            }
+        }
+        int64_t now = clock_ms();
+        if (!reconnect && now - last_heard > interval * w->cfg.liveness) {
+            if (w->cfg.verbose)
+                fprintf(stderr, "actorcore-worker[%d]: broker silent, reconnecting in %lld ms\n",
+                        w->pid, (long long)backoff);
+            zclock_sleep((int)backoff);
+            backoff = backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : backoff * 2;
+            reconnect = true;
+        }
+        if (reconnect) {
+            zsock_destroy(&sock);
+            sock = connect_broker(w);
+            if (!sock)
+                return 1;
+            last_heard = clock_ms();
+            heartbeat_at = last_heard + interval;
+            continue;
+        }
+        if (now >= heartbeat_at) {
+            send_command(sock, AC_MDPW_HEARTBEAT, NULL);
+            heartbeat_at = now + interval;
+        }
+    }
+    send_command(sock, AC_MDPW_DISCONNECT, NULL);
+    zsock_destroy(&sock);
+    if (bad && w->cfg.verbose)
+        fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
+                (unsigned long long)bad);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    worker_t w;
+    memset(&w, 0, sizeof w);
+    worker_config_defaults(&w.cfg);
+    size_t n;
+    ac_setting_t *table = worker_settings(&w.cfg, &n);
+    ac_error_t err;
+
+    /* --config first, so that flags override the file whatever their order. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(s_usage_head, stdout);
+            ac_settings_help(stdout, table, n);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("actorcore-worker %s\n", AC_VERSION_STRING);
+            return 0;
+        }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
+            ac_settings_load_file(argv[i + 1], "worker", table, n, &err)) {
+            fprintf(stderr, "actorcore-worker: %s\n", err.message);
+            return 2;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "actorcore-worker: unexpected argument '%s'\n%s", argv[i], s_usage_head);
+            return 2;
+        }
+        if (strcmp(argv[i], "--config") == 0) {
+            i++;
+            continue;
+        }
+        int rc = ac_settings_apply_flag(argv[i] + 2, argv[i + 1], table, n, &err);
+        if (rc == AC_ENOT_FOUND) {
+            fprintf(stderr, "actorcore-worker: unknown option '%s'\n%s", argv[i], s_usage_head);
+            return 2;
+        }
+        if (rc) {
+            fprintf(stderr, "actorcore-worker: %s\n", err.message);
+            return 2;
+        }
+        i++;
+    }
+
+    zsys_init();
+    zsys_set_logstream(NULL);
+    if (worker_init(&w, &err)) {
+        fprintf(stderr, "actorcore-worker: %s\n", err.message);
+        worker_fini(&w);
+        ac_settings_free(table, n);
+        return 2;
+    }
+    if (w.cfg.events && *w.cfg.events) {
+        w.pub = zsock_new(ZMQ_PUB);
+        if (w.pub) {
+            zsock_set_linger(w.pub, 100);
+            zsock_set_sndhwm(w.pub, 100000);
+            if (zsock_connect(w.pub, "%s", w.cfg.events) != 0)
+                zsock_destroy(&w.pub);
+        }
+    }
+    int status = run(&w);
+    zsock_destroy(&w.pub);
+    worker_fini(&w);
+    ac_settings_free(table, n);
+    return status;
+}
