@@ -1,8 +1,46 @@
 #!/usr/bin/env bash
-# The README's run command: resolves the demo outputs with the shipped configuration.
+# The README's run command: starts the broker and two workers on their embedded defaults
+# (SQLite store under var/), resolves the demo actor through the service, prints the
+# snapshot and the endpoints, then keeps serving until Ctrl-C (or AC_RUN_SECONDS).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-echo "== actorcore resolve config/demo/outputs.json"
-"$BUILD/actorcore" resolve --combiner config/combiner.yaml --layers config/cap_layers.yaml \
-  config/demo/outputs.json
+mkdir -p var
+pids=()
+stop() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT INT TERM
+
+"$BUILD/actorcore-broker" --config config/actorcore.yaml &
+pids+=($!)
+for i in 1 2; do
+  "$BUILD/actorcore-worker" --config config/actorcore.yaml &
+  pids+=($!)
+done
+
+echo "== waiting for the service"
+for _ in $(seq 1 50); do
+  if "$BUILD/actorcore" call ping --timeout 200 --retries 0 >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+
+echo "== actorcore call resolve --actor config/demo/actor.json --outputs config/demo/outputs.json"
+"$BUILD/actorcore" call resolve --actor config/demo/actor.json --outputs config/demo/outputs.json
+echo "== actorcore call get demo-hero"
+"$BUILD/actorcore" call get demo-hero
+cat <<INFO
+== the service is running
+   clients (MDP/0.1, service "actorcore"): tcp://127.0.0.1:5555
+   workers join at:                         tcp://127.0.0.1:5556
+   snapshot events (subscribe snap/<id>):   tcp://127.0.0.1:5557
+   L3 store:                                var/actorcore.db
+   try: $BUILD/actorcore call stats   |   $BUILD/actorcore subscribe demo-hero
+   Ctrl-C stops broker and workers.
+INFO
+if [ -n "${AC_RUN_SECONDS:-}" ]; then
+  sleep "$AC_RUN_SECONDS"
+else
+  wait
+fi

@@ -1,0 +1,164 @@
+/*  test_store.c - the SQLite L3 store: write-behind, durability, ordering, damage. */
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include "actorcore/store.h"
+#include "testutil.h"
+
+static char s_dir[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/ac_store_XXXXXX");
+    return mkdtemp(s_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system(cmd);
+}
+
+static void path_of(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", s_dir, name);
+}
+
+static ac_cache_key_t key(const char *id, int64_t version)
+{
+    return (ac_cache_key_t){id, strlen(id), version, 11, 22};
+}
+
+static void writes_are_durable_across_reopen(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "a.db");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1000, &err);
+    assert_non_null(s);
+    ac_cache_key_t k = key("hero", 2);
+    assert_int_equal(ac_store_put(s, &k, "snapshot-bytes", 14), 0);
+    ac_store_close(&s);
+    s = ac_store_open(path, 1000, &err);
+    ac_stored_t row;
+    assert_int_equal(ac_store_get(s, "hero", 4, &row, &err), 1);
+    assert_int_equal(row.version, 2);
+    assert_true(row.generation == 11 && row.outputs_hash == 22);
+    assert_int_equal(row.value_len, 14);
+    assert_memory_equal(row.value, "snapshot-bytes", 14);
+    free(row.value);
+    assert_int_equal(ac_store_get(s, "nobody", 6, &row, &err), 0);
+    ac_store_close(&s);
+    ac_store_close(&s);
+}
+
+static void a_row_only_moves_forward_in_version(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "b.db");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1000, &err);
+    ac_cache_key_t v5 = key("hero", 5), v4 = key("hero", 4), v5b = key("hero", 5);
+    ac_store_put(s, &v5, "five", 4);
+    ac_store_put(s, &v4, "four", 4);
+    ac_store_flush(s);
+    ac_stored_t row;
+    assert_int_equal(ac_store_get(s, "hero", 4, &row, &err), 1);
+    assert_memory_equal(row.value, "five", 4);
+    free(row.value);
+    ac_store_put(s, &v5b, "FIVE", 4); /* same version, newer content wins */
+    ac_store_flush(s);
+    assert_int_equal(ac_store_get(s, "hero", 4, &row, &err), 1);
+    assert_memory_equal(row.value, "FIVE", 4);
+    free(row.value);
+    assert_int_equal(ac_store_delete(s, "hero", 4, &err), 1);
+    assert_int_equal(ac_store_delete(s, "hero", 4, &err), 0);
+    assert_int_equal(ac_store_get(s, "hero", 4, &row, &err), 0);
+    ac_store_close(&s);
+}
+
+static void delete_waits_for_queued_writes(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "c.db");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 100000, &err);
+    char id[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(id, sizeof id, "actor-%d", i);
+        ac_cache_key_t k = key(id, 1);
+        ac_store_put(s, &k, id, strlen(id));
+    }
+    /* The last put may still be queued: delete must not be overtaken by it. */
+    assert_int_equal(ac_store_delete(s, "actor-4999", 10, &err), 1);
+    ac_stored_t row;
+    assert_int_equal(ac_store_get(s, "actor-4999", 10, &row, &err), 0);
+    assert_int_equal(ac_store_get(s, "actor-17", 8, &row, &err), 1);
+    free(row.value);
+    ac_store_stats_t st;
+    ac_store_stats(s, &st);
+    assert_int_equal(st.writes, 5000);
+    assert_true(st.transactions < 5000); /* batched */
+    ac_store_close(&s);
+}
+
+static void a_full_queue_drops_and_counts(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "d.db");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1, &err);
+    int dropped = 0;
+    for (int i = 0; i < 2000; i++) {
+        ac_cache_key_t k = key("x", i);
+        dropped += ac_store_put(s, &k, "v", 1) != 0;
+    }
+    ac_store_flush(s);
+    ac_store_stats_t st;
+    ac_store_stats(s, &st);
+    assert_int_equal(st.dropped, (uint64_t)dropped);
+    assert_int_equal(st.writes + st.dropped, 2000);
+    ac_store_close(&s);
+}
+
+static void a_damaged_or_future_file_is_refused_with_a_message(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "junk.db");
+    FILE *f = fopen(path, "wb");
+    for (int i = 0; i < 1000; i++)
+        fputs("this is not a database ", f);
+    fclose(f);
+    ac_error_t err;
+    assert_null(ac_store_open(path, 10, &err));
+    assert_int_equal(err.code, AC_EUNAVAILABLE);
+    assert_non_null(strstr(err.message, "store"));
+    path_of(path, sizeof path, "future.db");
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL);
+    sqlite3_close(db);
+    assert_null(ac_store_open(path, 10, &err));
+    assert_non_null(strstr(err.message, "newer"));
+    assert_null(ac_store_open("/nonexistent/dir/x.db", 10, &err));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(writes_are_durable_across_reopen),
+        cmocka_unit_test(a_row_only_moves_forward_in_version),
+        cmocka_unit_test(delete_waits_for_queued_writes),
+        cmocka_unit_test(a_full_queue_drops_and_counts),
+        cmocka_unit_test(a_damaged_or_future_file_is_refused_with_a_message),
+    };
+    return cmocka_run_group_tests_name("store", tests, setup, teardown);
+}
