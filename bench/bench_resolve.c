@@ -194,6 +194,39 @@ int main(void)
     }
     ac_resolve_batch(r, reqs, 100, verify_item, &ctx);
 
+    /* The worker's per-request work for W1-inline: msgpack body -> parse -> schema walk ->
+       resolve -> snapshot packed as msgpack. */
+    msgpack_sbuffer body, out;
+    msgpack_sbuffer_init(&body);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer bpk, opk;
+    msgpack_packer_init(&bpk, &body, msgpack_sbuffer_write);
+    msgpack_packer_init(&opk, &out, msgpack_sbuffer_write);
+    w1_pack_outputs(&bpk);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 4 << 20);
+    ac_request_t *wreq = ac_request_new(reg);
+    series_t wire;
+    for (int run = 0; run < RUNS; run++) {
+        const int n = 20000;
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            msgpack_object obj;
+            msgpack_zone_clear(&zone);
+            ac_request_reset(wreq);
+            msgpack_sbuffer_clear(&out);
+            if (ac_msgpack_parse(body.data, body.size, &zone, &obj, &err) ||
+                ac_decode_outputs(wreq, &obj, "outputs", &err) || ac_resolve(r, wreq, &snap, &err) ||
+                ac_snapshot_pack(&opk, snap, reg, NULL, 0)) {
+                fprintf(stderr, "W1-inline: %s\n", err.message);
+                return 1;
+            }
+        }
+        double t1 = now_s();
+        w1_verify(snap, reg, 0);
+        wire.v[run] = (t1 - t0) / n * 1e6;
+    }
+
     double rate_med, base_med;
     report("resolve, 1 thread", &rate, "resolves/s");
     rate_med = rate.v[RUNS / 2];
@@ -202,6 +235,8 @@ int main(void)
     report("latency p999", &p999, "us");
     report("batch of 100 distinct actors", &batch, "actors/ms");
     report("baseline: one pass over 380 values", &base, "passes/s");
+    report("W1-inline msgpack: decode+resolve+pack", &wire, "us/request");
+    printf("  W1-inline request body: %zu bytes; snapshot reply: %zu bytes\n", body.size, out.size);
     base_med = base.v[RUNS / 2];
     printf("  heap allocations per resolve after warm-up: %.4f\n", allocs_per);
     printf("  bytes of one W1 snapshot: %zu\n", snap_bytes);

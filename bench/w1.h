@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "actorcore/actorcore.h"
+#include "actorcore/wire.h"
 
 static inline ac_registry_t *w1_registry(void)
 {
@@ -100,6 +101,72 @@ static inline void w1_verify(const ac_snapshot_t *snap, const ac_registry_t *reg
 wrong:
     fprintf(stderr, "W1 snapshot is wrong: the benchmark would measure nothing\n");
     exit(1);
+}
+
+/* Packs W1's ten SubsystemOutputs as a msgpack array (W1-inline), as a client would:
+   field names as SPEC 1 spells them, integral values as integers. */
+static inline void w1_pack_outputs(msgpack_packer *pk)
+{
+    static const char *const modes[] = {"BASELINE", "ADDITIVE", "HARD_MAX", "HARD_MIN"};
+    static const char *const kinds[] = {"max", "max", "max", "min"};
+    static const char *const scopes[] = {"TOTAL", "TOTAL", "WORLD", "WORLD"};
+    static const int vals[] = {1000, 500, 1200, 5};
+    msgpack_pack_array(pk, 10);
+    for (int s = 0; s < 10; s++) {
+        char sys[8];
+        snprintf(sys, sizeof sys, "sub%02d", s);
+        int per_dim = s % 2 == 0 ? 2 : 1;
+        msgpack_pack_map(pk, 4);
+        ac_wire_pack_str(pk, "meta");
+        msgpack_pack_map(pk, 1);
+        ac_wire_pack_str(pk, "system");
+        ac_wire_pack_str(pk, sys);
+        for (int sec = 0; sec < 2; sec++) {
+            ac_wire_pack_str(pk, sec ? "derived" : "primary");
+            msgpack_pack_array(pk, (size_t)(10 * per_dim));
+            for (int d = sec * 10; d < sec * 10 + 10; d++) {
+                char dim[8];
+                snprintf(dim, sizeof dim, "dim%02d", d);
+                for (int b = 0; b < per_dim; b++) {
+                    msgpack_pack_map(pk, 5);
+                    ac_wire_pack_str(pk, "dimension");
+                    ac_wire_pack_str(pk, dim);
+                    ac_wire_pack_str(pk, "bucket");
+                    ac_wire_pack_str(pk, b ? "MULT" : "FLAT");
+                    ac_wire_pack_str(pk, "value");
+                    if (b)
+                        msgpack_pack_double(pk, 0.05);
+                    else
+                        msgpack_pack_int(pk, 10 + s);
+                    ac_wire_pack_str(pk, "system");
+                    ac_wire_pack_str(pk, sys);
+                    ac_wire_pack_str(pk, "priority");
+                    msgpack_pack_int(pk, 100 - s);
+                }
+            }
+        }
+        ac_wire_pack_str(pk, "caps");
+        msgpack_pack_array(pk, s < 4 ? 20 : 0);
+        for (int d = 0; s < 4 && d < 20; d++) {
+            char dim[8];
+            snprintf(dim, sizeof dim, "dim%02d", d);
+            msgpack_pack_map(pk, 7);
+            ac_wire_pack_str(pk, "system");
+            ac_wire_pack_str(pk, sys);
+            ac_wire_pack_str(pk, "dimension");
+            ac_wire_pack_str(pk, dim);
+            ac_wire_pack_str(pk, "mode");
+            ac_wire_pack_str(pk, modes[s]);
+            ac_wire_pack_str(pk, "kind");
+            ac_wire_pack_str(pk, kinds[s]);
+            ac_wire_pack_str(pk, "value");
+            msgpack_pack_int(pk, vals[s]);
+            ac_wire_pack_str(pk, "scope");
+            ac_wire_pack_str(pk, scopes[s]);
+            ac_wire_pack_str(pk, "priority");
+            msgpack_pack_int(pk, 100 - s);
+        }
+    }
 }
 
 #endif

@@ -34,7 +34,6 @@ struct ac_client {
     msgpack_packer pk;            /* packs into build */
     zmsg_t *last;                 /* the reply handed out last */
     msgpack_sbuffer synth;        /* a synthesized timeout reply */
-    msgpack_zone zone;            /* for reading reply ids */
     ac_client_stats_t stats;      /* counters */
 };
 
@@ -123,7 +122,6 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
     msgpack_sbuffer_init(&c->build);
     msgpack_packer_init(&c->pk, &c->build, msgpack_sbuffer_write);
     msgpack_sbuffer_init(&c->synth);
-    msgpack_zone_init(&c->zone, 4096);
     return c;
 }
 
@@ -143,7 +141,6 @@ void ac_client_destroy(ac_client_t **self_p)
     zsock_destroy(&c->sock);
     msgpack_sbuffer_destroy(&c->build);
     msgpack_sbuffer_destroy(&c->synth);
-    msgpack_zone_destroy(&c->zone);
     free(c);
     *self_p = NULL;
 }
@@ -278,14 +275,11 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
             c->stats.duplicates++;
             continue;
         }
-        msgpack_zone_clear(&c->zone);
-        msgpack_object obj;
-        ac_error_t err;
-        const msgpack_object *id = NULL;
-        if (ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), &c->zone, &obj,
-                             &err) == 0)
-            id = ac_wire_get(&obj, "id");
-        pending_t **slot = id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? find(c, id->via.u64) : NULL;
+        uint64_t rid = 0;
+        pending_t **slot = ac_wire_peek_uint((const char *)zframe_data(body), zframe_size(body),
+                                             "id", &rid) == 1
+                               ? find(c, rid)
+                               : NULL;
         if (!slot || !*slot) {
             c->stats.duplicates++;
             zmsg_destroy(&msg);

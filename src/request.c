@@ -7,6 +7,7 @@
 #include "request_impl.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,15 +169,32 @@ int64_t ac_request_version(const ac_request_t *req)
     return req->has_actor ? req->actor.version : 1;
 }
 
-int ac_req_dim(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+/* ac_error_set with a lazily rendered path. */
+static int req_fail(ac_error_t *err, int code, const ac_lpath_t *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int req_fail(ac_error_t *err, int code, const ac_lpath_t *path, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    char where[AC_ERROR_PATH_MAX], msg[AC_ERROR_MESSAGE_MAX];
+    ac_lpath_render(path, where, sizeof where);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return ac_error_set(err, code, where, "%s", msg);
+}
+
+int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
                ac_error_t *err)
 {
     if (len > req->limits.max_dimension_len)
-        return ac_error_set(err, AC_ETOO_LARGE, path,
+        return req_fail(err, AC_ETOO_LARGE, path,
                             "dimension name has %zu bytes, the limit is %zu", len,
                             req->limits.max_dimension_len);
     if (!ac_dimension_name_valid(name, len))
-        return ac_error_set(err, AC_ESCHEMA, path,
+        return req_fail(err, AC_ESCHEMA, path,
                             "dimension '%.*s' does not match ^[a-z][a-z0-9_]*$",
                             (int)(len > 64 ? 64 : len), name);
     uint32_t rid = ac_symtab_find(&req->reg->dims, name, len);
@@ -185,93 +203,94 @@ int ac_req_dim(ac_request_t *req, const char *name, size_t len, const char *path
         return 0;
     }
     if (!req->reg->has_default)
-        return ac_error_set(err, AC_EUNKNOWN_DIMENSION, path,
+        return req_fail(err, AC_EUNKNOWN_DIMENSION, path,
                             "dimension '%.*s' is not in the combiner registry, which has no "
                             "default rule",
                             (int)len, name);
     uint32_t xid = ac_symtab_intern(&req->extra_dims, name, len);
     if (xid == AC_NO_ID)
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     if ((uint64_t)xid + req->reg->dims.count >= 65535)
-        return ac_error_set(err, AC_ETOO_LARGE, path, "too many distinct dimensions");
+        return req_fail(err, AC_ETOO_LARGE, path, "too many distinct dimensions");
     *id = req->reg->dims.count + xid;
     return 0;
 }
 
-int ac_req_system(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
                   ac_error_t *err)
 {
     if (len < 1 || len > 128)
-        return ac_error_set(err, AC_ESCHEMA, path, "a system id has 1 to 128 bytes");
+        return req_fail(err, AC_ESCHEMA, path, "a system id has 1 to 128 bytes");
     if (memchr(name, '\0', len))
-        return ac_error_set(err, AC_ESCHEMA, path, "NUL byte in a system id");
+        return req_fail(err, AC_ESCHEMA, path, "NUL byte in a system id");
     uint32_t sid = ac_symtab_intern(&req->systems, name, len);
     if (sid == AC_NO_ID)
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     /* Sort keys reserve 22 bits for the system rank. */
     if (sid >= (1u << 22))
-        return ac_error_set(err, AC_ETOO_LARGE, path, "too many distinct systems");
+        return req_fail(err, AC_ETOO_LARGE, path, "too many distinct systems");
     *id = sid;
     return 0;
 }
 
-int ac_req_string(ac_request_t *req, const char *s, size_t len, const char *path, uint32_t *id,
+int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t *path, uint32_t *id,
                   ac_error_t *err)
 {
     if (len > 256)
-        return ac_error_set(err, AC_ETOO_LARGE, path, "string longer than 256 bytes");
+        return req_fail(err, AC_ETOO_LARGE, path, "string longer than 256 bytes");
     if (memchr(s, '\0', len))
-        return ac_error_set(err, AC_ESCHEMA, path, "NUL byte in a string");
+        return req_fail(err, AC_ESCHEMA, path, "NUL byte in a string");
     uint32_t sid = ac_symtab_intern(&req->strings, s, len);
     if (sid == AC_NO_ID)
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     *id = sid;
     return 0;
 }
 
-int ac_req_layer(ac_request_t *req, const char *name, size_t len, const char *path, uint8_t *layer,
+int ac_req_layer(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint8_t *layer,
                  ac_error_t *err)
 {
     uint32_t lid = ac_symtab_find(&req->reg->layers, name, len);
     if (lid == AC_NO_ID)
-        return ac_error_set(err, AC_EUNKNOWN_LAYER, path,
+        return req_fail(err, AC_EUNKNOWN_LAYER, path,
                             "layer '%.*s' is not in the cap layer registry",
                             (int)(len > 64 ? 64 : len), name);
     *layer = (uint8_t)lid;
     return 0;
 }
 
-int ac_req_begin_output(ac_request_t *req, uint32_t system, const char *path, ac_error_t *err)
+int ac_req_begin_output(ac_request_t *req, uint32_t system, const ac_lpath_t *path, ac_error_t *err)
 {
     ac_output_info_t info = {system, 0, 0, 0};
     if (req->outputs.count >= req->limits.max_contributions + 1)
-        return ac_error_set(err, AC_ETOO_LARGE, path, "more than %zu outputs",
+        return req_fail(err, AC_ETOO_LARGE, path, "more than %zu outputs",
                             req->limits.max_contributions + 1);
     if (vec_push(&req->outputs, sizeof info, &info))
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     return 0;
 }
 
 /* Items (contributions + caps) already in the request, against the limit. */
-static int check_count(ac_request_t *req, const char *path, ac_error_t *err)
+static int check_count(ac_request_t *req, const ac_lpath_t *path, ac_error_t *err)
 {
     if (req->contribs.count + req->caps.count >= req->limits.max_contributions)
-        return ac_error_set(err, AC_ETOO_LARGE, path,
+        return req_fail(err, AC_ETOO_LARGE, path,
                             "more than %zu contributions and caps in one request",
                             req->limits.max_contributions);
     return 0;
 }
 
 /* Fails with code at `<base>.<field>`. */
-static int fail_at(ac_error_t *err, int code, const char *base, const char *field,
+static int fail_at(ac_error_t *err, int code, const ac_lpath_t *base, const char *field,
                    const char *msg)
 {
-    char path[AC_ERROR_PATH_MAX];
-    snprintf(path, sizeof path, "%s.%s", base, field);
-    return ac_error_set(err, code, path, "%s", msg);
+    char path[AC_ERROR_PATH_MAX], full[AC_ERROR_PATH_MAX];
+    ac_lpath_render(base, path, sizeof path);
+    snprintf(full, sizeof full, "%s.%s", path, field);
+    return ac_error_set(err, code, full, "%s", msg);
 }
 
-int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const char *path,
+int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const ac_lpath_t *path,
                              ac_error_t *err)
 {
     if (!isfinite(c->value))
@@ -282,7 +301,7 @@ int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, cons
     if (rc)
         return rc;
     if (vec_push(&req->contribs, sizeof *c, c))
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     ac_output_info_t *out = ac_req_current_output(req);
     if (out) {
         if (c->section == AC_PRIMARY)
@@ -293,7 +312,7 @@ int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, cons
     return 0;
 }
 
-int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const char *path, ac_error_t *err)
+int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const ac_lpath_t *path, ac_error_t *err)
 {
     if (!isfinite(c->value))
         return fail_at(err, AC_ENON_FINITE, path, "value", "value must be a finite number");
@@ -313,7 +332,7 @@ int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const char *path, ac_e
     if (rc)
         return rc;
     if (vec_push(&req->caps, sizeof *c, c))
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     ac_output_info_t *out = ac_req_current_output(req);
     if (out)
         out->n_caps++;
@@ -321,19 +340,19 @@ int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const char *path, ac_e
 }
 
 int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
-                     const double *mults, size_t n_mults, double post_add, const char *path,
+                     const double *mults, size_t n_mults, double post_add, const ac_lpath_t *path,
                      ac_error_t *err)
 {
     if (!isfinite(additive_percent) || !isfinite(post_add))
-        return ac_error_set(err, AC_ENON_FINITE, path, "modifier values must be finite");
+        return req_fail(err, AC_ENON_FINITE, path, "modifier values must be finite");
     for (size_t i = 0; i < n_mults; i++) {
         if (!isfinite(mults[i]))
-            return ac_error_set(err, AC_ENON_FINITE, path, "multipliers[%zu] is not finite", i);
+            return req_fail(err, AC_ENON_FINITE, path, "multipliers[%zu] is not finite", i);
         if (!(mults[i] > 0))
-            return ac_error_set(err, AC_ESCHEMA, path, "multipliers[%zu] must be > 0", i);
+            return req_fail(err, AC_ESCHEMA, path, "multipliers[%zu] must be > 0", i);
     }
     if (req->mults.count + n_mults > req->limits.max_contributions)
-        return ac_error_set(err, AC_ETOO_LARGE, path, "more than %zu multipliers",
+        return req_fail(err, AC_ETOO_LARGE, path, "more than %zu multipliers",
                             req->limits.max_contributions);
     int rc = check_count(req, path, err);
     if (rc)
@@ -342,10 +361,10 @@ int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
     ac_pack_t pack = {name, out ? out->system : 0, additive_percent, post_add,
                       (uint32_t)req->mults.count, (uint32_t)n_mults};
     if (!out)
-        return ac_error_set(err, AC_EINTERNAL, path, "a context needs an output");
+        return req_fail(err, AC_EINTERNAL, path, "a context needs an output");
     if (ac_vec_reserve(&req->mults, sizeof(double), req->mults.count + n_mults) ||
         vec_push(&req->packs, sizeof pack, &pack))
-        return ac_error_set(err, AC_EINTERNAL, path, "out of memory");
+        return req_fail(err, AC_EINTERNAL, path, "out of memory");
     if (n_mults)
         memcpy((double *)req->mults.data + req->mults.count, mults, n_mults * sizeof(double));
     req->mults.count += n_mults;
@@ -384,6 +403,29 @@ const char *ac_req_dim_name(const ac_request_t *req, uint32_t id, size_t *len)
    Both render a path prefix (`outputs[3]` or `actor.subsystems[1]`), then go through the
    same checks as the decoders. */
 
+/* The path of a builder item, rendered only on error: `<base>.<list>[<index>].<field>`,
+   base being a fixed string (subsystems) or `outputs[<output>]` (the builder API). */
+typedef struct {
+    const char *base;    /* NULL: outputs[output] */
+    size_t output;       /* index of the current output */
+    const char *list;    /* "primary", "derived", "caps", "context" or NULL */
+    uint32_t index;      /* position in the list */
+    const char *field;   /* trailing field or NULL */
+} item_path_t;
+
+static void render_item(const void *ctx, char *buf, size_t size)
+{
+    const item_path_t *p = ctx;
+    size_t n = p->base ? (size_t)snprintf(buf, size, "%s", p->base)
+                       : (size_t)snprintf(buf, size, "outputs[%zu]", p->output);
+    if (p->list && n < size)
+        n += (size_t)(strcmp(p->list, "context") == 0
+                          ? snprintf(buf + n, size - n, ".context")
+                          : snprintf(buf + n, size - n, ".%s[%u]", p->list, p->index));
+    if (p->field && n < size)
+        snprintf(buf + n, size - n, ".%s", p->field);
+}
+
 static int build_contribution(ac_request_t *req, const char *base, ac_section_t section,
                               const char *dimension, ac_bucket_t bucket, double value,
                               uint32_t system, int32_t priority, ac_error_t *err)
@@ -391,17 +433,17 @@ static int build_contribution(ac_request_t *req, const char *base, ac_section_t 
     ac_output_info_t *out = ac_req_current_output(req);
     if (!out)
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    char path[96], leaf[128];
-    snprintf(path, sizeof path, "%s.%s[%u]", base, section == AC_PRIMARY ? "primary" : "derived",
-             section == AC_PRIMARY ? out->n_primary : out->n_derived);
+    item_path_t ip = {base, req->outputs.count - 1, section == AC_PRIMARY ? "primary" : "derived",
+                      section == AC_PRIMARY ? out->n_primary : out->n_derived, NULL};
+    item_path_t dp = ip;
+    dp.field = "dimension";
     ac_contribution_t c = {.value = value, .system = system, .priority = priority,
                            .bucket = (uint8_t)bucket, .section = (uint8_t)section};
-    snprintf(leaf, sizeof leaf, "%s.dimension", path);
-    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0, leaf,
-                        &c.dim, err);
+    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0,
+                        &(ac_lpath_t){render_item, &dp}, &c.dim, err);
     if (rc)
         return rc;
-    return ac_req_push_contribution(req, &c, path, err);
+    return ac_req_push_contribution(req, &c, &(ac_lpath_t){render_item, &ip}, err);
 }
 
 static int build_cap(ac_request_t *req, const char *base, const char *dimension,
@@ -411,28 +453,28 @@ static int build_cap(ac_request_t *req, const char *base, const char *dimension,
     ac_output_info_t *out = ac_req_current_output(req);
     if (!out)
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    char path[96], leaf[128];
-    snprintf(path, sizeof path, "%s.caps[%u]", base, out->n_caps);
+    item_path_t ip = {base, req->outputs.count - 1, "caps", out->n_caps, NULL}, fp = ip;
+    ac_lpath_t field = {render_item, &fp};
     ac_cap_t c = {.value = value, .system = system, .priority = priority, .realm = AC_NO_ID,
                   .mode = (uint8_t)mode, .kind = (uint8_t)kind};
-    snprintf(leaf, sizeof leaf, "%s.dimension", path);
-    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0, leaf,
-                        &c.dim, err);
+    fp.field = "dimension";
+    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0,
+                        &field, &c.dim, err);
     if (rc)
         return rc;
     if (!scope)
         scope = "TOTAL";
-    snprintf(leaf, sizeof leaf, "%s.scope", path);
-    rc = ac_req_layer(req, scope, strlen(scope), leaf, &c.layer, err);
+    fp.field = "scope";
+    rc = ac_req_layer(req, scope, strlen(scope), &field, &c.layer, err);
     if (rc)
         return rc;
     if (realm) {
-        snprintf(leaf, sizeof leaf, "%s.realm", path);
-        rc = ac_req_string(req, realm, strlen(realm), leaf, &c.realm, err);
+        fp.field = "realm";
+        rc = ac_req_string(req, realm, strlen(realm), &field, &c.realm, err);
         if (rc)
             return rc;
     }
-    return ac_req_push_cap(req, &c, path, err);
+    return ac_req_push_cap(req, &c, &(ac_lpath_t){render_item, &ip}, err);
 }
 
 static int build_context(ac_request_t *req, const char *base, const char *name,
@@ -441,48 +483,48 @@ static int build_context(ac_request_t *req, const char *base, const char *name,
 {
     if (!ac_req_current_output(req))
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    char path[160];
-    snprintf(path, sizeof path, "%s.context.%.64s", base, name ? name : "");
+    item_path_t ip = {base, req->outputs.count - 1, "context", 0, name ? name : ""};
+    ac_lpath_t path = {render_item, &ip};
     uint32_t nid;
-    int rc = ac_req_string(req, name ? name : "", name ? strlen(name) : 0, path, &nid, err);
+    int rc = ac_req_string(req, name ? name : "", name ? strlen(name) : 0, &path, &nid, err);
     if (rc)
         return rc;
     return ac_req_push_pack(req, nid, additive_percent, multipliers, n_multipliers, post_add,
-                            path, err);
+                            &path, err);
 }
 
 int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *err)
 {
-    char path[64];
-    snprintf(path, sizeof path, "outputs[%zu].meta.system", req->outputs.count);
+    item_path_t ip = {NULL, req->outputs.count, NULL, 0, "meta.system"};
+    ac_lpath_t path = {render_item, &ip};
     uint32_t sid;
-    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, &path, &sid, err);
     if (rc)
         return rc;
-    rc = ac_req_begin_output(req, sid, path, err);
+    rc = ac_req_begin_output(req, sid, &path, err);
     if (rc)
         return rc;
     ac_req_mark_inline(req);
     return (int)(req->outputs.count - 1);
 }
 
-/* `outputs[N]` of the current output, for the builder's paths. */
-static void builder_base(const ac_request_t *req, char *base, size_t size)
+/* The system of a builder item: interned with the item's path for errors. */
+static int builder_system(ac_request_t *req, const char *system, const char *list,
+                          uint32_t *sid, ac_error_t *err)
 {
-    snprintf(base, size, "outputs[%zu]", req->outputs.count ? req->outputs.count - 1 : 0);
+    item_path_t ip = {NULL, req->outputs.count ? req->outputs.count - 1 : 0, list, 0, "system"};
+    return ac_req_system(req, system ? system : "", system ? strlen(system) : 0,
+                         &(ac_lpath_t){render_item, &ip}, sid, err);
 }
 
 int ac_request_add_contribution(ac_request_t *req, ac_section_t section, const char *dimension,
                                 ac_bucket_t bucket, double value, const char *system,
                                 int32_t priority, ac_error_t *err)
 {
-    char base[48], path[96];
-    builder_base(req, base, sizeof base);
-    snprintf(path, sizeof path, "%s.system", base);
     uint32_t sid;
-    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    int rc = builder_system(req, system, section == AC_PRIMARY ? "primary" : "derived", &sid, err);
     if (rc == 0)
-        rc = build_contribution(req, base, section, dimension, bucket, value, sid, priority, err);
+        rc = build_contribution(req, NULL, section, dimension, bucket, value, sid, priority, err);
     if (rc == 0)
         ac_req_mark_inline(req);
     return rc;
@@ -492,13 +534,10 @@ int ac_request_add_cap(ac_request_t *req, const char *dimension, ac_cap_mode_t m
                        ac_cap_kind_t kind, double value, const char *system, int32_t priority,
                        const char *scope, const char *realm, ac_error_t *err)
 {
-    char base[48], path[96];
-    builder_base(req, base, sizeof base);
-    snprintf(path, sizeof path, "%s.system", base);
     uint32_t sid;
-    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, path, &sid, err);
+    int rc = builder_system(req, system, "caps", &sid, err);
     if (rc == 0)
-        rc = build_cap(req, base, dimension, mode, kind, value, sid, priority, scope, realm, err);
+        rc = build_cap(req, NULL, dimension, mode, kind, value, sid, priority, scope, realm, err);
     if (rc == 0)
         ac_req_mark_inline(req);
     return rc;
@@ -508,9 +547,7 @@ int ac_request_add_context(ac_request_t *req, const char *name, double additive_
                            const double *multipliers, size_t n_multipliers, double post_add,
                            ac_error_t *err)
 {
-    char base[48];
-    builder_base(req, base, sizeof base);
-    int rc = build_context(req, base, name, additive_percent, multipliers, n_multipliers,
+    int rc = build_context(req, NULL, name, additive_percent, multipliers, n_multipliers,
                            post_add, err);
     if (rc == 0)
         ac_req_mark_inline(req);

@@ -8,6 +8,8 @@
 #include "registry_impl.h"
 #include "symtab.h"
 
+#include <stdio.h>
+
 /* A growable array of fixed-size elements, kept across resets. */
 typedef struct {
     void *data;     /* elements */
@@ -60,32 +62,49 @@ struct ac_request {
     uint32_t inline_outputs;   /* " */
 };
 
+/* A field path, rendered only when an error needs it: valid requests never pay for
+   formatting paths. `render` NULL means ctx is a plain C string. */
+typedef struct {
+    void (*render)(const void *ctx, char *buf, size_t size);  /* writes the path */
+    const void *ctx;                                          /* its argument */
+} ac_lpath_t;
+
+#define AC_LPATH_STR(s) (&(ac_lpath_t){NULL, (s)})
+
+static inline void ac_lpath_render(const ac_lpath_t *p, char *buf, size_t size)
+{
+    if (p->render)
+        p->render(p->ctx, buf, size);
+    else
+        snprintf(buf, size, "%s", (const char *)p->ctx);
+}
+
 /* Interns a dimension name: checks its syntax and length, looks it up in the registry,
    falls back to the default rule, else unknown_dimension. */
-int ac_req_dim(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
                ac_error_t *err);
 /* Interns a system name (1..128 bytes). */
-int ac_req_system(ac_request_t *req, const char *name, size_t len, const char *path, uint32_t *id,
+int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
                   ac_error_t *err);
 /* Interns a free string (context names, realms). */
-int ac_req_string(ac_request_t *req, const char *s, size_t len, const char *path, uint32_t *id,
+int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t *path, uint32_t *id,
                   ac_error_t *err);
 /* Resolves a layer name to its position, else unknown_layer. */
-int ac_req_layer(ac_request_t *req, const char *name, size_t len, const char *path, uint8_t *layer,
+int ac_req_layer(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint8_t *layer,
                  ac_error_t *err);
 
 /* Starts an output; *index receives its position. */
-int ac_req_begin_output(ac_request_t *req, uint32_t system, const char *path, ac_error_t *err);
+int ac_req_begin_output(ac_request_t *req, uint32_t system, const ac_lpath_t *path, ac_error_t *err);
 /* The push functions take the item's path (`outputs[0].caps[3]`) and name the field at
    fault in errors. */
 /* Appends a contribution (checks: finite value, count limit). */
-int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const char *path,
+int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const ac_lpath_t *path,
                              ac_error_t *err);
 /* Appends a cap (checks: finite, kind/mode agreement, REALM needs realm, count limit). */
-int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const char *path, ac_error_t *err);
+int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const ac_lpath_t *path, ac_error_t *err);
 /* Appends a pack; copies the multipliers (checks: finite, multipliers > 0). */
 int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
-                     const double *mults, size_t n_mults, double post_add, const char *path,
+                     const double *mults, size_t n_mults, double post_add, const ac_lpath_t *path,
                      ac_error_t *err);
 /* Marks the current content as inline (given by the caller, not by subsystems). */
 void ac_req_mark_inline(ac_request_t *req);

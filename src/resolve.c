@@ -155,9 +155,10 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, ac_error_t *err)
             return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
         ac_output_t out = {.req = req};
         snprintf(out.base, sizeof out.base, "%s", path);
-        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), path, &out.system, err);
+        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), AC_LPATH_STR(path),
+                               &out.system, err);
         if (rc == 0)
-            rc = ac_req_begin_output(req, out.system, path, err);
+            rc = ac_req_begin_output(req, out.system, AC_LPATH_STR(path), err);
         if (rc)
             return rc;
         ac_error_t inner;

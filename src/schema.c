@@ -209,12 +209,13 @@ static int missing(path_t *p, const char *field, ac_error_t *err)
     return rc;
 }
 
-/* Renders the current path into buf (for the request's push functions). */
-static const char *render(const path_t *p, char *buf, size_t size)
+static void render_walk_path(const void *ctx, char *buf, size_t size)
 {
-    path_render(p, buf, size);
-    return buf;
+    path_render(ctx, buf, size);
 }
+
+/* The current path, for the request's entry points, rendered only if they fail. */
+#define LAZY(p) (&(ac_lpath_t){render_walk_path, (p)})
 
 static int walk_contribution(ac_request_t *req, const msgpack_object *o, ac_section_t section,
                              path_t *p, ac_error_t *err)
@@ -234,8 +235,7 @@ static int walk_contribution(ac_request_t *req, const msgpack_object *o, ac_sect
             push_key(p, "dimension", 9);
             rc = read_str(v, p, &s, &len, err);
             if (!rc) {
-                char path[AC_ERROR_PATH_MAX];
-                rc = ac_req_dim(req, s, len, render(p, path, sizeof path), &c.dim, err);
+                rc = ac_req_dim(req, s, len, LAZY(p), &c.dim, err);
             }
             seen |= 1;
         } else if (key_is(k, "bucket")) {
@@ -251,8 +251,7 @@ static int walk_contribution(ac_request_t *req, const msgpack_object *o, ac_sect
             push_key(p, "system", 6);
             rc = read_str(v, p, &s, &len, err);
             if (!rc) {
-                char path[AC_ERROR_PATH_MAX];
-                rc = ac_req_system(req, s, len, render(p, path, sizeof path), &c.system, err);
+                rc = ac_req_system(req, s, len, LAZY(p), &c.system, err);
             }
             seen |= 8;
         } else if (key_is(k, "priority")) {
@@ -270,8 +269,7 @@ static int walk_contribution(ac_request_t *req, const msgpack_object *o, ac_sect
     for (int i = 0; i < 4; i++)
         if (!(seen & (1u << i)))
             return missing(p, req_fields[i], err);
-    char path[AC_ERROR_PATH_MAX];
-    return ac_req_push_contribution(req, &c, render(p, path, sizeof path), err);
+    return ac_req_push_contribution(req, &c, LAZY(p), err);
 }
 
 static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_error_t *err)
@@ -282,7 +280,6 @@ static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_er
     ac_cap_t c = {.realm = AC_NO_ID};
     unsigned seen = 0;
     bool have_scope = false;
-    char path[AC_ERROR_PATH_MAX];
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *k = &o->via.map.ptr[i].key, *v = &o->via.map.ptr[i].val;
         const char *s;
@@ -293,13 +290,13 @@ static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_er
             push_key(p, "system", 6);
             rc = read_str(v, p, &s, &len, err);
             if (!rc)
-                rc = ac_req_system(req, s, len, render(p, path, sizeof path), &c.system, err);
+                rc = ac_req_system(req, s, len, LAZY(p), &c.system, err);
             seen |= 1;
         } else if (key_is(k, "dimension")) {
             push_key(p, "dimension", 9);
             rc = read_str(v, p, &s, &len, err);
             if (!rc)
-                rc = ac_req_dim(req, s, len, render(p, path, sizeof path), &c.dim, err);
+                rc = ac_req_dim(req, s, len, LAZY(p), &c.dim, err);
             seen |= 2;
         } else if (key_is(k, "mode")) {
             push_key(p, "mode", 4);
@@ -323,7 +320,7 @@ static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_er
             push_key(p, "scope", 5);
             rc = read_str(v, p, &s, &len, err);
             if (!rc)
-                rc = ac_req_layer(req, s, len, render(p, path, sizeof path), &c.layer, err);
+                rc = ac_req_layer(req, s, len, LAZY(p), &c.layer, err);
             have_scope = true;
         } else if (key_is(k, "realm")) {
             push_key(p, "realm", 5);
@@ -331,7 +328,7 @@ static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_er
             if (!rc && len == 0)
                 rc = fail(err, AC_ESCHEMA, p, "realm must not be empty");
             if (!rc)
-                rc = ac_req_string(req, s, len, render(p, path, sizeof path), &c.realm, err);
+                rc = ac_req_string(req, s, len, LAZY(p), &c.realm, err);
         } else if (key_is(k, "tags")) {
             /* Tags are metadata for tools: checked for shape, not used by the merge. */
             push_key(p, "tags", 4);
@@ -355,12 +352,12 @@ static int walk_cap(ac_request_t *req, const msgpack_object *o, path_t *p, ac_er
             return missing(p, req_fields[i], err);
     if (!have_scope) {
         push_key(p, "scope", 5);
-        rc = ac_req_layer(req, "TOTAL", 5, render(p, path, sizeof path), &c.layer, err);
+        rc = ac_req_layer(req, "TOTAL", 5, LAZY(p), &c.layer, err);
         pop(p);
         if (rc)
             return rc;
     }
-    return ac_req_push_cap(req, &c, render(p, path, sizeof path), err);
+    return ac_req_push_cap(req, &c, LAZY(p), err);
 }
 
 static int walk_pack(ac_request_t *req, uint32_t name, const msgpack_object *o, path_t *p,
@@ -412,8 +409,7 @@ static int walk_pack(ac_request_t *req, uint32_t name, const msgpack_object *o, 
         if (rc)
             return rc;
     }
-    char path[AC_ERROR_PATH_MAX];
-    return ac_req_push_pack(req, name, add, vals, n, post, render(p, path, sizeof path), err);
+    return ac_req_push_pack(req, name, add, vals, n, post, LAZY(p), err);
 }
 
 static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac_error_t *err)
@@ -436,7 +432,6 @@ static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac
     push_key(p, "meta", 4);
     rc = want_type(meta, MSGPACK_OBJECT_MAP, "a meta map", p, err);
     uint32_t system = AC_NO_ID;
-    char path[AC_ERROR_PATH_MAX];
     for (uint32_t i = 0; !rc && i < meta->via.map.size; i++) {
         const msgpack_object *k = &meta->via.map.ptr[i].key, *v = &meta->via.map.ptr[i].val;
         const char *s;
@@ -446,7 +441,7 @@ static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac
             push_key(p, "system", 6);
             rc = read_str(v, p, &s, &len, err);
             if (!rc)
-                rc = ac_req_system(req, s, len, render(p, path, sizeof path), &system, err);
+                rc = ac_req_system(req, s, len, LAZY(p), &system, err);
             pop(p);
         } else if (key_is(k, "stage")) {
             push_key(p, "stage", 5);
@@ -467,7 +462,7 @@ static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac
     pop(p);
     if (rc)
         return rc;
-    rc = ac_req_begin_output(req, system, render(p, path, sizeof path), err);
+    rc = ac_req_begin_output(req, system, LAZY(p), err);
     if (rc)
         return rc;
 
@@ -487,7 +482,7 @@ static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac
                 push_key(p, ck->via.str.ptr, ck->via.str.size);
                 uint32_t name;
                 rc = ac_req_string(req, ck->via.str.ptr, ck->via.str.size,
-                                   render(p, path, sizeof path), &name, err);
+                                   LAZY(p), &name, err);
                 if (!rc)
                     rc = walk_pack(req, name, &v->via.map.ptr[j].val, p, err);
                 pop(p);

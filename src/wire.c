@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "actorcore/codec.h"
@@ -21,6 +22,125 @@ const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
+}
+
+static uint64_t be_read(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Position after the object at pos, or SIZE_MAX when it runs past len. Containers are
+   walked with a counter, not recursion, so hostile nesting costs no stack. */
+static size_t skip(const unsigned char *b, size_t len, size_t pos)
+{
+    uint64_t pending = 1;
+    while (pending) {
+        if (pos >= len)
+            return SIZE_MAX;
+        pending--;
+        unsigned char t = b[pos++];
+        uint64_t body = 0, more = 0;
+        int hdr = 0;
+        if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3)
+            ;
+        else if (t >= 0x80 && t <= 0x8f)
+            more = 2 * (uint64_t)(t & 0x0f);
+        else if (t >= 0x90 && t <= 0x9f)
+            more = t & 0x0f;
+        else if (t >= 0xa0 && t <= 0xbf)
+            body = t & 0x1f;
+        else
+            switch (t) {
+            case 0xc4: case 0xd9: hdr = 1; break;
+            case 0xc5: case 0xda: hdr = 2; break;
+            case 0xc6: case 0xdb: hdr = 4; break;
+            case 0xc7: hdr = 1; body = 1; break;
+            case 0xc8: hdr = 2; body = 1; break;
+            case 0xc9: hdr = 4; body = 1; break;
+            case 0xca: case 0xce: case 0xd2: body = 4; break;
+            case 0xcb: case 0xcf: case 0xd3: body = 8; break;
+            case 0xcc: case 0xd0: body = 1; break;
+            case 0xcd: case 0xd1: body = 2; break;
+            case 0xd4: body = 2; break;
+            case 0xd5: body = 3; break;
+            case 0xd6: body = 5; break;
+            case 0xd7: body = 9; break;
+            case 0xd8: body = 17; break;
+            case 0xdc: case 0xde: hdr = 2; break;
+            case 0xdd: case 0xdf: hdr = 4; break;
+            default: return SIZE_MAX;
+            }
+        if (hdr) {
+            if (len - pos < (size_t)hdr)
+                return SIZE_MAX;
+            uint64_t n = be_read(b + pos, hdr);
+            pos += (size_t)hdr;
+            if (t == 0xdc || t == 0xdd)
+                more = n;
+            else if (t == 0xde || t == 0xdf)
+                more = 2 * n;
+            else
+                body += n;
+        }
+        if (body > len - pos)
+            return SIZE_MAX;
+        pos += (size_t)body;
+        pending += more;
+        if (pending > len - pos + 1)
+            return SIZE_MAX;
+    }
+    return pos;
+}
+
+int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *out)
+{
+    const unsigned char *b = (const unsigned char *)buf;
+    size_t klen = strlen(key), pos = 0;
+    if (len == 0)
+        return -1;
+    uint64_t pairs;
+    unsigned char t = b[pos++];
+    if (t >= 0x80 && t <= 0x8f)
+        pairs = t & 0x0f;
+    else if ((t == 0xde && len >= 3) || (t == 0xdf && len >= 5)) {
+        int hdr = t == 0xde ? 2 : 4;
+        pairs = be_read(b + pos, hdr);
+        pos += (size_t)hdr;
+    } else
+        return -1;
+    for (uint64_t i = 0; i < pairs; i++) {
+        size_t kstart = pos;
+        size_t kend = skip(b, len, pos);
+        if (kend == SIZE_MAX)
+            return -1;
+        /* fixstr keys, the common case, are compared; others are skipped */
+        bool match = b[kstart] >= 0xa0 && b[kstart] <= 0xbf && (size_t)(b[kstart] & 0x1f) == klen &&
+                     memcmp(b + kstart + 1, key, klen) == 0;
+        pos = kend;
+        if (match) {
+            if (pos >= len)
+                return -1;
+            unsigned char v = b[pos];
+            if (v <= 0x7f) {
+                *out = v;
+                return 1;
+            }
+            int w = v == 0xcc ? 1 : v == 0xcd ? 2 : v == 0xce ? 4 : v == 0xcf ? 8 : 0;
+            if (!w)
+                return 0;
+            if (len - pos - 1 < (size_t)w)
+                return -1;
+            *out = be_read(b + pos + 1, w);
+            return 1;
+        }
+        pos = skip(b, len, pos);
+        if (pos == SIZE_MAX)
+            return -1;
+    }
+    return 0;
 }
 
 bool ac_wire_id_ok(const msgpack_object *o)

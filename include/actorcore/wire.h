@@ -47,6 +47,11 @@ const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key);
 /* True when o is a usable request id: an integer or a string of at most 256 bytes. */
 bool ac_wire_id_ok(const msgpack_object *o);
 
+/* Reads the unsigned integer under `key` at the top level of a msgpack map without
+   decoding the rest (values are skipped, nothing is allocated). 1 found, 0 absent or not
+   an unsigned integer, -1 malformed. */
+int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *out);
+
 /* Packs id (nil when NULL or unusable). */
 int ac_wire_pack_id(msgpack_packer *pk, const msgpack_object *id);
 

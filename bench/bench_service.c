@@ -1,0 +1,249 @@
+/*  bench_service - W1-inline (WORKLOADS.md) through the real broker and two real workers
+    over loopback tcp, against the same broker with two bare echo workers measured in the
+    same run (the transport ceiling of this machine).
+
+    For each setup: throughput with 256 requests in flight, and latency with 1 in flight
+    (p50, p99). Median / min / max over 3 runs each. Every reply is checked (ok); W1
+    replies are checked for the W1 answer on every dimension.
+*/
+#include <czmq.h>
+#include <math.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "actorcore/actorcore.h"
+#include "actorcore/client.h"
+#include "actorcore/wire.h"
+#include "w1.h"
+
+#define RUNS 3
+#define REQUESTS 20000
+#define LAT_REQUESTS 3000
+
+static pid_t spawn(const char *const *argv)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 1);
+        dup2(nul, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, double *v, int n, const char *unit)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    printf("  %-40s median %10.1f  min %10.1f  max %10.1f  %s\n", what, v[n / 2], v[0], v[n - 1], unit);
+}
+
+/* The W1 request body: {op: resolve, outputs: [...], id} (id patched per send). */
+static msgpack_sbuffer s_body;
+static double s_w1_value;
+
+static void build_w1_body(void)
+{
+    msgpack_sbuffer_init(&s_body);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &s_body, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve");
+    ac_wire_pack_str(&pk, "outputs");
+    w1_pack_outputs(&pk);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, UINT64_MAX); /* fixed width: patched in place per request */
+    s_w1_value = w1_expected(0);
+}
+
+/* Writes id into the body's trailing uint64 (0xcf + 8 bytes big-endian). */
+static void patch_id(uint64_t id)
+{
+    unsigned char *p = (unsigned char *)s_body.data + s_body.size - 8;
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (unsigned char)id;
+        id >>= 8;
+    }
+}
+
+static void check_reply(const ac_reply_t *r, bool w1, msgpack_zone *zone)
+{
+    msgpack_object o;
+    ac_error_t err;
+    msgpack_zone_clear(zone);
+    if (ac_msgpack_parse(r->body, r->len, zone, &o, &err)) {
+        fprintf(stderr, "bad reply: %s\n", err.message);
+        exit(1);
+    }
+    if (!w1)
+        return; /* the echo is the request itself */
+    const msgpack_object *ok = ac_wire_get(&o, "ok");
+    if (!ok || !ok->via.boolean) {
+        fprintf(stderr, "a W1 request failed\n");
+        exit(1);
+    }
+    const msgpack_object *snap = ac_wire_get(&o, "snapshot");
+    for (int sec = 0; sec < 2; sec++) {
+        const msgpack_object *m = ac_wire_get(snap, sec ? "Derived" : "Primary");
+        for (uint32_t i = 0; i < m->via.map.size; i++)
+            if (m->via.map.ptr[i].val.via.f64 != s_w1_value) {
+                fprintf(stderr, "wrong W1 answer\n");
+                exit(1);
+            }
+        if (m->via.map.size != 10) {
+            fprintf(stderr, "wrong W1 dimension count\n");
+            exit(1);
+        }
+    }
+}
+
+/* Requests/s with `window` in flight. */
+static double throughput(const char *fe, int window, bool w1)
+{
+    ac_client_config_t cfg = {30000, 0};
+    ac_client_t *c = ac_client_new(fe, &cfg);
+    msgpack_zone *zone = msgpack_zone_new(65536);
+    int sent = 0, got = 0;
+    double t0 = zclock_usecs() / 1e6;
+    while (got < REQUESTS) {
+        while (sent < REQUESTS && sent - got < window) {
+            uint64_t id = ac_client_next_id(c);
+            patch_id(id);
+            ac_client_send_raw(c, id, s_body.data, s_body.size);
+            sent++;
+        }
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 30000) != 1) {
+            fprintf(stderr, "no reply\n");
+            exit(1);
+        }
+        if (got % 64 == 0)
+            check_reply(&r, w1, zone);
+        got++;
+    }
+    double t1 = zclock_usecs() / 1e6;
+    msgpack_zone_free(zone);
+    ac_client_destroy(&c);
+    return REQUESTS / (t1 - t0);
+}
+
+/* p50 and p99 in microseconds with one request in flight. */
+static void latency(const char *fe, bool w1, double *p50, double *p99)
+{
+    ac_client_t *c = ac_client_new(fe, NULL);
+    msgpack_zone *zone = msgpack_zone_new(65536);
+    double *lat = malloc(LAT_REQUESTS * sizeof *lat);
+    for (int i = -200; i < LAT_REQUESTS; i++) {
+        uint64_t id = ac_client_next_id(c);
+        patch_id(id);
+        int64_t t0 = zclock_usecs();
+        ac_client_send_raw(c, id, s_body.data, s_body.size);
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 30000) != 1)
+            exit(1);
+        int64_t t1 = zclock_usecs();
+        if (i >= 0)
+            lat[i] = (double)(t1 - t0);
+        if (i % 100 == 0)
+            check_reply(&r, w1, zone);
+    }
+    qsort(lat, LAT_REQUESTS, sizeof *lat, cmp_d);
+    *p50 = lat[LAT_REQUESTS / 2];
+    *p99 = lat[LAT_REQUESTS * 99 / 100];
+    free(lat);
+    msgpack_zone_free(zone);
+    ac_client_destroy(&c);
+}
+
+int main(void)
+{
+    zsys_init();
+    zsys_set_logstream(NULL);
+    build_w1_body();
+    char dir[] = "/tmp/ac_bsvc_XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char comb[128], lay[128];
+    snprintf(comb, sizeof comb, "%s/w1.yaml", dir);
+    snprintf(lay, sizeof lay, "%s/layers.yaml", dir);
+    FILE *f = fopen(comb, "w");
+    fputs("dimensions:\n", f);
+    for (int d = 0; d < 20; d++)
+        fprintf(f, "  dim%02d: { use_pipeline: true, clamp_default: { min: 0, max: 1000000 } }\n", d);
+    fclose(f);
+    f = fopen(lay, "w");
+    fputs("order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n", f);
+    fclose(f);
+    const char *fe = "tcp://127.0.0.1:19555", *be = "tcp://127.0.0.1:19556";
+    const char *broker_argv[] = {AC_BROKER_PATH, "--frontend", fe, "--backend", be, "--events-in",
+                                 "tcp://127.0.0.1:19558", "--events-out", "tcp://127.0.0.1:19557", NULL};
+    pid_t broker = spawn(broker_argv);
+    usleep(300000);
+    printf("W1-inline through the broker, loopback tcp, request %zu bytes; %d requests per run, "
+           "%d runs\n", s_body.size, REQUESTS, RUNS);
+    double echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
+    for (int phase = 0; phase < 2; phase++) {
+        pid_t workers[2];
+        for (int i = 0; i < 2; i++) {
+            if (phase == 0) {
+                const char *argv[] = {AC_ECHO_PATH, be, "64", NULL};
+                workers[i] = spawn(argv);
+            } else {
+                const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
+                                      "--combiner", comb, "--layers", lay, "--store", "none",
+                                      "--l1-entries", "0", NULL};
+                workers[i] = spawn(argv);
+            }
+        }
+        usleep(500000);
+        for (int run = 0; run < RUNS; run++) {
+            if (phase == 0) {
+                echo_tp[run] = throughput(fe, 256, false);
+                latency(fe, false, &echo_p50[run], &echo_p99[run]);
+            } else {
+                w1_tp[run] = throughput(fe, 256, true);
+                latency(fe, true, &w1_p50[run], &w1_p99[run]);
+            }
+        }
+        for (int i = 0; i < 2; i++)
+            stop(workers[i]);
+        usleep(300000);
+    }
+    stop(broker);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        return 1;
+    double tp_ratio = 0, lat_ratio = 0;
+    qsort(echo_tp, RUNS, sizeof(double), cmp_d);
+    qsort(w1_tp, RUNS, sizeof(double), cmp_d);
+    qsort(echo_p50, RUNS, sizeof(double), cmp_d);
+    qsort(w1_p50, RUNS, sizeof(double), cmp_d);
+    tp_ratio = w1_tp[RUNS / 2] / echo_tp[RUNS / 2];
+    lat_ratio = w1_p50[RUNS / 2] / echo_p50[RUNS / 2];
+    report("echo workers: 256 in flight", echo_tp, RUNS, "req/s");
+    report("echo workers: 1 in flight, p50", echo_p50, RUNS, "us");
+    report("echo workers: 1 in flight, p99", echo_p99, RUNS, "us");
+    report("W1 workers: 256 in flight", w1_tp, RUNS, "resolves/s");
+    report("W1 workers: 1 in flight, p50", w1_p50, RUNS, "us");
+    report("W1 workers: 1 in flight, p99", w1_p99, RUNS, "us");
+    printf("  W1 throughput / echo throughput: %.2f\n", tp_ratio);
+    printf("  W1 p50 / echo p50 (1 in flight): %.2f\n", lat_ratio);
+    return 0;
+}

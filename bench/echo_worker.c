@@ -1,0 +1,55 @@
+/*  echo_worker - a bare MDP/0.1 worker that answers every request with its own body.
+    The transport baseline for bench_service: broker + echo workers is the ceiling any
+    real worker can reach on this machine.
+    usage: echo_worker BACKEND CREDIT */
+#include <czmq.h>
+
+#include "actorcore/wire.h"
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    zsys_init();
+    zsys_set_logstream(NULL);
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_set_rcvhwm(s, 100000);
+    zsock_set_sndhwm(s, 100000);
+    if (zsock_connect(s, "%s", argv[1]) != 0)
+        return 1;
+    zmsg_t *ready = zmsg_new();
+    zmsg_addmem(ready, NULL, 0);
+    zmsg_addstr(ready, AC_MDPW);
+    zmsg_addmem(ready, "\x01", 1);
+    zmsg_addstr(ready, AC_SERVICE);
+    zmsg_addstr(ready, argv[2]);
+    zmsg_send(&ready, s);
+    int64_t heartbeat_at = zclock_mono() + 1000;
+    while (!zsys_interrupted) {
+        zmq_pollitem_t item = {zsock_resolve(s), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, 1000) < 0)
+            break;
+        zmsg_t *msg;
+        while ((msg = zmsg_recv_nowait(s))) {
+            /* [empty][MDPW01][cmd][envelope][empty][body] */
+            zframe_t *cmd = zmsg_first(msg);
+            cmd = zmsg_next(msg);
+            cmd = zmsg_next(msg);
+            if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == AC_MDPW_REQUEST) {
+                zframe_data(cmd)[0] = AC_MDPW_REPLY;
+                zmsg_send(&msg, s);
+            }
+            zmsg_destroy(&msg);
+        }
+        if (zclock_mono() >= heartbeat_at) {
+            zmsg_t *hb = zmsg_new();
+            zmsg_addmem(hb, NULL, 0);
+            zmsg_addstr(hb, AC_MDPW);
+            zmsg_addmem(hb, "\x04", 1);
+            zmsg_send(&hb, s);
+            heartbeat_at = zclock_mono() + 1000;
+        }
+    }
+    zsock_destroy(&s);
+    return 0;
+}
