@@ -36,6 +36,8 @@ run: build
 
 bench: build
 	./$(BUILD)/bench/bench_resolve
+	./$(BUILD)/bench/bench_cache
+	./$(BUILD)/bench/bench_service
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

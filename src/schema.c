@@ -96,12 +96,14 @@ static const char *type_name(const msgpack_object *o)
     }
 }
 
-static bool key_is(const msgpack_object *k, const char *name)
+static inline bool key_eq(const msgpack_object *k, const char *name, size_t n)
 {
-    size_t n = strlen(name);
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
            memcmp(k->via.str.ptr, name, n) == 0;
 }
+
+/* Compares a key with a string literal (its length known at compile time). */
+#define key_is(k, lit) key_eq((k), lit, sizeof(lit) - 1)
 
 /* Field access: every reader checks the type and renders a path only on failure. */
 static int want_type(const msgpack_object *o, msgpack_object_type t, const char *what,

@@ -61,7 +61,8 @@ int worker_init(worker_t *w, ac_error_t *err)
             w->store_errors++;
         }
     }
-    msgpack_zone_init(&w->zone, 65536);
+    /* Large enough that a typical request tree needs no extra chunk (no malloc per request). */
+    msgpack_zone_init(&w->zone, 1u << 20);
     msgpack_sbuffer_init(&w->snap);
     msgpack_sbuffer_init(&w->reply);
     w->pid = (int)getpid();

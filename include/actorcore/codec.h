@@ -31,7 +31,8 @@ int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_obje
                   ac_error_t *err);
 
 /* Parses exactly one msgpack object spanning all len bytes. Container sizes are checked
-   against the bytes present before anything is allocated; nesting is limited to 32. */
+   against the bytes present before anything is allocated; nesting is limited to 32.
+   Strings point into buf, which must outlive *out. */
 int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out,
                      ac_error_t *err);
 
