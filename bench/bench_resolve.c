@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "bench.h"
 #include "w1.h"
 
 /* ---- allocation counting: interpose the allocator (glibc exports __libc_*) ---- */
@@ -43,19 +44,7 @@ void *realloc(void *p, size_t n)
 #define RESOLVES 200000
 #define BATCHES 2000
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -63,11 +52,6 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef struct {
     double v[RUNS];

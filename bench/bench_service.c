@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "actorcore/actorcore.h"
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
@@ -41,11 +42,6 @@ static void stop(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static void report(const char *what, double *v, int n, const char *unit)
 {

@@ -706,40 +706,10 @@ int main(int argc, char **argv)
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];
-    ac_error_t err;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(s_usage_head, stdout);
-            ac_settings_help(stdout, t, n);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-            printf("actorcore-broker %s\n", AC_VERSION_STRING);
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
-            ac_settings_load_file(argv[i + 1], "broker", t, n, &err)) {
-            fprintf(stderr, "actorcore-broker: %s\n", err.message);
-            return 2;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "actorcore-broker: unexpected argument '%s'\n%s", argv[i], s_usage_head);
-            return 2;
-        }
-        if (strcmp(argv[i], "--config") != 0) {
-            int rc = ac_settings_apply_flag(argv[i] + 2, argv[i + 1], t, n, &err);
-            if (rc == AC_ENOT_FOUND) {
-                fprintf(stderr, "actorcore-broker: unknown option '%s'\n%s", argv[i], s_usage_head);
-                return 2;
-            }
-            if (rc) {
-                fprintf(stderr, "actorcore-broker: %s\n", err.message);
-                return 2;
-            }
-        }
-        i++;
+    int parsed = ac_settings_parse_args(argc, argv, "actorcore-broker", "broker", s_usage_head, t, n);
+    if (parsed >= 0) {
+        ac_settings_free(t, n);
+        return parsed;
     }
 
     zsys_init();

@@ -27,15 +27,21 @@ int ac_code_from_name(const char *name)
     return AC_EINTERNAL;
 }
 
-int ac_error_set(ac_error_t *err, int code, const char *path, const char *fmt, ...)
+int ac_error_vset(ac_error_t *err, int code, const char *path, const char *fmt, va_list ap)
 {
     if (!err)
         return code;
     err->code = code;
     snprintf(err->path, sizeof err->path, "%s", path ? path : "");
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    return code;
+}
+
+int ac_error_set(ac_error_t *err, int code, const char *path, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    ac_error_vset(err, code, path, fmt, ap);
     va_end(ap);
     return code;
 }

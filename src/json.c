@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
+#include "mpobj.h"
 #include "numfmt.h"
 #include "request_impl.h"
 
@@ -81,17 +82,9 @@ static int convert(json_t *j, msgpack_object *o, msgpack_zone *zone, bool splice
         o->via.str.size = (uint32_t)len;
         return 0;
     }
-    case JSON_INTEGER: {
-        json_int_t v = json_integer_value(j);
-        if (v >= 0) {
-            o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-            o->via.u64 = (uint64_t)v;
-        } else {
-            o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-            o->via.i64 = v;
-        }
+    case JSON_INTEGER:
+        ac_mpobj_set_int(o, json_integer_value(j));
         return 0;
-    }
     case JSON_REAL:
         o->type = MSGPACK_OBJECT_FLOAT64;
         o->via.f64 = json_real_value(j);

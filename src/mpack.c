@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
+#include "mpobj.h"
 #include "registry_impl.h"
 
 #define MAX_DEPTH 32
@@ -118,17 +119,6 @@ static int decode_ext(dec_t *d, msgpack_object *o, uint64_t n)
     return 0;
 }
 
-static void set_signed(msgpack_object *o, int64_t v)
-{
-    if (v >= 0) {
-        o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-        o->via.u64 = (uint64_t)v;
-    } else {
-        o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
-        o->via.i64 = v;
-    }
-}
-
 static int decode(dec_t *d, msgpack_object *o, int depth)
 {
     const unsigned char *at;
@@ -141,7 +131,7 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         return 0;
     }
     if (t >= 0xe0) {
-        set_signed(o, (int8_t)t);
+        ac_mpobj_set_int(o, (int8_t)t);
         return 0;
     }
     if (t <= 0x8f)
@@ -201,7 +191,7 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
             return -1;
         uint64_t u = be(at, w);
         int64_t v = w == 1 ? (int8_t)u : w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u;
-        set_signed(o, v);
+        ac_mpobj_set_int(o, v);
         return 0;
     }
     case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:

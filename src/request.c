@@ -177,13 +177,13 @@ static int req_fail(ac_error_t *err, int code, const ac_lpath_t *path, const cha
 {
     if (!err)
         return code;
-    char where[AC_ERROR_PATH_MAX], msg[AC_ERROR_MESSAGE_MAX];
+    char where[AC_ERROR_PATH_MAX];
     ac_lpath_render(path, where, sizeof where);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ac_error_vset(err, code, where, fmt, ap);
     va_end(ap);
-    return ac_error_set(err, code, where, "%s", msg);
+    return code;
 }
 
 int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,

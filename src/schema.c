@@ -64,13 +64,13 @@ static int fail(ac_error_t *err, int code, const path_t *p, const char *fmt, ...
 
 static int fail(ac_error_t *err, int code, const path_t *p, const char *fmt, ...)
 {
-    char path[AC_ERROR_PATH_MAX], msg[AC_ERROR_MESSAGE_MAX];
+    char path[AC_ERROR_PATH_MAX];
     path_render(p, path, sizeof path);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    ac_error_vset(err, code, path, fmt, ap);
     va_end(ap);
-    return ac_error_set(err, code, path, "%s", msg);
+    return code;
 }
 
 static const char *type_name(const msgpack_object *o)

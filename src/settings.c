@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actorcore/actorcore.h"
 #include "yamldoc.h"
+
+#define AC_SETTINGS_VERSION AC_VERSION_STRING
 
 static const ac_setting_t *find(const char *name, const ac_setting_t *table, size_t n)
 {
@@ -138,6 +141,47 @@ int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting
     if (!s)
         return AC_ENOT_FOUND;
     return set_value(s, value, "--", err);
+}
+
+int ac_settings_parse_args(int argc, char **argv, const char *prog, const char *section,
+                           const char *usage, const ac_setting_t *table, size_t n)
+{
+    ac_error_t err;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            ac_settings_help(stdout, table, n);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("%s %s\n", prog, AC_SETTINGS_VERSION);
+            return 0;
+        }
+    }
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--config") == 0 &&
+            ac_settings_load_file(argv[i + 1], section, table, n, &err)) {
+            fprintf(stderr, "%s: %s\n", prog, err.message);
+            return 2;
+        }
+    for (int i = 1; i < argc; i += 2) {
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "%s: unexpected argument '%s'\n%s", prog, argv[i], usage);
+            return 2;
+        }
+        if (strcmp(argv[i], "--config") == 0)
+            continue;
+        int rc = ac_settings_apply_flag(argv[i] + 2, argv[i + 1], table, n, &err);
+        if (rc == AC_ENOT_FOUND) {
+            fprintf(stderr, "%s: unknown option '%s'\n%s", prog, argv[i], usage);
+            return 2;
+        }
+        if (rc) {
+            fprintf(stderr, "%s: %s\n", prog, err.message);
+            return 2;
+        }
+    }
+    return -1;
 }
 
 void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)

@@ -32,6 +32,13 @@ int ac_settings_load_file(const char *path, const char *section, const ac_settin
    0, AC_ENOT_FOUND when no setting has that name, or an error for a bad value. */
 int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table,
                            size_t n, ac_error_t *err);
+/* Parses a program's command line: --help / --version (printed, returns 0), then
+   `--config FILE` (its `section`, loaded first whatever its position), then every
+   `--setting VALUE` flag. Returns -1 when the program should go on, else the exit status
+   (0 after help or version, 2 on a bad flag or config, with a message on stderr). */
+int ac_settings_parse_args(int argc, char **argv, const char *prog, const char *section,
+                           const char *usage, const ac_setting_t *table, size_t n);
+
 /* Prints "--flag VALUE   help (default: ...)" lines for every setting. */
 void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n);
 /* Frees the strings the table points at. */

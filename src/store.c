@@ -179,6 +179,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Frees what open created (the writer thread, if any, has been joined). */
+static void release(ac_store_t *s)
+{
+    sqlite3_finalize(s->get_stmt);
+    sqlite3_finalize(s->del_stmt);
+    sqlite3_finalize(s->put_stmt);
+    sqlite3_close(s->db);
+    sqlite3_close(s->wdb);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->wake);
+    pthread_cond_destroy(&s->drained);
+    free(s);
+}
+
 ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
 {
     ac_store_t *s = calloc(1, sizeof *s);
@@ -223,15 +237,7 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
     }
     return s;
 fail:
-    sqlite3_finalize(s->get_stmt);
-    sqlite3_finalize(s->del_stmt);
-    sqlite3_finalize(s->put_stmt);
-    sqlite3_close(s->db);
-    sqlite3_close(s->wdb);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
-    pthread_cond_destroy(&s->drained);
-    free(s);
+    release(s);
     return NULL;
 }
 
@@ -245,15 +251,7 @@ void ac_store_close(ac_store_t **self_p)
     pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->writer, NULL);
-    sqlite3_finalize(s->get_stmt);
-    sqlite3_finalize(s->del_stmt);
-    sqlite3_finalize(s->put_stmt);
-    sqlite3_close(s->db);
-    sqlite3_close(s->wdb);
-    pthread_mutex_destroy(&s->lock);
-    pthread_cond_destroy(&s->wake);
-    pthread_cond_destroy(&s->drained);
-    free(s);
+    release(s);
     *self_p = NULL;
 }
 

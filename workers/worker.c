@@ -171,43 +171,10 @@ int main(int argc, char **argv)
     size_t n;
     ac_setting_t *table = worker_settings(&w.cfg, &n);
     ac_error_t err;
-
-    /* --config first, so that flags override the file whatever their order. */
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(s_usage_head, stdout);
-            ac_settings_help(stdout, table, n);
-            return 0;
-        }
-        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-            printf("actorcore-worker %s\n", AC_VERSION_STRING);
-            return 0;
-        }
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
-            ac_settings_load_file(argv[i + 1], "worker", table, n, &err)) {
-            fprintf(stderr, "actorcore-worker: %s\n", err.message);
-            return 2;
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
-            fprintf(stderr, "actorcore-worker: unexpected argument '%s'\n%s", argv[i], s_usage_head);
-            return 2;
-        }
-        if (strcmp(argv[i], "--config") == 0) {
-            i++;
-            continue;
-        }
-        int rc = ac_settings_apply_flag(argv[i] + 2, argv[i + 1], table, n, &err);
-        if (rc == AC_ENOT_FOUND) {
-            fprintf(stderr, "actorcore-worker: unknown option '%s'\n%s", argv[i], s_usage_head);
-            return 2;
-        }
-        if (rc) {
-            fprintf(stderr, "actorcore-worker: %s\n", err.message);
-            return 2;
-        }
-        i++;
+    int parsed = ac_settings_parse_args(argc, argv, "actorcore-worker", "worker", s_usage_head, table, n);
+    if (parsed >= 0) {
+        ac_settings_free(table, n);
+        return parsed;
     }
 
     zsys_init();

@@ -8,6 +8,7 @@
 #ifndef ACTORCORE_ERROR_H
 #define ACTORCORE_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -51,6 +52,10 @@ int ac_code_from_name(const char *name);
    `return ac_error_set (err, AC_ESCHEMA, path, "...")`. */
 int ac_error_set(ac_error_t *err, int code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* The same with a va_list. */
+int ac_error_vset(ac_error_t *err, int code, const char *path, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 
 /* Resets err to "no error". */
 void ac_error_clear(ac_error_t *err);
