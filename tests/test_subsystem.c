@@ -1,0 +1,205 @@
+/*  test_subsystem.c - the C subsystem interface: an actor's listed subsystems run inside
+    ac_resolve, their outputs merge with the request's, failures are structured. */
+#include "fixture.h"
+
+/* Adds strength = 10 * level (from actor.data.level) and a WORLD cap. */
+static int race_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    int *calls = state;
+    (*calls)++;
+    double level = 1;
+    for (uint32_t i = 0; actor->data && i < actor->data->via.map.size; i++) {
+        const msgpack_object_kv *kv = &actor->data->via.map.ptr[i];
+        if (kv->key.via.str.size == 5 && memcmp(kv->key.via.str.ptr, "level", 5) == 0)
+            level = (double)kv->val.via.u64;
+    }
+    if (ac_output_add(out, AC_PRIMARY, "strength", AC_FLAT, 10 * level, 0, err))
+        return -1;
+    return ac_output_add_cap(out, "strength", AC_CAP_HARD_MAX, AC_KIND_MAX, 500, 0, "WORLD", NULL, err);
+}
+
+static int buff_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    double m[] = {1.5};
+    if (ac_output_add(out, AC_PRIMARY, "strength", AC_MULT, 0.5, 0, err))
+        return -1;
+    return ac_output_add_context(out, "combat", 0.1, m, 1, 0, err);
+}
+
+static int failing_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    (void)out;
+    return ac_error_set(err, AC_EINTERNAL, "", "the item table is missing");
+}
+
+static int bad_dimension_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
+                                    ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    return ac_output_add(out, AC_PRIMARY, "charisma", AC_FLAT, 1, 0, err);
+}
+
+static int s_race_calls;
+static int s_destroyed;
+
+static void count_destroy(void *state)
+{
+    (void)state;
+    s_destroyed++;
+}
+
+static fx_t *fixture(void)
+{
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    ac_subsystem_t subs[] = {
+        {"race", 10, &s_race_calls, race_contribute, count_destroy},
+        {"buffs", 5, NULL, buff_contribute, NULL},
+        {"broken", 0, NULL, failing_contribute, NULL},
+        {"sloppy", 0, NULL, bad_dimension_contribute, NULL},
+    };
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(ac_resolver_add_subsystem(fx->r, &subs[i], &fx->err), 0);
+    assert_int_equal(ac_resolver_subsystem_count(fx->r), 4);
+    return fx;
+}
+
+static void set_actor(fx_t *fx, const char *json)
+{
+    ac_request_reset(fx->req);
+    if (ac_decode_actor_json(fx->req, json, strlen(json), &fx->err))
+        fail_msg("actor: %s", fx->err.message);
+}
+
+static void listed_subsystems_run_and_merge_with_inline_outputs(void **state)
+{
+    (void)state;
+    fx_t *fx = fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":2,\"data\":{\"level\":7},\"subsystems\":[\"buffs\",\"race\"]}");
+    assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 30, "items", 0);
+    int calls = s_race_calls;
+    fx_resolve(fx);
+    assert_int_equal(s_race_calls, calls + 1);
+    ac_snapshot_dim_t d = fx_dim(fx, "strength");
+    assert_double_exact(d.primary, (70 + 30) * 1.5);
+    assert_double_exact(d.max, 500);
+    assert_int_equal(ac_snapshot_context_count(fx->snap), 1);
+    assert_int_equal(ac_snapshot_version(fx->snap), 2);
+    /* Resolving the same request again does not add the subsystems' items twice. */
+    ac_snapshot_t *first = ac_snapshot_dup(fx->snap);
+    fx_resolve(fx);
+    assert_true(ac_snapshot_equal(first, fx->snap));
+    assert_int_equal(ac_request_contribution_count(fx->req), 3);
+    ac_snapshot_destroy(&first);
+    fx_free(fx);
+}
+
+static void subsystem_order_never_changes_the_result(void **state)
+{
+    (void)state;
+    fx_t *fx = fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"race\",\"buffs\"]}");
+    fx_resolve(fx);
+    ac_snapshot_t *a = ac_snapshot_dup(fx->snap);
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"buffs\",\"race\"]}");
+    fx_resolve(fx);
+    assert_true(ac_snapshot_equal(a, fx->snap));
+    ac_snapshot_destroy(&a);
+    fx_free(fx);
+}
+
+static void a_failing_subsystem_fails_the_request_with_its_message(void **state)
+{
+    (void)state;
+    fx_t *fx = fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\",\"broken\"]}");
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_null(fx->snap);
+    assert_string_equal(fx->err.path, "actor.subsystems[1]");
+    assert_non_null(strstr(fx->err.message, "item table is missing"));
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"sloppy\"]}");
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(fx->err.message, "charisma"));
+    assert_non_null(strstr(fx->err.message, "actor.subsystems[0].primary[0].dimension"));
+    /* The resolver is still good afterwards. */
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\"]}");
+    fx_resolve(fx);
+    fx_free(fx);
+}
+
+static void unknown_or_repeated_subsystems_are_rejected_by_name(void **state)
+{
+    (void)state;
+    fx_t *fx = fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\",\"ghost\"]}");
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESCHEMA);
+    assert_string_equal(fx->err.path, "actor.subsystems[1]");
+    assert_non_null(strstr(fx->err.message, "ghost"));
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\",\"race\"]}");
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESCHEMA);
+    ac_subsystem_t dup = {"race", 0, NULL, race_contribute, NULL};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &dup, &fx->err), AC_ESCHEMA);
+    ac_subsystem_t none = {NULL, 0, NULL, NULL, NULL};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &none, &fx->err), AC_ESCHEMA);
+    int destroyed = s_destroyed;
+    fx_free(fx);
+    assert_int_equal(s_destroyed, destroyed + 1); /* state freed with the resolver */
+}
+
+typedef struct {
+    int ok;       /* items resolved */
+    int failed;   /* items failed */
+} batch_seen_t;
+
+/* Items 0 and 2 resolve (versions 1 and 5); item 1's subsystem fails. */
+static void on_item(void *arg, size_t index, const ac_snapshot_t *snap, const ac_error_t *err)
+{
+    batch_seen_t *seen = arg;
+    if (snap) {
+        seen->ok++;
+        assert_true(index == 0 || index == 2);
+        assert_int_equal(ac_snapshot_version(snap), index == 0 ? 1 : 5);
+    } else {
+        seen->failed++;
+        assert_int_equal(index, 1);
+        assert_int_equal(err->code, AC_ESUBSYSTEM_FAILED);
+    }
+}
+
+static void batch_resolves_each_item_and_fails_only_bad_ones(void **state)
+{
+    (void)state;
+    fx_t *fx = fixture();
+    ac_request_t *reqs[3];
+    const char *actors[] = {"{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\"]}",
+                            "{\"id\":\"b\",\"version\":1,\"subsystems\":[\"broken\"]}",
+                            "{\"id\":\"c\",\"version\":5,\"data\":{\"level\":2},\"subsystems\":[\"race\"]}"};
+    for (int i = 0; i < 3; i++) {
+        reqs[i] = ac_request_new(fx->reg);
+        assert_int_equal(ac_decode_actor_json(reqs[i], actors[i], strlen(actors[i]), &fx->err), 0);
+    }
+    batch_seen_t seen = {0, 0};
+    assert_int_equal(ac_resolve_batch(fx->r, reqs, 3, on_item, &seen), 1);
+    assert_int_equal(seen.ok, 2);
+    assert_int_equal(seen.failed, 1);
+    for (int i = 0; i < 3; i++)
+        ac_request_destroy(&reqs[i]);
+    fx_free(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(listed_subsystems_run_and_merge_with_inline_outputs),
+        cmocka_unit_test(subsystem_order_never_changes_the_result),
+        cmocka_unit_test(a_failing_subsystem_fails_the_request_with_its_message),
+        cmocka_unit_test(unknown_or_repeated_subsystems_are_rejected_by_name),
+        cmocka_unit_test(batch_resolves_each_item_and_fails_only_bad_ones),
+    };
+    return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
+}
