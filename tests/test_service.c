@@ -688,6 +688,58 @@ static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
     zsock_destroy(&w);
 }
 
+/* Valid requests with random bytes flipped: every one is answered, none kills a worker. */
+static void mutated_requests_are_all_answered_and_workers_survive(void **state)
+{
+    (void)state;
+    char outs[512];
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    ac_error_t err;
+    one_flat(outs, sizeof outs, "strength", 5);
+    const char *actor = "{\"id\":\"fuzz\",\"version\":1,\"data\":{\"a\":[1,{\"b\":\"c\"}]}}";
+    msgpack_object outs_obj, actor_obj;
+    assert_int_equal(ac_json_parse(outs, strlen(outs), zone, &outs_obj, &err), 0);
+    assert_int_equal(ac_json_parse(actor, strlen(actor), zone, &actor_obj, &err), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 4);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve");
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_int(&pk, 1);
+    ac_wire_pack_str(&pk, "actor");
+    msgpack_pack_object(&pk, actor_obj);
+    ac_wire_pack_str(&pk, "outputs");
+    msgpack_pack_object(&pk, outs_obj);
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    assert_int_equal(zsock_connect(d, "%s", s_main.fe), 0);
+    uint64_t x = 0x853c49e6748fea9bULL;
+    char *buf = malloc(sb.size);
+    for (int round = 0; round < 400; round++) {
+        memcpy(buf, sb.data, sb.size);
+        int flips = 1 + round % 4;
+        for (int f = 0; f < flips; f++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf[(x >> 8) % sb.size] = (char)(x >> 32);
+        }
+        zmsg_t *rep = raw_roundtrip(d, mdp_request(buf, sb.size), 10000);
+        if (!rep)
+            fail_msg("round %d: no reply", round);
+        zmsg_destroy(&rep);
+    }
+    free(buf);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_free(zone);
+    zsock_destroy(&d);
+    /* Both workers are still the ones that started: nobody crashed and rejoined. */
+    assert_true(broker_stat("workers") >= 2);
+    assert_int_equal(broker_stat("workers_expired"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -696,6 +748,7 @@ int main(void)
         cmocka_unit_test(subscriber_receives_only_its_actors_events),
         cmocka_unit_test(python_mdp_client_with_a_req_socket_interoperates),
         cmocka_unit_test(bad_traffic_is_answered_or_dropped_and_counted),
+        cmocka_unit_test(mutated_requests_are_all_answered_and_workers_survive),
         cmocka_unit_test(two_workers_share_the_load_and_a_third_joining_gets_work),
         cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
         cmocka_unit_test(broker_restart_workers_reconnect_and_retries_succeed),
