@@ -69,9 +69,9 @@ static void build_w1_body(void)
 }
 
 /* Writes id into the body's trailing uint64 (0xcf + 8 bytes big-endian). */
-static void patch_id(uint64_t id)
+static void patch_id(msgpack_sbuffer *body, uint64_t id)
 {
-    unsigned char *p = (unsigned char *)s_body.data + s_body.size - 8;
+    unsigned char *p = (unsigned char *)body->data + body->size - 8;
     for (int i = 7; i >= 0; i--) {
         p[i] = (unsigned char)id;
         id >>= 8;
@@ -109,8 +109,28 @@ static void check_reply(const ac_reply_t *r, bool w1, msgpack_zone *zone)
     }
 }
 
+/* A small body for the broker's own ceiling: {op, pad: 1 000 bytes, id}. */
+static msgpack_sbuffer s_small;
+
+static void build_small_body(void)
+{
+    msgpack_sbuffer_init(&s_small);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &s_small, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "ping");
+    ac_wire_pack_str(&pk, "pad");
+    char pad[1000];
+    memset(pad, 'x', sizeof pad);
+    msgpack_pack_bin(&pk, sizeof pad);
+    msgpack_pack_bin_body(&pk, pad, sizeof pad);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+}
+
 /* Requests/s with `window` in flight. */
-static double throughput(const char *fe, int window, bool w1)
+static double throughput(const char *fe, int window, bool w1, msgpack_sbuffer *body)
 {
     ac_client_config_t cfg = {30000, 0};
     ac_client_t *c = ac_client_new(fe, &cfg);
@@ -120,8 +140,8 @@ static double throughput(const char *fe, int window, bool w1)
     while (got < REQUESTS) {
         while (sent < REQUESTS && sent - got < window) {
             uint64_t id = ac_client_next_id(c);
-            patch_id(id);
-            ac_client_send_raw(c, id, s_body.data, s_body.size);
+            patch_id(body, id);
+            ac_client_send_raw(c, id, body->data, body->size);
             sent++;
         }
         ac_reply_t r;
@@ -147,7 +167,7 @@ static void latency(const char *fe, bool w1, double *p50, double *p99)
     double *lat = malloc(LAT_REQUESTS * sizeof *lat);
     for (int i = -200; i < LAT_REQUESTS; i++) {
         uint64_t id = ac_client_next_id(c);
-        patch_id(id);
+        patch_id(&s_body, id);
         int64_t t0 = zclock_usecs();
         ac_client_send_raw(c, id, s_body.data, s_body.size);
         ac_reply_t r;
@@ -172,6 +192,7 @@ int main(void)
     zsys_init();
     zsys_set_logstream(NULL);
     build_w1_body();
+    build_small_body();
     char dir[] = "/tmp/ac_bsvc_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -193,7 +214,7 @@ int main(void)
     usleep(300000);
     printf("W1-inline through the broker, loopback tcp, request %zu bytes; %d requests per run, "
            "%d runs\n", s_body.size, REQUESTS, RUNS);
-    double echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
+    double small_tp[RUNS], echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
     for (int phase = 0; phase < 2; phase++) {
         pid_t workers[2];
         for (int i = 0; i < 2; i++) {
@@ -210,10 +231,11 @@ int main(void)
         usleep(500000);
         for (int run = 0; run < RUNS; run++) {
             if (phase == 0) {
-                echo_tp[run] = throughput(fe, 256, false);
+                echo_tp[run] = throughput(fe, 256, false, &s_body);
+                small_tp[run] = throughput(fe, 256, false, &s_small);
                 latency(fe, false, &echo_p50[run], &echo_p99[run]);
             } else {
-                w1_tp[run] = throughput(fe, 256, true);
+                w1_tp[run] = throughput(fe, 256, true, &s_body);
                 latency(fe, true, &w1_p50[run], &w1_p99[run]);
             }
         }
@@ -233,6 +255,7 @@ int main(void)
     qsort(w1_p50, RUNS, sizeof(double), cmp_d);
     tp_ratio = w1_tp[RUNS / 2] / echo_tp[RUNS / 2];
     lat_ratio = w1_p50[RUNS / 2] / echo_p50[RUNS / 2];
+    report("echo workers, 1 KB body: 256 in flight", small_tp, RUNS, "req/s");
     report("echo workers: 256 in flight", echo_tp, RUNS, "req/s");
     report("echo workers: 1 in flight, p50", echo_p50, RUNS, "us");
     report("echo workers: 1 in flight, p99", echo_p99, RUNS, "us");

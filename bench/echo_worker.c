@@ -50,6 +50,13 @@ int main(int argc, char **argv)
             heartbeat_at = zclock_mono() + 1000;
         }
     }
+    /* Say goodbye, so the broker stops sending here at once (not after heartbeats). */
+    zmsg_t *bye = zmsg_new();
+    zmsg_addmem(bye, NULL, 0);
+    zmsg_addstr(bye, AC_MDPW);
+    zmsg_addmem(bye, "\x05", 1);
+    zmsg_send(&bye, s);
+    zclock_sleep(50);
     zsock_destroy(&s);
     return 0;
 }
