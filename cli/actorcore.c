@@ -28,7 +28,8 @@ static const char *s_usage =
     "  --actor FILE        an Actor (JSON); its version becomes the snapshot's Version, and\n"
     "                      the worker-side subsystems it lists run too. With --actor, FILE\n"
     "                      is optional.\n"
-    "  --subsystems DIR    where the worker-side subsystem configuration lives\n"
+    "  --subsystems DIR    worker-side subsystems (a folder of YAML tables, formulas,\n"
+    "                      plugins) that the actor's `subsystems` list may name\n"
     "  --actor-version N   the snapshot's Version (default: the actor's, else 1)\n"
     "  --max-bytes N       the largest input accepted (default 1048576)\n"
     "  -h, --help          this text\n"
@@ -177,6 +178,7 @@ static int cmd_resolve(int argc, char **argv)
     char *text = NULL, *actor_text = NULL;
     ac_request_t *req = NULL;
     ac_resolver_t *resolver = NULL;
+    ac_subsystems_t *subs = NULL;
     msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
 
@@ -197,10 +199,11 @@ static int cmd_resolve(int argc, char **argv)
     limits.max_message_bytes = (size_t)max_bytes;
     ac_request_set_limits(req, &limits);
     if (subsystems) {
-        ac_error_set(&err, AC_EINTERNAL, "", "--subsystems: worker-side subsystem "
-                     "configuration is not supported by this build yet");
-        status = cli_report(&err);
-        goto done;
+        subs = ac_subsystems_load(reg, subsystems, &err);
+        if (!subs || ac_subsystems_install(subs, resolver, &err)) {
+            status = cli_report(&err);
+            goto done;
+        }
     }
     size_t len;
     if (actor_path) {
@@ -236,6 +239,7 @@ done:
     free(actor_text);
     ac_request_destroy(&req);
     ac_resolver_destroy(&resolver);
+    ac_subsystems_destroy(&subs);
     ac_registry_destroy(&reg);
     return status;
 }

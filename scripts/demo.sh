@@ -26,8 +26,8 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-echo "== actorcore call resolve --actor config/demo/actor.json --outputs config/demo/outputs.json"
-"$BUILD/actorcore" call resolve --actor config/demo/actor.json --outputs config/demo/outputs.json
+echo "== actorcore call resolve --actor config/demo/actor.json   (race, class, 5 items, 3 buffs, realm: the workers add the contributions)"
+"$BUILD/actorcore" call resolve --actor config/demo/actor.json
 echo "== actorcore call get demo-hero"
 "$BUILD/actorcore" call get demo-hero
 cat <<INFO

@@ -569,6 +569,53 @@ int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mod
                      scope, realm, err);
 }
 
+int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim, ac_bucket_t bucket,
+                     double value, int32_t priority, ac_error_t *err)
+{
+    ac_request_t *req = out->req;
+    ac_output_info_t *info = ac_req_current_output(req);
+    item_path_t ip = {out->base, 0, section == AC_PRIMARY ? "primary" : "derived",
+                      info ? (section == AC_PRIMARY ? info->n_primary : info->n_derived) : 0, NULL};
+    if (dim >= req->reg->dims.count)
+        return req_fail(err, AC_EUNKNOWN_DIMENSION, &(ac_lpath_t){render_item, &ip},
+                        "dimension id %u is not in the registry", dim);
+    ac_contribution_t c = {.value = value, .dim = dim, .system = out->system,
+                           .priority = priority, .bucket = (uint8_t)bucket,
+                           .section = (uint8_t)section};
+    return ac_req_push_contribution(req, &c, &(ac_lpath_t){render_item, &ip}, err);
+}
+
+int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode, ac_cap_kind_t kind,
+                         double value, int32_t priority, uint32_t layer, const char *realm,
+                         ac_error_t *err)
+{
+    ac_request_t *req = out->req;
+    ac_output_info_t *info = ac_req_current_output(req);
+    item_path_t ip = {out->base, 0, "caps", info ? info->n_caps : 0, NULL};
+    ac_lpath_t path = {render_item, &ip};
+    if (dim >= req->reg->dims.count || layer >= req->reg->layers.count)
+        return req_fail(err, AC_ESCHEMA, &path, "dimension or layer id out of range");
+    ac_cap_t c = {.value = value, .dim = dim, .system = out->system, .priority = priority,
+                  .realm = AC_NO_ID, .mode = (uint8_t)mode, .kind = (uint8_t)kind,
+                  .layer = (uint8_t)layer};
+    if (realm) {
+        int rc = ac_req_string(req, realm, strlen(realm), &path, &c.realm, err);
+        if (rc)
+            return rc;
+    }
+    return ac_req_push_cap(req, &c, &path, err);
+}
+
+bool ac_output_primary(const ac_output_t *out, uint32_t dim, double *value)
+{
+    if (!out->stage1 || dim >= out->req->reg->dims.count || !out->stage1_has[dim]) {
+        *value = 0;
+        return false;
+    }
+    *value = out->stage1[dim];
+    return true;
+}
+
 int ac_output_add_context(ac_output_t *out, const char *name, double additive_percent,
                           const double *multipliers, size_t n_multipliers, double post_add,
                           ac_error_t *err)

@@ -116,10 +116,32 @@ const char *ac_req_dim_name(const ac_request_t *req, uint32_t id, size_t *len);
 
 /* The handle a subsystem writes its output through (subsystem.h). */
 struct ac_output {
-    ac_request_t *req;   /* the request being extended */
-    uint32_t system;     /* system id of the subsystem */
-    char base[48];       /* path prefix, e.g. "actor.subsystems[2]" */
+    ac_request_t *req;          /* the request being extended */
+    uint32_t system;            /* system id of the subsystem */
+    char base[48];              /* path prefix, e.g. "actor.subsystems[2]" */
+    const double *stage1;       /* stage 2: Primary values by registry id, else NULL */
+    const uint8_t *stage1_has;  /* stage 2: which of them exist */
 };
+
+/* How much a request holds, to roll back what one subsystem added. */
+typedef struct {
+    size_t contribs, caps, packs, mults, outputs;
+} ac_req_mark_t;
+
+static inline ac_req_mark_t ac_req_mark(const ac_request_t *req)
+{
+    return (ac_req_mark_t){req->contribs.count, req->caps.count, req->packs.count,
+                           req->mults.count, req->outputs.count};
+}
+
+static inline void ac_req_rollback(ac_request_t *req, ac_req_mark_t m)
+{
+    req->contribs.count = m.contribs;
+    req->caps.count = m.caps;
+    req->packs.count = m.packs;
+    req->mults.count = m.mults;
+    req->outputs.count = m.outputs;
+}
 
 static inline ac_output_info_t *ac_req_current_output(ac_request_t *req)
 {

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "actorcore/resolve.h"
+#include "hash.h"
 #include "request_impl.h"
 #include "resolve_impl.h"
 #include "snapshot_impl.h"
@@ -57,6 +59,11 @@ struct ac_resolver {
     size_t ctx_names_cap;      /* capacity of ctx_names */
     uint64_t *out;             /* the snapshot being written (8-aligned) */
     size_t out_cap;            /* bytes of out */
+    double *stage1;            /* Primary values of the first pass, by registry id */
+    size_t stage1_cap;         /* capacity of stage1 */
+    uint8_t *stage1_has;       /* which of them exist */
+    size_t stage1_has_cap;     /* capacity of stage1_has */
+    uint64_t generation;       /* registry generation, mixed with extra configuration */
 };
 
 /* Grows *p to hold want elements of elem bytes (never shrinks). */
@@ -79,8 +86,10 @@ static int grow(void *pp, size_t *cap, size_t elem, size_t want)
 ac_resolver_t *ac_resolver_new(const ac_registry_t *reg)
 {
     ac_resolver_t *r = calloc(1, sizeof *r);
-    if (r)
+    if (r) {
         r->reg = reg;
+        r->generation = reg->generation;
+    }
     return r;
 }
 
@@ -106,6 +115,8 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
     free(r->ctx_rank);
     free(r->ctx_names);
     free(r->out);
+    free(r->stage1);
+    free(r->stage1_has);
     free(r);
     *self_p = NULL;
 }
@@ -131,30 +142,67 @@ size_t ac_resolver_subsystem_count(const ac_resolver_t *r)
     return r->subs.count;
 }
 
-/* Step 1: run the actor's subsystems; what they add goes after the inline items. */
-static int run_subsystems(ac_resolver_t *r, ac_request_t *req, ac_error_t *err)
+void ac_resolver_mix_generation(ac_resolver_t *r, uint64_t extra)
 {
-    ac_req_truncate_to_inline(req);
+    r->generation = ac_hash_finish(ac_hash_u64(r->reg->generation, extra));
+}
+
+uint64_t ac_resolver_generation(const ac_resolver_t *r)
+{
+    return r->generation;
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The registered subsystem named id, or NULL. */
+static const ac_subsystem_t *find_subsystem(const ac_resolver_t *r, const char *id)
+{
+    const ac_subsystem_t *subs = r->subs.data;
+    for (size_t j = 0; j < r->subs.count; j++)
+        if (strcmp(subs[j].system_id, id) == 0)
+            return &subs[j];
+    return NULL;
+}
+
+/* Step 1: runs the actor's subsystems of one stage; what they add goes after the inline
+   items. Stage 1 also checks the list (unknown or repeated names). *stage2 tells whether
+   any listed subsystem belongs to stage 2. */
+static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *stage2,
+                          ac_error_t *err)
+{
     if (!req->has_actor)
         return 0;
     const ac_actor_t *actor = &req->actor;
-    const ac_subsystem_t *subs = r->subs.data;
     for (size_t i = 0; i < actor->n_subsystems; i++) {
         char path[48];
         snprintf(path, sizeof path, "actor.subsystems[%zu]", i);
         const char *want = actor->subsystems[i];
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(actor->subsystems[j], want) == 0)
-                return ac_error_set(err, AC_ESCHEMA, path, "subsystem '%.128s' is listed twice",
-                                    want);
-        const ac_subsystem_t *sub = NULL;
-        for (size_t j = 0; j < r->subs.count && !sub; j++)
-            if (strcmp(subs[j].system_id, want) == 0)
-                sub = &subs[j];
-        if (!sub)
-            return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
+        const ac_subsystem_t *sub = find_subsystem(r, want);
+        if (stage == 1) {
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(actor->subsystems[j], want) == 0)
+                    return ac_error_set(err, AC_ESCHEMA, path,
+                                        "subsystem '%.128s' is listed twice", want);
+            if (!sub)
+                return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
+        }
+        int sub_stage = sub->stage == 2 ? 2 : 1;
+        if (sub_stage == 2 && stage2)
+            *stage2 = true;
+        if (sub_stage != stage)
+            continue;
+        ac_req_mark_t mark = ac_req_mark(req);
         ac_output_t out = {.req = req};
         snprintf(out.base, sizeof out.base, "%s", path);
+        if (stage == 2) {
+            out.stage1 = r->stage1;
+            out.stage1_has = r->stage1_has;
+        }
         int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), AC_LPATH_STR(path),
                                &out.system, err);
         if (rc == 0)
@@ -163,14 +211,21 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, ac_error_t *err)
             return rc;
         ac_error_t inner;
         ac_error_clear(&inner);
-        if (sub->contribute(sub->state, actor, &out, &inner) != 0) {
-            ac_req_truncate_to_inline(req);
-            if (inner.code == AC_ETIMEOUT)
-                return ac_error_set(err, AC_ETIMEOUT, path, "%s", inner.message);
-            return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
-                                sub->system_id, inner.message, inner.path[0] ? " at " : "",
-                                inner.path);
+        int64_t t0 = sub->budget_us ? mono_us() : 0;
+        int failed = sub->contribute(sub->state, actor, &out, &inner) != 0;
+        if (!failed && sub->budget_us && mono_us() - t0 > (int64_t)sub->budget_us) {
+            failed = 1;
+            ac_error_set(&inner, AC_ETIMEOUT, "", "took longer than its budget of %u us",
+                         sub->budget_us);
         }
+        if (!failed)
+            continue;
+        ac_req_rollback(req, mark); /* nothing it added is kept */
+        if (sub->optional)
+            continue;
+        return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
+                            sub->system_id, inner.message, inner.path[0] ? " at " : "",
+                            inner.path);
     }
     return 0;
 }
@@ -344,14 +399,11 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
                         "(the finite inputs overflowed)", what, (int)len, name);
 }
 
-int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, ac_error_t *err)
+/* One aggregation of everything the request holds now, into r->out. */
+static int resolve_pass(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap,
+                        ac_error_t *err)
 {
     *snap = NULL;
-    if (req->reg != r->reg)
-        return ac_error_set(err, AC_EINTERNAL, "", "request and resolver use different registries");
-    int rc = run_subsystems(r, req, err);
-    if (rc)
-        return rc;
     if (rank_systems(r, req))
         return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
 
@@ -444,7 +496,7 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     if (size > names_off)
         memset((char *)s + size - 8, 0, 8);  /* padding after the strings */
     s->version = ac_request_version(req);
-    s->generation = r->reg->generation;
+    s->generation = r->generation;
     s->size = (uint32_t)size;
     s->magic = AC_SNAP_MAGIC;
     s->n_dims = (uint16_t)n_dims;
@@ -507,6 +559,54 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
                             "a merged context pack overflowed to infinity");
     *snap = s;
     return 0;
+}
+
+/* Keeps the capped Primary values of a first pass, by registry id, for stage 2. */
+static int keep_stage1(ac_resolver_t *r, const ac_snapshot_t *snap)
+{
+    size_t n = r->reg->dims.count;
+    if (grow(&r->stage1, &r->stage1_cap, sizeof *r->stage1, n) ||
+        grow(&r->stage1_has, &r->stage1_has_cap, sizeof *r->stage1_has, n))
+        return -1;
+    memset(r->stage1_has, 0, n);
+    const double *pv = ac_snap_primary(snap);
+    const uint16_t *dims = ac_snap_dims(snap);
+    const uint8_t *flags = ac_snap_flags(snap);
+    for (size_t i = 0, k = 0; i < snap->n_dims; i++) {
+        if (!(flags[i] & AC_SNAP_PRIMARY))
+            continue;
+        double v = pv[k++];
+        if (!(flags[i] & AC_SNAP_EXTRA)) {
+            r->stage1[dims[i]] = v;
+            r->stage1_has[dims[i]] = 1;
+        }
+    }
+    return 0;
+}
+
+int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, ac_error_t *err)
+{
+    *snap = NULL;
+    if (req->reg != r->reg)
+        return ac_error_set(err, AC_EINTERNAL, "", "request and resolver use different registries");
+    ac_req_truncate_to_inline(req);
+    bool stage2 = false;
+    int rc = run_subsystems(r, req, 1, &stage2, err);
+    if (rc == 0 && stage2) {
+        /* Stage 2 reads the capped result of stage 1. */
+        rc = resolve_pass(r, req, snap, err);
+        if (rc == 0 && keep_stage1(r, *snap))
+            rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        if (rc == 0)
+            rc = run_subsystems(r, req, 2, NULL, err);
+    }
+    if (rc) {
+        *snap = NULL;
+        ac_req_truncate_to_inline(req);
+        return rc;
+    }
+    rc = resolve_pass(r, req, snap, err);
+    return rc;
 }
 
 size_t ac_resolve_batch(ac_resolver_t *r, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,

@@ -740,6 +740,63 @@ static void mutated_requests_are_all_answered_and_workers_survive(void **state)
     assert_int_equal(broker_stat("workers_expired"), 0);
 }
 
+/* The W2 demo actor: the CLI with --subsystems and the service (workers with the same
+   subsystems) give the same snapshot. */
+static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "500");
+    char store[400];
+    snprintf(store, sizeof store, "%s/w2.db", svc_tmpdir());
+    const char *argv[] = {AC_WORKER_PATH, "--broker", s.be, "--events", s.ein,
+                          "--combiner", AC_SOURCE_DIR "/config/combiner.yaml",
+                          "--layers", AC_SOURCE_DIR "/config/cap_layers.yaml",
+                          "--subsystems", AC_SOURCE_DIR "/config/subsystems",
+                          "--store", store, "--heartbeat-ms", "500", NULL};
+    svc_spawn(argv, "w2-worker.log");
+    svc_spawn(argv, "w2-worker.log");
+    wait_ready(&s);
+    char *actor = tu_slurp(AC_SOURCE_DIR "/config/demo/actor.json");
+    msgpack_zone *zone = msgpack_zone_new(8192);
+    msgpack_object obj;
+    ac_error_t err;
+    assert_int_equal(ac_json_parse(actor, strlen(actor), zone, &obj, &err), 0);
+    ac_client_t *c = ac_client_new(s.fe, NULL);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "resolve", id, 1);
+    ac_wire_pack_str(pk, "actor");
+    msgpack_pack_object(pk, obj);
+    ac_client_send(c, id);
+    ac_reply_t r;
+    recv_one(c, &r, 10000);
+    parsed_t p = {0};
+    const msgpack_object *o = parse_reply(&p, &r);
+    if (!reply_ok(o))
+        fail_msg("%s", to_json(o));
+    char *got = contract_json(ac_wire_get(o, "snapshot"));
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "%s resolve --combiner %s/config/combiner.yaml --layers %s/config/cap_layers.yaml "
+             "--subsystems %s/config/subsystems --actor %s/config/demo/actor.json",
+             AC_CLI_PATH, AC_SOURCE_DIR, AC_SOURCE_DIR, AC_SOURCE_DIR, AC_SOURCE_DIR);
+    FILE *f = popen(cmd, "r");
+    static char want[65536];
+    size_t n = fread(want, 1, sizeof want - 1, f);
+    want[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    if (n && want[n - 1] == '\n')
+        want[n - 1] = '\0';
+    assert_string_equal(got, want);
+    free(got);
+    free(actor);
+    msgpack_zone_free(zone);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -753,6 +810,7 @@ int main(void)
         cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
         cmocka_unit_test(broker_restart_workers_reconnect_and_retries_succeed),
         cmocka_unit_test(l3_survives_every_worker_stopping),
+        cmocka_unit_test(w2_actor_through_the_cli_and_the_service_is_equal),
     };
     return cmocka_run_group_tests_name("service", tests, group_setup, group_teardown);
 }

@@ -57,10 +57,10 @@ static fx_t *fixture(void)
 {
     fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
     ac_subsystem_t subs[] = {
-        {"race", 10, &s_race_calls, race_contribute, count_destroy},
-        {"buffs", 5, NULL, buff_contribute, NULL},
-        {"broken", 0, NULL, failing_contribute, NULL},
-        {"sloppy", 0, NULL, bad_dimension_contribute, NULL},
+        {"race", 10, &s_race_calls, race_contribute, count_destroy, 1, false, 0},
+        {"buffs", 5, NULL, buff_contribute, NULL, 1, false, 0},
+        {"broken", 0, NULL, failing_contribute, NULL, 1, false, 0},
+        {"sloppy", 0, NULL, bad_dimension_contribute, NULL, 1, false, 0},
     };
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(ac_resolver_add_subsystem(fx->r, &subs[i], &fx->err), 0);
@@ -142,9 +142,9 @@ static void unknown_or_repeated_subsystems_are_rejected_by_name(void **state)
     assert_non_null(strstr(fx->err.message, "ghost"));
     set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\",\"race\"]}");
     assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESCHEMA);
-    ac_subsystem_t dup = {"race", 0, NULL, race_contribute, NULL};
+    ac_subsystem_t dup = {"race", 0, NULL, race_contribute, NULL, 1, false, 0};
     assert_int_equal(ac_resolver_add_subsystem(fx->r, &dup, &fx->err), AC_ESCHEMA);
-    ac_subsystem_t none = {NULL, 0, NULL, NULL, NULL};
+    ac_subsystem_t none = {NULL, 0, NULL, NULL, NULL, 1, false, 0};
     assert_int_equal(ac_resolver_add_subsystem(fx->r, &none, &fx->err), AC_ESCHEMA);
     int destroyed = s_destroyed;
     fx_free(fx);

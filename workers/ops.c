@@ -40,6 +40,18 @@ int worker_init(worker_t *w, ac_error_t *err)
     w->req = ac_request_new(w->reg);
     if (!w->resolver || !w->req)
         return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    /* The shipped tables go with the shipped registries: used by default only together. */
+    const char *dir = w->cfg.subsystems;
+    if (!dir && !w->cfg.combiner && !w->cfg.layers && access("config/subsystems", R_OK) == 0)
+        dir = "config/subsystems";
+    if (dir && strcmp(dir, "none") != 0) {
+        w->subs = ac_subsystems_load(w->reg, dir, err);
+        if (!w->subs)
+            return err->code;
+        rc = ac_subsystems_install(w->subs, w->resolver, err);
+        if (rc)
+            return rc;
+    }
     ac_limits_default(&w->limits);
     w->limits.max_message_bytes = (size_t)w->cfg.max_message_bytes;
     w->limits.max_contributions = (size_t)w->cfg.max_contributions;
@@ -75,6 +87,7 @@ void worker_fini(worker_t *w)
     ac_l1_destroy(&w->l1);
     ac_request_destroy(&w->req);
     ac_resolver_destroy(&w->resolver);
+    ac_subsystems_destroy(&w->subs);
     ac_registry_destroy(&w->reg);
     msgpack_zone_destroy(&w->zone);
     msgpack_sbuffer_destroy(&w->snap);
@@ -240,7 +253,7 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
     const ac_actor_t *a = ac_request_actor(w->req);
     ac_cache_key_t key = {0};
     if (!rc && a) {
-        key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_registry_generation(w->reg),
+        key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_resolver_generation(w->resolver),
                                ac_request_outputs_hash(w->req)};
     }
     if (!rc && a && mode == CACHE_USE) {
@@ -430,7 +443,7 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     pack_counter(pk, "l3_dropped", l3.dropped);
     pack_counter(pk, "store_errors", w->store_errors);
     pack_counter(pk, "l3_enabled", w->store != NULL);
-    pack_counter(pk, "generation", ac_registry_generation(w->reg));
+    pack_counter(pk, "generation", ac_resolver_generation(w->resolver));
     PK_STR(pk, "latency_us");
     msgpack_pack_map(pk, 4);
     const char *names[] = {"p50", "p90", "p99", "p999"};

@@ -24,6 +24,7 @@ typedef struct {
     char *combiner;            /* CombinerRegistry file; NULL: the embedded default */
     char *layers;              /* CapLayerRegistry file; NULL: the embedded default */
     char *store;               /* SQLite file, or "none" */
+    char *subsystems;          /* folder of subsystem YAML files, or "none" */
     long long credit;          /* requests the broker may send before a reply */
     long long heartbeat_ms;    /* MDP heartbeat interval */
     long long liveness;        /* heartbeats missed before the broker is presumed dead */
@@ -45,6 +46,7 @@ typedef struct {
 typedef struct {
     worker_config_t cfg;        /* settings in force */
     ac_registry_t *reg;         /* combiner + layers */
+    ac_subsystems_t *subs;      /* worker-side subsystems, NULL when none */
     ac_resolver_t *resolver;    /* scratch of resolving */
     ac_request_t *req;          /* reused for every resolve */
     ac_limits_t limits;         /* from cfg */

@@ -17,5 +17,6 @@
 #include "actorcore/resolve.h"
 #include "actorcore/snapshot.h"
 #include "actorcore/subsystem.h"
+#include "actorcore/subsystems.h"
 
 #endif

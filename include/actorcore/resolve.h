@@ -33,6 +33,12 @@ void ac_resolver_destroy(ac_resolver_t **self_p);
 int ac_resolver_add_subsystem(ac_resolver_t *self, const ac_subsystem_t *sub, ac_error_t *err);
 size_t ac_resolver_subsystem_count(const ac_resolver_t *self);
 
+/* Mixes extra configuration (e.g. the subsystem tables' generation) into the generation
+   that snapshots carry and cache keys use; replaces any earlier mix. */
+void ac_resolver_mix_generation(ac_resolver_t *self, uint64_t extra);
+/* The registry generation, mixed with any extra configuration. */
+uint64_t ac_resolver_generation(const ac_resolver_t *self);
+
 /* Resolves req: runs the subsystems its actor lists, merges everything, and sets *snap to
    a snapshot owned by the resolver, valid until its next resolve (ac_snapshot_dup keeps
    one). Returns 0, or a negative code with err filled; never a partial snapshot. */

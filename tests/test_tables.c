@@ -1,0 +1,358 @@
+/*  test_tables.c - data-driven subsystems (tables, formulas), C plugins, and the demo
+    configuration's W2 size. */
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fixture.h"
+
+static const char *const COMBINER =
+    "dimensions:\n"
+    "  strength: { clamp_default: { min: 0, max: 1000 } }\n"
+    "  agility: { clamp_default: { min: 0, max: 1000 } }\n"
+    "  hp: { clamp_default: { min: 0, max: 100000 } }\n"
+    "  luck: { clamp_default: { min: 0, max: 1000 } }\n"
+    "  karma: { use_pipeline: false, operator: SUM, clamp_default: { min: -1000, max: 1000 } }\n";
+
+static char s_dir[256];
+
+static void put_file(const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", s_dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void clear_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/*.yaml", s_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(s_dir, sizeof s_dir, "/tmp/ac_tables_XXXXXX");
+    return mkdtemp(s_dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
+    return system(cmd);
+}
+
+static const char *const RACE =
+    "id: race\nkind: table\nkey: race\nrows:\n"
+    "  human:\n"
+    "    primary:\n"
+    "      - { dimension: strength, bucket: FLAT, value: 10 }\n"
+    "      - { dimension: strength, bucket: FLAT, value: 2, per: data.level }\n"
+    "    caps:\n"
+    "      - { dimension: strength, mode: HARD_MAX, kind: max, value: 100, scope: WORLD }\n";
+static const char *const ITEMS =
+    "id: items\nkind: table\neach: data.items\nrows:\n"
+    "  sword: { primary: [ { dimension: strength, bucket: FLAT, value: 5 },\n"
+    "                      { dimension: strength, bucket: MULT, value: 0.1 } ] }\n"
+    "  ring: { derived: [ { dimension: hp, bucket: FLAT, value: 50 } ] }\n";
+static const char *const BUFFS =
+    "id: buffs\nkind: table\neach: data.buffs\nrows:\n"
+    "  haste: { primary: [ { dimension: agility, bucket: FLAT, value: 3 } ] }\n";
+static const char *const REALM =
+    "id: realm\nkind: table\nkey: data.realm\nrealm_from_key: true\nrows:\n"
+    "  \"r:T1\": { caps: [ { dimension: strength, mode: HARD_MAX, kind: max, value: 30, scope: REALM } ] }\n";
+static const char *const FORMULAS =
+    "id: derived_stats\nkind: formula\nformulas:\n"
+    "  hp: { terms: { strength: 10, agility: 2 } }\n";
+
+static const char *const ACTOR =
+    "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":[\"sword\",\"sword\",\"ring\"],"
+    "\"buffs\":[{\"id\":\"haste\",\"stacks\":2}],\"realm\":\"r:T1\"},"
+    "\"subsystems\":[\"derived_stats\",\"realm\",\"buffs\",\"items\",\"race\"]}";
+
+typedef struct {
+    fx_t *fx;
+    ac_subsystems_t *subs;
+} env_t;
+
+static env_t load_env(void)
+{
+    env_t e;
+    e.fx = fx_new(COMBINER, TU_LAYERS);
+    e.subs = ac_subsystems_load(e.fx->reg, s_dir, &e.fx->err);
+    if (!e.subs)
+        fail_msg("load: %s (%s)", e.fx->err.message, e.fx->err.path);
+    assert_int_equal(ac_subsystems_install(e.subs, e.fx->r, &e.fx->err), 0);
+    return e;
+}
+
+static void free_env(env_t *e)
+{
+    fx_free(e->fx);
+    ac_subsystems_destroy(&e->subs);
+}
+
+static void actor(fx_t *fx, const char *json)
+{
+    ac_request_reset(fx->req);
+    if (ac_decode_actor_json(fx->req, json, strlen(json), &fx->err))
+        fail_msg("actor: %s", fx->err.message);
+}
+
+static void tables_and_formulas_give_hand_computed_values(void **state)
+{
+    (void)state;
+    clear_dir();
+    put_file("race.yaml", RACE);
+    put_file("items.yaml", ITEMS);
+    put_file("buffs.yaml", BUFFS);
+    put_file("realm.yaml", REALM);
+    put_file("formulas.yaml", FORMULAS);
+    env_t e = load_env();
+    assert_int_equal(ac_subsystems_count(e.subs), 5);
+    actor(e.fx, ACTOR);
+    fx_resolve(e.fx);
+    /* strength: FLAT 5 + 5 (items) + 10 + 2*4 (race) = 28, times 1.1 twice: 33.88, capped by
+       the realm's HARD_MAX 30 (REALM cap, realm from the row key). */
+    ac_snapshot_dim_t d = fx_dim(e.fx, "strength");
+    assert_double_exact(d.primary, 30);
+    assert_double_exact(d.max, 30);
+    /* agility: 3 per stack, 2 stacks. */
+    assert_double_exact(fx_dim(e.fx, "agility").primary, 6);
+    /* hp (Derived): the ring's 50 plus the stage-2 formula over the *capped* stage-1
+       values: 2 * agility + 10 * strength = 12 + 300. */
+    assert_double_exact(fx_dim(e.fx, "hp").derived, (2.0 * 6 + 10.0 * 30) + 50);
+    free_env(&e);
+}
+
+static void subsystem_order_in_the_actor_never_matters(void **state)
+{
+    (void)state;
+    env_t e = load_env();
+    actor(e.fx, ACTOR);
+    fx_resolve(e.fx);
+    ac_snapshot_t *a = ac_snapshot_dup(e.fx->snap);
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":[\"ring\",\"sword\",\"sword\"],"
+                "\"buffs\":[{\"id\":\"haste\",\"stacks\":2}],\"realm\":\"r:T1\"},"
+                "\"subsystems\":[\"race\",\"items\",\"realm\",\"derived_stats\",\"buffs\"]}");
+    fx_resolve(e.fx);
+    assert_true(ac_snapshot_equal(a, e.fx->snap));
+    ac_snapshot_destroy(&a);
+    free_env(&e);
+}
+
+static void unknown_rows_and_bad_fields_fail_the_request_by_name(void **state)
+{
+    (void)state;
+    env_t e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"goblin\",\"data\":{\"level\":1},\"subsystems\":[\"race\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "goblin"));
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"race\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "data.level"));
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"items\":\"sword\"},\"subsystems\":[\"items\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    /* An actor without the key field: the table has nothing to say. */
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"realm\"]}");
+    fx_resolve(e.fx);
+    assert_int_equal(ac_snapshot_dimension_count(e.fx->snap), 0);
+    free_env(&e);
+}
+
+static void expect_load_error(const char *file, const char *text, const char *path, const char *what)
+{
+    clear_dir();
+    put_file(file, text);
+    fx_t *fx = fx_new(COMBINER, TU_LAYERS);
+    ac_subsystems_t *subs = ac_subsystems_load(fx->reg, s_dir, &fx->err);
+    if (subs)
+        fail_msg("loading should fail:\n%s", text);
+    if (path && strcmp(fx->err.path, path) != 0)
+        fail_msg("path '%s', expected '%s' (%s)", fx->err.path, path, fx->err.message);
+    assert_non_null(strstr(fx->err.message, file));
+    assert_non_null(strstr(fx->err.message, what));
+    fx_free(fx);
+}
+
+static void load_errors_name_file_line_and_field(void **state)
+{
+    (void)state;
+    expect_load_error("a.yaml", "id: a\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: charm, bucket: FLAT, value: 1 } ] }\n",
+                      "rows.x.primary[0].dimension", "a.yaml:5:");
+    expect_load_error("b.yaml", "id: b\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, mode: HARD_MAX, kind: min, value: 1 } ] }\n",
+                      "rows.x.caps[0]", "HARD_MAX");
+    expect_load_error("c.yaml", "id: c\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, mode: BASELINE, kind: max, value: 1, scope: REALM } ] }\n",
+                      "rows.x.caps[0]", "realm");
+    expect_load_error("d.yaml", "id: d\nkind: spell\n", "kind", "kind is");
+    expect_load_error("e.yaml", "id: e\nkind: table\nrows: {}\n", "rows", "key or each");
+    expect_load_error("f.yaml", "id: f\nkind: formula\nformulas:\n  hp: { terms: { charm: 2 } }\n",
+                      "formulas.hp.terms.charm", "charm");
+    expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "", "unknown field");
+    expect_load_error("h.yaml", "id: [\n", NULL, "YAML syntax error");
+    clear_dir();
+    put_file("one.yaml", "id: same\nkind: formula\nformulas: { hp: { terms: { luck: 1 } } }\n");
+    put_file("two.yaml", "id: same\nkind: formula\nformulas: { hp: { terms: { luck: 2 } } }\n");
+    fx_t *fx = fx_new(COMBINER, TU_LAYERS);
+    assert_null(ac_subsystems_load(fx->reg, s_dir, &fx->err));
+    assert_non_null(strstr(fx->err.message, "two.yaml"));
+    assert_non_null(strstr(fx->err.message, "another file"));
+    assert_null(ac_subsystems_load(fx->reg, "/nonexistent/dir", &fx->err));
+    fx_free(fx);
+}
+
+static void editing_a_table_changes_the_generation(void **state)
+{
+    (void)state;
+    clear_dir();
+    put_file("race.yaml", RACE);
+    fx_t *fx = fx_new(COMBINER, TU_LAYERS);
+    ac_subsystems_t *a = ac_subsystems_load(fx->reg, s_dir, &fx->err);
+    ac_subsystems_t *b = ac_subsystems_load(fx->reg, s_dir, &fx->err);
+    assert_true(ac_subsystems_generation(a) == ac_subsystems_generation(b));
+    char edited[1024];
+    snprintf(edited, sizeof edited, "%s", RACE);
+    *strstr(edited, "value: 10") = '\0';
+    strcat(edited, "value: 11 }\n");
+    put_file("race.yaml", edited);
+    ac_subsystems_t *c = ac_subsystems_load(fx->reg, s_dir, &fx->err);
+    assert_non_null(c);
+    assert_true(ac_subsystems_generation(a) != ac_subsystems_generation(c));
+    /* Installed, the set's generation reaches snapshots (and so cache keys). */
+    uint64_t before = ac_resolver_generation(fx->r);
+    ac_subsystems_install(a, fx->r, &fx->err);
+    assert_true(ac_resolver_generation(fx->r) != before);
+    fx_resolve(fx);
+    assert_true(ac_snapshot_generation(fx->snap) == ac_resolver_generation(fx->r));
+    assert_true(ac_snapshot_generation(fx->snap) != ac_registry_generation(fx->reg));
+    fx_free(fx);
+    ac_subsystems_destroy(&a);
+    ac_subsystems_destroy(&b);
+    ac_subsystems_destroy(&c);
+}
+
+static void plugin_file(const char *name, const char *lib, const char *extra)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "id: %s\nkind: plugin\nlibrary: %s\n%s", name, lib, extra);
+    char file[64];
+    snprintf(file, sizeof file, "%s.yaml", name);
+    put_file(file, text);
+}
+
+static void the_example_plugin_loads_and_contributes(void **state)
+{
+    (void)state;
+    clear_dir();
+    plugin_file("karma", AC_PLUGIN_DIR "/libac_karma.so", "config: { per_year: 2.5, luck_every: 10 }\n");
+    env_t e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"age\":31,\"subsystems\":[\"karma\"]}");
+    fx_resolve(e.fx);
+    assert_double_exact(fx_dim(e.fx, "karma").primary, 2.5 * 31);
+    assert_double_exact(fx_dim(e.fx, "luck").primary, 3);
+    free_env(&e);
+    clear_dir();
+    plugin_file("karma", AC_PLUGIN_DIR "/libac_karma.so", "config: [1, 2]\n");
+    fx_t *fx = fx_new(COMBINER, TU_LAYERS);
+    assert_null(ac_subsystems_load(fx->reg, s_dir, &fx->err));
+    assert_non_null(strstr(fx->err.message, "refused its config"));
+    fx_free(fx);
+}
+
+static void broken_plugins_are_refused_at_load(void **state)
+{
+    (void)state;
+    struct {
+        const char *lib, *what;
+    } cases[] = {
+        {"/nonexistent/libnothing.so", "cannot load"},
+        {AC_PLUGIN_DIR "/libac_test_no_symbol.so", "exports no"},
+        {AC_PLUGIN_DIR "/libac_test_wrong_abi.so", "ABI"},
+    };
+    for (int i = 0; i < 3; i++) {
+        clear_dir();
+        plugin_file("p", cases[i].lib, "");
+        fx_t *fx = fx_new(COMBINER, TU_LAYERS);
+        assert_null(ac_subsystems_load(fx->reg, s_dir, &fx->err));
+        if (!strstr(fx->err.message, cases[i].what))
+            fail_msg("%s: %s", cases[i].lib, fx->err.message);
+        assert_string_equal(fx->err.path, "library");
+        fx_free(fx);
+    }
+}
+
+static void failing_and_slow_plugins_fail_the_request_unless_optional(void **state)
+{
+    (void)state;
+    clear_dir();
+    plugin_file("failing", AC_PLUGIN_DIR "/libac_test_fail.so", "");
+    plugin_file("failing_ok", AC_PLUGIN_DIR "/libac_test_fail.so", "optional: true\n");
+    plugin_file("slow", AC_PLUGIN_DIR "/libac_test_slow.so", "budget_us: 5000\n");
+    plugin_file("slow_ok", AC_PLUGIN_DIR "/libac_test_slow.so", "budget_us: 5000\noptional: true\n");
+    plugin_file("slow_unbounded", AC_PLUGIN_DIR "/libac_test_slow.so", "");
+    env_t e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "database is down"));
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"slow\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "budget"));
+    /* Optional ones are skipped, and what they added is discarded. */
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing_ok\",\"slow_ok\"]}");
+    fx_resolve(e.fx);
+    assert_int_equal(ac_snapshot_dimension_count(e.fx->snap), 0);
+    /* Without a budget, slow is fine. */
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"slow_unbounded\"]}");
+    fx_resolve(e.fx);
+    assert_double_exact(fx_dim(e.fx, "luck").primary, 1);
+    free_env(&e);
+}
+
+static void the_demo_actor_is_a_w2_actor(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    ac_registry_t *reg = ac_registry_load(AC_SOURCE_DIR "/config/combiner.yaml",
+                                          AC_SOURCE_DIR "/config/cap_layers.yaml", &err);
+    assert_non_null(reg);
+    ac_subsystems_t *subs = ac_subsystems_load(reg, AC_SOURCE_DIR "/config/subsystems", &err);
+    if (!subs)
+        fail_msg("%s", err.message);
+    ac_resolver_t *r = ac_resolver_new(reg);
+    ac_request_t *req = ac_request_new(reg);
+    assert_int_equal(ac_subsystems_install(subs, r, &err), 0);
+    char *json = tu_slurp(AC_SOURCE_DIR "/config/demo/actor.json");
+    assert_int_equal(ac_decode_actor_json(req, json, strlen(json), &err), 0);
+    const ac_snapshot_t *snap;
+    if (ac_resolve(r, req, &snap, &err))
+        fail_msg("%s at %s", err.message, err.path);
+    /* WORKLOADS.md W2: >= 300 contributions, >= 40 caps, >= 20 dimensions. */
+    assert_true(ac_request_contribution_count(req) >= 300);
+    assert_true(ac_request_cap_count(req) >= 40);
+    assert_true(ac_snapshot_dimension_count(snap) >= 20);
+    free(json);
+    ac_request_destroy(&req);
+    ac_resolver_destroy(&r);
+    ac_subsystems_destroy(&subs);
+    ac_registry_destroy(&reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tables_and_formulas_give_hand_computed_values),
+        cmocka_unit_test(subsystem_order_in_the_actor_never_matters),
+        cmocka_unit_test(unknown_rows_and_bad_fields_fail_the_request_by_name),
+        cmocka_unit_test(load_errors_name_file_line_and_field),
+        cmocka_unit_test(editing_a_table_changes_the_generation),
+        cmocka_unit_test(the_example_plugin_loads_and_contributes),
+        cmocka_unit_test(broken_plugins_are_refused_at_load),
+        cmocka_unit_test(failing_and_slow_plugins_fail_the_request_unless_optional),
+        cmocka_unit_test(the_demo_actor_is_a_w2_actor),
+    };
+    return cmocka_run_group_tests_name("tables", tests, setup, teardown);
+}
