@@ -15,6 +15,7 @@
 
 #include "bench.h"
 #include "w1.h"
+#include "yamldoc.h"
 
 /* ---- allocation counting: interpose the allocator (glibc exports __libc_*) ---- */
 extern void *__libc_malloc(size_t);
@@ -211,6 +212,44 @@ int main(void)
         wire.v[run] = (t1 - t0) / n * 1e6;
     }
 
+    /* W2: the demo actor (race, class, 5 items, 3 buffs, realm, stage-2 formulas), its
+       contributions produced by the subsystems in config/subsystems. */
+    ac_registry_t *reg2 = ac_registry_load(AC_SOURCE_DIR "/config/combiner.yaml",
+                                           AC_SOURCE_DIR "/config/cap_layers.yaml", &err);
+    ac_subsystems_t *subs = reg2 ? ac_subsystems_load(reg2, AC_SOURCE_DIR "/config/subsystems", &err) : NULL;
+    if (!subs) {
+        fprintf(stderr, "W2 config: %s\n", err.message);
+        return 1;
+    }
+    ac_resolver_t *r2 = ac_resolver_new(reg2);
+    ac_request_t *q2 = ac_request_new(reg2);
+    size_t alen;
+    char *actor = ac_read_file(AC_SOURCE_DIR "/config/demo/actor.json", 1 << 20, &alen, &err);
+    if (!actor || ac_subsystems_install(subs, r2, &err) || ac_decode_actor_json(q2, actor, alen, &err) ||
+        ac_resolve(r2, q2, &snap, &err)) {
+        fprintf(stderr, "W2: %s\n", err.message);
+        return 1;
+    }
+    size_t w2_contribs = ac_request_contribution_count(q2), w2_caps = ac_request_cap_count(q2);
+    ac_snapshot_t *w2_first = ac_snapshot_dup(snap);
+    if (w2_contribs < 300 || w2_caps < 40 || ac_snapshot_dimension_count(snap) < 20) {
+        fprintf(stderr, "the demo actor is not a W2 actor\n");
+        return 1;
+    }
+    series_t w2;
+    for (int run = 0; run < RUNS; run++) {
+        const int n = 100000;
+        double t0 = now_s();
+        for (int i = 0; i < n; i++)
+            ac_resolve(r2, q2, &snap, &err);
+        double t1 = now_s();
+        if (!ac_snapshot_equal(snap, w2_first)) {
+            fprintf(stderr, "W2 snapshot changed between resolves\n");
+            return 1;
+        }
+        w2.v[run] = n / (t1 - t0);
+    }
+
     double rate_med, base_med;
     report("resolve, 1 thread", &rate, "resolves/s");
     rate_med = rate.v[RUNS / 2];
@@ -221,6 +260,9 @@ int main(void)
     report("baseline: one pass over 380 values", &base, "passes/s");
     report("W1-inline msgpack: decode+resolve+pack", &wire, "us/request");
     printf("  W1-inline request body: %zu bytes; snapshot reply: %zu bytes\n", body.size, out.size);
+    report("W2 actor resolve (subsystems+2 passes)", &w2, "resolves/s");
+    printf("  W2 actor: %zu contributions, %zu caps, %zu dimensions\n", w2_contribs, w2_caps,
+           ac_snapshot_dimension_count(w2_first));
     base_med = base.v[RUNS / 2];
     printf("  heap allocations per resolve after warm-up: %.4f\n", allocs_per);
     printf("  bytes of one W1 snapshot: %zu\n", snap_bytes);
@@ -232,5 +274,11 @@ int main(void)
     ac_resolver_destroy(&r);
     ac_request_destroy(&req);
     ac_registry_destroy(&reg);
+    ac_snapshot_destroy(&w2_first);
+    ac_request_destroy(&q2);
+    ac_resolver_destroy(&r2);
+    ac_subsystems_destroy(&subs);
+    ac_registry_destroy(&reg2);
+    free(actor);
     return 0;
 }

@@ -300,8 +300,18 @@ int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, cons
     int rc = check_count(req, path, err);
     if (rc)
         return rc;
-    if (vec_push(&req->contribs, sizeof *c, c))
+    if (ac_vec_reserve(&req->contribs, sizeof *c, req->contribs.count + 1))
         return req_fail(err, AC_EINTERNAL, path, "out of memory");
+    /* Field by field: copying the caller's freshly built struct with one wide load
+       stalls on store forwarding, and this runs for every contribution. */
+    ac_contribution_t *dst = (ac_contribution_t *)req->contribs.data + req->contribs.count++;
+    dst->value = c->value;
+    dst->dim = c->dim;
+    dst->system = c->system;
+    dst->priority = c->priority;
+    dst->bucket = c->bucket;
+    dst->section = c->section;
+    dst->reserved = 0;
     ac_output_info_t *out = ac_req_current_output(req);
     if (out) {
         if (c->section == AC_PRIMARY)
@@ -371,6 +381,43 @@ int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
     return 0;
 }
 
+static int check_room(ac_request_t *req, size_t n, ac_error_t *err)
+{
+    if (req->contribs.count + req->caps.count + n > req->limits.max_contributions)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than %zu contributions and caps in one request",
+                            req->limits.max_contributions);
+    return 0;
+}
+
+ac_contribution_t *ac_req_append_contributions(ac_request_t *req, size_t n, ac_error_t *err)
+{
+    if (check_room(req, n, err))
+        return NULL;
+    if (ac_vec_reserve(&req->contribs, sizeof(ac_contribution_t), req->contribs.count + n)) {
+        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return NULL;
+    }
+    ac_contribution_t *at = (ac_contribution_t *)req->contribs.data + req->contribs.count;
+    req->contribs.count += n;
+    return at;
+}
+
+ac_cap_t *ac_req_append_caps(ac_request_t *req, size_t n, ac_error_t *err)
+{
+    if (check_room(req, n, err))
+        return NULL;
+    if (ac_vec_reserve(&req->caps, sizeof(ac_cap_t), req->caps.count + n)) {
+        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return NULL;
+    }
+    ac_cap_t *at = (ac_cap_t *)req->caps.data + req->caps.count;
+    req->caps.count += n;
+    ac_output_info_t *out = ac_req_current_output(req);
+    if (out)
+        out->n_caps += (uint32_t)n;
+    return at;
+}
+
 void ac_req_mark_inline(ac_request_t *req)
 {
     req->inline_contribs = (uint32_t)req->contribs.count;
@@ -404,10 +451,10 @@ const char *ac_req_dim_name(const ac_request_t *req, uint32_t id, size_t *len)
    same checks as the decoders. */
 
 /* The path of a builder item, rendered only on error: `<base>.<list>[<index>].<field>`,
-   base being a fixed string (subsystems) or `outputs[<output>]` (the builder API). */
+   base being `outputs[<output>]` (the builder API) or `actor.subsystems[<output>]`. */
 typedef struct {
-    const char *base;    /* NULL: outputs[output] */
-    size_t output;       /* index of the current output */
+    size_t output;       /* index of the current output (or subsystem) */
+    bool sub;            /* a subsystem's output */
     const char *list;    /* "primary", "derived", "caps", "context" or NULL */
     uint32_t index;      /* position in the list */
     const char *field;   /* trailing field or NULL */
@@ -416,8 +463,8 @@ typedef struct {
 static void render_item(const void *ctx, char *buf, size_t size)
 {
     const item_path_t *p = ctx;
-    size_t n = p->base ? (size_t)snprintf(buf, size, "%s", p->base)
-                       : (size_t)snprintf(buf, size, "outputs[%zu]", p->output);
+    size_t n = p->sub ? (size_t)snprintf(buf, size, "actor.subsystems[%zu]", p->output)
+                      : (size_t)snprintf(buf, size, "outputs[%zu]", p->output);
     if (p->list && n < size)
         n += (size_t)(strcmp(p->list, "context") == 0
                           ? snprintf(buf + n, size - n, ".context")
@@ -426,14 +473,15 @@ static void render_item(const void *ctx, char *buf, size_t size)
         snprintf(buf + n, size - n, ".%s", p->field);
 }
 
-static int build_contribution(ac_request_t *req, const char *base, ac_section_t section,
+static int build_contribution(ac_request_t *req, const ac_output_t *sub, ac_section_t section,
                               const char *dimension, ac_bucket_t bucket, double value,
                               uint32_t system, int32_t priority, ac_error_t *err)
 {
     ac_output_info_t *out = ac_req_current_output(req);
     if (!out)
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    item_path_t ip = {base, req->outputs.count - 1, section == AC_PRIMARY ? "primary" : "derived",
+    item_path_t ip = {sub ? sub->index : req->outputs.count - 1, sub != NULL,
+                      section == AC_PRIMARY ? "primary" : "derived",
                       section == AC_PRIMARY ? out->n_primary : out->n_derived, NULL};
     item_path_t dp = ip;
     dp.field = "dimension";
@@ -446,14 +494,16 @@ static int build_contribution(ac_request_t *req, const char *base, ac_section_t 
     return ac_req_push_contribution(req, &c, &(ac_lpath_t){render_item, &ip}, err);
 }
 
-static int build_cap(ac_request_t *req, const char *base, const char *dimension,
+static int build_cap(ac_request_t *req, const ac_output_t *sub, const char *dimension,
                      ac_cap_mode_t mode, ac_cap_kind_t kind, double value, uint32_t system,
                      int32_t priority, const char *scope, const char *realm, ac_error_t *err)
 {
     ac_output_info_t *out = ac_req_current_output(req);
     if (!out)
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    item_path_t ip = {base, req->outputs.count - 1, "caps", out->n_caps, NULL}, fp = ip;
+    item_path_t ip = {sub ? sub->index : req->outputs.count - 1, sub != NULL, "caps",
+                      out->n_caps, NULL},
+                fp = ip;
     ac_lpath_t field = {render_item, &fp};
     ac_cap_t c = {.value = value, .system = system, .priority = priority, .realm = AC_NO_ID,
                   .mode = (uint8_t)mode, .kind = (uint8_t)kind};
@@ -477,13 +527,14 @@ static int build_cap(ac_request_t *req, const char *base, const char *dimension,
     return ac_req_push_cap(req, &c, &(ac_lpath_t){render_item, &ip}, err);
 }
 
-static int build_context(ac_request_t *req, const char *base, const char *name,
+static int build_context(ac_request_t *req, const ac_output_t *sub, const char *name,
                          double additive_percent, const double *multipliers,
                          size_t n_multipliers, double post_add, ac_error_t *err)
 {
     if (!ac_req_current_output(req))
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    item_path_t ip = {base, req->outputs.count - 1, "context", 0, name ? name : ""};
+    item_path_t ip = {sub ? sub->index : req->outputs.count - 1, sub != NULL, "context", 0,
+                      name ? name : ""};
     ac_lpath_t path = {render_item, &ip};
     uint32_t nid;
     int rc = ac_req_string(req, name ? name : "", name ? strlen(name) : 0, &path, &nid, err);
@@ -495,7 +546,7 @@ static int build_context(ac_request_t *req, const char *base, const char *name,
 
 int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *err)
 {
-    item_path_t ip = {NULL, req->outputs.count, NULL, 0, "meta.system"};
+    item_path_t ip = {req->outputs.count, false, NULL, 0, "meta.system"};
     ac_lpath_t path = {render_item, &ip};
     uint32_t sid;
     int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, &path, &sid, err);
@@ -512,7 +563,7 @@ int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *e
 static int builder_system(ac_request_t *req, const char *system, const char *list,
                           uint32_t *sid, ac_error_t *err)
 {
-    item_path_t ip = {NULL, req->outputs.count ? req->outputs.count - 1 : 0, list, 0, "system"};
+    item_path_t ip = {req->outputs.count ? req->outputs.count - 1 : 0, false, list, 0, "system"};
     return ac_req_system(req, system ? system : "", system ? strlen(system) : 0,
                          &(ac_lpath_t){render_item, &ip}, sid, err);
 }
@@ -557,16 +608,16 @@ int ac_request_add_context(ac_request_t *req, const char *name, double additive_
 int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension,
                   ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err)
 {
-    return build_contribution(out->req, out->base, section, dimension, bucket, value,
-                              out->system, priority, err);
+    return build_contribution(out->req, out, section, dimension, bucket, value, out->system,
+                              priority, err);
 }
 
 int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mode,
                       ac_cap_kind_t kind, double value, int32_t priority, const char *scope,
                       const char *realm, ac_error_t *err)
 {
-    return build_cap(out->req, out->base, dimension, mode, kind, value, out->system, priority,
-                     scope, realm, err);
+    return build_cap(out->req, out, dimension, mode, kind, value, out->system, priority, scope,
+                     realm, err);
 }
 
 int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim, ac_bucket_t bucket,
@@ -574,7 +625,7 @@ int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim, ac_bu
 {
     ac_request_t *req = out->req;
     ac_output_info_t *info = ac_req_current_output(req);
-    item_path_t ip = {out->base, 0, section == AC_PRIMARY ? "primary" : "derived",
+    item_path_t ip = {out->index, true, section == AC_PRIMARY ? "primary" : "derived",
                       info ? (section == AC_PRIMARY ? info->n_primary : info->n_derived) : 0, NULL};
     if (dim >= req->reg->dims.count)
         return req_fail(err, AC_EUNKNOWN_DIMENSION, &(ac_lpath_t){render_item, &ip},
@@ -591,7 +642,7 @@ int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode, ac_
 {
     ac_request_t *req = out->req;
     ac_output_info_t *info = ac_req_current_output(req);
-    item_path_t ip = {out->base, 0, "caps", info ? info->n_caps : 0, NULL};
+    item_path_t ip = {out->index, true, "caps", info ? info->n_caps : 0, NULL};
     ac_lpath_t path = {render_item, &ip};
     if (dim >= req->reg->dims.count || layer >= req->reg->layers.count)
         return req_fail(err, AC_ESCHEMA, &path, "dimension or layer id out of range");
@@ -620,8 +671,8 @@ int ac_output_add_context(ac_output_t *out, const char *name, double additive_pe
                           const double *multipliers, size_t n_multipliers, double post_add,
                           ac_error_t *err)
 {
-    return build_context(out->req, out->base, name, additive_percent, multipliers,
-                         n_multipliers, post_add, err);
+    return build_context(out->req, out, name, additive_percent, multipliers, n_multipliers,
+                         post_add, err);
 }
 
 size_t ac_request_output_count(const ac_request_t *req)

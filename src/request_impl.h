@@ -106,6 +106,12 @@ int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const ac_lpath_t *path
 int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
                      const double *mults, size_t n_mults, double post_add, const ac_lpath_t *path,
                      ac_error_t *err);
+/* Bulk appends for compiled tables, whose entries were validated when loaded: reserve n
+   slots (counted against the limit) for the caller to fill in place. NULL with err on
+   failure. The current output's counters are advanced by the caller's section counts. */
+ac_contribution_t *ac_req_append_contributions(ac_request_t *req, size_t n, ac_error_t *err);
+ac_cap_t *ac_req_append_caps(ac_request_t *req, size_t n, ac_error_t *err);
+
 /* Marks the current content as inline (given by the caller, not by subsystems). */
 void ac_req_mark_inline(ac_request_t *req);
 /* Drops whatever subsystems appended after the inline mark. */
@@ -118,7 +124,7 @@ const char *ac_req_dim_name(const ac_request_t *req, uint32_t id, size_t *len);
 struct ac_output {
     ac_request_t *req;          /* the request being extended */
     uint32_t system;            /* system id of the subsystem */
-    char base[48];              /* path prefix, e.g. "actor.subsystems[2]" */
+    size_t index;               /* its place in the actor's list: paths actor.subsystems[i] */
     const double *stage1;       /* stage 2: Primary values by registry id, else NULL */
     const uint8_t *stage1_has;  /* stage 2: which of them exist */
 };

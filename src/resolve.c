@@ -35,6 +35,7 @@ typedef struct {
 struct ac_resolver {
     const ac_registry_t *reg;  /* shared, not owned */
     ac_vec_t subs;             /* ac_subsystem_t, registered subsystems */
+    ac_symtab_t sub_names;     /* subsystem id -> index in subs */
     dim_slot_t *slots;         /* [dimension id] */
     size_t slots_cap;          /* capacity of slots */
     uint64_t *touched;         /* bitmap of dimensions present in this request */
@@ -89,6 +90,7 @@ ac_resolver_t *ac_resolver_new(const ac_registry_t *reg)
     if (r) {
         r->reg = reg;
         r->generation = reg->generation;
+        ac_symtab_init(&r->sub_names);
     }
     return r;
 }
@@ -103,6 +105,7 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
         if (subs[i].destroy)
             subs[i].destroy(subs[i].state);
     ac_vec_fini(&r->subs);
+    ac_symtab_fini(&r->sub_names);
     free(r->slots);
     free(r->touched);
     free(r->order);
@@ -126,12 +129,12 @@ int ac_resolver_add_subsystem(ac_resolver_t *r, const ac_subsystem_t *sub, ac_er
     if (!sub || !sub->system_id || !sub->contribute || !*sub->system_id ||
         strlen(sub->system_id) > 128)
         return ac_error_set(err, AC_ESCHEMA, "", "a subsystem needs a system id and contribute");
-    const ac_subsystem_t *subs = r->subs.data;
-    for (size_t i = 0; i < r->subs.count; i++)
-        if (strcmp(subs[i].system_id, sub->system_id) == 0)
-            return ac_error_set(err, AC_ESCHEMA, "", "subsystem '%s' is registered twice",
-                                sub->system_id);
-    if (ac_vec_reserve(&r->subs, sizeof *sub, r->subs.count + 1))
+    size_t len = strlen(sub->system_id);
+    if (ac_symtab_find(&r->sub_names, sub->system_id, len) != AC_NO_ID)
+        return ac_error_set(err, AC_ESCHEMA, "", "subsystem '%s' is registered twice",
+                            sub->system_id);
+    if (ac_vec_reserve(&r->subs, sizeof *sub, r->subs.count + 1) ||
+        ac_symtab_intern(&r->sub_names, sub->system_id, len) != r->subs.count)
         return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
     ((ac_subsystem_t *)r->subs.data)[r->subs.count++] = *sub;
     return 0;
@@ -159,14 +162,17 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* "actor.subsystems[i]", rendered only for errors. */
+static void render_subsystem_path(const void *ctx, char *buf, size_t size)
+{
+    snprintf(buf, size, "actor.subsystems[%zu]", *(const size_t *)ctx);
+}
+
 /* The registered subsystem named id, or NULL. */
 static const ac_subsystem_t *find_subsystem(const ac_resolver_t *r, const char *id)
 {
-    const ac_subsystem_t *subs = r->subs.data;
-    for (size_t j = 0; j < r->subs.count; j++)
-        if (strcmp(subs[j].system_id, id) == 0)
-            return &subs[j];
-    return NULL;
+    uint32_t i = ac_symtab_find(&r->sub_names, id, strlen(id));
+    return i == AC_NO_ID ? NULL : (const ac_subsystem_t *)r->subs.data + i;
 }
 
 /* Step 1: runs the actor's subsystems of one stage; what they add goes after the inline
@@ -180,16 +186,20 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
     const ac_actor_t *actor = &req->actor;
     for (size_t i = 0; i < actor->n_subsystems; i++) {
         char path[48];
-        snprintf(path, sizeof path, "actor.subsystems[%zu]", i);
+        ac_lpath_t lpath = {render_subsystem_path, &i};
         const char *want = actor->subsystems[i];
         const ac_subsystem_t *sub = find_subsystem(r, want);
         if (stage == 1) {
             for (size_t j = 0; j < i; j++)
-                if (strcmp(actor->subsystems[j], want) == 0)
+                if (strcmp(actor->subsystems[j], want) == 0) {
+                    render_subsystem_path(&i, path, sizeof path);
                     return ac_error_set(err, AC_ESCHEMA, path,
                                         "subsystem '%.128s' is listed twice", want);
-            if (!sub)
+                }
+            if (!sub) {
+                render_subsystem_path(&i, path, sizeof path);
                 return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
+            }
         }
         int sub_stage = sub->stage == 2 ? 2 : 1;
         if (sub_stage == 2 && stage2)
@@ -197,16 +207,14 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
         if (sub_stage != stage)
             continue;
         ac_req_mark_t mark = ac_req_mark(req);
-        ac_output_t out = {.req = req};
-        snprintf(out.base, sizeof out.base, "%s", path);
+        ac_output_t out = {.req = req, .index = i};
         if (stage == 2) {
             out.stage1 = r->stage1;
             out.stage1_has = r->stage1_has;
         }
-        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), AC_LPATH_STR(path),
-                               &out.system, err);
+        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), &lpath, &out.system, err);
         if (rc == 0)
-            rc = ac_req_begin_output(req, out.system, AC_LPATH_STR(path), err);
+            rc = ac_req_begin_output(req, out.system, &lpath, err);
         if (rc)
             return rc;
         ac_error_t inner;
@@ -223,6 +231,7 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
         ac_req_rollback(req, mark); /* nothing it added is kept */
         if (sub->optional)
             continue;
+        render_subsystem_path(&i, path, sizeof path);
         return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
                             sub->system_id, inner.message, inner.path[0] ? " at " : "",
                             inner.path);
@@ -399,9 +408,11 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
                         "(the finite inputs overflowed)", what, (int)len, name);
 }
 
-/* One aggregation of everything the request holds now, into r->out. */
-static int resolve_pass(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap,
-                        ac_error_t *err)
+/* One aggregation of everything the request holds now, into r->out. With primary_only
+   (the first pass before stage 2, which only needs capped Primary values) Derived
+   contributions are left out. */
+static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
+                        const ac_snapshot_t **snap, ac_error_t *err)
 {
     *snap = NULL;
     if (rank_systems(r, req))
@@ -424,9 +435,15 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t
     const ac_cap_t *caps = req->caps.data;
     dim_slot_t *slots = r->slots;
     for (size_t i = 0; i < nc; i++)
-        touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
-    for (size_t i = 0; i < nk; i++)
-        touch(r, caps[i].dim)->n[SLOT_CAPS]++;
+        if (!(primary_only && contribs[i].section == AC_DERIVED))
+            touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
+    for (size_t i = 0; i < nk; i++) {
+        uint32_t dim = caps[i].dim;
+        /* The first pass only needs dimensions that have Primary contributions. */
+        if (primary_only && !(r->touched[dim >> 6] & (1ull << (dim & 63))))
+            continue;
+        touch(r, dim)->n[SLOT_CAPS]++;
+    }
 
     /* Output order: ids ascending is name order for registry dimensions; dimensions under
        the default rule follow, sorted by name. */
@@ -464,12 +481,16 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t
     const uint32_t *rank = r->rank;
     for (size_t i = 0; i < nc; i++) {
         const ac_contribution_t *c = &contribs[i];
+        if (primary_only && c->section == AC_DERIVED)
+            continue;
         r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] =
             (ac_item_t){ac_contrib_key(c->bucket, c->priority, rank[c->system]),
                         ac_order_bits(c->value)};
     }
     for (size_t i = 0; i < nk; i++) {
         const ac_cap_t *c = &caps[i];
+        if (primary_only && !(r->touched[c->dim >> 6] & (1ull << (c->dim & 63))))
+            continue;
         r->items[slots[c->dim].off[SLOT_CAPS]++] =
             (ac_item_t){ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode),
                         ac_order_bits(c->value)};
@@ -594,7 +615,7 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     int rc = run_subsystems(r, req, 1, &stage2, err);
     if (rc == 0 && stage2) {
         /* Stage 2 reads the capped result of stage 1. */
-        rc = resolve_pass(r, req, snap, err);
+        rc = resolve_pass(r, req, true, snap, err);
         if (rc == 0 && keep_stage1(r, *snap))
             rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
         if (rc == 0)
@@ -605,8 +626,7 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
         ac_req_truncate_to_inline(req);
         return rc;
     }
-    rc = resolve_pass(r, req, snap, err);
-    return rc;
+    return resolve_pass(r, req, false, snap, err);
 }
 
 size_t ac_resolve_batch(ac_resolver_t *r, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,

@@ -32,7 +32,9 @@ typedef struct {
 } entry_t;
 
 typedef struct {
-    uint32_t first, count;  /* its entries in the table's entry array */
+    uint32_t first, count;  /* its entries in the table's entry array: contributions first */
+    uint32_t n_contrib;     /* how many of them are contributions (the rest are caps) */
+    uint32_t n_primary;     /* how many contributions are Primary */
 } row_t;
 
 enum { SRC_NONE, SRC_ID, SRC_NAME, SRC_RACE, SRC_DATA };
@@ -132,20 +134,54 @@ static bool actor_number(const ac_actor_t *a, const char *field, double *v)
 
 /* ---- table contribute ---- */
 
+/* Appends a row's entries in place (they were validated when the table was loaded; only
+   the request's limits and overflow after scaling can still fail). */
 static int apply_row(const table_t *t, uint32_t row, double mult, const double *per,
                      const char *row_name, ac_output_t *out, ac_error_t *err)
 {
     const row_t *r = &t->row[row];
-    for (uint32_t i = r->first; i < r->first + r->count; i++) {
-        const entry_t *e = &t->entries[i];
+    const entry_t *e = &t->entries[r->first];
+    ac_request_t *req = out->req;
+    ac_contribution_t *c = r->n_contrib ? ac_req_append_contributions(req, r->n_contrib, err) : NULL;
+    if (r->n_contrib && !c)
+        return err->code;
+    for (uint32_t i = 0; i < r->n_contrib; i++, e++) {
         double v = e->value * mult * (e->per >= 0 ? per[e->per] : 1);
-        int rc = e->is_cap
-                     ? ac_output_add_cap_id(out, e->dim, e->mode, e->kind, v, e->priority, e->layer,
-                                            e->realm ? e->realm : t->realm_from_key ? row_name : NULL,
-                                            err)
-                     : ac_output_add_id(out, e->section, e->dim, e->bucket, v, e->priority, err);
-        if (rc)
-            return rc;
+        if (!isfinite(v))
+            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled", row_name);
+        c[i].value = v;
+        c[i].dim = e->dim;
+        c[i].system = out->system;
+        c[i].priority = e->priority;
+        c[i].bucket = e->bucket;
+        c[i].section = e->section;
+        c[i].reserved = 0;
+    }
+    ac_output_info_t *info = ac_req_current_output(req);
+    if (info) {
+        info->n_primary += r->n_primary;
+        info->n_derived += r->n_contrib - r->n_primary;
+    }
+    uint32_t n_caps = r->count - r->n_contrib;
+    if (!n_caps)
+        return 0;
+    uint32_t key_realm = AC_NO_ID;
+    if (t->realm_from_key &&
+        ac_req_string(req, row_name, strlen(row_name), AC_LPATH_STR("realm"), &key_realm, err))
+        return err->code;
+    ac_cap_t *k = ac_req_append_caps(req, n_caps, err);
+    if (!k)
+        return err->code;
+    for (uint32_t i = 0; i < n_caps; i++, e++) {
+        double v = e->value * mult * (e->per >= 0 ? per[e->per] : 1);
+        if (!isfinite(v))
+            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled", row_name);
+        uint32_t realm = key_realm;
+        if (e->realm && ac_req_string(req, e->realm, strlen(e->realm), AC_LPATH_STR("realm"), &realm, err))
+            return err->code;
+        k[i] = (ac_cap_t){.value = v, .dim = e->dim, .system = out->system,
+                          .priority = e->priority, .realm = realm, .mode = e->mode,
+                          .kind = e->kind, .layer = e->layer};
     }
     return 0;
 }
@@ -432,6 +468,24 @@ static int load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
             }
         }
         t->row[r].count = (uint32_t)t->n_entries - t->row[r].first;
+        /* Contributions first (Primary before Derived), caps after, each group in file
+           order: apply_row appends each group in one piece. */
+        entry_t *rows_e = t->entries + t->row[r].first;
+        size_t cnt = t->row[r].count, at = 0;
+        entry_t *tmp = malloc((cnt ? cnt : 1) * sizeof *tmp);
+        for (int pass = 0; pass < 3; pass++)
+            for (size_t i = 0; i < cnt; i++) {
+                const entry_t *x = &rows_e[i];
+                int group = x->is_cap ? 2 : x->section == AC_PRIMARY ? 0 : 1;
+                if (group == pass)
+                    tmp[at++] = *x;
+            }
+        memcpy(rows_e, tmp, cnt * sizeof *tmp);
+        free(tmp);
+        for (size_t i = 0; i < cnt; i++) {
+            t->row[r].n_contrib += !rows_e[i].is_cap;
+            t->row[r].n_primary += !rows_e[i].is_cap && rows_e[i].section == AC_PRIMARY;
+        }
     }
     it->sub.contribute = table_contribute;
     it->sub.state = t;
