@@ -18,6 +18,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "w1.h"
+#include "yamldoc.h"
 
 #define RUNS 3
 #define REQUESTS 20000
@@ -68,6 +69,66 @@ static void build_w1_body(void)
     s_w1_value = w1_expected(0);
 }
 
+/* W2: {op: resolve, actor: <demo actor>, id} and {op: resolve_batch, items: [{actor} x 100
+   with distinct ids], id}. */
+static msgpack_sbuffer s_w2, s_w2_batch;
+#define BATCH 100
+
+static void pack_actor(msgpack_packer *pk, const msgpack_object *actor, int variant)
+{
+    msgpack_pack_map(pk, actor->via.map.size);
+    for (uint32_t i = 0; i < actor->via.map.size; i++) {
+        const msgpack_object_kv *kv = &actor->via.map.ptr[i];
+        msgpack_pack_object(pk, kv->key);
+        if (variant >= 0 && kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
+            char id[32];
+            snprintf(id, sizeof id, "w2-actor-%03d", variant);
+            ac_wire_pack_str(pk, id);
+        } else {
+            msgpack_pack_object(pk, kv->val);
+        }
+    }
+}
+
+static void build_w2_bodies(void)
+{
+    size_t len;
+    ac_error_t err;
+    char *json = ac_read_file(AC_SOURCE_DIR "/config/demo/actor.json", 1 << 20, &len, &err);
+    msgpack_zone *zone = msgpack_zone_new(8192);
+    msgpack_object actor;
+    if (!json || ac_json_parse(json, len, zone, &actor, &err)) {
+        fprintf(stderr, "demo actor: %s\n", err.message);
+        exit(1);
+    }
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&s_w2);
+    msgpack_packer_init(&pk, &s_w2, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve");
+    ac_wire_pack_str(&pk, "actor");
+    pack_actor(&pk, &actor, -1);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_sbuffer_init(&s_w2_batch);
+    msgpack_packer_init(&pk, &s_w2_batch, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "op");
+    ac_wire_pack_str(&pk, "resolve_batch");
+    ac_wire_pack_str(&pk, "items");
+    msgpack_pack_array(&pk, BATCH);
+    for (int i = 0; i < BATCH; i++) {
+        msgpack_pack_map(&pk, 1);
+        ac_wire_pack_str(&pk, "actor");
+        pack_actor(&pk, &actor, i);
+    }
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    msgpack_zone_free(zone);
+    free(json);
+}
+
 /* Writes id into the body's trailing uint64 (0xcf + 8 bytes big-endian). */
 static void patch_id(msgpack_sbuffer *body, uint64_t id)
 {
@@ -75,6 +136,32 @@ static void patch_id(msgpack_sbuffer *body, uint64_t id)
     for (int i = 7; i >= 0; i--) {
         p[i] = (unsigned char)id;
         id >>= 8;
+    }
+}
+
+/* Checks a W2 reply: ok, and for a batch every one of the 100 results ok. */
+static void check_w2(const ac_reply_t *r, bool batch, msgpack_zone *zone)
+{
+    msgpack_object o;
+    ac_error_t err;
+    msgpack_zone_clear(zone);
+    if (ac_msgpack_parse(r->body, r->len, zone, &o, &err)) {
+        fprintf(stderr, "bad reply: %s\n", err.message);
+        exit(1);
+    }
+    const msgpack_object *ok = ac_wire_get(&o, "ok");
+    const msgpack_object *results = ac_wire_get(&o, "results");
+    bool good = ok && ok->via.boolean;
+    if (good && batch) {
+        good = results && results->via.array.size == BATCH;
+        for (uint32_t i = 0; good && i < results->via.array.size; i++) {
+            const msgpack_object *iok = ac_wire_get(&results->via.array.ptr[i], "ok");
+            good = iok && iok->via.boolean;
+        }
+    }
+    if (!good) {
+        fprintf(stderr, "a W2 request failed\n");
+        exit(1);
     }
 }
 
@@ -130,15 +217,22 @@ static void build_small_body(void)
 }
 
 /* Requests/s with `window` in flight. */
+static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body, int requests);
+
 static double throughput(const char *fe, int window, bool w1, msgpack_sbuffer *body)
+{
+    return throughput_n(fe, window, w1 ? 1 : 0, body, REQUESTS);
+}
+
+static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body, int requests)
 {
     ac_client_config_t cfg = {30000, 0};
     ac_client_t *c = ac_client_new(fe, &cfg);
     msgpack_zone *zone = msgpack_zone_new(65536);
     int sent = 0, got = 0;
     double t0 = zclock_usecs() / 1e6;
-    while (got < REQUESTS) {
-        while (sent < REQUESTS && sent - got < window) {
+    while (got < requests) {
+        while (sent < requests && sent - got < window) {
             uint64_t id = ac_client_next_id(c);
             patch_id(body, id);
             ac_client_send_raw(c, id, body->data, body->size);
@@ -149,14 +243,18 @@ static double throughput(const char *fe, int window, bool w1, msgpack_sbuffer *b
             fprintf(stderr, "no reply\n");
             exit(1);
         }
-        if (got % 64 == 0)
-            check_reply(&r, w1, zone);
+        if (got % 64 == 0 || check == 3) {
+            if (check >= 2)
+                check_w2(&r, check == 3, zone);
+            else
+                check_reply(&r, check == 1, zone);
+        }
         got++;
     }
     double t1 = zclock_usecs() / 1e6;
     msgpack_zone_free(zone);
     ac_client_destroy(&c);
-    return REQUESTS / (t1 - t0);
+    return requests / (t1 - t0);
 }
 
 /* p50 and p99 in microseconds with one request in flight. */
@@ -193,6 +291,7 @@ int main(void)
     zsys_set_logstream(NULL);
     build_w1_body();
     build_small_body();
+    build_w2_bodies();
     char dir[] = "/tmp/ac_bsvc_XXXXXX";
     if (!mkdtemp(dir))
         return 1;
@@ -214,17 +313,25 @@ int main(void)
     usleep(300000);
     printf("W1-inline through the broker, loopback tcp, request %zu bytes; %d requests per run, "
            "%d runs\n", s_body.size, REQUESTS, RUNS);
+    double w2_echo_tp[RUNS], w2_tp[RUNS], w2_batch[RUNS];
     double small_tp[RUNS], echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
-    for (int phase = 0; phase < 2; phase++) {
+    for (int phase = 0; phase < 3; phase++) {
         pid_t workers[2];
         for (int i = 0; i < 2; i++) {
             if (phase == 0) {
                 const char *argv[] = {AC_ECHO_PATH, be, "64", NULL};
                 workers[i] = spawn(argv);
-            } else {
+            } else if (phase == 1) {
                 const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
                                       "--combiner", comb, "--layers", lay, "--store", "none",
                                       "--l1-entries", "0", NULL};
+                workers[i] = spawn(argv);
+            } else {
+                const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
+                                      "--combiner", AC_SOURCE_DIR "/config/combiner.yaml",
+                                      "--layers", AC_SOURCE_DIR "/config/cap_layers.yaml",
+                                      "--subsystems", AC_SOURCE_DIR "/config/subsystems",
+                                      "--store", "none", "--l1-entries", "0", NULL};
                 workers[i] = spawn(argv);
             }
         }
@@ -233,7 +340,11 @@ int main(void)
             if (phase == 0) {
                 echo_tp[run] = throughput(fe, 256, false, &s_body);
                 small_tp[run] = throughput(fe, 256, false, &s_small);
+                w2_echo_tp[run] = throughput(fe, 256, false, &s_w2);
                 latency(fe, false, &echo_p50[run], &echo_p99[run]);
+            } else if (phase == 2) {
+                w2_tp[run] = throughput_n(fe, 256, 2, &s_w2, REQUESTS * 2);
+                w2_batch[run] = throughput_n(fe, 16, 3, &s_w2_batch, 400) * BATCH / 1000.0;
             } else {
                 w1_tp[run] = throughput(fe, 256, true, &s_body);
                 latency(fe, true, &w1_p50[run], &w1_p99[run]);
@@ -263,6 +374,13 @@ int main(void)
     report("W1 workers: 1 in flight, p50", w1_p50, RUNS, "us");
     report("W1 workers: 1 in flight, p99", w1_p99, RUNS, "us");
     printf("  W1 throughput / echo throughput: %.2f\n", tp_ratio);
+    qsort(w2_echo_tp, RUNS, sizeof(double), cmp_d);
+    qsort(w2_tp, RUNS, sizeof(double), cmp_d);
+    printf("W2 (demo actor, %zu-byte request; workers run the subsystems; L1 off):\n", s_w2.size);
+    report("echo workers, W2 request: 256 in flight", w2_echo_tp, RUNS, "req/s");
+    report("W2 workers: 256 in flight", w2_tp, RUNS, "resolves/s");
+    report("W2 workers: batches of 100, 16 in flight", w2_batch, RUNS, "actors/ms");
+    printf("  W2 throughput / echo throughput: %.2f\n", w2_tp[RUNS / 2] / w2_echo_tp[RUNS / 2]);
     printf("  W1 p50 / echo p50 (1 in flight): %.2f\n", lat_ratio);
     return 0;
 }

@@ -1,6 +1,7 @@
 /*  test_codec.c - the schema walk through JSON and msgpack: every error code with its
     path, hostile framing, number handling, and snapshot encodings. */
 #include "testutil.h"
+#include "actorcore/wire.h"
 #include "numfmt.h"
 
 static ac_registry_t *s_reg;
@@ -361,6 +362,58 @@ static void msgpack_and_json_agree(void **state)
     msgpack_zone_free(zone);
 }
 
+/* The service's fast snapshot writer and msgpack-c's packer give the same content. */
+static void fast_snapshot_writer_matches_the_packer(void **state)
+{
+    (void)state;
+    char combiner[4096];
+    size_t n = (size_t)snprintf(combiner, sizeof combiner, "dimensions:\n");
+    for (int d = 0; d < 40; d++)
+        n += (size_t)snprintf(combiner + n, sizeof combiner - n,
+                              "  d%02d_with_a_rather_long_dimension_name: { clamp_default: { min: -5, max: 1e9 } }\n", d);
+    ac_registry_t *reg = tu_registry(combiner, TU_LAYERS);
+    ac_request_t *req = ac_request_new(reg);
+    ac_resolver_t *r = ac_resolver_new(reg);
+    ac_error_t err;
+    assert_int_equal(ac_request_set_actor(req, "an-actor", 7, &err), 0);
+    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    for (int d = 0; d < 40; d++) {
+        char dim[64];
+        snprintf(dim, sizeof dim, "d%02d_with_a_rather_long_dimension_name", d);
+        assert_int_equal(ac_request_add_contribution(req, d % 3 ? AC_PRIMARY : AC_DERIVED, dim, AC_FLAT,
+                                                     d * 1.25 - 3, "s", 0, &err), 0);
+    }
+    const ac_snapshot_t *snap;
+    assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+    msgpack_sbuffer a, b;
+    msgpack_sbuffer_init(&a);
+    msgpack_sbuffer_init(&b);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &a, msgpack_sbuffer_write);
+    assert_int_equal(ac_snapshot_pack(&pk, snap, reg, "an-actor", 8), 0);
+    msgpack_sbuffer_write(&b, "x", 1); /* appends after existing content */
+    assert_int_equal(ac_snapshot_pack_buffer(&b, snap, reg, "an-actor", 8), 0);
+    msgpack_zone *zone = msgpack_zone_new(8192);
+    msgpack_object oa, ob;
+    assert_int_equal(ac_msgpack_parse(a.data, a.size, zone, &oa, &err), 0);
+    assert_int_equal(ac_msgpack_parse(b.data + 1, b.size - 1, zone, &ob, &err), 0);
+    msgpack_sbuffer ja, jb;
+    msgpack_sbuffer_init(&ja);
+    msgpack_sbuffer_init(&jb);
+    ac_msgpack_to_json(&oa, &ja);
+    ac_msgpack_to_json(&ob, &jb);
+    assert_int_equal(ja.size, jb.size);
+    assert_memory_equal(ja.data, jb.data, ja.size);
+    msgpack_sbuffer_destroy(&ja);
+    msgpack_sbuffer_destroy(&jb);
+    msgpack_sbuffer_destroy(&a);
+    msgpack_sbuffer_destroy(&b);
+    msgpack_zone_free(zone);
+    ac_resolver_destroy(&r);
+    ac_request_destroy(&req);
+    ac_registry_destroy(&reg);
+}
+
 static void numbers_print_in_shortest_round_trip_form(void **state)
 {
     (void)state;
@@ -414,6 +467,7 @@ int main(void)
         cmocka_unit_test(random_bytes_never_crash),
         cmocka_unit_test(msgpack_framing_attacks_are_rejected),
         cmocka_unit_test(msgpack_and_json_agree),
+        cmocka_unit_test(fast_snapshot_writer_matches_the_packer),
         cmocka_unit_test(numbers_print_in_shortest_round_trip_form),
         cmocka_unit_test(error_json_is_valid_json_whatever_the_message),
     };

@@ -298,9 +298,12 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
     }
     w->resolves++;
     msgpack_sbuffer_clear(&w->snap);
-    msgpack_packer spk;
-    msgpack_packer_init(&spk, &w->snap, msgpack_sbuffer_write);
-    ac_snapshot_pack(&spk, snap, w->reg, a ? a->id : NULL, a ? a->id_len : 0);
+    if (ac_snapshot_pack_buffer(&w->snap, snap, w->reg, a ? a->id : NULL, a ? a->id_len : 0)) {
+        ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
+        w->errors++;
+        pack_error_fields(pk, &err);
+        return 2;
+    }
     if (a && mode != CACHE_BYPASS) {
         if (w->l1)
             ac_l1_put(w->l1, &key, w->snap.data, w->snap.size, now_ms());

@@ -59,6 +59,10 @@ int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg,
 int ac_snapshot_pack(msgpack_packer *pk, const ac_snapshot_t *snap, const ac_registry_t *reg,
                      const char *actor_id, size_t actor_id_len);
 
+/* The same bytes' meaning, appended straight to sb: the fast path the service uses. */
+int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
+                            const ac_registry_t *reg, const char *actor_id, size_t actor_id_len);
+
 /* Appends s as a JSON string literal (quoted, escaped) to out. */
 int ac_json_write_string(msgpack_sbuffer *out, const char *s, size_t len);
 
