@@ -313,9 +313,9 @@ int main(void)
     usleep(300000);
     printf("W1-inline through the broker, loopback tcp, request %zu bytes; %d requests per run, "
            "%d runs\n", s_body.size, REQUESTS, RUNS);
-    double w2_echo_tp[RUNS], w2_tp[RUNS], w2_batch[RUNS];
+    double w2_echo_tp[RUNS], w2_tp[RUNS], w2_batch[RUNS], w2_batch_l1[RUNS];
     double small_tp[RUNS], echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
-    for (int phase = 0; phase < 3; phase++) {
+    for (int phase = 0; phase < 4; phase++) {
         pid_t workers[2];
         for (int i = 0; i < 2; i++) {
             if (phase == 0) {
@@ -327,11 +327,14 @@ int main(void)
                                       "--l1-entries", "0", NULL};
                 workers[i] = spawn(argv);
             } else {
+                /* phase 2: L1 off (every actor computed); phase 3: L1 on (repeated actors
+                   are answered from the cache after the first batch). */
                 const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
                                       "--combiner", AC_SOURCE_DIR "/config/combiner.yaml",
                                       "--layers", AC_SOURCE_DIR "/config/cap_layers.yaml",
                                       "--subsystems", AC_SOURCE_DIR "/config/subsystems",
-                                      "--store", "none", "--l1-entries", "0", NULL};
+                                      "--store", "none", "--l1-entries", phase == 2 ? "0" : "100000",
+                                      NULL};
                 workers[i] = spawn(argv);
             }
         }
@@ -345,6 +348,9 @@ int main(void)
             } else if (phase == 2) {
                 w2_tp[run] = throughput_n(fe, 256, 2, &s_w2, REQUESTS * 2);
                 w2_batch[run] = throughput_n(fe, 16, 3, &s_w2_batch, 400) * BATCH / 1000.0;
+            } else if (phase == 3) {
+                throughput_n(fe, 16, 3, &s_w2_batch, 20); /* warm both workers' L1 */
+                w2_batch_l1[run] = throughput_n(fe, 16, 3, &s_w2_batch, 400) * BATCH / 1000.0;
             } else {
                 w1_tp[run] = throughput(fe, 256, true, &s_body);
                 latency(fe, true, &w1_p50[run], &w1_p99[run]);
@@ -380,6 +386,7 @@ int main(void)
     report("echo workers, W2 request: 256 in flight", w2_echo_tp, RUNS, "req/s");
     report("W2 workers: 256 in flight", w2_tp, RUNS, "resolves/s");
     report("W2 workers: batches of 100, 16 in flight", w2_batch, RUNS, "actors/ms");
+    report("  same, L1 on (repeated actors: hits)", w2_batch_l1, RUNS, "actors/ms");
     printf("  W2 throughput / echo throughput: %.2f\n", w2_tp[RUNS / 2] / w2_echo_tp[RUNS / 2]);
     printf("  W1 p50 / echo p50 (1 in flight): %.2f\n", lat_ratio);
     return 0;
