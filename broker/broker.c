@@ -26,6 +26,7 @@
 
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
+#include "mdp.h"
 #include "settings.h"
 
 typedef struct service service_t;
@@ -225,31 +226,19 @@ static void reply_error(broker_t *b, zframe_t *client, const char *service, zmsg
 
 /* ---- workers ---- */
 
-static void send_to_worker(broker_t *b, worker_t *w, int command, zmsg_t *msg)
+/* Sends a worker command to the peer with that routing id. */
+static void send_to_identity(broker_t *b, zframe_t *identity, int command, zmsg_t *msg)
 {
-    if (!msg)
-        msg = zmsg_new();
-    unsigned char cmd = (unsigned char)command;
-    zmsg_pushmem(msg, &cmd, 1);
-    zmsg_pushstr(msg, AC_MDPW);
-    zmsg_pushmem(msg, NULL, 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(w->identity)});
+    msg = ac_mdp_worker_frames(msg, command);
+    zmsg_prepend(msg, &(zframe_t *){zframe_dup(identity)});
     if (zmsg_send(&msg, b->backend) != 0)
         b->n.unroutable++;
     zmsg_destroy(&msg);
 }
 
-/* Sends DISCONNECT to an identity we do not know as a worker. */
-static void disconnect_identity(broker_t *b, zframe_t *identity)
+static void send_to_worker(broker_t *b, worker_t *w, int command, zmsg_t *msg)
 {
-    zmsg_t *msg = zmsg_new();
-    unsigned char cmd = AC_MDPW_DISCONNECT;
-    zmsg_pushmem(msg, &cmd, 1);
-    zmsg_pushstr(msg, AC_MDPW);
-    zmsg_pushmem(msg, NULL, 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(identity)});
-    zmsg_send(&msg, b->backend);
-    zmsg_destroy(&msg);
+    send_to_identity(b, w->identity, command, msg);
 }
 
 static void dispatch(broker_t *b, service_t *s);
@@ -355,12 +344,12 @@ static void on_worker_message(broker_t *b, zmsg_t *msg)
             if (w)
                 worker_delete(b, w, true);
             else
-                disconnect_identity(b, identity);
+                send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
         } else {
             service_t *s = service_require(b, name);
             if (!s) {
                 b->n.malformed++;
-                disconnect_identity(b, identity);
+                send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
             } else {
                 w = calloc(1, sizeof *w);
                 w->key = strdup(key);
@@ -382,7 +371,7 @@ static void on_worker_message(broker_t *b, zmsg_t *msg)
         /* Not a worker we know (e.g. we restarted): tell it to reconnect. */
         b->n.malformed += command != AC_MDPW_HEARTBEAT && command != AC_MDPW_DISCONNECT;
         if (command != AC_MDPW_DISCONNECT)
-            disconnect_identity(b, identity);
+            send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
     } else if (command == AC_MDPW_REPLY) {
         zframe_t *env = zmsg_pop(msg), *delim = zmsg_pop(msg);
         request_t *r = NULL;

@@ -105,16 +105,13 @@ static void assert_rejected(run_t *r, const char *code, const char *path)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/ac_cli_XXXXXX");
-    return mkdtemp(s_dir) ? 0 : -1;
+    return tu_mkdtemp(s_dir, sizeof s_dir, "cli");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system(cmd);
+    return tu_rmtree(s_dir);
 }
 
 static void golden_cases_through_the_cli(void **state)

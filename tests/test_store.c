@@ -10,16 +10,13 @@ static char s_dir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/ac_store_XXXXXX");
-    return mkdtemp(s_dir) ? 0 : -1;
+    return tu_mkdtemp(s_dir, sizeof s_dir, "store");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system(cmd);
+    return tu_rmtree(s_dir);
 }
 
 static void path_of(char *buf, size_t size, const char *name)

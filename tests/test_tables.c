@@ -34,16 +34,13 @@ static void clear_dir(void)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(s_dir, sizeof s_dir, "/tmp/ac_tables_XXXXXX");
-    return mkdtemp(s_dir) ? 0 : -1;
+    return tu_mkdtemp(s_dir, sizeof s_dir, "tables");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    return system(cmd);
+    return tu_rmtree(s_dir);
 }
 
 static const char *const RACE =

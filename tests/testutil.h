@@ -137,6 +137,21 @@ static inline void tu_assert_snapshot(const char *want_text, const char *got_tex
     json_decref(got);
 }
 
+/* A fresh directory under /tmp for one suite (buf >= 64 bytes); 0 or -1. */
+static inline int tu_mkdtemp(char *buf, size_t size, const char *tag)
+{
+    snprintf(buf, size, "/tmp/ac_%s_XXXXXX", tag);
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+/* Removes a directory made by tu_mkdtemp, with its content. */
+static inline int tu_rmtree(const char *dir)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
 /* Path of a file in the golden folder. */
 static inline void tu_golden_path(char *buf, size_t size, const char *rel)
 {

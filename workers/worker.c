@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mdp.h"
 #include "worker.h"
 
 static const char *s_usage_head =
@@ -31,12 +32,7 @@ static int64_t clock_ms(void)
 
 static void send_command(zsock_t *sock, int command, zmsg_t *msg)
 {
-    if (!msg)
-        msg = zmsg_new();
-    unsigned char cmd = (unsigned char)command;
-    zmsg_pushmem(msg, &cmd, 1);
-    zmsg_pushstr(msg, AC_MDPW);
-    zmsg_pushmem(msg, NULL, 0);
+    msg = ac_mdp_worker_frames(msg, command);
     zmsg_send(&msg, sock);
     zmsg_destroy(&msg);
 }
