@@ -50,22 +50,35 @@ static void report(const char *what, double *v, int n, const char *unit)
     printf("  %-40s median %10.1f  min %10.1f  max %10.1f  %s\n", what, v[n / 2], v[0], v[n - 1], unit);
 }
 
+/* Starts a request body {op, <key>: ...} of three entries (op, key, id); the caller packs
+   key's value, then end_body adds the id. */
+static void begin_body(msgpack_sbuffer *sb, msgpack_packer *pk, const char *op, const char *key)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, 3);
+    ac_wire_pack_str(pk, "op");
+    ac_wire_pack_str(pk, op);
+    ac_wire_pack_str(pk, key);
+}
+
+/* The id goes last, at a fixed width, so that it can be patched in place per request. */
+static void end_body(msgpack_packer *pk)
+{
+    ac_wire_pack_str(pk, "id");
+    msgpack_pack_uint64(pk, UINT64_MAX);
+}
+
 /* The W1 request body: {op: resolve, outputs: [...], id} (id patched per send). */
 static msgpack_sbuffer s_body;
 static double s_w1_value;
 
 static void build_w1_body(void)
 {
-    msgpack_sbuffer_init(&s_body);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &s_body, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "resolve");
-    ac_wire_pack_str(&pk, "outputs");
+    begin_body(&s_body, &pk, "resolve", "outputs");
     w1_pack_outputs(&pk);
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, UINT64_MAX); /* fixed width: patched in place per request */
+    end_body(&pk);
     s_w1_value = w1_expected(0);
 }
 
@@ -102,29 +115,17 @@ static void build_w2_bodies(void)
         exit(1);
     }
     msgpack_packer pk;
-    msgpack_sbuffer_init(&s_w2);
-    msgpack_packer_init(&pk, &s_w2, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "resolve");
-    ac_wire_pack_str(&pk, "actor");
+    begin_body(&s_w2, &pk, "resolve", "actor");
     pack_actor(&pk, &actor, -1);
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, UINT64_MAX);
-    msgpack_sbuffer_init(&s_w2_batch);
-    msgpack_packer_init(&pk, &s_w2_batch, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "resolve_batch");
-    ac_wire_pack_str(&pk, "items");
+    end_body(&pk);
+    begin_body(&s_w2_batch, &pk, "resolve_batch", "items");
     msgpack_pack_array(&pk, BATCH);
     for (int i = 0; i < BATCH; i++) {
         msgpack_pack_map(&pk, 1);
         ac_wire_pack_str(&pk, "actor");
         pack_actor(&pk, &actor, i);
     }
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, UINT64_MAX);
+    end_body(&pk);
     msgpack_zone_free(zone);
     free(json);
 }
@@ -201,19 +202,13 @@ static msgpack_sbuffer s_small;
 
 static void build_small_body(void)
 {
-    msgpack_sbuffer_init(&s_small);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &s_small, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "ping");
-    ac_wire_pack_str(&pk, "pad");
+    begin_body(&s_small, &pk, "ping", "pad");
     char pad[1000];
     memset(pad, 'x', sizeof pad);
     msgpack_pack_bin(&pk, sizeof pad);
     msgpack_pack_bin_body(&pk, pad, sizeof pad);
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, UINT64_MAX);
+    end_body(&pk);
 }
 
 /* Requests/s with `window` in flight. */
