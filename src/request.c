@@ -743,3 +743,61 @@ uint64_t ac_request_outputs_hash(const ac_request_t *req)
     }
     return ac_hash_finish(sum ^ (uint64_t)req->inline_outputs);
 }
+
+/* Hashes a msgpack object (type, then content; maps in their given order). */
+static uint64_t hash_object(uint64_t h, const msgpack_object *o)
+{
+    if (!o)
+        return ac_hash_u64(h, 0xff);
+    h = ac_hash_u64(h, (uint64_t)o->type);
+    switch (o->type) {
+    case MSGPACK_OBJECT_BOOLEAN:
+        return ac_hash_u64(h, o->via.boolean);
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        return ac_hash_u64(h, o->via.u64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return ac_hash_u64(h, (uint64_t)o->via.i64);
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return ac_hash_u64(h, bits_of(o->via.f64));
+    case MSGPACK_OBJECT_STR:
+    case MSGPACK_OBJECT_BIN:
+        return ac_hash_str(h, o->via.str.ptr, o->via.str.size);
+    case MSGPACK_OBJECT_ARRAY:
+        h = ac_hash_u64(h, o->via.array.size);
+        for (uint32_t i = 0; i < o->via.array.size; i++)
+            h = hash_object(h, &o->via.array.ptr[i]);
+        return h;
+    case MSGPACK_OBJECT_MAP:
+        h = ac_hash_u64(h, o->via.map.size);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            h = hash_object(h, &o->via.map.ptr[i].key);
+            h = hash_object(h, &o->via.map.ptr[i].val);
+        }
+        return h;
+    default:
+        return h;
+    }
+}
+
+static uint64_t hash_cstr(uint64_t h, const char *s)
+{
+    return s ? ac_hash_str(h, s, strlen(s)) : ac_hash_u64(h, 0xfe);
+}
+
+uint64_t ac_request_content_hash(const ac_request_t *req)
+{
+    uint64_t h = ac_hash_u64(AC_HASH_INIT, ac_request_outputs_hash(req));
+    if (!req->has_actor)
+        return ac_hash_finish(h);
+    const ac_actor_t *a = &req->actor;
+    h = hash_cstr(hash_cstr(h, a->name), a->race);
+    h = ac_hash_u64(h, a->has_age ? bits_of(a->age) : 0x7ff8dead);
+    h = ac_hash_u64(h, a->has_lifespan ? bits_of(a->lifespan) : 0x7ff8dead);
+    h = hash_object(hash_object(h, a->created_at), a->updated_at);
+    h = hash_object(h, a->data);
+    h = ac_hash_u64(h, a->n_subsystems);
+    for (size_t i = 0; i < a->n_subsystems; i++)
+        h = hash_cstr(h, a->subsystems[i]);
+    return ac_hash_finish(h);
+}

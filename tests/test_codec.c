@@ -253,6 +253,25 @@ static void actor_fields_are_checked(void **state)
     ac_request_destroy(&req);
 }
 
+static void content_hash_covers_the_actor_but_not_input_order(void **state)
+{
+    (void)state;
+    const char *a1 = "{\"id\":\"h\",\"version\":1,\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]}}";
+    const char *a2 = "{\"id\":\"h\",\"version\":1,\"race\":\"elf\",\"data\":{\"items\":[\"bow\"]}}";
+    const char *a3 = "{\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]},\"version\":1,\"id\":\"h\"}";
+    ac_request_t *r1 = ac_request_new(s_reg), *r2 = ac_request_new(s_reg), *r3 = ac_request_new(s_reg);
+    ac_error_t err;
+    assert_int_equal(ac_decode_actor_json(r1, a1, strlen(a1), &err), 0);
+    assert_int_equal(ac_decode_actor_json(r2, a2, strlen(a2), &err), 0);
+    assert_int_equal(ac_decode_actor_json(r3, a3, strlen(a3), &err), 0);
+    assert_true(ac_request_content_hash(r1) != ac_request_content_hash(r2));
+    assert_true(ac_request_content_hash(r1) == ac_request_content_hash(r3));
+    assert_true(ac_request_outputs_hash(r1) == ac_request_outputs_hash(r2));
+    ac_request_destroy(&r1);
+    ac_request_destroy(&r2);
+    ac_request_destroy(&r3);
+}
+
 static void random_bytes_never_crash(void **state)
 {
     (void)state;
@@ -464,6 +483,7 @@ int main(void)
         cmocka_unit_test(scope_defaults_to_total_which_must_exist),
         cmocka_unit_test(limits_give_too_large),
         cmocka_unit_test(actor_fields_are_checked),
+        cmocka_unit_test(content_hash_covers_the_actor_but_not_input_order),
         cmocka_unit_test(random_bytes_never_crash),
         cmocka_unit_test(msgpack_framing_attacks_are_rejected),
         cmocka_unit_test(msgpack_and_json_agree),

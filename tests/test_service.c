@@ -267,6 +267,26 @@ static void cache_tiers_get_invalidate_and_modes(void **state)
         assert_true(reply_ok(o));
         assert_string_equal(tier_of(o, t, sizeof t), want[i]);
     }
+    /* Same actor id and version but other content (what subsystems read): a miss, never
+       a stale hit. */
+    for (int k = 0; k < 3; k++) {
+        uint64_t rid = ac_client_next_id(c);
+        msgpack_packer *pk;
+        ac_client_begin(c, &pk, "resolve", rid, 1);
+        ac_wire_pack_str(pk, "actor");
+        msgpack_pack_map(pk, 3);
+        ac_wire_pack_str(pk, "id");
+        ac_wire_pack_str(pk, "cache-2");
+        ac_wire_pack_str(pk, "version");
+        msgpack_pack_int(pk, 1);
+        ac_wire_pack_str(pk, "data");
+        msgpack_pack_map(pk, 1);
+        ac_wire_pack_str(pk, "items");
+        ac_wire_pack_str(pk, k == 2 ? "bow" : "sword");
+        ac_client_send(c, rid);
+        recv_one(c, &r, 10000);
+        assert_string_equal(tier_of(parse_reply(&p, &r), t, sizeof t), k == 1 ? "l1" : "miss");
+    }
     /* New outputs for the same actor and version: another key, a miss. */
     one_flat(outs, sizeof outs, "strength", 43);
     send_resolve(c, outs, "cache-1", false, NULL);

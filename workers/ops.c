@@ -254,7 +254,7 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
     ac_cache_key_t key = {0};
     if (!rc && a) {
         key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_resolver_generation(w->resolver),
-                               ac_request_outputs_hash(w->req)};
+                               ac_request_content_hash(w->req)};
     }
     if (!rc && a && mode == CACHE_USE) {
         const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, &key, now_ms()) : NULL;

@@ -136,6 +136,12 @@ size_t ac_request_cap_count(const ac_request_t *self);
    requests with the same outputs in any order hash alike. */
 uint64_t ac_request_outputs_hash(const ac_request_t *self);
 
+/* ac_request_outputs_hash mixed with a hash of the actor's content (name, race, age,
+   lifespan, timestamps, data, subsystem list): what worker-side subsystems read. The
+   service uses it as the cache key's hash, so an actor whose items change without a new
+   version still misses rather than being served a stale snapshot. */
+uint64_t ac_request_content_hash(const ac_request_t *self);
+
 const char *ac_bucket_name(int bucket);
 const char *ac_cap_mode_name(int mode);
 
