@@ -86,6 +86,14 @@ static pid_t svc_spawn(const char *const *argv, const char *log)
     return pid;
 }
 
+/* Forgets a process the test has reaped itself, so cleanup never signals a reused pid. */
+static void svc_forget(pid_t pid)
+{
+    for (int i = 0; i < s_nprocs; i++)
+        if (s_procs[i] == pid)
+            s_procs[i] = 0;
+}
+
 /* Stops pid: SIGTERM, up to wait_ms for it to exit, then SIGKILL. Returns its status. */
 static int svc_stop(pid_t pid, int sig, int wait_ms)
 {
@@ -99,9 +107,7 @@ static int svc_stop(pid_t pid, int sig, int wait_ms)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
 gone:
-    for (int i = 0; i < s_nprocs; i++)
-        if (s_procs[i] == pid)
-            s_procs[i] = 0;
+    svc_forget(pid);
     return st;
 }
 

@@ -526,6 +526,40 @@ static void subscriber_receives_only_its_actors_events(void **state)
     zsock_destroy(&sub);
 }
 
+/* `actorcore subscribe ACTOR --count 1` prints the actor's event and exits. */
+static void cli_subscribe_prints_the_actors_event(void **state)
+{
+    (void)state;
+    const char *argv[] = {AC_CLI_PATH, "subscribe", "sub-cli", "--events", s_main.eout, "--count", "1", NULL};
+    pid_t sub = svc_spawn(argv, "subscribe.out");
+    ac_client_t *c = ac_client_new(s_main.fe, NULL);
+    char outs[512];
+    int st = -1;
+    for (int round = 0; round < 100; round++) {
+        ac_reply_t r;
+        send_resolve(c, one_flat(outs, sizeof outs, "strength", 9), "sub-other", true, "bypass");
+        send_resolve(c, one_flat(outs, sizeof outs, "strength", 9), "sub-cli", true, "bypass");
+        recv_one(c, &r, 10000);
+        recv_one(c, &r, 10000);
+        if (waitpid(sub, &st, WNOHANG) == sub) {
+            svc_forget(sub);
+            break;
+        }
+        usleep(50000);
+    }
+    ac_client_destroy(&c);
+    if (!WIFEXITED(st))
+        fail_msg("actorcore subscribe did not exit after one event");
+    char path[400];
+    snprintf(path, sizeof path, "%s/subscribe.out", svc_tmpdir());
+    char *out = tu_slurp(path);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "\"topic\":\"snap/sub-cli\""));
+    assert_non_null(strstr(out, "\"strength\":9"));
+    assert_null(strstr(out, "sub-other"));
+    free(out);
+}
+
 static void python_mdp_client_with_a_req_socket_interoperates(void **state)
 {
     (void)state;
@@ -823,6 +857,7 @@ int main(void)
         cmocka_unit_test(golden_cases_through_broker_and_two_workers_equal_the_cli),
         cmocka_unit_test(cache_tiers_get_invalidate_and_modes),
         cmocka_unit_test(subscriber_receives_only_its_actors_events),
+        cmocka_unit_test(cli_subscribe_prints_the_actors_event),
         cmocka_unit_test(python_mdp_client_with_a_req_socket_interoperates),
         cmocka_unit_test(bad_traffic_is_answered_or_dropped_and_counted),
         cmocka_unit_test(mutated_requests_are_all_answered_and_workers_survive),
