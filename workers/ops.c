@@ -252,11 +252,14 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
     }
     const ac_actor_t *a = ac_request_actor(w->req);
     ac_cache_key_t key = {0};
-    if (!rc && a) {
+    /* The key (a hash over the whole actor) is only worth computing when a tier will be
+       read or written. */
+    bool cached = a && mode != CACHE_BYPASS && (w->l1 || w->store);
+    if (!rc && cached) {
         key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_resolver_generation(w->resolver),
                                ac_request_content_hash(w->req)};
     }
-    if (!rc && a && mode == CACHE_USE) {
+    if (!rc && cached && mode == CACHE_USE) {
         const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, &key, now_ms()) : NULL;
         if (hit) {
             w->l1_hits++;
@@ -304,7 +307,7 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
         pack_error_fields(pk, &err);
         return 2;
     }
-    if (a && mode != CACHE_BYPASS) {
+    if (cached) {
         if (w->l1)
             ac_l1_put(w->l1, &key, w->snap.data, w->snap.size, now_ms());
         if (w->store && ac_store_put(w->store, &key, w->snap.data, w->snap.size))
