@@ -140,16 +140,22 @@ static void patch_id(msgpack_sbuffer *body, uint64_t id)
     }
 }
 
+/* Parses a reply into o (in zone), or ends the benchmark: a garbled reply measures nothing. */
+static void parse_or_die(const ac_reply_t *r, msgpack_zone *zone, msgpack_object *o)
+{
+    ac_error_t err;
+    msgpack_zone_clear(zone);
+    if (ac_msgpack_parse(r->body, r->len, zone, o, &err)) {
+        fprintf(stderr, "bad reply: %s\n", err.message);
+        exit(1);
+    }
+}
+
 /* Checks a W2 reply: ok, and for a batch every one of the 100 results ok. */
 static void check_w2(const ac_reply_t *r, bool batch, msgpack_zone *zone)
 {
     msgpack_object o;
-    ac_error_t err;
-    msgpack_zone_clear(zone);
-    if (ac_msgpack_parse(r->body, r->len, zone, &o, &err)) {
-        fprintf(stderr, "bad reply: %s\n", err.message);
-        exit(1);
-    }
+    parse_or_die(r, zone, &o);
     const msgpack_object *ok = ac_wire_get(&o, "ok");
     const msgpack_object *results = ac_wire_get(&o, "results");
     bool good = ok && ok->via.boolean;
@@ -169,12 +175,7 @@ static void check_w2(const ac_reply_t *r, bool batch, msgpack_zone *zone)
 static void check_reply(const ac_reply_t *r, bool w1, msgpack_zone *zone)
 {
     msgpack_object o;
-    ac_error_t err;
-    msgpack_zone_clear(zone);
-    if (ac_msgpack_parse(r->body, r->len, zone, &o, &err)) {
-        fprintf(stderr, "bad reply: %s\n", err.message);
-        exit(1);
-    }
+    parse_or_die(r, zone, &o);
     if (!w1)
         return; /* the echo is the request itself */
     const msgpack_object *ok = ac_wire_get(&o, "ok");

@@ -28,14 +28,6 @@ typedef struct {
     const char *why;           /* first failure */
 } dec_t;
 
-static uint64_t be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 static int fail(dec_t *d, const char *why)
 {
     if (!d->why)
@@ -155,16 +147,16 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         w = 1 << (t - 0xc4);
         if (take(d, (size_t)w, &at))
             return -1;
-        return decode_raw(d, o, MSGPACK_OBJECT_BIN, be(at, w));
+        return decode_raw(d, o, MSGPACK_OBJECT_BIN, ac_be_read(at, w));
     case 0xc7: case 0xc8: case 0xc9:
         w = 1 << (t - 0xc7);
         if (take(d, (size_t)w, &at))
             return -1;
-        return decode_ext(d, o, be(at, w));
+        return decode_ext(d, o, ac_be_read(at, w));
     case 0xca: {
         if (take(d, 4, &at))
             return -1;
-        uint32_t bits = (uint32_t)be(at, 4);
+        uint32_t bits = (uint32_t)ac_be_read(at, 4);
         float f;
         memcpy(&f, &bits, 4);
         o->type = MSGPACK_OBJECT_FLOAT32;
@@ -174,7 +166,7 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
     case 0xcb: {
         if (take(d, 8, &at))
             return -1;
-        uint64_t bits = be(at, 8);
+        uint64_t bits = ac_be_read(at, 8);
         memcpy(&o->via.f64, &bits, 8);
         o->type = MSGPACK_OBJECT_FLOAT64;
         return 0;
@@ -184,13 +176,13 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         if (take(d, (size_t)w, &at))
             return -1;
         o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
-        o->via.u64 = be(at, w);
+        o->via.u64 = ac_be_read(at, w);
         return 0;
     case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
         w = 1 << (t - 0xd0);
         if (take(d, (size_t)w, &at))
             return -1;
-        uint64_t u = be(at, w);
+        uint64_t u = ac_be_read(at, w);
         int64_t v = w == 1 ? (int8_t)u : w == 2 ? (int16_t)u : w == 4 ? (int32_t)u : (int64_t)u;
         ac_mpobj_set_int(o, v);
         return 0;
@@ -201,17 +193,17 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         w = 1 << (t - 0xd9);
         if (take(d, (size_t)w, &at))
             return -1;
-        return decode_raw(d, o, MSGPACK_OBJECT_STR, be(at, w));
+        return decode_raw(d, o, MSGPACK_OBJECT_STR, ac_be_read(at, w));
     case 0xdc: case 0xdd:
         w = t == 0xdc ? 2 : 4;
         if (take(d, (size_t)w, &at))
             return -1;
-        return decode_array(d, o, be(at, w), depth);
+        return decode_array(d, o, ac_be_read(at, w), depth);
     case 0xde: case 0xdf:
         w = t == 0xde ? 2 : 4;
         if (take(d, (size_t)w, &at))
             return -1;
-        return decode_map(d, o, be(at, w), depth);
+        return decode_map(d, o, ac_be_read(at, w), depth);
     default:
         return fail(d, "invalid msgpack type byte 0xc1");
     }

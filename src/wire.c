@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
+#include "mpobj.h"
 #include "numfmt.h"
 
 const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
@@ -22,14 +23,6 @@ const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
-}
-
-static uint64_t be_read(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
 }
 
 /* Position after the object at pos, or SIZE_MAX when it runs past len. Containers are
@@ -76,7 +69,7 @@ static size_t skip(const unsigned char *b, size_t len, size_t pos)
         if (hdr) {
             if (len - pos < (size_t)hdr)
                 return SIZE_MAX;
-            uint64_t n = be_read(b + pos, hdr);
+            uint64_t n = ac_be_read(b + pos, hdr);
             pos += (size_t)hdr;
             if (t == 0xdc || t == 0xdd)
                 more = n;
@@ -107,7 +100,7 @@ int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *ou
         pairs = t & 0x0f;
     else if ((t == 0xde && len >= 3) || (t == 0xdf && len >= 5)) {
         int hdr = t == 0xde ? 2 : 4;
-        pairs = be_read(b + pos, hdr);
+        pairs = ac_be_read(b + pos, hdr);
         pos += (size_t)hdr;
     } else
         return -1;
@@ -133,7 +126,7 @@ int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *ou
                 return 0;
             if (len - pos - 1 < (size_t)w)
                 return -1;
-            *out = be_read(b + pos + 1, w);
+            *out = ac_be_read(b + pos + 1, w);
             return 1;
         }
         pos = skip(b, len, pos);
