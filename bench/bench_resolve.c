@@ -15,7 +15,7 @@
 
 #include "bench.h"
 #include "w1.h"
-#include "yamldoc.h"
+#include "core/yamldoc.h"
 
 /* ---- allocation counting: interpose the allocator (glibc exports __libc_*) ---- */
 extern void *__libc_malloc(size_t);

@@ -18,7 +18,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "w1.h"
-#include "yamldoc.h"
+#include "core/yamldoc.h"
 
 #define RUNS 3
 #define REQUESTS 20000

@@ -26,8 +26,8 @@
 
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
-#include "mdp.h"
-#include "settings.h"
+#include "service/mdp.h"
+#include "service/settings.h"
 
 typedef struct service service_t;
 typedef struct worker worker_t;

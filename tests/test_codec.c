@@ -2,7 +2,7 @@
     path, hostile framing, number handling, and snapshot encodings. */
 #include "testutil.h"
 #include "actorcore/wire.h"
-#include "numfmt.h"
+#include "codec/numfmt.h"
 
 static ac_registry_t *s_reg;
 

@@ -2,7 +2,7 @@
 #include <fcntl.h>
 #include <unistd.h>
     the worker's real settings table. */
-#include "settings.h"
+#include "service/settings.h"
 #include "testutil.h"
 #include "worker.h"
 

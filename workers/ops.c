@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "worker.h"
-#include "request_impl.h"
+#include "core/request_impl.h"
 
 enum { CACHE_USE, CACHE_BYPASS, CACHE_REFRESH };
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mdp.h"
+#include "service/mdp.h"
 #include "worker.h"
 
 static const char *s_usage_head =

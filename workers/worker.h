@@ -15,7 +15,7 @@
 #include "actorcore/cache.h"
 #include "actorcore/store.h"
 #include "actorcore/wire.h"
-#include "settings.h"
+#include "service/settings.h"
 
 typedef struct {
     char *config;              /* --config FILE, read before other flags apply */

@@ -1,4 +1,5 @@
 /*  actorcore/actorcore.h - the whole public API of libactorcore.
+    Layer: subsystems (see src/subsystems/README.md; scripts/check-layers.sh).
 
     actorcore merges the contributions of game subsystems into a deterministic snapshot of
     an actor's stats under layered caps (Actor Core v3). The data path, one header each:

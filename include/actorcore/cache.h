@@ -1,4 +1,5 @@
 /*  actorcore/cache.h - L1: the bounded in-memory snapshot cache of a worker.
+    Layer: service (see src/service/README.md; scripts/check-layers.sh).
 
     One entry per actor: the newest snapshot stored for it, with the full cache key it was
     computed under (actor version, registry generation, hash of the request's inline

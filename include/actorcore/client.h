@@ -1,4 +1,5 @@
 /*  actorcore/client.h - an asynchronous MDP/0.1 client for the actorcore service.
+    Layer: service (see src/service/README.md; scripts/check-layers.sh).
 
     Send many requests without waiting; receive replies as they come, matched to requests
     by the `id` the client assigned. Each request has a per-attempt timeout; when it passes

@@ -1,4 +1,5 @@
 /*  actorcore/codec.h - JSON and msgpack in and out, over one schema walk.
+    Layer: codec (see src/codec/README.md; scripts/check-layers.sh).
 
     Both wire forms are first parsed into a generic tree (msgpack-c's msgpack_object, in a
     caller-owned msgpack_zone): msgpack directly, JSON through jansson. One schema walk

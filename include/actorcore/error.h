@@ -1,4 +1,5 @@
 /*  actorcore/error.h - errors as values.
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     Every function that can reject input returns an int: 0 on success or a negative
     ac_code_t, and fills an ac_error_t the caller owns (no allocation, so an error can be

@@ -1,4 +1,5 @@
 /*  actorcore/registry.h - the configuration a resolve runs under.
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     A registry pairs the CombinerRegistry (one merge rule per dimension, SPEC 2) with the
     CapLayerRegistry (layer order and across-layer policy). Both are loaded from YAML

@@ -1,4 +1,5 @@
 /*  actorcore/request.h - one resolve request: an optional actor and SubsystemOutputs.
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     A request is filled either by a decoder (codec.h: JSON or msgpack, one schema walk) or
     by C code through the builder functions below, which validate exactly as the decoders

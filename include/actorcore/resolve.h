@@ -1,4 +1,5 @@
 /*  actorcore/resolve.h - turning a request into a snapshot (SPEC 3-6).
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     A resolver holds the scratch memory of resolving (sort buffers, per-dimension slots,
     the snapshot being written) and the worker-side subsystems it may run. It is not shared

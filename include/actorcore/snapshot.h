@@ -1,4 +1,5 @@
 /*  actorcore/snapshot.h - the resolved stats of one actor.
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     A snapshot is one flat, position-independent block of memory: a header, then per
     dimension its caps (Min, Max) and its Primary and/or Derived value, then the merged

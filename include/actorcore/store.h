@@ -1,4 +1,5 @@
 /*  actorcore/store.h - L3: the durable snapshot store, one SQLite file per host.
+    Layer: service (see src/service/README.md; scripts/check-layers.sh).
 
     One row per actor: its newest snapshot with the cache key it was computed under. The
     database runs in WAL mode with synchronous=NORMAL and a busy timeout, so the workers of

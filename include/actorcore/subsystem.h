@@ -1,4 +1,5 @@
-/*  actorcore/subsystem.h - worker-side subsystems: the plugins that own game formulas.
+/*  actorcore/subsystem.h - the subsystem interface the core runs (plugins own game formulas).
+    Layer: core (see src/core/README.md; scripts/check-layers.sh).
 
     The core never contains game formulas (SPEC 1). A subsystem is a system id, a priority
     and a `contribute` function that, given the actor, adds Contributions, CapContributions

@@ -1,4 +1,5 @@
 /*  actorcore/subsystems.h - worker-side subsystems declared in configuration.
+    Layer: subsystems (see src/subsystems/README.md; scripts/check-layers.sh).
 
     A folder of YAML files (e.g. config/subsystems/, every .yaml), one subsystem each:
 

@@ -1,4 +1,5 @@
 /*  actorcore/wire.h - the service's wire protocol (SPEC 8).
+    Layer: codec (see src/codec/README.md; scripts/check-layers.sh).
 
     Transport: ZeroMQ Majordomo Protocol MDP/0.1 (RFC 7) between clients, broker and
     workers, service name "actorcore". Extension (compatible): a worker's READY may carry

@@ -1,5 +1,5 @@
 /*  yamldoc.c - see yamldoc.h. */
-#include "yamldoc.h"
+#include "core/yamldoc.h"
 
 #include <errno.h>
 #include <math.h>

@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
-#include "mpobj.h"
-#include "registry_impl.h"
-#include "snapshot_impl.h"
+#include "codec/mpobj.h"
+#include "core/registry_impl.h"
+#include "core/snapshot_impl.h"
 
 #define MAX_DEPTH 32
 

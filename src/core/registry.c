@@ -4,15 +4,15 @@
     fields are errors: a typo in a config must not silently change game balance), then
     compiled: dimensions sorted by name and interned, rules in a flat array by id.
 */
-#include "registry_impl.h"
+#include "core/registry_impl.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "yamldoc.h"
+#include "core/hash.h"
+#include "core/yamldoc.h"
 
 static const char *const s_ops[] = {"SUM", "MAX", "MIN", "AVERAGE", "MULTIPLY"};
 

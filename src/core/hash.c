@@ -1,5 +1,5 @@
 /*  hash.c - see hash.h. */
-#include "hash.h"
+#include "core/hash.h"
 
 uint64_t ac_hash_str(uint64_t h, const char *s, size_t len)
 {

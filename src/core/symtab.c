@@ -1,5 +1,5 @@
 /*  symtab.c - see symtab.h. */
-#include "symtab.h"
+#include "core/symtab.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*  arena.c - see arena.h. */
-#include "arena.h"
+#include "core/arena.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
-#include "request_impl.h"
+#include "core/request_impl.h"
 
 #define MAX_SEGS 16
 

@@ -16,10 +16,10 @@
 #include <time.h>
 
 #include "actorcore/resolve.h"
-#include "hash.h"
-#include "request_impl.h"
-#include "resolve_impl.h"
-#include "snapshot_impl.h"
+#include "core/hash.h"
+#include "core/request_impl.h"
+#include "core/resolve_impl.h"
+#include "core/snapshot_impl.h"
 
 /* Per-dimension counts and slice offsets. Contributions are scattered by section and
    bucket (a radix step on the sort key's top bits: each sub-slice then arrives in input

@@ -8,8 +8,8 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
-#include "mpobj.h"
-#include "numfmt.h"
+#include "codec/mpobj.h"
+#include "codec/numfmt.h"
 
 const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
 {

@@ -1,6 +1,6 @@
 /*  numfmt.c - see numfmt.h. Tries 15, 16 then 17 significant digits: the first that
     parses back to the same bits is the shortest round-trip form. */
-#include "numfmt.h"
+#include "codec/numfmt.h"
 
 #include <float.h>
 #include <math.h>

@@ -10,10 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hash.h"
-#include "registry_impl.h"
-#include "request_impl.h"
-#include "yamldoc.h"
+#include "core/hash.h"
+#include "core/registry_impl.h"
+#include "core/request_impl.h"
+#include "core/yamldoc.h"
 
 /* ---- compiled forms ---- */
 

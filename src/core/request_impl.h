@@ -4,9 +4,9 @@
 #define AC_REQUEST_IMPL_H
 
 #include "actorcore/request.h"
-#include "arena.h"
-#include "registry_impl.h"
-#include "symtab.h"
+#include "core/arena.h"
+#include "core/registry_impl.h"
+#include "core/symtab.h"
 
 #include <stdio.h>
 

@@ -1,12 +1,12 @@
 /*  settings.c - see settings.h. */
-#include "settings.h"
+#include "service/settings.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "actorcore/actorcore.h"
-#include "yamldoc.h"
+#include "core/yamldoc.h"
 
 #define AC_SETTINGS_VERSION AC_VERSION_STRING
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
+#include "core/arena.h"
 
 #define AC_NO_ID UINT32_MAX
 

@@ -1,10 +1,10 @@
 /*  snapshot.c - reading, checking and copying snapshot blocks (layout: snapshot_impl.h). */
-#include "snapshot_impl.h"
+#include "core/snapshot_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry_impl.h"
+#include "core/registry_impl.h"
 
 size_t ac_snapshot_size(const ac_snapshot_t *s)
 {

@@ -3,7 +3,7 @@
 #define AC_REGISTRY_IMPL_H
 
 #include "actorcore/registry.h"
-#include "symtab.h"
+#include "core/symtab.h"
 
 struct ac_registry {
     ac_symtab_t dims;         /* dimension name -> id; ids follow name byte order */

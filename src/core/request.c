@@ -4,7 +4,7 @@
     subsystems all push items through ac_req_push_*, so a rule is checked the same way
     whichever door the data came in by.
 */
-#include "request_impl.h"
+#include "core/request_impl.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "actorcore/subsystem.h"
-#include "hash.h"
+#include "core/hash.h"
 
 static const char *const s_buckets[] = {"FLAT", "MULT", "POST_ADD", "OVERRIDE"};
 static const char *const s_modes[] = {"BASELINE", "ADDITIVE", "OVERRIDE", "HARD_MAX", "HARD_MIN"};

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "actorcore/codec.h"
-#include "mpobj.h"
-#include "numfmt.h"
-#include "request_impl.h"
+#include "codec/mpobj.h"
+#include "codec/numfmt.h"
+#include "core/request_impl.h"
 
 #define MAX_SPLICES 16
 static const char s_pos_inf[] = "\"\\u0001ac:+inf\"";
