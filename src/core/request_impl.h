@@ -97,6 +97,10 @@ int ac_req_layer(ac_request_t *req, const char *name, size_t len, const ac_lpath
 int ac_req_begin_output(ac_request_t *req, uint32_t system, const ac_lpath_t *path, ac_error_t *err);
 /* The push functions take the item's path (`outputs[0].caps[3]`) and name the field at
    fault in errors. */
+/* Fails with code and a printf message at a lazily rendered path; returns code. */
+int ac_req_fail(ac_error_t *err, int code, const ac_lpath_t *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Appends a contribution (checks: finite value, count limit). */
 int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, const ac_lpath_t *path,
                              ac_error_t *err);

@@ -408,63 +408,83 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
                         "(the finite inputs overflowed)", what, (int)len, name);
 }
 
-/* One aggregation of everything the request holds now, into r->out. With primary_only
-   (the first pass before stage 2, which only needs capped Primary values) Derived
-   contributions are left out. */
-static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
-                        const ac_snapshot_t **snap, ac_error_t *err)
+/* What one pass has learnt of the request so far, handed from step to step. */
+typedef struct {
+    const ac_request_t *req;  /* the request being aggregated */
+    bool primary_only;        /* first pass before stage 2: Derived left out */
+    uint32_t nreg;            /* registry dimensions; ids above are the request's extras */
+    size_t words;             /* words of the touched bitmap */
+    size_t nc, nk;            /* contributions and caps in the request */
+    size_t n_dims;            /* dimensions present */
+    size_t first_extra;       /* index in order of the first extra dimension */
+    size_t n_primary;         /* dimensions with a Primary value */
+    size_t n_derived;         /* dimensions with a Derived value */
+    size_t extra_bytes;       /* names of the extra dimensions, NUL included */
+} pass_t;
+
+static inline bool is_touched(const ac_resolver_t *r, uint32_t dim)
 {
-    *snap = NULL;
-    if (rank_systems(r, req))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    return (r->touched[dim >> 6] & (1ull << (dim & 63))) != 0;
+}
 
-    const uint32_t nreg = r->reg->dims.count;
-    const size_t ndims = nreg + req->extra_dims.count;
-    const size_t words = (ndims + 63) / 64;
-    const size_t nc = req->contribs.count, nk = req->caps.count;
+/* Scratch for this request's sizes; the touched bitmap cleared. -1 when out of memory. */
+static int pass_reserve(ac_resolver_t *r, pass_t *p)
+{
+    const size_t ndims = p->nreg + p->req->extra_dims.count;
+    const size_t n = p->nc + p->nk;
+    p->words = (ndims + 63) / 64;
     if (grow(&r->slots, &r->slots_cap, sizeof *r->slots, ndims) ||
-        grow(&r->touched, &r->touched_cap, sizeof *r->touched, words) ||
+        grow(&r->touched, &r->touched_cap, sizeof *r->touched, p->words) ||
         grow(&r->order, &r->order_cap, sizeof *r->order, ndims) ||
-        grow(&r->items, &r->items_cap, sizeof *r->items, nc + nk) ||
-        grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, nc + nk))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
-    memset(r->touched, 0, words * sizeof *r->touched);
+        grow(&r->items, &r->items_cap, sizeof *r->items, n) ||
+        grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, n))
+        return -1;
+    memset(r->touched, 0, p->words * sizeof *r->touched);
+    return 0;
+}
 
-    /* Pass 1: count per dimension. */
-    const ac_contribution_t *contribs = req->contribs.data;
-    const ac_cap_t *caps = req->caps.data;
-    dim_slot_t *slots = r->slots;
-    for (size_t i = 0; i < nc; i++)
-        if (!(primary_only && contribs[i].section == AC_DERIVED))
+/* Pass 1: count the items of each (section, bucket) and the caps, per dimension. */
+static void count_per_dim(ac_resolver_t *r, const pass_t *p)
+{
+    const ac_contribution_t *contribs = p->req->contribs.data;
+    const ac_cap_t *caps = p->req->caps.data;
+    for (size_t i = 0; i < p->nc; i++)
+        if (!(p->primary_only && contribs[i].section == AC_DERIVED))
             touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
-    for (size_t i = 0; i < nk; i++) {
+    for (size_t i = 0; i < p->nk; i++) {
         uint32_t dim = caps[i].dim;
         /* The first pass only needs dimensions that have Primary contributions. */
-        if (primary_only && !(r->touched[dim >> 6] & (1ull << (dim & 63))))
+        if (p->primary_only && !is_touched(r, dim))
             continue;
         touch(r, dim)->n[SLOT_CAPS]++;
     }
+}
 
-    /* Output order: ids ascending is name order for registry dimensions; dimensions under
-       the default rule follow, sorted by name. */
+/* Output order into r->order: ids ascending is name order for registry dimensions;
+   dimensions under the default rule follow, sorted by name. */
+static void order_dims(ac_resolver_t *r, pass_t *p)
+{
     size_t n_dims = 0, first_extra = 0;
-    for (size_t w = 0; w < words; w++)
+    for (size_t w = 0; w < p->words; w++)
         for (uint64_t bits = r->touched[w]; bits; bits &= bits - 1) {
             uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
             r->order[n_dims++] = dim;
-            if (dim < nreg)
+            if (dim < p->nreg)
                 first_extra = n_dims;
         }
-    sort_ids_by_name(r->order + first_extra, n_dims - first_extra, &req->extra_dims, nreg);
-    if (n_dims > 65535)
-        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
+    sort_ids_by_name(r->order + first_extra, n_dims - first_extra, &p->req->extra_dims, p->nreg);
+    p->n_dims = n_dims;
+    p->first_extra = first_extra;
+}
 
-    /* Slices: per dimension the primary buckets, then the derived buckets, in [0, nc);
-       caps after. Bucket slices are contiguous in bucket order, so once each is sorted the
-       whole section is sorted. */
-    size_t pos = 0, cpos = nc, n_primary = 0, n_derived = 0, extra_bytes = 0;
-    for (size_t i = 0; i < n_dims; i++) {
-        dim_slot_t *s = &slots[r->order[i]];
+/* Slices: per dimension the primary buckets, then the derived buckets, in [0, nc); caps
+   after. Bucket slices are contiguous in bucket order, so once each is sorted the whole
+   section is sorted. Counts the dimensions with a Primary or Derived value on the way. */
+static void slice_dims(ac_resolver_t *r, pass_t *p)
+{
+    size_t pos = 0, cpos = p->nc, n_primary = 0, n_derived = 0, extra_bytes = 0;
+    for (size_t i = 0; i < p->n_dims; i++) {
+        dim_slot_t *s = &r->slots[r->order[i]];
         for (int k = 0; k < SLOT_CAPS; k++) {
             s->off[k] = (uint32_t)pos;
             pos += s->n[k];
@@ -473,40 +493,47 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
         cpos += s->n[SLOT_CAPS];
         n_primary += (s->n[0] | s->n[1] | s->n[2] | s->n[3]) > 0;
         n_derived += (s->n[4] | s->n[5] | s->n[6] | s->n[7]) > 0;
-        if (r->order[i] >= nreg)
-            extra_bytes += ac_symtab_len(&req->extra_dims, r->order[i] - nreg) + 1;
+        if (r->order[i] >= p->nreg)
+            extra_bytes += ac_symtab_len(&p->req->extra_dims, r->order[i] - p->nreg) + 1;
     }
+    p->n_primary = n_primary;
+    p->n_derived = n_derived;
+    p->extra_bytes = extra_bytes;
+}
 
-    /* Pass 2: scatter sort items. */
+/* Pass 2: scatter the sort items of contributions and caps into their slices. */
+static void scatter_items(ac_resolver_t *r, const pass_t *p)
+{
+    const ac_contribution_t *contribs = p->req->contribs.data;
+    const ac_cap_t *caps = p->req->caps.data;
     const uint32_t *rank = r->rank;
-    for (size_t i = 0; i < nc; i++) {
+    dim_slot_t *slots = r->slots;
+    for (size_t i = 0; i < p->nc; i++) {
         const ac_contribution_t *c = &contribs[i];
-        if (primary_only && c->section == AC_DERIVED)
+        if (p->primary_only && c->section == AC_DERIVED)
             continue;
         r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] =
             (ac_item_t){ac_contrib_key(c->bucket, c->priority, rank[c->system]),
                         ac_order_bits(c->value)};
     }
-    for (size_t i = 0; i < nk; i++) {
+    for (size_t i = 0; i < p->nk; i++) {
         const ac_cap_t *c = &caps[i];
-        if (primary_only && !(r->touched[c->dim >> 6] & (1ull << (c->dim & 63))))
+        if (p->primary_only && !is_touched(r, c->dim))
             continue;
         r->items[slots[c->dim].off[SLOT_CAPS]++] =
             (ac_item_t){ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode),
                         ac_order_bits(c->value)};
     }
+}
 
-    ctx_plan_t plan;
-    if (plan_contexts(r, req, &plan))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
-    if (plan.n_names > 65535)
-        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 contexts");
-
-    /* Lay the snapshot out. */
-    size_t n_extra = n_dims - first_extra;
-    size_t fixed = ac_snap_fixed_size(n_dims, n_primary, n_derived);
-    size_t names_off = fixed + plan.bytes;
-    size_t size = names_off + 4 * n_extra + extra_bytes + plan.str_bytes;
+/* Sizes r->out for the snapshot and writes its header into *out; an error code on failure. */
+static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *plan,
+                           ac_snapshot_t **out, ac_error_t *err)
+{
+    size_t n_extra = p->n_dims - p->first_extra;
+    size_t fixed = ac_snap_fixed_size(p->n_dims, p->n_primary, p->n_derived);
+    size_t names_off = fixed + plan->bytes;
+    size_t size = names_off + 4 * n_extra + p->extra_bytes + plan->str_bytes;
     size = (size + 7) & ~(size_t)7;
     if (size > UINT32_MAX)
         return ac_error_set(err, AC_ETOO_LARGE, "", "snapshot too large");
@@ -516,29 +543,38 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
     memset((char *)s + fixed - 8, 0, 8);  /* padding after the flags */
     if (size > names_off)
         memset((char *)s + size - 8, 0, 8);  /* padding after the strings */
-    s->version = ac_request_version(req);
+    s->version = ac_request_version(p->req);
     s->generation = r->generation;
     s->size = (uint32_t)size;
     s->magic = AC_SNAP_MAGIC;
-    s->n_dims = (uint16_t)n_dims;
-    s->n_primary = (uint16_t)n_primary;
-    s->n_derived = (uint16_t)n_derived;
-    s->n_context = (uint16_t)plan.n_names;
+    s->n_dims = (uint16_t)p->n_dims;
+    s->n_primary = (uint16_t)p->n_primary;
+    s->n_derived = (uint16_t)p->n_derived;
+    s->n_context = (uint16_t)plan->n_names;
     s->n_extra = (uint16_t)n_extra;
     s->context_off = (uint32_t)fixed;
     s->names_off = (uint32_t)names_off;
+    *out = s;
+    return 0;
+}
+
+/* Per dimension, in output order: sort and reduce the caps, then aggregate Primary and
+   Derived and clamp them into the caps; the extra dimensions' names after the contexts.
+   *str_off is where the next string goes. */
+static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, uint32_t *str_off,
+                       ac_error_t *err)
+{
+    const ac_request_t *req = p->req;
     double *bounds = (double *)ac_snap_bounds(s);
     double *pv = (double *)ac_snap_primary(s);
     double *dv = (double *)ac_snap_derived(s);
     uint16_t *dims = (uint16_t *)ac_snap_dims(s);
     uint8_t *flags = (uint8_t *)ac_snap_flags(s);
-    char *strings = (char *)s + names_off + 4 * n_extra;
-    uint32_t str_off = 0;
-
-    /* Per dimension: caps, then Primary and Derived clamped into them. */
-    for (size_t i = 0; i < n_dims; i++) {
+    char *names = (char *)s + s->names_off;
+    char *strings = names + 4 * (size_t)s->n_extra;
+    for (size_t i = 0; i < p->n_dims; i++) {
         uint32_t dim = r->order[i];
-        dim_slot_t *sl = &slots[dim];
+        dim_slot_t *sl = &r->slots[dim];
         const ac_rule_t *rule = rule_of(r, dim);
         ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
         ac_items_sort(ci, sl->n[SLOT_CAPS], r->scratch);
@@ -562,12 +598,12 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
             *(sec == 0 ? pv++ : dv++) = ac_clamp(v, mn, mx);
             f |= sec == 0 ? AC_SNAP_PRIMARY : AC_SNAP_DERIVED;
         }
-        if (dim >= nreg) {
-            uint32_t local = dim - nreg, len = ac_symtab_len(&req->extra_dims, local);
-            uint16_t index = (uint16_t)(i - first_extra);
-            memcpy((char *)s + names_off + 4 * (size_t)index, &str_off, 4);
-            memcpy(strings + str_off, ac_symtab_str(&req->extra_dims, local), len + 1);
-            str_off += len + 1;
+        if (dim >= p->nreg) {
+            uint32_t local = dim - p->nreg, len = ac_symtab_len(&req->extra_dims, local);
+            uint16_t index = (uint16_t)(i - p->first_extra);
+            memcpy(names + 4 * (size_t)index, str_off, 4);
+            memcpy(strings + *str_off, ac_symtab_str(&req->extra_dims, local), len + 1);
+            *str_off += len + 1;
             dims[i] = index;
             f |= AC_SNAP_EXTRA;
         } else {
@@ -575,7 +611,42 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
         }
         flags[i] = f;
     }
-    if (plan.n_names && write_contexts(r, req, &plan, (char *)s + fixed, strings, &str_off))
+    return 0;
+}
+
+/* One aggregation of everything the request holds now, into r->out. With primary_only
+   (the first pass before stage 2, which only needs capped Primary values) Derived
+   contributions are left out. The steps are the module comment's 2-5. */
+static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
+                        const ac_snapshot_t **snap, ac_error_t *err)
+{
+    *snap = NULL;
+    pass_t p = {.req = req, .primary_only = primary_only, .nreg = r->reg->dims.count,
+                .nc = req->contribs.count, .nk = req->caps.count};
+    if (rank_systems(r, req) || pass_reserve(r, &p))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    count_per_dim(r, &p);
+    order_dims(r, &p);
+    if (p.n_dims > 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
+    slice_dims(r, &p);
+    scatter_items(r, &p);
+
+    ctx_plan_t plan;
+    if (plan_contexts(r, req, &plan))
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    if (plan.n_names > 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 contexts");
+    ac_snapshot_t *s;
+    int rc = layout_snapshot(r, &p, &plan, &s, err);
+    if (rc)
+        return rc;
+    uint32_t str_off = 0;
+    rc = reduce_dims(r, &p, s, &str_off, err);
+    if (rc)
+        return rc;
+    char *strings = (char *)s + s->names_off + 4 * (size_t)s->n_extra;
+    if (plan.n_names && write_contexts(r, req, &plan, (char *)s + s->context_off, strings, &str_off))
         return ac_error_set(err, AC_ENON_FINITE, "Context",
                             "a merged context pack overflowed to infinity");
     *snap = s;
