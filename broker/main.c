@@ -1,0 +1,247 @@
+/*  main.c - actorcore-broker's process: the settings (flags and the `broker:` section of a
+    --config file), the two bound ROUTER sockets, the single-threaded poll loop that reads
+    clients and workers and ticks the timers, the shutdown on SIGINT/SIGTERM that waits for
+    in-flight replies and answers what is left, and main. See broker.h for the design.
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "service/settings.h"
+
+/* ---- the loop ---- */
+
+static size_t inflight_count(broker_t *b)
+{
+    size_t n = 0;
+    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers))
+        n += (size_t)w->inflight;
+    return n;
+}
+
+/* One tick: workers that stopped talking go (their requests back to the queues), then
+   queued requests that waited too long are answered. */
+static void expire(broker_t *b, bool heartbeat)
+{
+    int64_t now = zclock_mono();
+    expire_workers(b, now, heartbeat);
+    expire_requests(b, now);
+}
+
+/* Whatever is left gets an answer, not silence. */
+static void drain(broker_t *b)
+{
+    for (service_t *s = zhashx_first(b->services); s; s = zhashx_next(b->services)) {
+        while (s->qhead) {
+            request_t *r = s->qhead;
+            list_remove(&s->qhead, &s->qtail, r);
+            reply_error(b, r->client, s->name, r->body, AC_EUNAVAILABLE, "the broker is %s",
+                        "shutting down");
+            request_free(b, r);
+        }
+    }
+    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
+        while (w->head) {
+            request_t *r = w->head;
+            list_remove(&w->head, &w->tail, r);
+            reply_error(b, r->client, w->service->name, r->body, AC_EUNAVAILABLE,
+                        "the broker is %s", "shutting down");
+            request_free(b, r);
+        }
+        send_to_worker(b, w, AC_MDPW_DISCONNECT, NULL);
+    }
+}
+
+static void run(broker_t *b)
+{
+    zmq_pollitem_t items[] = {{zsock_resolve(b->frontend), 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve(b->backend), 0, ZMQ_POLLIN, 0}};
+    b->heartbeat_at = zclock_mono() + b->cfg.heartbeat_ms;
+    int64_t tick = b->cfg.heartbeat_ms < 100 ? b->cfg.heartbeat_ms : 100, next_tick = zclock_mono() + tick;
+    int64_t stop_at = 0;
+    for (;;) {
+        if (zsys_interrupted && !stop_at) {
+            stop_at = zclock_mono() + b->cfg.grace_ms;
+            zsys_interrupted = 0;
+            if (b->cfg.verbose)
+                zsys_info("broker: stopping; %zu requests in flight", inflight_count(b));
+        }
+        if (stop_at && (inflight_count(b) == 0 || zclock_mono() >= stop_at || zsys_interrupted))
+            break;
+        int64_t wait = next_tick - zclock_mono();
+        /* While stopping, the frontend is not read: nothing new is accepted. */
+        int rc = zmq_poll(stop_at ? items + 1 : items, stop_at ? 1 : 2, wait > 0 ? (long)wait : 0);
+        if (rc < 0 && errno != EINTR)
+            break;
+        for (int n = 0; n < 256; n++) {
+            bool any = false;
+            zmsg_t *msg;
+            if (!stop_at && (msg = zmsg_recv_nowait(b->frontend))) {
+                on_client_message(b, msg);
+                any = true;
+            }
+            if ((msg = zmsg_recv_nowait(b->backend))) {
+                on_worker_message(b, msg);
+                any = true;
+            }
+            if (!any)
+                break;
+        }
+        int64_t now = zclock_mono();
+        if (now >= next_tick) {
+            bool hb = now >= b->heartbeat_at;
+            if (hb)
+                b->heartbeat_at = now + b->cfg.heartbeat_ms;
+            expire(b, hb);
+            next_tick = now + tick;
+        }
+    }
+    drain(b);
+}
+
+/* ---- setup ---- */
+
+static zsock_t *router(broker_t *b, const char *endpoint)
+{
+    zsock_t *s = zsock_new(ZMQ_ROUTER);
+    if (!s)
+        return NULL;
+    zsock_set_router_mandatory(s, 1);
+    zsock_set_linger(s, 500);
+    zsock_set_maxmsgsize(s, b->cfg.socket_max_bytes);
+    zsock_set_rcvhwm(s, 1000000);
+    zsock_set_sndhwm(s, 1000000);
+    if (zsock_bind(s, "%s", endpoint) < 0) {
+        fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+        zsock_destroy(&s);
+    }
+    return s;
+}
+
+static const char *s_usage_head =
+    "Usage: actorcore-broker [--config FILE] [--SETTING VALUE]...\n"
+    "\n"
+    "The actorcore Majordomo (MDP/0.1) broker and snapshot event forwarder.\n"
+    "Settings (also the `broker:` section of a --config YAML file, see\n"
+    "config/actorcore.yaml; flags override the file):\n"
+    "  --config FILE              read settings from FILE first\n"
+    "  -h, --help                 this text\n"
+    "  -V, --version              the version\n";
+
+static void service_free(void **item)
+{
+    service_t *s = *item;
+    zlistx_destroy(&s->workers);
+    free(s->name);
+    free(s);
+    *item = NULL;
+}
+
+/* The defaults, before the --config file and the flags. */
+static void config_defaults(config_t *c)
+{
+    c->frontend = strdup(AC_DEFAULT_FRONTEND);
+    c->backend = strdup(AC_DEFAULT_BACKEND);
+    c->events_in = strdup(AC_DEFAULT_EVENTS_IN);
+    c->events_out = strdup(AC_DEFAULT_EVENTS_OUT);
+    c->heartbeat_ms = 2500;
+    c->liveness = 3;
+    c->queue_max = 100000;
+    c->request_timeout_ms = 10000;
+    c->max_message_bytes = 1 << 20;
+    c->max_requeues = 3;
+    c->socket_max_bytes = 16 << 20;
+    c->grace_ms = 5000;
+    c->max_services = 64;
+}
+
+/* The tables, the two ROUTERs and the event forwarder; -1 when a ROUTER cannot bind (the
+   reason is on stderr). */
+static int setup(broker_t *b)
+{
+    msgpack_zone_init(&b->zone, 4096);
+    b->services = zhashx_new();
+    zhashx_set_destructor(b->services, service_free);
+    b->workers = zhashx_new();
+    b->frontend = router(b, b->cfg.frontend);
+    b->backend = router(b, b->cfg.backend);
+    if (!b->frontend || !b->backend)
+        return -1;
+    events_start(b);
+    return 0;
+}
+
+/* Frees what setup made, whether it succeeded or not. */
+static void teardown(broker_t *b)
+{
+    events_stop(b);
+    /* Workers' in-flight lists were emptied by run(); free the records. */
+    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
+        zframe_destroy(&w->identity);
+        free(w->key);
+        free(w);
+    }
+    zhashx_destroy(&b->workers);
+    zhashx_destroy(&b->services);
+    for (uint32_t i = 0; i < b->cap; i++)
+        if (b->slab[i])
+            request_free(b, b->slab[i]);
+    free(b->slab);
+    free(b->gen);
+    free(b->free_slots);
+    zsock_destroy(&b->frontend);
+    zsock_destroy(&b->backend);
+    msgpack_zone_destroy(&b->zone);
+}
+
+int main(int argc, char **argv)
+{
+    broker_t b;
+    memset(&b, 0, sizeof b);
+    config_t *c = &b.cfg;
+    config_defaults(c);
+    ac_setting_t t[] = {
+        {"frontend", AC_SET_STR, &c->frontend, 0, 0, "clients' endpoint (ROUTER, bound)"},
+        {"backend", AC_SET_STR, &c->backend, 0, 0, "workers' endpoint (ROUTER, bound)"},
+        {"events_in", AC_SET_STR, &c->events_in, 0, 0, "workers publish here (XSUB, bound)"},
+        {"events_out", AC_SET_STR, &c->events_out, 0, 0, "subscribers connect here (XPUB, bound)"},
+        {"heartbeat_ms", AC_SET_INT, &c->heartbeat_ms, 10, 600000, "MDP heartbeat interval"},
+        {"liveness", AC_SET_INT, &c->liveness, 1, 100, "heartbeats a worker may miss"},
+        {"queue_max", AC_SET_INT, &c->queue_max, 1, 100000000, "queued requests per service"},
+        {"request_timeout_ms", AC_SET_INT, &c->request_timeout_ms, 1, 86400000, "how long a request may wait for a worker"},
+        {"max_message_bytes", AC_SET_INT, &c->max_message_bytes, 64, 1ll << 30, "largest request body answered (else too_large)"},
+        {"max_requeues", AC_SET_INT, &c->max_requeues, 0, 1000, "times a request may lose its worker"},
+        {"socket_max_bytes", AC_SET_INT, &c->socket_max_bytes, 1024, 1ll << 31, "ZMQ_MAXMSGSIZE: larger messages drop the connection"},
+        {"grace_ms", AC_SET_INT, &c->grace_ms, 0, 600000, "on SIGTERM, how long to wait for in-flight replies"},
+        {"max_services", AC_SET_INT, &c->max_services, 1, 100000, "distinct service names accepted"},
+        {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
+    };
+    size_t n = sizeof t / sizeof t[0];
+    int parsed = ac_settings_parse_args(argc, argv, "actorcore-broker", "broker", s_usage_head, t, n);
+    if (parsed >= 0) {
+        ac_settings_free(t, n);
+        return parsed;
+    }
+
+    zsys_init();
+    zsys_set_logstream(c->verbose ? stderr : NULL);
+    int status = 0;
+    if (setup(&b) != 0) {
+        status = 2;
+        goto out;
+    }
+    fprintf(stderr, "actorcore-broker: clients %s, workers %s, events in %s, out %s\n",
+            c->frontend, c->backend, c->events_in, c->events_out);
+    run(&b);
+    if (c->verbose)
+        fprintf(stderr,
+                "actorcore-broker: requests %" PRIu64 ", replies %" PRIu64 ", malformed %" PRIu64
+                ", requeued %" PRIu64 ", stale %" PRIu64 "\n",
+                b.n.requests, b.n.replies, b.n.malformed, b.n.requeued, b.n.stale_replies);
+out:
+    teardown(&b);
+    ac_settings_free(t, n);
+    return status;
+}
