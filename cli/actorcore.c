@@ -129,7 +129,30 @@ static int parse_count(const char *s, long long *out)
     return 0;
 }
 
-static int cmd_resolve(int argc, char **argv)
+/* What `actorcore resolve` was asked to do. */
+typedef struct {
+    const char *combiner;     /* --combiner FILE */
+    const char *layers;       /* --layers FILE */
+    const char *actor_path;   /* --actor FILE, or NULL */
+    const char *subsystems;   /* --subsystems DIR, or NULL */
+    const char *input;        /* the outputs FILE, NULL (or "-") for standard input */
+    long long version;        /* --actor-version, -1 when not given */
+    long long max_bytes;      /* --max-bytes */
+} resolve_args_t;
+
+/* What a resolve builds, freed in one place. */
+typedef struct {
+    ac_registry_t *reg;
+    ac_request_t *req;
+    ac_resolver_t *resolver;
+    ac_subsystems_t *subs;
+    char *text;               /* the outputs read */
+    char *actor_text;         /* the actor read */
+} resolve_state_t;
+
+/* Parses resolve's flags and operand into a; returns -1 to go on, else the exit status
+   (0 after --help, 2 for bad flags). */
+static int parse_resolve_args(int argc, char **argv, resolve_args_t *a)
 {
     static const struct option opts[] = {
         {"combiner", required_argument, NULL, 'c'},
@@ -141,23 +164,22 @@ static int cmd_resolve(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *combiner = NULL, *layers = NULL, *actor_path = NULL, *subsystems = NULL;
-    long long version = -1, max_bytes = 1 << 20;
+    *a = (resolve_args_t){.version = -1, .max_bytes = 1 << 20};
     opterr = 0;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': combiner = optarg; break;
-        case 'l': layers = optarg; break;
-        case 'a': actor_path = optarg; break;
-        case 's': subsystems = optarg; break;
+        case 'c': a->combiner = optarg; break;
+        case 'l': a->layers = optarg; break;
+        case 'a': a->actor_path = optarg; break;
+        case 's': a->subsystems = optarg; break;
         case 'v':
-            if (parse_count(optarg, &version))
+            if (parse_count(optarg, &a->version))
                 return cli_usage_error("--actor-version needs an integer >= 0, not '%s'", optarg);
             break;
         case 'm':
-            if (parse_count(optarg, &max_bytes) || max_bytes < 1)
+            if (parse_count(optarg, &a->max_bytes) || a->max_bytes < 1)
                 return cli_usage_error("--max-bytes needs a positive integer, not '%s'", optarg);
             break;
         case 'h': fputs(s_usage, stdout); return 0;
@@ -165,82 +187,101 @@ static int cmd_resolve(int argc, char **argv)
             return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (!combiner || !layers)
+    if (!a->combiner || !a->layers)
         return cli_usage_error("resolve needs --combiner FILE and --layers FILE%s", "");
     if (argc - optind > 1)
         return cli_usage_error("resolve takes at most one input file, got another: '%s'",
                            argv[optind + 1]);
-    const char *input = optind < argc ? argv[optind] : NULL;
+    a->input = optind < argc ? argv[optind] : NULL;
+    return -1;
+}
 
-    ac_error_t err;
-    ac_error_clear(&err);
-    int status = 0;
-    char *text = NULL, *actor_text = NULL;
-    ac_request_t *req = NULL;
-    ac_resolver_t *resolver = NULL;
-    ac_subsystems_t *subs = NULL;
-    msgpack_sbuffer out;
-    msgpack_sbuffer_init(&out);
-
-    ac_registry_t *reg = ac_registry_load(combiner, layers, &err);
-    if (!reg) {
-        status = cli_report(&err);
-        goto done;
-    }
-    req = ac_request_new(reg);
-    resolver = ac_resolver_new(reg);
-    if (!req || !resolver) {
-        ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
-        status = cli_report(&err);
-        goto done;
+/* Loads the registries and subsystems and builds the request and resolver; returns 0, or
+   the exit status of the error it reported. */
+static int open_resolver(const resolve_args_t *a, resolve_state_t *st, ac_error_t *err)
+{
+    st->reg = ac_registry_load(a->combiner, a->layers, err);
+    if (!st->reg)
+        return cli_report(err);
+    st->req = ac_request_new(st->reg);
+    st->resolver = ac_resolver_new(st->reg);
+    if (!st->req || !st->resolver) {
+        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return cli_report(err);
     }
     ac_limits_t limits;
     ac_limits_default(&limits);
-    limits.max_message_bytes = (size_t)max_bytes;
-    ac_request_set_limits(req, &limits);
-    if (subsystems) {
-        subs = ac_subsystems_load(reg, subsystems, &err);
-        if (!subs || ac_subsystems_install(subs, resolver, &err)) {
-            status = cli_report(&err);
-            goto done;
-        }
+    limits.max_message_bytes = (size_t)a->max_bytes;
+    ac_request_set_limits(st->req, &limits);
+    if (a->subsystems) {
+        st->subs = ac_subsystems_load(st->reg, a->subsystems, err);
+        if (!st->subs || ac_subsystems_install(st->subs, st->resolver, err))
+            return cli_report(err);
     }
+    return 0;
+}
+
+/* Reads the actor and the outputs into the request; returns 0, or the exit status of the
+   error it reported. */
+static int read_request(const resolve_args_t *a, resolve_state_t *st, ac_error_t *err)
+{
     size_t len;
-    if (actor_path) {
-        actor_text = cli_read_input(actor_path, (size_t)max_bytes, &len, &err);
-        if (!actor_text || ac_decode_actor_json(req, actor_text, len, &err)) {
-            status = cli_report(&err);
-            goto done;
-        }
+    if (a->actor_path) {
+        st->actor_text = cli_read_input(a->actor_path, (size_t)a->max_bytes, &len, err);
+        if (!st->actor_text || ac_decode_actor_json(st->req, st->actor_text, len, err))
+            return cli_report(err);
     }
-    if (!actor_path || input) {
-        text = cli_read_input(input, (size_t)max_bytes, &len, &err);
-        if (!text || ac_decode_outputs_json(req, text, len, &err)) {
-            status = cli_report(&err);
-            goto done;
-        }
+    if (!a->actor_path || a->input) {
+        st->text = cli_read_input(a->input, (size_t)a->max_bytes, &len, err);
+        if (!st->text || ac_decode_outputs_json(st->req, st->text, len, err))
+            return cli_report(err);
     }
-    if (version >= 0)
-        ac_request_set_version(req, version);
+    if (a->version >= 0)
+        ac_request_set_version(st->req, a->version);
+    return 0;
+}
+
+/* Resolves and prints the snapshot as JSON; returns the exit status. */
+static int print_snapshot(resolve_state_t *st, ac_error_t *err)
+{
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int status = 0;
     const ac_snapshot_t *snap;
-    if (ac_resolve(resolver, req, &snap, &err) || ac_snapshot_to_json(snap, reg, &out)) {
-        if (!err.code)
-            ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
-        status = cli_report(&err);
-        goto done;
+    if (ac_resolve(st->resolver, st->req, &snap, err) || ac_snapshot_to_json(snap, st->reg, &out)) {
+        if (!err->code)
+            ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        status = cli_report(err);
+    } else {
+        fwrite(out.data, 1, out.size, stdout);
+        fputc('\n', stdout);
+        if (fflush(stdout) != 0)
+            status = 1;
     }
-    fwrite(out.data, 1, out.size, stdout);
-    fputc('\n', stdout);
-    if (fflush(stdout) != 0)
-        status = 1;
-done:
     msgpack_sbuffer_destroy(&out);
-    free(text);
-    free(actor_text);
-    ac_request_destroy(&req);
-    ac_resolver_destroy(&resolver);
-    ac_subsystems_destroy(&subs);
-    ac_registry_destroy(&reg);
+    return status;
+}
+
+static int cmd_resolve(int argc, char **argv)
+{
+    resolve_args_t args;
+    int status = parse_resolve_args(argc, argv, &args);
+    if (status >= 0)
+        return status;
+    ac_error_t err;
+    ac_error_clear(&err);
+    resolve_state_t st = {0};
+    status = open_resolver(&args, &st, &err);
+    if (!status)
+        status = read_request(&args, &st, &err);
+    if (!status)
+        status = print_snapshot(&st, &err);
+    free(st.text);
+    free(st.actor_text);
+    ac_request_destroy(&st.req);
+    ac_resolver_destroy(&st.resolver);
+    ac_subsystems_destroy(&st.subs);
+    ac_registry_destroy(&st.reg);
     return status;
 }
 

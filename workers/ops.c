@@ -204,17 +204,12 @@ static void join(char *buf, size_t size, const char *prefix, const char *key)
     snprintf(buf, size, "%s%s%s", prefix, *prefix ? "." : "", key);
 }
 
-/* Resolves one item ({actor?, outputs?, cache?, publish?} in a request or a batch) and
-   writes its result fields (ok, snapshot, cache | ok, error) into pk. Returns the number
-   of fields written. */
-static int resolve_item(worker_t *w, const msgpack_object *item, const char *prefix,
-                        msgpack_packer *pk)
+/* Reads an item's options (cache, publish) and decodes its actor and outputs into w->req,
+   which it resets first. */
+static int decode_item(worker_t *w, const msgpack_object *item, const char *prefix, int *mode,
+                       bool *want_publish, ac_error_t *err)
 {
-    ac_error_t err;
-    ac_error_clear(&err);
     char path[96];
-    int mode = CACHE_USE;
-    bool want_publish = w->cfg.publish;
     const msgpack_object *actor = ac_wire_get(item, "actor");
     const msgpack_object *outputs = ac_wire_get(item, "outputs");
     const msgpack_object *cache = ac_wire_get(item, "cache");
@@ -225,31 +220,110 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
         join(path, sizeof path, prefix, "cache");
         if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 3 &&
             memcmp(cache->via.str.ptr, "use", 3) == 0)
-            mode = CACHE_USE;
+            *mode = CACHE_USE;
         else if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 6 &&
                  memcmp(cache->via.str.ptr, "bypass", 6) == 0)
-            mode = CACHE_BYPASS;
+            *mode = CACHE_BYPASS;
         else if (cache->type == MSGPACK_OBJECT_STR && cache->via.str.size == 7 &&
                  memcmp(cache->via.str.ptr, "refresh", 7) == 0)
-            mode = CACHE_REFRESH;
+            *mode = CACHE_REFRESH;
         else
-            rc = ac_error_set(&err, AC_ESCHEMA, path, "cache is one of use, bypass, refresh");
+            rc = ac_error_set(err, AC_ESCHEMA, path, "cache is one of use, bypass, refresh");
     }
     if (!rc && pub) {
         join(path, sizeof path, prefix, "publish");
         if (pub->type != MSGPACK_OBJECT_BOOLEAN)
-            rc = ac_error_set(&err, AC_ESCHEMA, path, "publish is a boolean");
+            rc = ac_error_set(err, AC_ESCHEMA, path, "publish is a boolean");
         else
-            want_publish = pub->via.boolean || w->cfg.publish;
+            *want_publish = pub->via.boolean || w->cfg.publish;
     }
     if (!rc && actor) {
         join(path, sizeof path, prefix, "actor");
-        rc = ac_decode_actor(w->req, actor, path, &err);
+        rc = ac_decode_actor(w->req, actor, path, err);
     }
     if (!rc && outputs) {
         join(path, sizeof path, prefix, "outputs");
-        rc = ac_decode_outputs(w->req, outputs, path, &err);
+        rc = ac_decode_outputs(w->req, outputs, path, err);
     }
+    return rc;
+}
+
+/* Looks the snapshot up in L1, then in L3 (a hit warms L1); on a hit writes the result
+   fields (3) and returns true. */
+static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_key_t *key,
+                             bool want_publish, msgpack_packer *pk)
+{
+    const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, key, now_ms()) : NULL;
+    if (hit) {
+        w->l1_hits++;
+        pack_ok_snapshot(pk, hit->value, hit->value_len, "l1");
+        if (want_publish)
+            publish(w, a, hit->value, hit->value_len);
+        return true;
+    }
+    w->l1_misses++;
+    if (w->store) {
+        ac_stored_t row;
+        ac_error_t serr;
+        int got = ac_store_get(w->store, a->id, a->id_len, &row, &serr);
+        if (got < 0)
+            w->store_errors++;
+        if (got == 1 && row.version == key->version && row.generation == key->generation &&
+            row.outputs_hash == key->outputs_hash) {
+            w->l3_hits++;
+            if (w->l1)
+                ac_l1_put(w->l1, key, row.value, row.value_len, now_ms());
+            pack_ok_snapshot(pk, row.value, row.value_len, "l3");
+            if (want_publish)
+                publish(w, a, row.value, row.value_len);
+            free(row.value);
+            return true;
+        }
+        if (got == 1)
+            free(row.value);
+        w->l3_misses++;
+    }
+    return false;
+}
+
+/* Encodes a computed snapshot, writes it to the cache tiers when key is not NULL, and
+   writes the result fields. Returns the number of fields written. */
+static int reply_computed(worker_t *w, const ac_actor_t *a, const ac_snapshot_t *snap,
+                          const ac_cache_key_t *key, bool want_publish, msgpack_packer *pk)
+{
+    w->resolves++;
+    msgpack_sbuffer_clear(&w->snap);
+    if (ac_snapshot_pack_buffer(&w->snap, snap, w->reg, a ? a->id : NULL, a ? a->id_len : 0)) {
+        ac_error_t err;
+        ac_error_clear(&err);
+        ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
+        w->errors++;
+        pack_error_fields(pk, &err);
+        return 2;
+    }
+    if (key) {
+        if (w->l1)
+            ac_l1_put(w->l1, key, w->snap.data, w->snap.size, now_ms());
+        if (w->store && ac_store_put(w->store, key, w->snap.data, w->snap.size))
+            w->store_errors++;
+    }
+    pack_ok_snapshot(pk, w->snap.data, w->snap.size, "miss");
+    if (want_publish && a)
+        publish(w, a, w->snap.data, w->snap.size);
+    return 3;
+}
+
+/* Resolves one item ({actor?, outputs?, cache?, publish?} in a request or a batch) and
+   writes its result fields (ok, snapshot, cache | ok, error) into pk. Returns the number
+   of fields written. */
+static int resolve_item(worker_t *w, const msgpack_object *item, const char *prefix,
+                        msgpack_packer *pk)
+{
+    ac_error_t err;
+    ac_error_clear(&err);
+    int mode = CACHE_USE;
+    bool want_publish = w->cfg.publish;
+    int rc = decode_item(w, item, prefix, &mode, &want_publish, &err);
     const ac_actor_t *a = ac_request_actor(w->req);
     ac_cache_key_t key = {0};
     /* The key (a hash over the whole actor) is only worth computing when a tier will be
@@ -259,38 +333,8 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
         key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_resolver_generation(w->resolver),
                                ac_request_content_hash(w->req)};
     }
-    if (!rc && cached && mode == CACHE_USE) {
-        const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, &key, now_ms()) : NULL;
-        if (hit) {
-            w->l1_hits++;
-            pack_ok_snapshot(pk, hit->value, hit->value_len, "l1");
-            if (want_publish)
-                publish(w, a, hit->value, hit->value_len);
-            return 3;
-        }
-        w->l1_misses++;
-        if (w->store) {
-            ac_stored_t row;
-            ac_error_t serr;
-            int got = ac_store_get(w->store, a->id, a->id_len, &row, &serr);
-            if (got < 0)
-                w->store_errors++;
-            if (got == 1 && row.version == key.version && row.generation == key.generation &&
-                row.outputs_hash == key.outputs_hash) {
-                w->l3_hits++;
-                if (w->l1)
-                    ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
-                pack_ok_snapshot(pk, row.value, row.value_len, "l3");
-                if (want_publish)
-                    publish(w, a, row.value, row.value_len);
-                free(row.value);
-                return 3;
-            }
-            if (got == 1)
-                free(row.value);
-            w->l3_misses++;
-        }
-    }
+    if (!rc && cached && mode == CACHE_USE && reply_from_cache(w, a, &key, want_publish, pk))
+        return 3;
     const ac_snapshot_t *snap = NULL;
     if (!rc)
         rc = ac_resolve(w->resolver, w->req, &snap, &err);
@@ -299,24 +343,7 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
         pack_error_fields(pk, &err);
         return 2;
     }
-    w->resolves++;
-    msgpack_sbuffer_clear(&w->snap);
-    if (ac_snapshot_pack_buffer(&w->snap, snap, w->reg, a ? a->id : NULL, a ? a->id_len : 0)) {
-        ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
-        w->errors++;
-        pack_error_fields(pk, &err);
-        return 2;
-    }
-    if (cached) {
-        if (w->l1)
-            ac_l1_put(w->l1, &key, w->snap.data, w->snap.size, now_ms());
-        if (w->store && ac_store_put(w->store, &key, w->snap.data, w->snap.size))
-            w->store_errors++;
-    }
-    pack_ok_snapshot(pk, w->snap.data, w->snap.size, "miss");
-    if (want_publish && a)
-        publish(w, a, w->snap.data, w->snap.size);
-    return 3;
+    return reply_computed(w, a, snap, cached ? &key : NULL, want_publish, pk);
 }
 
 /* Reads a required actor_id string. */
@@ -460,6 +487,144 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     }
 }
 
+/* ---- the request envelope and dispatch ---- */
+
+/* Parses body into a map *req with a valid id (*id, left NULL when absent or invalid) and
+   copies its op into name. */
+static int read_envelope(worker_t *w, const char *body, size_t len, msgpack_object *req,
+                         const msgpack_object **id, char *name, size_t name_size,
+                         ac_error_t *err)
+{
+    if (len > w->limits.max_message_bytes)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "request is %zu bytes, the limit is %zu", len,
+                            w->limits.max_message_bytes);
+    int rc = ac_msgpack_parse(body, len, &w->zone, req, err);
+    if (rc)
+        return rc;
+    if (req->type != MSGPACK_OBJECT_MAP)
+        return ac_error_set(err, AC_ESCHEMA, "", "a request is a msgpack map");
+    const msgpack_object *got = ac_wire_get(req, "id");
+    if (got && !ac_wire_id_ok(got))
+        return ac_error_set(err, AC_ESCHEMA, "id", "id is an integer or a string of at most 256 bytes");
+    *id = got;
+    const msgpack_object *op = ac_wire_get(req, "op");
+    if (!op || op->type != MSGPACK_OBJECT_STR)
+        return ac_error_set(err, AC_ESCHEMA, "op", "op is a required string");
+    snprintf(name, name_size, "%.*s", (int)(op->via.str.size < 31 ? op->via.str.size : 31),
+             op->via.str.ptr);
+    return 0;
+}
+
+static int op_resolve(worker_t *w, const msgpack_object *req, const msgpack_object *id,
+                      msgpack_packer *pk, ac_error_t *err)
+{
+    static const char *const keys[] = {"op", "id", "actor", "outputs", "cache", "publish", NULL};
+    int rc = only_keys(req, keys, "", err);
+    if (rc)
+        return rc;
+    msgpack_pack_map(pk, 4);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    /* resolve_item writes 3 fields on success, 2 on failure: fix the map header. */
+    int fields = resolve_item(w, req, "", pk);
+    if (fields == 2)
+        w->reply.data[0] = (char)0x83; /* fixmap of 3: id, ok, error */
+    else {
+        PK_STR(pk, "worker");
+        msgpack_pack_int(pk, w->pid);
+        w->reply.data[0] = (char)0x85;
+    }
+    return 0;
+}
+
+/* Resolves item i of a batch into its result map; a malformed item gets an error map. */
+static void resolve_batch_item(worker_t *w, const msgpack_object *item, uint32_t i,
+                               msgpack_packer *pk)
+{
+    static const char *const item_keys[] = {"actor", "outputs", "cache", "publish", NULL};
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "items[%u]", i);
+    w->batch_items++;
+    ac_error_t ierr;
+    ac_error_clear(&ierr);
+    if (item->type != MSGPACK_OBJECT_MAP)
+        ac_error_set(&ierr, AC_ESCHEMA, prefix, "an item is a map");
+    else
+        only_keys(item, item_keys, prefix, &ierr);
+    if (ierr.code) {
+        w->errors++;
+        msgpack_pack_map(pk, 2);
+        pack_error_fields(pk, &ierr);
+        return;
+    }
+    /* The map header is fixed up once resolve_item has said how many fields. */
+    size_t at = w->reply.size;
+    msgpack_pack_map(pk, 3);
+    if (resolve_item(w, item, prefix, pk) == 2)
+        w->reply.data[at] = (char)0x82;
+}
+
+static int op_resolve_batch(worker_t *w, const msgpack_object *req, const msgpack_object *id,
+                            msgpack_packer *pk, ac_error_t *err)
+{
+    static const char *const keys[] = {"op", "id", "items", NULL};
+    int rc = only_keys(req, keys, "", err);
+    if (rc)
+        return rc;
+    const msgpack_object *items = ac_wire_get(req, "items");
+    if (!items || items->type != MSGPACK_OBJECT_ARRAY)
+        return ac_error_set(err, AC_ESCHEMA, "items", "items is a required array");
+    if (items->via.array.size > w->limits.max_batch)
+        return ac_error_set(err, AC_ETOO_LARGE, "items", "%u items, the limit is %zu",
+                            items->via.array.size, w->limits.max_batch);
+    msgpack_pack_map(pk, 3);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "results");
+    msgpack_pack_array(pk, items->via.array.size);
+    for (uint32_t i = 0; i < items->via.array.size; i++)
+        resolve_batch_item(w, &items->via.array.ptr[i], i, pk);
+    return 0;
+}
+
+static void op_ping(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 4);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "pong");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "worker");
+    msgpack_pack_int(pk, w->pid);
+}
+
+/* Runs the op called name; fails (nothing written) for an unknown op or a bad request of
+   resolve or resolve_batch. The other ops write their own errors. */
+static int dispatch(worker_t *w, const char *name, const msgpack_object *req,
+                    const msgpack_object *id, msgpack_packer *pk, ac_error_t *err)
+{
+    if (strcmp(name, "resolve") == 0)
+        return op_resolve(w, req, id, pk, err);
+    if (strcmp(name, "resolve_batch") == 0)
+        return op_resolve_batch(w, req, id, pk, err);
+    if (strcmp(name, "get") == 0)
+        op_get(w, req, id, pk);
+    else if (strcmp(name, "invalidate") == 0)
+        op_invalidate(w, req, id, pk);
+    else if (strcmp(name, "stats") == 0)
+        op_stats(w, id, pk);
+    else if (strcmp(name, "ping") == 0)
+        op_ping(w, id, pk);
+    else
+        return ac_error_set(err, AC_EUNKNOWN_OP, "op", "unknown op '%s' (expected resolve, "
+                            "resolve_batch, get, invalidate, stats, ping)", name);
+    return 0;
+}
+
 void worker_handle(worker_t *w, const char *body, size_t len)
 {
     uint64_t t0 = now_us();
@@ -472,118 +637,14 @@ void worker_handle(worker_t *w, const char *body, size_t len)
     ac_error_clear(&err);
     msgpack_object req;
     const msgpack_object *id = NULL;
-    if (len > w->limits.max_message_bytes) {
-        ac_error_set(&err, AC_ETOO_LARGE, "", "request is %zu bytes, the limit is %zu", len,
-                     w->limits.max_message_bytes);
-        goto fail;
-    }
-    if (ac_msgpack_parse(body, len, &w->zone, &req, &err))
-        goto fail;
-    if (req.type != MSGPACK_OBJECT_MAP) {
-        ac_error_set(&err, AC_ESCHEMA, "", "a request is a msgpack map");
-        goto fail;
-    }
-    id = ac_wire_get(&req, "id");
-    if (id && !ac_wire_id_ok(id)) {
-        id = NULL;
-        ac_error_set(&err, AC_ESCHEMA, "id", "id is an integer or a string of at most 256 bytes");
-        goto fail;
-    }
-    const msgpack_object *op = ac_wire_get(&req, "op");
-    if (!op || op->type != MSGPACK_OBJECT_STR) {
-        ac_error_set(&err, AC_ESCHEMA, "op", "op is a required string");
-        goto fail;
-    }
     char name[32];
-    snprintf(name, sizeof name, "%.*s", (int)(op->via.str.size < 31 ? op->via.str.size : 31),
-             op->via.str.ptr);
-    if (strcmp(name, "resolve") == 0) {
-        static const char *const keys[] = {"op", "id", "actor", "outputs", "cache", "publish", NULL};
-        if (only_keys(&req, keys, "", &err))
-            goto fail;
-        msgpack_pack_map(&pk, 4);
-        PK_STR(&pk, "id");
-        ac_wire_pack_id(&pk, id);
-        /* resolve_item writes 3 fields on success, 2 on failure: fix the map header. */
-        int fields = resolve_item(w, &req, "", &pk);
-        if (fields == 2)
-            w->reply.data[0] = (char)0x83; /* fixmap of 3: id, ok, error */
-        else {
-            PK_STR(&pk, "worker");
-            msgpack_pack_int(&pk, w->pid);
-            w->reply.data[0] = (char)0x85;
-        }
-    } else if (strcmp(name, "resolve_batch") == 0) {
-        static const char *const keys[] = {"op", "id", "items", NULL};
-        if (only_keys(&req, keys, "", &err))
-            goto fail;
-        const msgpack_object *items = ac_wire_get(&req, "items");
-        if (!items || items->type != MSGPACK_OBJECT_ARRAY) {
-            ac_error_set(&err, AC_ESCHEMA, "items", "items is a required array");
-            goto fail;
-        }
-        if (items->via.array.size > w->limits.max_batch) {
-            ac_error_set(&err, AC_ETOO_LARGE, "items", "%u items, the limit is %zu",
-                         items->via.array.size, w->limits.max_batch);
-            goto fail;
-        }
-        msgpack_pack_map(&pk, 3);
-        PK_STR(&pk, "id");
-        ac_wire_pack_id(&pk, id);
-        PK_STR(&pk, "ok");
-        msgpack_pack_true(&pk);
-        PK_STR(&pk, "results");
-        msgpack_pack_array(&pk, items->via.array.size);
-        static const char *const item_keys[] = {"actor", "outputs", "cache", "publish", NULL};
-        for (uint32_t i = 0; i < items->via.array.size; i++) {
-            const msgpack_object *item = &items->via.array.ptr[i];
-            char prefix[32];
-            snprintf(prefix, sizeof prefix, "items[%u]", i);
-            w->batch_items++;
-            ac_error_t ierr;
-            ac_error_clear(&ierr);
-            if (item->type != MSGPACK_OBJECT_MAP)
-                ac_error_set(&ierr, AC_ESCHEMA, prefix, "an item is a map");
-            else
-                only_keys(item, item_keys, prefix, &ierr);
-            if (ierr.code) {
-                w->errors++;
-                msgpack_pack_map(&pk, 2);
-                pack_error_fields(&pk, &ierr);
-                continue;
-            }
-            /* The map header is fixed up once resolve_item has said how many fields. */
-            size_t at = w->reply.size;
-            msgpack_pack_map(&pk, 3);
-            if (resolve_item(w, item, prefix, &pk) == 2)
-                w->reply.data[at] = (char)0x82;
-        }
-    } else if (strcmp(name, "get") == 0) {
-        op_get(w, &req, id, &pk);
-    } else if (strcmp(name, "invalidate") == 0) {
-        op_invalidate(w, &req, id, &pk);
-    } else if (strcmp(name, "stats") == 0) {
-        op_stats(w, id, &pk);
-    } else if (strcmp(name, "ping") == 0) {
-        msgpack_pack_map(&pk, 4);
-        PK_STR(&pk, "id");
-        ac_wire_pack_id(&pk, id);
-        PK_STR(&pk, "ok");
-        msgpack_pack_true(&pk);
-        PK_STR(&pk, "pong");
-        msgpack_pack_true(&pk);
-        PK_STR(&pk, "worker");
-        msgpack_pack_int(&pk, w->pid);
-    } else {
-        ac_error_set(&err, AC_EUNKNOWN_OP, "op", "unknown op '%s' (expected resolve, "
-                     "resolve_batch, get, invalidate, stats, ping)", name);
-        goto fail;
+    int rc = read_envelope(w, body, len, &req, &id, name, sizeof name, &err);
+    if (!rc)
+        rc = dispatch(w, name, &req, id, &pk, &err);
+    if (rc) {
+        w->errors++;
+        msgpack_sbuffer_clear(&w->reply);
+        ac_wire_pack_error(&pk, id, &err);
     }
-    record_latency(w, now_us() - t0);
-    return;
-fail:
-    w->errors++;
-    msgpack_sbuffer_clear(&w->reply);
-    ac_wire_pack_error(&pk, id, &err);
     record_latency(w, now_us() - t0);
 }
