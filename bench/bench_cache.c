@@ -19,8 +19,6 @@
 #define RUNS 5
 #define SNAP_BYTES 584
 
-
-
 static void report(const char *what, double *v, const char *unit)
 {
     qsort(v, RUNS, sizeof *v, cmp_d);
@@ -28,6 +26,8 @@ static void report(const char *what, double *v, const char *unit)
            v[RUNS - 1], unit);
 }
 
+/* main is long on purpose: it is the report, one block per figure in the order they are
+   printed, each block setting up, timing and printing its own figure. */
 int main(void)
 {
     static char ids[KEYS][24];

@@ -45,14 +45,11 @@ void *realloc(void *p, size_t n)
 #define RESOLVES 200000
 #define BATCHES 2000
 
-
-
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
-
 
 typedef struct {
     double v[RUNS];
@@ -101,6 +98,8 @@ static double baseline_pass(const double *values, size_t n)
     return acc;
 }
 
+/* main is long on purpose: it is the report, one block per figure in the order they are
+   printed, each block setting up, timing and printing its own figure. */
 int main(void)
 {
     ac_registry_t *reg = w1_registry();
@@ -201,8 +200,8 @@ int main(void)
             ac_request_reset(wreq);
             msgpack_sbuffer_clear(&out);
             if (ac_msgpack_parse(body.data, body.size, &zone, &obj, &err) ||
-                ac_decode_outputs(wreq, &obj, "outputs", &err) || ac_resolve(r, wreq, &snap, &err) ||
-                ac_snapshot_pack(&opk, snap, reg, NULL, 0)) {
+                ac_decode_outputs(wreq, &obj, "outputs", &err) ||
+                ac_resolve(r, wreq, &snap, &err) || ac_snapshot_pack(&opk, snap, reg, NULL, 0)) {
                 fprintf(stderr, "W1-inline: %s\n", err.message);
                 return 1;
             }
@@ -216,7 +215,8 @@ int main(void)
        contributions produced by the subsystems in config/subsystems. */
     ac_registry_t *reg2 = ac_registry_load(AC_SOURCE_DIR "/config/combiner.yaml",
                                            AC_SOURCE_DIR "/config/cap_layers.yaml", &err);
-    ac_subsystems_t *subs = reg2 ? ac_subsystems_load(reg2, AC_SOURCE_DIR "/config/subsystems", &err) : NULL;
+    ac_subsystems_t *subs =
+        reg2 ? ac_subsystems_load(reg2, AC_SOURCE_DIR "/config/subsystems", &err) : NULL;
     if (!subs) {
         fprintf(stderr, "W2 config: %s\n", err.message);
         return 1;
@@ -225,8 +225,8 @@ int main(void)
     ac_request_t *q2 = ac_request_new(reg2);
     size_t alen;
     char *actor = ac_read_file(AC_SOURCE_DIR "/config/demo/actor.json", 1 << 20, &alen, &err);
-    if (!actor || ac_subsystems_install(subs, r2, &err) || ac_decode_actor_json(q2, actor, alen, &err) ||
-        ac_resolve(r2, q2, &snap, &err)) {
+    if (!actor || ac_subsystems_install(subs, r2, &err) ||
+        ac_decode_actor_json(q2, actor, alen, &err) || ac_resolve(r2, q2, &snap, &err)) {
         fprintf(stderr, "W2: %s\n", err.message);
         return 1;
     }

@@ -43,11 +43,11 @@ static void stop(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-
 static void report(const char *what, double *v, int n, const char *unit)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
-    printf("  %-40s median %10.1f  min %10.1f  max %10.1f  %s\n", what, v[n / 2], v[0], v[n - 1], unit);
+    printf("  %-40s median %10.1f  min %10.1f  max %10.1f  %s\n", what, v[n / 2], v[0], v[n - 1],
+           unit);
 }
 
 /* Starts a request body {op, <key>: ...} of three entries (op, key, id); the caller packs
@@ -93,7 +93,8 @@ static void pack_actor(msgpack_packer *pk, const msgpack_object *actor, int vari
     for (uint32_t i = 0; i < actor->via.map.size; i++) {
         const msgpack_object_kv *kv = &actor->via.map.ptr[i];
         msgpack_pack_object(pk, kv->key);
-        if (variant >= 0 && kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
+        if (variant >= 0 && kv->key.via.str.size == 2 &&
+            memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
             char id[32];
             snprintf(id, sizeof id, "w2-actor-%03d", variant);
             ac_wire_pack_str(pk, id);
@@ -213,14 +214,16 @@ static void build_small_body(void)
 }
 
 /* Requests/s with `window` in flight. */
-static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body, int requests);
+static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body,
+                           int requests);
 
 static double throughput(const char *fe, int window, bool w1, msgpack_sbuffer *body)
 {
     return throughput_n(fe, window, w1 ? 1 : 0, body, REQUESTS);
 }
 
-static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body, int requests)
+static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body,
+                           int requests)
 {
     ac_client_config_t cfg = {30000, 0};
     ac_client_t *c = ac_client_new(fe, &cfg);
@@ -281,6 +284,8 @@ static void latency(const char *fe, bool w1, double *p50, double *p99)
     ac_client_destroy(&c);
 }
 
+/* main is long on purpose: it is the report, one block per figure in the order they are
+   printed, each block setting up, timing and printing its own figure. */
 int main(void)
 {
     zsys_init();
@@ -297,20 +302,31 @@ int main(void)
     FILE *f = fopen(comb, "w");
     fputs("dimensions:\n", f);
     for (int d = 0; d < 20; d++)
-        fprintf(f, "  dim%02d: { use_pipeline: true, clamp_default: { min: 0, max: 1000000 } }\n", d);
+        fprintf(f, "  dim%02d: { use_pipeline: true, clamp_default: { min: 0, max: 1000000 } }\n",
+                d);
     fclose(f);
     f = fopen(lay, "w");
     fputs("order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n", f);
     fclose(f);
     const char *fe = "tcp://127.0.0.1:19555", *be = "tcp://127.0.0.1:19556";
-    const char *broker_argv[] = {AC_BROKER_PATH, "--frontend", fe, "--backend", be, "--events-in",
-                                 "tcp://127.0.0.1:19558", "--events-out", "tcp://127.0.0.1:19557", NULL};
+    const char *broker_argv[] = {AC_BROKER_PATH,
+                                 "--frontend",
+                                 fe,
+                                 "--backend",
+                                 be,
+                                 "--events-in",
+                                 "tcp://127.0.0.1:19558",
+                                 "--events-out",
+                                 "tcp://127.0.0.1:19557",
+                                 NULL};
     pid_t broker = spawn(broker_argv);
     usleep(300000);
     printf("W1-inline through the broker, loopback tcp, request %zu bytes; %d requests per run, "
-           "%d runs\n", s_body.size, REQUESTS, RUNS);
+           "%d runs\n",
+           s_body.size, REQUESTS, RUNS);
     double w2_echo_tp[RUNS], w2_tp[RUNS], w2_batch[RUNS], w2_batch_l1[RUNS];
-    double small_tp[RUNS], echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS], w1_p99[RUNS];
+    double small_tp[RUNS], echo_tp[RUNS], echo_p50[RUNS], echo_p99[RUNS], w1_tp[RUNS], w1_p50[RUNS],
+        w1_p99[RUNS];
     for (int phase = 0; phase < 4; phase++) {
         pid_t workers[2];
         for (int i = 0; i < 2; i++) {
@@ -318,18 +334,29 @@ int main(void)
                 const char *argv[] = {AC_ECHO_PATH, be, "64", NULL};
                 workers[i] = spawn(argv);
             } else if (phase == 1) {
-                const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
-                                      "--combiner", comb, "--layers", lay, "--store", "none",
-                                      "--l1-entries", "0", NULL};
+                const char *argv[] = {
+                    AC_WORKER_PATH, "--broker",     be,         "--events", "",
+                    "--combiner",   comb,           "--layers", lay,        "--store",
+                    "none",         "--l1-entries", "0",        NULL};
                 workers[i] = spawn(argv);
             } else {
                 /* phase 2: L1 off (every actor computed); phase 3: L1 on (repeated actors
                    are answered from the cache after the first batch). */
-                const char *argv[] = {AC_WORKER_PATH, "--broker", be, "--events", "",
-                                      "--combiner", AC_SOURCE_DIR "/config/combiner.yaml",
-                                      "--layers", AC_SOURCE_DIR "/config/cap_layers.yaml",
-                                      "--subsystems", AC_SOURCE_DIR "/config/subsystems",
-                                      "--store", "none", "--l1-entries", phase == 2 ? "0" : "100000",
+                const char *argv[] = {AC_WORKER_PATH,
+                                      "--broker",
+                                      be,
+                                      "--events",
+                                      "",
+                                      "--combiner",
+                                      AC_SOURCE_DIR "/config/combiner.yaml",
+                                      "--layers",
+                                      AC_SOURCE_DIR "/config/cap_layers.yaml",
+                                      "--subsystems",
+                                      AC_SOURCE_DIR "/config/subsystems",
+                                      "--store",
+                                      "none",
+                                      "--l1-entries",
+                                      phase == 2 ? "0" : "100000",
                                       NULL};
                 workers[i] = spawn(argv);
             }

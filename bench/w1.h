@@ -22,8 +22,9 @@ static inline ac_registry_t *w1_registry(void)
     char combiner[4096];
     size_t n = (size_t)snprintf(combiner, sizeof combiner, "dimensions:\n");
     for (int d = 0; d < 20; d++)
-        n += (size_t)snprintf(combiner + n, sizeof combiner - n,
-                              "  dim%02d: { use_pipeline: true, clamp_default: { min: 0, max: 1000000 } }\n", d);
+        n += (size_t)snprintf(
+            combiner + n, sizeof combiner - n,
+            "  dim%02d: { use_pipeline: true, clamp_default: { min: 0, max: 1000000 } }\n", d);
     const char *layers = "order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n";
     ac_error_t err;
     ac_registry_t *reg = ac_registry_load_buffers("w1-combiner", combiner, n, "w1-layers", layers,
@@ -49,17 +50,22 @@ static inline void w1_fill(ac_request_t *req, const char *actor_id, double bias)
         for (int d = 0; d < 20; d++) {
             snprintf(dim, sizeof dim, "dim%02d", d);
             ac_section_t sec = d < 10 ? AC_PRIMARY : AC_DERIVED;
-            rc |= ac_request_add_contribution(req, sec, dim, AC_FLAT, 10 + s + bias, sys, 100 - s, &err);
+            rc |= ac_request_add_contribution(req, sec, dim, AC_FLAT, 10 + s + bias, sys, 100 - s,
+                                              &err);
             if (s % 2 == 0)
                 rc |= ac_request_add_contribution(req, sec, dim, AC_MULT, 0.05, sys, 100 - s, &err);
             if (s == 0)
-                rc |= ac_request_add_cap(req, dim, AC_CAP_BASELINE, AC_KIND_MAX, 1000, sys, 100, "TOTAL", NULL, &err);
+                rc |= ac_request_add_cap(req, dim, AC_CAP_BASELINE, AC_KIND_MAX, 1000, sys, 100,
+                                         "TOTAL", NULL, &err);
             if (s == 1)
-                rc |= ac_request_add_cap(req, dim, AC_CAP_ADDITIVE, AC_KIND_MAX, 500, sys, 99, "TOTAL", NULL, &err);
+                rc |= ac_request_add_cap(req, dim, AC_CAP_ADDITIVE, AC_KIND_MAX, 500, sys, 99,
+                                         "TOTAL", NULL, &err);
             if (s == 2)
-                rc |= ac_request_add_cap(req, dim, AC_CAP_HARD_MAX, AC_KIND_MAX, 1200, sys, 98, "WORLD", NULL, &err);
+                rc |= ac_request_add_cap(req, dim, AC_CAP_HARD_MAX, AC_KIND_MAX, 1200, sys, 98,
+                                         "WORLD", NULL, &err);
             if (s == 3)
-                rc |= ac_request_add_cap(req, dim, AC_CAP_HARD_MIN, AC_KIND_MIN, 5, sys, 97, "WORLD", NULL, &err);
+                rc |= ac_request_add_cap(req, dim, AC_CAP_HARD_MIN, AC_KIND_MIN, 5, sys, 97,
+                                         "WORLD", NULL, &err);
         }
     }
     if (rc) {

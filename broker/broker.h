@@ -42,24 +42,24 @@ typedef struct worker worker_t;
 typedef struct request request_t;
 
 struct request {
-    uint32_t slot;            /* index in the broker's slab */
-    zframe_t *client;         /* the client's routing id */
-    zmsg_t *body;             /* body frames */
-    service_t *service;       /* where it queues */
-    worker_t *worker;         /* holder, NULL while queued */
-    int64_t deadline;         /* when a queued request times out */
-    int requeues;             /* times its worker was lost */
-    request_t *prev, *next;   /* queue or worker's in-flight list */
+    uint32_t slot;          /* index in the broker's slab */
+    zframe_t *client;       /* the client's routing id */
+    zmsg_t *body;           /* body frames */
+    service_t *service;     /* where it queues */
+    worker_t *worker;       /* holder, NULL while queued */
+    int64_t deadline;       /* when a queued request times out */
+    int requeues;           /* times its worker was lost */
+    request_t *prev, *next; /* queue or worker's in-flight list */
 };
 
 struct worker {
-    char *key;                /* hex of the identity, the workers hash key */
-    zframe_t *identity;       /* routing id */
-    service_t *service;       /* the service it serves */
-    int credit;               /* outstanding requests allowed */
-    int inflight;             /* outstanding requests now */
-    int64_t expiry;           /* when it is presumed dead */
-    request_t *head, *tail;   /* requests it holds */
+    char *key;              /* hex of the identity, the workers hash key */
+    zframe_t *identity;     /* routing id */
+    service_t *service;     /* the service it serves */
+    int credit;             /* outstanding requests allowed */
+    int inflight;           /* outstanding requests now */
+    int64_t expiry;         /* when it is presumed dead */
+    request_t *head, *tail; /* requests it holds */
 };
 
 struct service {
@@ -77,24 +77,24 @@ typedef struct {
 } config_t;
 
 typedef struct {
-    uint64_t requests, replies, malformed, stale_replies, requeued, timeouts, too_large,
-        queue_full, workers_expired, workers_joined, lost, unroutable;
+    uint64_t requests, replies, malformed, stale_replies, requeued, timeouts, too_large, queue_full,
+        workers_expired, workers_joined, lost, unroutable;
 } counters_t;
 
 typedef struct {
-    config_t cfg;             /* settings in force */
-    zsock_t *frontend;        /* clients' ROUTER */
-    zsock_t *backend;         /* workers' ROUTER */
-    zactor_t *proxy;          /* the event forwarder (zproxy) */
-    zhashx_t *services;       /* name -> service_t */
-    zhashx_t *workers;        /* key -> worker_t */
-    request_t **slab;         /* slot -> request, NULL when free */
-    uint32_t *gen;            /* slot -> generation, bumped on free */
-    uint32_t *free_slots;     /* stack of free slots */
-    uint32_t nfree, cap;      /* free slots; slab capacity */
-    int64_t heartbeat_at;     /* next heartbeat to workers */
-    counters_t n;             /* counters */
-    msgpack_zone zone;        /* for reading ids out of bodies */
+    config_t cfg;         /* settings in force */
+    zsock_t *frontend;    /* clients' ROUTER */
+    zsock_t *backend;     /* workers' ROUTER */
+    zactor_t *proxy;      /* the event forwarder (zproxy) */
+    zhashx_t *services;   /* name -> service_t */
+    zhashx_t *workers;    /* key -> worker_t */
+    request_t **slab;     /* slot -> request, NULL when free */
+    uint32_t *gen;        /* slot -> generation, bumped on free */
+    uint32_t *free_slots; /* stack of free slots */
+    uint32_t nfree, cap;  /* free slots; slab capacity */
+    int64_t heartbeat_at; /* next heartbeat to workers */
+    counters_t n;         /* counters */
+    msgpack_zone zone;    /* for reading ids out of bodies */
 } broker_t;
 
 /* queue.c */

@@ -59,7 +59,8 @@ static void run(broker_t *b)
     zmq_pollitem_t items[] = {{zsock_resolve(b->frontend), 0, ZMQ_POLLIN, 0},
                               {zsock_resolve(b->backend), 0, ZMQ_POLLIN, 0}};
     b->heartbeat_at = zclock_mono() + b->cfg.heartbeat_ms;
-    int64_t tick = b->cfg.heartbeat_ms < 100 ? b->cfg.heartbeat_ms : 100, next_tick = zclock_mono() + tick;
+    int64_t tick = b->cfg.heartbeat_ms < 100 ? b->cfg.heartbeat_ms : 100,
+            next_tick = zclock_mono() + tick;
     int64_t stop_at = 0;
     for (;;) {
         if (zsys_interrupted && !stop_at) {
@@ -114,7 +115,8 @@ static zsock_t *router(broker_t *b, const char *endpoint)
     zsock_set_rcvhwm(s, 1000000);
     zsock_set_sndhwm(s, 1000000);
     if (zsock_bind(s, "%s", endpoint) < 0) {
-        fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", endpoint, zmq_strerror(zmq_errno()));
+        fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", endpoint,
+                zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
     }
     return s;
@@ -210,16 +212,23 @@ int main(int argc, char **argv)
         {"heartbeat_ms", AC_SET_INT, &c->heartbeat_ms, 10, 600000, "MDP heartbeat interval"},
         {"liveness", AC_SET_INT, &c->liveness, 1, 100, "heartbeats a worker may miss"},
         {"queue_max", AC_SET_INT, &c->queue_max, 1, 100000000, "queued requests per service"},
-        {"request_timeout_ms", AC_SET_INT, &c->request_timeout_ms, 1, 86400000, "how long a request may wait for a worker"},
-        {"max_message_bytes", AC_SET_INT, &c->max_message_bytes, 64, 1ll << 30, "largest request body answered (else too_large)"},
-        {"max_requeues", AC_SET_INT, &c->max_requeues, 0, 1000, "times a request may lose its worker"},
-        {"socket_max_bytes", AC_SET_INT, &c->socket_max_bytes, 1024, 1ll << 31, "ZMQ_MAXMSGSIZE: larger messages drop the connection"},
-        {"grace_ms", AC_SET_INT, &c->grace_ms, 0, 600000, "on SIGTERM, how long to wait for in-flight replies"},
-        {"max_services", AC_SET_INT, &c->max_services, 1, 100000, "distinct service names accepted"},
+        {"request_timeout_ms", AC_SET_INT, &c->request_timeout_ms, 1, 86400000,
+         "how long a request may wait for a worker"},
+        {"max_message_bytes", AC_SET_INT, &c->max_message_bytes, 64, 1ll << 30,
+         "largest request body answered (else too_large)"},
+        {"max_requeues", AC_SET_INT, &c->max_requeues, 0, 1000,
+         "times a request may lose its worker"},
+        {"socket_max_bytes", AC_SET_INT, &c->socket_max_bytes, 1024, 1ll << 31,
+         "ZMQ_MAXMSGSIZE: larger messages drop the connection"},
+        {"grace_ms", AC_SET_INT, &c->grace_ms, 0, 600000,
+         "on SIGTERM, how long to wait for in-flight replies"},
+        {"max_services", AC_SET_INT, &c->max_services, 1, 100000,
+         "distinct service names accepted"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];
-    int parsed = ac_settings_parse_args(argc, argv, "actorcore-broker", "broker", s_usage_head, t, n);
+    int parsed =
+        ac_settings_parse_args(argc, argv, "actorcore-broker", "broker", s_usage_head, t, n);
     if (parsed >= 0) {
         ac_settings_free(t, n);
         return parsed;
@@ -232,8 +241,8 @@ int main(int argc, char **argv)
         status = 2;
         goto out;
     }
-    fprintf(stderr, "actorcore-broker: clients %s, workers %s, events in %s, out %s\n",
-            c->frontend, c->backend, c->events_in, c->events_out);
+    fprintf(stderr, "actorcore-broker: clients %s, workers %s, events in %s, out %s\n", c->frontend,
+            c->backend, c->events_in, c->events_out);
     run(&b);
     if (c->verbose)
         fprintf(stderr,

@@ -48,8 +48,8 @@ static void on_ready(broker_t *b, zframe_t *identity, const char *key, worker_t 
 {
     char *name = zmsg_popstr(msg), *credit = zmsg_popstr(msg);
     long c = credit ? strtol(credit, NULL, 10) : 1;
-    if (w || !name || !*name || strlen(name) > 255 || strncmp(name, "mmi.", 4) == 0 ||
-        c < 1 || c > 100000) {
+    if (w || !name || !*name || strlen(name) > 255 || strncmp(name, "mmi.", 4) == 0 || c < 1 ||
+        c > 100000) {
         b->n.malformed++;
         if (w)
             worker_delete(b, w, true);

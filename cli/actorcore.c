@@ -131,13 +131,13 @@ static int parse_count(const char *s, long long *out)
 
 /* What `actorcore resolve` was asked to do. */
 typedef struct {
-    const char *combiner;     /* --combiner FILE */
-    const char *layers;       /* --layers FILE */
-    const char *actor_path;   /* --actor FILE, or NULL */
-    const char *subsystems;   /* --subsystems DIR, or NULL */
-    const char *input;        /* the outputs FILE, NULL (or "-") for standard input */
-    long long version;        /* --actor-version, -1 when not given */
-    long long max_bytes;      /* --max-bytes */
+    const char *combiner;   /* --combiner FILE */
+    const char *layers;     /* --layers FILE */
+    const char *actor_path; /* --actor FILE, or NULL */
+    const char *subsystems; /* --subsystems DIR, or NULL */
+    const char *input;      /* the outputs FILE, NULL (or "-") for standard input */
+    long long version;      /* --actor-version, -1 when not given */
+    long long max_bytes;    /* --max-bytes */
 } resolve_args_t;
 
 /* What a resolve builds, freed in one place. */
@@ -146,8 +146,8 @@ typedef struct {
     ac_request_t *req;
     ac_resolver_t *resolver;
     ac_subsystems_t *subs;
-    char *text;               /* the outputs read */
-    char *actor_text;         /* the actor read */
+    char *text;       /* the outputs read */
+    char *actor_text; /* the actor read */
 } resolve_state_t;
 
 /* Parses resolve's flags and operand into a; returns -1 to go on, else the exit status
@@ -170,10 +170,18 @@ static int parse_resolve_args(int argc, char **argv, resolve_args_t *a)
     int c;
     while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': a->combiner = optarg; break;
-        case 'l': a->layers = optarg; break;
-        case 'a': a->actor_path = optarg; break;
-        case 's': a->subsystems = optarg; break;
+        case 'c':
+            a->combiner = optarg;
+            break;
+        case 'l':
+            a->layers = optarg;
+            break;
+        case 'a':
+            a->actor_path = optarg;
+            break;
+        case 's':
+            a->subsystems = optarg;
+            break;
         case 'v':
             if (parse_count(optarg, &a->version))
                 return cli_usage_error("--actor-version needs an integer >= 0, not '%s'", optarg);
@@ -182,7 +190,9 @@ static int parse_resolve_args(int argc, char **argv, resolve_args_t *a)
             if (parse_count(optarg, &a->max_bytes) || a->max_bytes < 1)
                 return cli_usage_error("--max-bytes needs a positive integer, not '%s'", optarg);
             break;
-        case 'h': fputs(s_usage, stdout); return 0;
+        case 'h':
+            fputs(s_usage, stdout);
+            return 0;
         default:
             return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
@@ -191,7 +201,7 @@ static int parse_resolve_args(int argc, char **argv, resolve_args_t *a)
         return cli_usage_error("resolve needs --combiner FILE and --layers FILE%s", "");
     if (argc - optind > 1)
         return cli_usage_error("resolve takes at most one input file, got another: '%s'",
-                           argv[optind + 1]);
+                               argv[optind + 1]);
     a->input = optind < argc ? argv[optind] : NULL;
     return -1;
 }

@@ -74,18 +74,19 @@ static int print_reply(const ac_reply_t *reply)
 int cli_call(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"broker", required_argument, NULL, 'b'}, {"timeout", required_argument, NULL, 't'},
+        {"broker", required_argument, NULL, 'b'},  {"timeout", required_argument, NULL, 't'},
         {"retries", required_argument, NULL, 'r'}, {"actor", required_argument, NULL, 'a'},
         {"outputs", required_argument, NULL, 'o'}, {"items", required_argument, NULL, 'i'},
-        {"cache", required_argument, NULL, 'c'},  {"publish", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"cache", required_argument, NULL, 'c'},   {"publish", no_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     const char *broker = "tcp://127.0.0.1:5555", *actor = NULL, *outputs = NULL, *items = NULL,
                *cache = NULL;
     bool publish = false;
     ac_client_config_t cfg = {5000, 2};
     if (argc < 2)
-        return cli_usage_error("call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
+        return cli_usage_error(
+            "call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
     const char *op = argv[1];
     if (strcmp(op, "--help") == 0 || strcmp(op, "-h") == 0) {
         fputs(s_call_usage, stdout);
@@ -96,16 +97,35 @@ int cli_call(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'b': broker = optarg; break;
-        case 't': cfg.timeout_ms = atoi(optarg); break;
-        case 'r': cfg.retries = atoi(optarg); break;
-        case 'a': actor = optarg; break;
-        case 'o': outputs = optarg; break;
-        case 'i': items = optarg; break;
-        case 'c': cache = optarg; break;
-        case 'p': publish = true; break;
-        case 'h': fputs(s_call_usage, stdout); return 0;
-        default: return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case 'b':
+            broker = optarg;
+            break;
+        case 't':
+            cfg.timeout_ms = atoi(optarg);
+            break;
+        case 'r':
+            cfg.retries = atoi(optarg);
+            break;
+        case 'a':
+            actor = optarg;
+            break;
+        case 'o':
+            outputs = optarg;
+            break;
+        case 'i':
+            items = optarg;
+            break;
+        case 'c':
+            cache = optarg;
+            break;
+        case 'p':
+            publish = true;
+            break;
+        case 'h':
+            fputs(s_call_usage, stdout);
+            return 0;
+        default:
+            return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     const char *arg = optind < argc ? argv[optind] : NULL;
@@ -170,8 +190,10 @@ int cli_call(int argc, char **argv)
 int cli_subscribe(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"events", required_argument, NULL, 'e'}, {"count", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
+        {"events", required_argument, NULL, 'e'},
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     const char *events = "tcp://127.0.0.1:5557";
     long count = -1;
@@ -180,10 +202,17 @@ int cli_subscribe(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': events = optarg; break;
-        case 'n': count = atol(optarg); break;
-        case 'h': fputs(s_call_usage, stdout); return 0;
-        default: return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        case 'e':
+            events = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'h':
+            fputs(s_call_usage, stdout);
+            return 0;
+        default:
+            return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     char topic[160] = "snap/";
@@ -211,7 +240,8 @@ int cli_subscribe(int argc, char **argv)
         ac_error_t err;
         msgpack_zone_clear(zone);
         if (t && body && (!want || strlen(t) == want) &&
-            ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &obj, &err) == 0) {
+            ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &obj,
+                             &err) == 0) {
             msgpack_sbuffer sb;
             msgpack_sbuffer_init(&sb);
             msgpack_sbuffer_write(&sb, "{\"topic\":", 9);

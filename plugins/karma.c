@@ -12,9 +12,9 @@
 #include "actorcore/subsystems.h"
 
 typedef struct {
-    double per_year;      /* karma per year of age */
-    double luck_every;    /* years per luck point; 0 = none */
-    int karma, luck;      /* registry ids, resolved on first use */
+    double per_year;   /* karma per year of age */
+    double luck_every; /* years per luck point; 0 = none */
+    int karma, luck;   /* registry ids, resolved on first use */
 } karma_t;
 
 static void *create(const char *config_json, ac_error_t *err)
@@ -46,7 +46,8 @@ static int contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac
     if (ac_output_add(out, AC_PRIMARY, "karma", AC_FLAT, k->per_year * actor->age, 0, err))
         return -1;
     if (k->luck_every > 0)
-        return ac_output_add(out, AC_PRIMARY, "luck", AC_FLAT, (double)(long)(actor->age / k->luck_every), 0, err);
+        return ac_output_add(out, AC_PRIMARY, "luck", AC_FLAT,
+                             (double)(long)(actor->age / k->luck_every), 0, err);
     return 0;
 }
 

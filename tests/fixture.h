@@ -61,11 +61,11 @@ static inline ac_snapshot_dim_t fx_dim(fx_t *fx, const char *name)
 }
 
 /* Exact comparison of doubles, with a readable failure. */
-#define assert_double_exact(a, b)                                                                  \
-    do {                                                                                           \
-        double a_ = (a), b_ = (b);                                                                 \
-        if (!(a_ == b_))                                                                           \
-            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                                    \
+#define assert_double_exact(a, b)                               \
+    do {                                                        \
+        double a_ = (a), b_ = (b);                              \
+        if (!(a_ == b_))                                        \
+            fail_msg("%s = %.17g, expected %.17g", #a, a_, b_); \
     } while (0)
 
 #endif

@@ -59,7 +59,8 @@ static int svc_free_port(void)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0)
         fail_msg("no free port");
     close(fd);
     return ntohs(a.sin_port);
@@ -113,7 +114,7 @@ gone:
 
 /* One broker's endpoints. */
 typedef struct {
-    int port[4];            /* frontend, backend, events in, events out */
+    int port[4]; /* frontend, backend, events in, events out */
     char fe[64], be[64], ein[64], eout[64];
     pid_t broker;
 } svc_t;
@@ -130,10 +131,10 @@ static void svc_ports(svc_t *s)
 
 static pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
 {
-    const char *argv[] = {AC_BROKER_PATH, "--frontend", s->fe, "--backend", s->be,
-                          "--events-in", s->ein, "--events-out", s->eout,
-                          "--heartbeat-ms", heartbeat_ms, "--request-timeout-ms", "20000",
-                          "--verbose", "true", NULL};
+    const char *argv[] = {AC_BROKER_PATH, "--frontend",     s->fe,        "--backend",
+                          s->be,          "--events-in",    s->ein,       "--events-out",
+                          s->eout,        "--heartbeat-ms", heartbeat_ms, "--request-timeout-ms",
+                          "20000",        "--verbose",      "true",       NULL};
     s->broker = svc_spawn(argv, "broker.log");
     return s->broker;
 }
@@ -148,10 +149,10 @@ static pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
         snprintf(lay, sizeof lay, "%s", layers);
     else
         tu_golden_path(lay, sizeof lay, "cap_layers.yaml");
-    const char *argv[] = {AC_WORKER_PATH, "--broker", s->be, "--events", s->ein,
-                          "--combiner", comb, "--layers", lay, "--store", store,
-                          "--heartbeat-ms", heartbeat_ms, "--l1-entries", l1_entries,
-                          "--verbose", "true", NULL};
+    const char *argv[] = {
+        AC_WORKER_PATH, "--broker",     s->be,      "--events",  s->ein, "--combiner",
+        comb,           "--layers",     lay,        "--store",   store,  "--heartbeat-ms",
+        heartbeat_ms,   "--l1-entries", l1_entries, "--verbose", "true", NULL};
     return svc_spawn(argv, "worker.log");
 }
 

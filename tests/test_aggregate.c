@@ -7,8 +7,8 @@ static void pipeline_is_flat_times_mult_deltas_plus_post(void **state)
     fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
     fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 100, "race", 0);
     fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 20, "items", 0);
-    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, 0.5, "buff", 0);  /* +50 % */
-    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, 1.0, "aura", 0);  /* +100 % */
+    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, 0.5, "buff", 0); /* +50 % */
+    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, 1.0, "aura", 0); /* +100 % */
     fx_add(fx, AC_PRIMARY, "hp", AC_POST_ADD, 7, "ring", 0);
     fx_resolve(fx);
     assert_double_exact(fx_dim(fx, "hp").primary, 120.0 * 2.0 * 1.5 + 7);
@@ -148,7 +148,8 @@ static void unknown_dimension_with_default_uses_the_default_rule(void **state)
 {
     (void)state;
     char combiner[2048];
-    snprintf(combiner, sizeof combiner, "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
+    snprintf(combiner, sizeof combiner,
+             "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
              TU_COMBINER);
     fx_t *fx = fx_new(combiner, TU_LAYERS);
     fx_add(fx, AC_PRIMARY, "zz_shield", AC_FLAT, 80, "a", 0);

@@ -11,9 +11,9 @@
 static char s_dir[256];
 
 typedef struct {
-    int status;   /* exit code, or 128 + signal */
-    char *out;    /* stdout */
-    char *err;    /* stderr */
+    int status; /* exit code, or 128 + signal */
+    char *out;  /* stdout */
+    char *err;  /* stderr */
 } run_t;
 
 static char *read_all(const char *path)
@@ -118,9 +118,15 @@ static void golden_cases_through_the_cli(void **state)
 {
     (void)state;
     const char *cases[] = {
-        "case01_total_cap_sum",        "case02_realm_world_total",   "case03_override_priority",
-        "case04_mult_stacking",        "case05_cdr_cap",             "case06_lifespan_operator_max",
-        "case07_move_speed_floor",     "case08_min_gt_max_conflict", "case09_prioritized_override",
+        "case01_total_cap_sum",
+        "case02_realm_world_total",
+        "case03_override_priority",
+        "case04_mult_stacking",
+        "case05_cdr_cap",
+        "case06_lifespan_operator_max",
+        "case07_move_speed_floor",
+        "case08_min_gt_max_conflict",
+        "case09_prioritized_override",
         "case10_primary_derived_realm_min",
     };
     for (size_t i = 0; i < 10; i++) {
@@ -173,7 +179,8 @@ static void actor_and_actor_version_set_the_version(void **state)
     assert_non_null(strstr(r.out, "\"Version\":12"));
     assert_non_null(strstr(r.out, "\"strength\":500"));
     run_free(&r);
-    const char *a2[] = {"resolve", "--combiner", c, "--layers", l, "--actor-version", "99", in, NULL};
+    const char *a2[] = {"resolve",         "--combiner", c,  "--layers", l,
+                        "--actor-version", "99",         in, NULL};
     r = run_cli(a2, "", 0);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "\"Version\":99"));
@@ -204,30 +211,42 @@ static void every_input_error_code_exits_2_with_a_path(void **state)
     } cases[] = {
         {"[{\"primary\": [", "invalid_json", ""},
         {"not json at all", "invalid_json", ""},
-        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"FLAT\",\"value\":1e999,\"system\":\"a\"}]"),
+        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"FLAT\",\"value\":1e999,"
+              "\"system\":\"a\"}]"),
          "non_finite_value", "outputs[0].primary[0].value"},
-        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"FLAT\",\"value\":\"5\",\"system\":\"a\"}]"),
+        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"FLAT\",\"value\":\"5\","
+              "\"system\":\"a\"}]"),
          "schema_violation", "outputs[0].primary[0].value"},
-        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"SUPER\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"primary\":[{\"dimension\":\"strength\",\"bucket\":\"SUPER\",\"value\":5,"
+              "\"system\":\"a\"}]"),
          "schema_violation", "outputs[0].primary[0].bucket"},
-        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"SOFT\",\"kind\":\"max\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"SOFT\",\"kind\":\"max\",\"value\":"
+              "5,\"system\":\"a\"}]"),
          "schema_violation", "outputs[0].caps[0].mode"},
-        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"upper\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"upper\","
+              "\"value\":5,\"system\":\"a\"}]"),
          "schema_violation", "outputs[0].caps[0].kind"},
-        {OUT1("\"caps\":[{},{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\",\"value\":5,\"system\":\"a\",\"scope\":\"MOON\"}]"),
+        {OUT1("\"caps\":[{},{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\","
+              "\"value\":5,\"system\":\"a\",\"scope\":\"MOON\"}]"),
          "schema_violation", "outputs[0].caps[0].system"},
-        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\",\"value\":5,\"system\":\"a\",\"scope\":\"MOON\"}]"),
+        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\","
+              "\"value\":5,\"system\":\"a\",\"scope\":\"MOON\"}]"),
          "unknown_layer", "outputs[0].caps[0].scope"},
-        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\",\"value\":5,\"system\":\"a\",\"scope\":\"REALM\"}]"),
+        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"BASELINE\",\"kind\":\"max\","
+              "\"value\":5,\"system\":\"a\",\"scope\":\"REALM\"}]"),
          "schema_violation", "outputs[0].caps[0].realm"},
-        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"HARD_MAX\",\"kind\":\"min\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"caps\":[{\"dimension\":\"strength\",\"mode\":\"HARD_MAX\",\"kind\":\"min\","
+              "\"value\":5,\"system\":\"a\"}]"),
          "kind_mode_mismatch", "outputs[0].caps[0].kind"},
-        {OUT1("\"primary\":[{\"dimension\":\"STRENGTH\",\"bucket\":\"FLAT\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"primary\":[{\"dimension\":\"STRENGTH\",\"bucket\":\"FLAT\",\"value\":5,\"system\":"
+              "\"a\"}]"),
          "schema_violation", "outputs[0].primary[0].dimension"},
-        {OUT1("\"primary\":[{\"dimension\":\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij\","
+        {OUT1("\"primary\":[{\"dimension\":"
+              "\"abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij\","
               "\"bucket\":\"FLAT\",\"value\":5,\"system\":\"a\"}]"),
          "too_large", "outputs[0].primary[0].dimension"},
-        {OUT1("\"primary\":[{\"dimension\":\"charisma\",\"bucket\":\"FLAT\",\"value\":5,\"system\":\"a\"}]"),
+        {OUT1("\"primary\":[{\"dimension\":\"charisma\",\"bucket\":\"FLAT\",\"value\":5,\"system\":"
+              "\"a\"}]"),
          "unknown_dimension", "outputs[0].primary[0].dimension"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -334,7 +353,9 @@ static void bad_config_names_the_file(void **state)
     char c[300], l[512];
     snprintf(c, sizeof c, "%s/bad.yaml", s_dir);
     FILE *f = fopen(c, "w");
-    fputs("dimensions:\n  strength: { use_pipeline: false, operator: MEDIAN, clamp_default: { min: 0, max: 1 } }\n", f);
+    fputs("dimensions:\n  strength: { use_pipeline: false, operator: MEDIAN, clamp_default: { min: "
+          "0, max: 1 } }\n",
+          f);
     fclose(f);
     golden_file(l, sizeof l, "cap_layers.yaml");
     const char *args[] = {"resolve", "--combiner", c, "--layers", l, "-", NULL};

@@ -28,14 +28,15 @@ static void expect_json_error(const char *text, int code, const char *path)
     ac_error_clear(&err);
     int rc = ac_decode_outputs_json(req, text, strlen(text), &err);
     if (rc != code || (path && strcmp(err.path, path) != 0))
-        fail_msg("input %.120s\n  got %s at '%s' (%s), expected %s at '%s'", text,
-                 ac_code_name(rc), err.path, err.message, ac_code_name(code), path ? path : "*");
+        fail_msg("input %.120s\n  got %s at '%s' (%s), expected %s at '%s'", text, ac_code_name(rc),
+                 err.path, err.message, ac_code_name(code), path ? path : "*");
     assert_int_equal(err.code, code);
     ac_request_destroy(&req);
 }
 
 #define OUT(items) "[{\"meta\":{\"system\":\"s\"}," items "}]"
-#define C(dim, bucket, value) "{\"dimension\":" dim ",\"bucket\":" bucket ",\"value\":" value ",\"system\":\"a\"}"
+#define C(dim, bucket, value) \
+    "{\"dimension\":" dim ",\"bucket\":" bucket ",\"value\":" value ",\"system\":\"a\"}"
 #define K(extra) "{\"dimension\":\"hp\",\"system\":\"a\",\"value\":1," extra "}"
 
 static void bad_json_gives_invalid_json(void **state)
@@ -73,8 +74,9 @@ static void non_finite_numbers_are_rejected_at_their_path(void **state)
     (void)state;
     expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1e999") "]"), AC_ENON_FINITE,
                       "outputs[0].primary[0].value");
-    expect_json_error(OUT("\"derived\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "-1e400") "]"),
-                      AC_ENON_FINITE, "outputs[0].derived[1].value");
+    expect_json_error(
+        OUT("\"derived\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "-1e400") "]"),
+        AC_ENON_FINITE, "outputs[0].derived[1].value");
     expect_json_error(OUT("\"caps\":[{\"dimension\":\"hp\",\"system\":\"a\",\"mode\":\"BASELINE\","
                           "\"kind\":\"max\",\"value\":1e999}]"),
                       AC_ENON_FINITE, "outputs[0].caps[0].value");
@@ -87,7 +89,8 @@ static void huge_integers_are_read_as_doubles(void **state)
     (void)state;
     char *json = NULL;
     ac_error_t err;
-    const char *in = OUT("\"primary\":[" C("\"sum_dim\"", "\"FLAT\"", "123456789012345678901234567890") "]");
+    const char *in =
+        OUT("\"primary\":[" C("\"sum_dim\"", "\"FLAT\"", "123456789012345678901234567890") "]");
     assert_int_equal(tu_resolve_json(s_reg, in, &json, &err), 0);
     assert_non_null(strstr(json, "\"sum_dim\":1.2345678901234568e+29"));
     free(json);
@@ -119,7 +122,8 @@ static void wrong_types_are_schema_violations(void **state)
     expect_json_error("[{\"primary\":[]}]", AC_ESCHEMA, "outputs[0].meta");
     expect_json_error("[{\"meta\":{}}]", AC_ESCHEMA, "outputs[0].meta.system");
     expect_json_error("[{\"meta\":{\"system\":\"\"}}]", AC_ESCHEMA, "outputs[0].meta.system");
-    expect_json_error("[{\"meta\":{\"system\":\"a\"},\"extra\":1}]", AC_ESCHEMA, "outputs[0].extra");
+    expect_json_error("[{\"meta\":{\"system\":\"a\"},\"extra\":1}]", AC_ESCHEMA,
+                      "outputs[0].extra");
 }
 
 static void unknown_enums_are_schema_violations(void **state)
@@ -144,9 +148,11 @@ static void dimension_names_are_checked(void **state)
                       "outputs[0].primary[0].dimension");
     expect_json_error(OUT("\"primary\":[" C("\"\"", "\"FLAT\"", "1") "]"), AC_ESCHEMA,
                       "outputs[0].primary[0].dimension");
-    expect_json_error(OUT("\"primary\":[" C("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
-                                            "\"FLAT\"", "1") "]"),
-                      AC_ETOO_LARGE, "outputs[0].primary[0].dimension");
+    expect_json_error(
+        OUT("\"primary\":[" C(
+            "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
+            "\"FLAT\"", "1") "]"),
+        AC_ETOO_LARGE, "outputs[0].primary[0].dimension");
     expect_json_error(OUT("\"primary\":[" C("\"mana\"", "\"FLAT\"", "1") "]"),
                       AC_EUNKNOWN_DIMENSION, "outputs[0].primary[0].dimension");
     expect_json_error(OUT("\"caps\":[{\"dimension\":\"mana\",\"system\":\"a\",\"value\":1,"
@@ -161,12 +167,15 @@ static void cap_rules_are_checked(void **state)
                       AC_EKIND_MODE, "outputs[0].caps[0].kind");
     expect_json_error(OUT("\"caps\":[" K("\"mode\":\"HARD_MIN\",\"kind\":\"max\"") "]"),
                       AC_EKIND_MODE, "outputs[0].caps[0].kind");
-    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"GALAXY\"") "]"),
-                      AC_EUNKNOWN_LAYER, "outputs[0].caps[0].scope");
-    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"REALM\"") "]"),
-                      AC_ESCHEMA, "outputs[0].caps[0].realm");
-    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"tags\":[1]") "]"),
-                      AC_ESCHEMA, "outputs[0].caps[0].tags[0]");
+    expect_json_error(
+        OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"GALAXY\"") "]"),
+        AC_EUNKNOWN_LAYER, "outputs[0].caps[0].scope");
+    expect_json_error(
+        OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"scope\":\"REALM\"") "]"),
+        AC_ESCHEMA, "outputs[0].caps[0].realm");
+    expect_json_error(
+        OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":\"max\",\"tags\":[1]") "]"), AC_ESCHEMA,
+        "outputs[0].caps[0].tags[0]");
     expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\"") "]"), AC_ESCHEMA,
                       "outputs[0].caps[0].kind");
 }
@@ -193,8 +202,9 @@ static void limits_give_too_large(void **state)
     lim.max_contributions = 3;
     ac_request_set_limits(req, &lim);
     ac_error_t err;
-    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") ","
-                         C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") "]");
+    const char *in =
+        OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") "," C(
+            "\"hp\"", "\"FLAT\"", "1") "," C("\"hp\"", "\"FLAT\"", "1") "]");
     assert_int_equal(ac_decode_outputs_json(req, in, strlen(in), &err), AC_ETOO_LARGE);
     assert_string_equal(err.path, "outputs[0].primary[3]");
     ac_request_reset(req);
@@ -217,8 +227,10 @@ static void actor_fields_are_checked(void **state)
         {"{\"id\":\"\",\"version\":1}", AC_ESCHEMA, "actor.id"},
         {"{\"id\":\"a\",\"version\":-1}", AC_ESCHEMA, "actor.version"},
         {"{\"id\":\"a\",\"version\":1,\"data\":[]}", AC_ESCHEMA, "actor.data"},
-        {"{\"id\":\"a\",\"version\":1,\"data\":{\"x\":[1,1e999]}}", AC_ENON_FINITE, "actor.data.x[1]"},
-        {"{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\",3]}", AC_ESCHEMA, "actor.subsystems[1]"},
+        {"{\"id\":\"a\",\"version\":1,\"data\":{\"x\":[1,1e999]}}", AC_ENON_FINITE,
+         "actor.data.x[1]"},
+        {"{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\",3]}", AC_ESCHEMA,
+         "actor.subsystems[1]"},
         {"{\"id\":\"a\",\"version\":1,\"level\":3}", AC_ESCHEMA, "actor.level"},
         {"{\"id\":\"a\",\"version\":1,\"age\":\"old\"}", AC_ESCHEMA, "actor.age"},
     };
@@ -239,9 +251,10 @@ static void actor_fields_are_checked(void **state)
     ac_error_t err;
     assert_int_equal(ac_decode_actor_json(req, text, strlen(text), &err), AC_ESCHEMA);
     ac_request_reset(req);
-    const char *good = "{\"id\":\"hero\",\"version\":3,\"name\":\"Lan\",\"race\":\"elf\",\"age\":30,"
-                       "\"lifespan\":900,\"created_at\":\"2026-01-01T00:00:00Z\",\"updated_at\":17,"
-                       "\"data\":{\"items\":[\"sword\",{\"n\":2}],\"level\":5},\"subsystems\":[]}";
+    const char *good =
+        "{\"id\":\"hero\",\"version\":3,\"name\":\"Lan\",\"race\":\"elf\",\"age\":30,"
+        "\"lifespan\":900,\"created_at\":\"2026-01-01T00:00:00Z\",\"updated_at\":17,"
+        "\"data\":{\"items\":[\"sword\",{\"n\":2}],\"level\":5},\"subsystems\":[]}";
     assert_int_equal(ac_decode_actor_json(req, good, strlen(good), &err), 0);
     const ac_actor_t *a = ac_request_actor(req);
     assert_string_equal(a->id, "hero");
@@ -256,10 +269,13 @@ static void actor_fields_are_checked(void **state)
 static void content_hash_covers_the_actor_but_not_input_order(void **state)
 {
     (void)state;
-    const char *a1 = "{\"id\":\"h\",\"version\":1,\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]}}";
+    const char *a1 =
+        "{\"id\":\"h\",\"version\":1,\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]}}";
     const char *a2 = "{\"id\":\"h\",\"version\":1,\"race\":\"elf\",\"data\":{\"items\":[\"bow\"]}}";
-    const char *a3 = "{\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]},\"version\":1,\"id\":\"h\"}";
-    ac_request_t *r1 = ac_request_new(s_reg), *r2 = ac_request_new(s_reg), *r3 = ac_request_new(s_reg);
+    const char *a3 =
+        "{\"race\":\"elf\",\"data\":{\"items\":[\"sword\"]},\"version\":1,\"id\":\"h\"}";
+    ac_request_t *r1 = ac_request_new(s_reg), *r2 = ac_request_new(s_reg),
+                 *r3 = ac_request_new(s_reg);
     ac_error_t err;
     assert_int_equal(ac_decode_actor_json(r1, a1, strlen(a1), &err), 0);
     assert_int_equal(ac_decode_actor_json(r2, a2, strlen(a2), &err), 0);
@@ -312,12 +328,12 @@ static void msgpack_framing_attacks_are_rejected(void **state)
         const char *bytes;
         size_t len;
     } cases[] = {
-        {"\xdd\xff\xff\xff\xff", 5},             /* array of 2^32-1 elements, no bytes */
-        {"\xdf\x7f\xff\xff\xff\x01", 6},         /* map of 2^31 pairs */
-        {"\xdb\xff\xff\xff\xff", 5},             /* str32 longer than the message */
-        {"\x91", 1},                             /* truncated array */
-        {"\xc1", 1},                             /* never-used type byte */
-        {"\x90\x90", 2},                         /* trailing bytes */
+        {"\xdd\xff\xff\xff\xff", 5},     /* array of 2^32-1 elements, no bytes */
+        {"\xdf\x7f\xff\xff\xff\x01", 6}, /* map of 2^31 pairs */
+        {"\xdb\xff\xff\xff\xff", 5},     /* str32 longer than the message */
+        {"\x91", 1},                     /* truncated array */
+        {"\xc1", 1},                     /* never-used type byte */
+        {"\x90\x90", 2},                 /* trailing bytes */
         {"", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -343,9 +359,13 @@ static void msgpack_framing_attacks_are_rejected(void **state)
 static void msgpack_and_json_agree(void **state)
 {
     (void)state;
-    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "100") "," C("\"hp\"", "\"MULT\"", "0.25") "],"
-                         "\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"scope\":\"WORLD\"") "],"
-                         "\"context\":{\"pvp\":{\"additive_percent\":0.5}}");
+    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "100") "," C(
+        "\"hp\"",
+        "\"MULT\"", "0.25") "],"
+                            "\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"scope\":"
+                                           "\"WORLD\"") "],"
+                                                        "\"context\":{\"pvp\":{\"additive_"
+                                                        "percent\":0.5}}");
     msgpack_zone *zone = msgpack_zone_new(4096);
     msgpack_object obj;
     ac_error_t err;
@@ -388,8 +408,10 @@ static void fast_snapshot_writer_matches_the_packer(void **state)
     char combiner[4096];
     size_t n = (size_t)snprintf(combiner, sizeof combiner, "dimensions:\n");
     for (int d = 0; d < 40; d++)
-        n += (size_t)snprintf(combiner + n, sizeof combiner - n,
-                              "  d%02d_with_a_rather_long_dimension_name: { clamp_default: { min: -5, max: 1e9 } }\n", d);
+        n += (size_t)snprintf(
+            combiner + n, sizeof combiner - n,
+            "  d%02d_with_a_rather_long_dimension_name: { clamp_default: { min: -5, max: 1e9 } }\n",
+            d);
     ac_registry_t *reg = tu_registry(combiner, TU_LAYERS);
     ac_request_t *req = ac_request_new(reg);
     ac_resolver_t *r = ac_resolver_new(reg);
@@ -399,8 +421,9 @@ static void fast_snapshot_writer_matches_the_packer(void **state)
     for (int d = 0; d < 40; d++) {
         char dim[64];
         snprintf(dim, sizeof dim, "d%02d_with_a_rather_long_dimension_name", d);
-        assert_int_equal(ac_request_add_contribution(req, d % 3 ? AC_PRIMARY : AC_DERIVED, dim, AC_FLAT,
-                                                     d * 1.25 - 3, "s", 0, &err), 0);
+        assert_int_equal(ac_request_add_contribution(req, d % 3 ? AC_PRIMARY : AC_DERIVED, dim,
+                                                     AC_FLAT, d * 1.25 - 3, "s", 0, &err),
+                         0);
     }
     const ac_snapshot_t *snap;
     assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
@@ -436,11 +459,30 @@ static void fast_snapshot_writer_matches_the_packer(void **state)
 static void numbers_print_in_shortest_round_trip_form(void **state)
 {
     (void)state;
-    double values[] = {0.7, 132.00000000000003, 500, 0.1 + 0.2, 1e300, -2.5e-300, 5e-324,
-                       1.7976931348623157e308, 123456789012345.0, 0.5, 2.2250738585072014e-308, 1e-310};
-    const char *want[] = {"0.7", "132.00000000000003", "500", "0.30000000000000004", "1e+300",
-                          "-2.5e-300", "5e-324", "1.7976931348623157e+308",
-                          "123456789012345", "0.5", "2.2250738585072014e-308", "1e-310"};
+    double values[] = {0.7,
+                       132.00000000000003,
+                       500,
+                       0.1 + 0.2,
+                       1e300,
+                       -2.5e-300,
+                       5e-324,
+                       1.7976931348623157e308,
+                       123456789012345.0,
+                       0.5,
+                       2.2250738585072014e-308,
+                       1e-310};
+    const char *want[] = {"0.7",
+                          "132.00000000000003",
+                          "500",
+                          "0.30000000000000004",
+                          "1e+300",
+                          "-2.5e-300",
+                          "5e-324",
+                          "1.7976931348623157e+308",
+                          "123456789012345",
+                          "0.5",
+                          "2.2250738585072014e-308",
+                          "1e-310"};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         char buf[AC_NUMFMT_MAX];
         ac_numfmt(values[i], buf);

@@ -3,11 +3,16 @@
 #include "testutil.h"
 
 static const char *const s_cases[] = {
-    "case01_total_cap_sum",         "case02_realm_world_total",
-    "case03_override_priority",     "case04_mult_stacking",
-    "case05_cdr_cap",               "case06_lifespan_operator_max",
-    "case07_move_speed_floor",      "case08_min_gt_max_conflict",
-    "case09_prioritized_override",  "case10_primary_derived_realm_min",
+    "case01_total_cap_sum",
+    "case02_realm_world_total",
+    "case03_override_priority",
+    "case04_mult_stacking",
+    "case05_cdr_cap",
+    "case06_lifespan_operator_max",
+    "case07_move_speed_floor",
+    "case08_min_gt_max_conflict",
+    "case09_prioritized_override",
+    "case10_primary_derived_realm_min",
 };
 
 static void run_case(const char *name)
@@ -38,11 +43,11 @@ static void run_case(const char *name)
     ac_registry_destroy(&reg);
 }
 
-#define GOLDEN(i)                                                                                  \
-    static void golden_##i(void **state)                                                           \
-    {                                                                                              \
-        (void)state;                                                                               \
-        run_case(s_cases[i]);                                                                      \
+#define GOLDEN(i)                        \
+    static void golden_##i(void **state) \
+    {                                    \
+        (void)state;                     \
+        run_case(s_cases[i]);            \
     }
 GOLDEN(0)
 GOLDEN(1)

@@ -17,7 +17,8 @@ static const char *const COMBINER =
     "  eta: { use_pipeline: false, operator: MULTIPLY, clamp_default: { min: -1e9, max: 1e9 } }\n"
     "default: { use_pipeline: true, clamp_default: { min: -10, max: 10 } }\n";
 
-static const char *const DIMS[] = {"alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "xtra", "yy"};
+static const char *const DIMS[] = {"alpha", "beta", "gamma", "delta", "eps",
+                                   "zeta",  "eta",  "xtra",  "yy"};
 static const char *const SYSTEMS[] = {"a", "b", "B", "aa", "sys_1", "items", "\xce\xb6"};
 static const char *const LAYERS[] = {"REALM", "WORLD", "EVENT", "TOTAL"};
 static const char *const CTX[] = {"combat", "pvp", "Zone"};
@@ -90,7 +91,7 @@ static void generate(gen_t *g)
             it->bucket = (int)pick(4);
             it->layer = LAYERS[pick(4)];
             it->mode = (int)pick(5);
-            it->kind2 = it->mode == AC_CAP_HARD_MAX ? AC_KIND_MAX
+            it->kind2 = it->mode == AC_CAP_HARD_MAX   ? AC_KIND_MAX
                         : it->mode == AC_CAP_HARD_MIN ? AC_KIND_MIN
                                                       : (int)pick(2);
             if (it->kind == IT_CAP && it->value < 0 && pick(2))
@@ -149,8 +150,8 @@ static void build(ac_request_t *req, const gen_t *g)
                 rc = ac_request_add_cap(req, it->dim, it->mode, it->kind2, it->value, it->system,
                                         it->prio, it->layer, "realm_1", &err);
             else
-                rc = ac_request_add_context(req, it->ctx, it->add, it->mults, it->n_mults,
-                                            it->post, &err);
+                rc = ac_request_add_context(req, it->ctx, it->add, it->mults, it->n_mults, it->post,
+                                            &err);
             if (rc)
                 fail_msg("build: %s at %s", err.message, err.path);
         }
@@ -188,8 +189,8 @@ static char *to_json(const gen_t *g)
                 if (l < 2 && it->kind == IT_CONTRIB && (int)it->section == l) {
                     APP("%s{\"dimension\":\"%s\",\"bucket\":\"%s\",\"value\":%s,\"system\":\"%s\","
                         "\"priority\":%d}",
-                        first ? "" : ",", it->dim, buckets[it->bucket], num(it->value, n1), it->system,
-                        (int)it->prio);
+                        first ? "" : ",", it->dim, buckets[it->bucket], num(it->value, n1),
+                        it->system, (int)it->prio);
                     first = 0;
                 } else if (l == 2 && it->kind == IT_CAP) {
                     APP("%s{\"dimension\":\"%s\",\"mode\":\"%s\",\"kind\":\"%s\",\"value\":%s,"
@@ -252,8 +253,8 @@ static void check_bounds(const ac_snapshot_t *s, const ac_registry_t *reg)
     ac_snapshot_iter_init(&it, s, reg);
     while (ac_snapshot_next(&it, &d)) {
         int id = ac_registry_dimension_id(reg, d.name, d.name_len);
-        const ac_rule_t *rule = id >= 0 ? ac_registry_rule(reg, (uint32_t)id)
-                                        : ac_registry_default_rule(reg);
+        const ac_rule_t *rule =
+            id >= 0 ? ac_registry_rule(reg, (uint32_t)id) : ac_registry_default_rule(reg);
         if (!(d.min <= d.max && d.min >= rule->clamp_min && d.max <= rule->clamp_max))
             fail_msg("%s: caps [%g, %g] outside clamp [%g, %g]", d.name, d.min, d.max,
                      rule->clamp_min, rule->clamp_max);
@@ -329,8 +330,8 @@ static void run_properties(const char *layers)
                 msgpack_sbuffer_init(&y);
                 ac_snapshot_to_json(first, reg, &x);
                 ac_snapshot_to_json(s2, reg, &y);
-                fail_msg("case %d: JSON and builder differ\n%.*s\n%.*s\n%s", n, (int)x.size,
-                         x.data, (int)y.size, y.data, json);
+                fail_msg("case %d: JSON and builder differ\n%.*s\n%.*s\n%s", n, (int)x.size, x.data,
+                         (int)y.size, y.data, json);
             }
             resolved++;
         }

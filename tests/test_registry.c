@@ -25,8 +25,8 @@ static void golden_registry_loads_with_ids_in_name_order(void **state)
     assert_non_null(reg);
     assert_int_equal(ac_registry_dimension_count(reg), 11);
     for (uint32_t i = 1; i < 11; i++)
-        assert_true(strcmp(ac_registry_dimension_name(reg, i - 1),
-                           ac_registry_dimension_name(reg, i)) < 0);
+        assert_true(
+            strcmp(ac_registry_dimension_name(reg, i - 1), ac_registry_dimension_name(reg, i)) < 0);
     int id = ac_registry_dimension_id(reg, "lifespan_years", 14);
     assert_true(id >= 0);
     const ac_rule_t *rule = ac_registry_rule(reg, (uint32_t)id);
@@ -59,20 +59,24 @@ static void json_layers_file_is_accepted(void **state)
 static void generation_ignores_formatting_but_not_meaning(void **state)
 {
     (void)state;
-    ac_registry_t *a = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
-                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
-                                   TU_LAYERS);
+    ac_registry_t *a = tu_registry(
+        "dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
+        "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+        TU_LAYERS);
     /* Same meaning: other order, comments, block style, number spelling. */
-    ac_registry_t *b = tu_registry("# comment\ndimensions:\n  b:\n    clamp_default: { max: 1.0, min: 0 }\n"
-                                   "    operator: SUM\n    use_pipeline: false\n"
-                                   "  a: { clamp_default: { min: 0.0, max: 1e1 }, use_pipeline: true }\n",
-                                   "across_policy: INTERSECT\norder:\n  - REALM\n  - WORLD\n  - EVENT\n  - TOTAL\n");
-    ac_registry_t *c = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 11 } }\n"
-                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
-                                   TU_LAYERS);
-    ac_registry_t *d = tu_registry("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
-                                   "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
-                                   TU_LAYERS_PO);
+    ac_registry_t *b = tu_registry(
+        "# comment\ndimensions:\n  b:\n    clamp_default: { max: 1.0, min: 0 }\n"
+        "    operator: SUM\n    use_pipeline: false\n"
+        "  a: { clamp_default: { min: 0.0, max: 1e1 }, use_pipeline: true }\n",
+        "across_policy: INTERSECT\norder:\n  - REALM\n  - WORLD\n  - EVENT\n  - TOTAL\n");
+    ac_registry_t *c = tu_registry(
+        "dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 11 } }\n"
+        "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+        TU_LAYERS);
+    ac_registry_t *d = tu_registry(
+        "dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 0, max: 10 } }\n"
+        "  b: { use_pipeline: false, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+        TU_LAYERS_PO);
     assert_true(ac_registry_generation(a) == ac_registry_generation(b));
     assert_true(ac_registry_generation(a) != ac_registry_generation(c));
     assert_true(ac_registry_generation(a) != ac_registry_generation(d));
@@ -85,9 +89,9 @@ static void generation_ignores_formatting_but_not_meaning(void **state)
 static void default_rule_is_optional_and_loaded(void **state)
 {
     (void)state;
-    ac_registry_t *reg = tu_registry(
-        "dimensions: {}\ndefault: { use_pipeline: true, clamp_default: { min: -1.0e15, max: 1.0e15 } }\n",
-        TU_LAYERS);
+    ac_registry_t *reg = tu_registry("dimensions: {}\ndefault: { use_pipeline: true, "
+                                     "clamp_default: { min: -1.0e15, max: 1.0e15 } }\n",
+                                     TU_LAYERS);
     const ac_rule_t *def = ac_registry_default_rule(reg);
     assert_non_null(def);
     assert_true(def->clamp_min == -1e15 && def->clamp_max == 1e15);
@@ -109,8 +113,8 @@ static void unknown_operator_names_file_line_and_field(void **state)
 static void clamp_min_above_max_is_rejected(void **state)
 {
     (void)state;
-    ac_error_t err = load_fail("dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 5, max: 1 } }\n",
-                               TU_LAYERS);
+    ac_error_t err = load_fail(
+        "dimensions:\n  a: { use_pipeline: true, clamp_default: { min: 5, max: 1 } }\n", TU_LAYERS);
     assert_string_equal(err.path, "dimensions.a.clamp_default");
     assert_non_null(strstr(err.message, "c.yaml:2:"));
 }
@@ -122,18 +126,22 @@ static void bad_combiner_files_are_rejected_with_paths(void **state)
         const char *text, *path;
     } cases[] = {
         {"dimensions:\n  a: { use_pipeline: true }\n", "dimensions.a"},
-        {"dimensions:\n  a: { use_pipeline: true, operator: SUM, clamp_default: { min: 0, max: 1 } }\n",
+        {"dimensions:\n  a: { use_pipeline: true, operator: SUM, clamp_default: { min: 0, max: 1 } "
+         "}\n",
          "dimensions.a.operator"},
         {"dimensions:\n  a: { use_pipeline: false, clamp_default: { min: 0, max: 1 } }\n",
          "dimensions.a.operator"},
         {"dimensions:\n  a: { use_pipeline: maybe, clamp_default: { min: 0, max: 1 } }\n",
          "dimensions.a.use_pipeline"},
-        {"dimensions:\n  a: { clamp_default: { min: 0, max: .inf } }\n", "dimensions.a.clamp_default.max"},
-        {"dimensions:\n  a: { clamp_default: { min: '0', max: 1 } }\n", "dimensions.a.clamp_default.min"},
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: .inf } }\n",
+         "dimensions.a.clamp_default.max"},
+        {"dimensions:\n  a: { clamp_default: { min: '0', max: 1 } }\n",
+         "dimensions.a.clamp_default.min"},
         {"dimensions:\n  a: { clamp_default: { min: 0 } }\n", "dimensions.a.clamp_default"},
         {"dimensions:\n  a: { clamp_default: { min: 0, max: 1 }, colour: red }\n", "dimensions.a"},
         {"dimensions:\n  Bad: { clamp_default: { min: 0, max: 1 } }\n", "dimensions.Bad"},
-        {"dimensions:\n  a: { clamp_default: { min: 0, max: 1 } }\n  a: { clamp_default: { min: 0, max: 2 } }\n",
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: 1 } }\n  a: { clamp_default: { min: 0, "
+         "max: 2 } }\n",
          "dimensions.a"},
         {"dimension:\n  a: {}\n", ""},
         {"[1, 2]\n", ""},

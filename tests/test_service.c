@@ -9,13 +9,19 @@
 #include "svc.h"
 
 static const char *const CASES[] = {
-    "case01_total_cap_sum",     "case02_realm_world_total",     "case03_override_priority",
-    "case04_mult_stacking",     "case05_cdr_cap",               "case06_lifespan_operator_max",
-    "case07_move_speed_floor",  "case08_min_gt_max_conflict",   "case09_prioritized_override",
+    "case01_total_cap_sum",
+    "case02_realm_world_total",
+    "case03_override_priority",
+    "case04_mult_stacking",
+    "case05_cdr_cap",
+    "case06_lifespan_operator_max",
+    "case07_move_speed_floor",
+    "case08_min_gt_max_conflict",
+    "case09_prioritized_override",
     "case10_primary_derived_realm_min",
 };
 
-static svc_t s_main;  /* broker + 2 workers shared by the simpler tests */
+static svc_t s_main; /* broker + 2 workers shared by the simpler tests */
 
 /* A parsed reply. */
 typedef struct {
@@ -324,8 +330,8 @@ static int load(ac_client_t *c, int n, int window, int *pids, int max_pids, int 
     uint64_t first = 0;
     while (got < n) {
         while (sent < n && sent - got < window) {
-            uint64_t id = send_resolve(c, one_flat(outs, sizeof outs, "strength", start + sent), NULL,
-                                       false, NULL);
+            uint64_t id = send_resolve(c, one_flat(outs, sizeof outs, "strength", start + sent),
+                                       NULL, false, NULL);
             if (!first)
                 first = id;
             sent++;
@@ -335,7 +341,8 @@ static int load(ac_client_t *c, int n, int window, int *pids, int max_pids, int 
         const msgpack_object *o = parse_reply(&p, &r);
         if (!reply_ok(o))
             fail_msg("reply %s", to_json(o));
-        double v = ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
+        double v =
+            ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
         assert_true(v == (double)(start + (int)(r.id - first)));
         int pid = (int)ac_wire_get(o, "worker")->via.i64;
         int k;
@@ -388,7 +395,8 @@ static void kill_9_of_a_worker_loses_no_request_and_duplicates_none(void **state
     char outs[512];
     uint64_t first = 0;
     for (int i = 0; i < n; i++) {
-        uint64_t id = send_resolve(c, one_flat(outs, sizeof outs, "strength", i), NULL, false, NULL);
+        uint64_t id =
+            send_resolve(c, one_flat(outs, sizeof outs, "strength", i), NULL, false, NULL);
         if (!first)
             first = id;
     }
@@ -406,7 +414,8 @@ static void kill_9_of_a_worker_loses_no_request_and_duplicates_none(void **state
         assert_true(k < (size_t)n);
         assert_int_equal(seen[k], 0);
         seen[k] = 1;
-        double v = ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
+        double v =
+            ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
         assert_true(v == (double)k);
     }
     /* Nothing more arrives: no duplicate reached the client socket. */
@@ -444,7 +453,8 @@ static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
     const msgpack_object *o = parse_reply(&p, &r);
     if (!reply_ok(o))
         fail_msg("after restart: %s", to_json(o));
-    assert_true(ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64 == 8);
+    assert_true(
+        ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64 == 8);
     msgpack_zone_free(p.zone);
     ac_client_destroy(&c);
     svc_stop(s.broker, SIGTERM, 3000);
@@ -478,7 +488,8 @@ static void l3_survives_every_worker_stopping(void **state)
     const msgpack_object *tier = ac_wire_get(o, "cache");
     assert_int_equal(tier->via.str.size, 2);
     assert_memory_equal(tier->via.str.ptr, "l3", 2);
-    assert_true(ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "defense")->via.f64 == 321);
+    assert_true(
+        ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "defense")->via.f64 == 321);
     msgpack_zone_free(p.zone);
     ac_client_destroy(&c);
     svc_stop(s.broker, SIGTERM, 3000);
@@ -511,7 +522,8 @@ static void subscriber_receives_only_its_actors_events(void **state)
             ac_error_t err;
             msgpack_zone *zone = msgpack_zone_new(1024);
             assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body),
-                                              zone, &o, &err), 0);
+                                              zone, &o, &err),
+                             0);
             assert_non_null(ac_wire_get(&o, "CapsUsed"));
             msgpack_zone_free(zone);
             zframe_destroy(&body);
@@ -530,7 +542,8 @@ static void subscriber_receives_only_its_actors_events(void **state)
 static void cli_subscribe_prints_the_actors_event(void **state)
 {
     (void)state;
-    const char *argv[] = {AC_CLI_PATH, "subscribe", "sub-cli", "--events", s_main.eout, "--count", "1", NULL};
+    const char *argv[] = {AC_CLI_PATH, "subscribe", "sub-cli", "--events",
+                          s_main.eout, "--count",   "1",       NULL};
     pid_t sub = svc_spawn(argv, "subscribe.out");
     ac_client_t *c = ac_client_new(s_main.fe, NULL);
     char outs[512];
@@ -564,7 +577,9 @@ static void python_mdp_client_with_a_req_socket_interoperates(void **state)
 {
     (void)state;
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/interop_client.py %s %s/case02_realm_world_total/subsystems.json",
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 %s/tests/interop_client.py %s "
+             "%s/case02_realm_world_total/subsystems.json",
              AC_SOURCE_DIR, s_main.fe, AC_GOLDEN_DIR);
     FILE *f = popen(cmd, "r");
     char buf[8192];
@@ -609,7 +624,8 @@ static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
     msgpack_zone *zone = msgpack_zone_new(1024);
     msgpack_object o;
     ac_error_t err;
-    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    assert_int_equal(
+        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
     char got[64];
     if (strcmp(error_code(&o, got, sizeof got), code) != 0)
         fail_msg("got %s, expected %s: %s", got, code, to_json(&o));
@@ -632,7 +648,8 @@ static uint64_t broker_stat(const char *name)
     msgpack_zone *zone = msgpack_zone_new(1024);
     msgpack_object o;
     ac_error_t err;
-    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    assert_int_equal(
+        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
     uint64_t v = ac_wire_get(&o, name)->via.u64;
     msgpack_zone_free(zone);
     zmsg_destroy(&rep);
@@ -717,13 +734,15 @@ static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
     msgpack_object o;
     ac_error_t err;
     zframe_t *body = zmsg_last(rep);
-    assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    assert_int_equal(
+        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
     const msgpack_object *results = ac_wire_get(&o, "results");
     assert_int_equal(results->via.array.size, 3);
     assert_true(reply_ok(&results->via.array.ptr[0]));
     assert_false(reply_ok(&results->via.array.ptr[1]));
     assert_true(reply_ok(&results->via.array.ptr[2]));
-    const msgpack_object *path = ac_wire_get(ac_wire_get(&results->via.array.ptr[1], "error"), "path");
+    const msgpack_object *path =
+        ac_wire_get(ac_wire_get(&results->via.array.ptr[1], "error"), "path");
     assert_int_equal(path->via.str.size, strlen("items[1].outputs"));
     msgpack_zone_free(zone);
     zmsg_destroy(&rep);
@@ -804,11 +823,22 @@ static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
     svc_start_broker(&s, "500");
     char store[400];
     snprintf(store, sizeof store, "%s/w2.db", svc_tmpdir());
-    const char *argv[] = {AC_WORKER_PATH, "--broker", s.be, "--events", s.ein,
-                          "--combiner", AC_SOURCE_DIR "/config/combiner.yaml",
-                          "--layers", AC_SOURCE_DIR "/config/cap_layers.yaml",
-                          "--subsystems", AC_SOURCE_DIR "/config/subsystems",
-                          "--store", store, "--heartbeat-ms", "500", NULL};
+    const char *argv[] = {AC_WORKER_PATH,
+                          "--broker",
+                          s.be,
+                          "--events",
+                          s.ein,
+                          "--combiner",
+                          AC_SOURCE_DIR "/config/combiner.yaml",
+                          "--layers",
+                          AC_SOURCE_DIR "/config/cap_layers.yaml",
+                          "--subsystems",
+                          AC_SOURCE_DIR "/config/subsystems",
+                          "--store",
+                          store,
+                          "--heartbeat-ms",
+                          "500",
+                          NULL};
     svc_spawn(argv, "w2-worker.log");
     svc_spawn(argv, "w2-worker.log");
     wait_ready(&s);
@@ -832,7 +862,8 @@ static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
         fail_msg("%s", to_json(o));
     char *got = contract_json(ac_wire_get(o, "snapshot"));
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s resolve --combiner %s/config/combiner.yaml --layers %s/config/cap_layers.yaml "
+    snprintf(cmd, sizeof cmd,
+             "%s resolve --combiner %s/config/combiner.yaml --layers %s/config/cap_layers.yaml "
              "--subsystems %s/config/subsystems --actor %s/config/demo/actor.json",
              AC_CLI_PATH, AC_SOURCE_DIR, AC_SOURCE_DIR, AC_SOURCE_DIR, AC_SOURCE_DIR);
     FILE *f = popen(cmd, "r");

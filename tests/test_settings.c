@@ -43,7 +43,8 @@ static void flags_and_files_share_one_table(void **state)
     assert_int_equal(ac_settings_apply_flag("nope", "1", t, 3, &err), AC_ENOT_FOUND);
     char path[] = "/tmp/ac_settings_XXXXXX";
     int fd = mkstemp(path);
-    const char *yaml = "other: { anything: 1 }\nmine:\n  name: x\n  l1: { max_count: 3 }\n  on: true\n";
+    const char *yaml =
+        "other: { anything: 1 }\nmine:\n  name: x\n  l1: { max_count: 3 }\n  on: true\n";
     assert_true(write(fd, yaml, strlen(yaml)) == (ssize_t)strlen(yaml));
     close(fd);
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), 0);

@@ -15,7 +15,8 @@ static int race_contribute(void *state, const ac_actor_t *actor, ac_output_t *ou
     }
     if (ac_output_add(out, AC_PRIMARY, "strength", AC_FLAT, 10 * level, 0, err))
         return -1;
-    return ac_output_add_cap(out, "strength", AC_CAP_HARD_MAX, AC_KIND_MAX, 500, 0, "WORLD", NULL, err);
+    return ac_output_add_cap(out, "strength", AC_CAP_HARD_MAX, AC_KIND_MAX, 500, 0, "WORLD", NULL,
+                             err);
 }
 
 static int buff_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
@@ -28,7 +29,8 @@ static int buff_contribute(void *state, const ac_actor_t *actor, ac_output_t *ou
     return ac_output_add_context(out, "combat", 0.1, m, 1, 0, err);
 }
 
-static int failing_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+static int failing_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
+                              ac_error_t *err)
 {
     (void)state;
     (void)actor;
@@ -79,7 +81,9 @@ static void listed_subsystems_run_and_merge_with_inline_outputs(void **state)
 {
     (void)state;
     fx_t *fx = fixture();
-    set_actor(fx, "{\"id\":\"h\",\"version\":2,\"data\":{\"level\":7},\"subsystems\":[\"buffs\",\"race\"]}");
+    set_actor(
+        fx,
+        "{\"id\":\"h\",\"version\":2,\"data\":{\"level\":7},\"subsystems\":[\"buffs\",\"race\"]}");
     assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
     fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 30, "items", 0);
     int calls = s_race_calls;
@@ -103,10 +107,14 @@ static void subsystem_order_never_changes_the_result(void **state)
 {
     (void)state;
     fx_t *fx = fixture();
-    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"race\",\"buffs\"]}");
+    set_actor(
+        fx,
+        "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"race\",\"buffs\"]}");
     fx_resolve(fx);
     ac_snapshot_t *a = ac_snapshot_dup(fx->snap);
-    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"buffs\",\"race\"]}");
+    set_actor(
+        fx,
+        "{\"id\":\"h\",\"version\":1,\"data\":{\"level\":3},\"subsystems\":[\"buffs\",\"race\"]}");
     fx_resolve(fx);
     assert_true(ac_snapshot_equal(a, fx->snap));
     ac_snapshot_destroy(&a);
@@ -152,8 +160,8 @@ static void unknown_or_repeated_subsystems_are_rejected_by_name(void **state)
 }
 
 typedef struct {
-    int ok;       /* items resolved */
-    int failed;   /* items failed */
+    int ok;     /* items resolved */
+    int failed; /* items failed */
 } batch_seen_t;
 
 /* Items 0 and 2 resolve (versions 1 and 5); item 1's subsystem fails. */
@@ -176,9 +184,10 @@ static void batch_resolves_each_item_and_fails_only_bad_ones(void **state)
     (void)state;
     fx_t *fx = fixture();
     ac_request_t *reqs[3];
-    const char *actors[] = {"{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\"]}",
-                            "{\"id\":\"b\",\"version\":1,\"subsystems\":[\"broken\"]}",
-                            "{\"id\":\"c\",\"version\":5,\"data\":{\"level\":2},\"subsystems\":[\"race\"]}"};
+    const char *actors[] = {
+        "{\"id\":\"a\",\"version\":1,\"subsystems\":[\"race\"]}",
+        "{\"id\":\"b\",\"version\":1,\"subsystems\":[\"broken\"]}",
+        "{\"id\":\"c\",\"version\":5,\"data\":{\"level\":2},\"subsystems\":[\"race\"]}"};
     for (int i = 0; i < 3; i++) {
         reqs[i] = ac_request_new(fx->reg);
         assert_int_equal(ac_decode_actor_json(reqs[i], actors[i], strlen(actors[i]), &fx->err), 0);

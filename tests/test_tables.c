@@ -61,13 +61,14 @@ static const char *const BUFFS =
     "  haste: { primary: [ { dimension: agility, bucket: FLAT, value: 3 } ] }\n";
 static const char *const REALM =
     "id: realm\nkind: table\nkey: data.realm\nrealm_from_key: true\nrows:\n"
-    "  \"r:T1\": { caps: [ { dimension: strength, mode: HARD_MAX, kind: max, value: 30, scope: REALM } ] }\n";
-static const char *const FORMULAS =
-    "id: derived_stats\nkind: formula\nformulas:\n"
-    "  hp: { terms: { strength: 10, agility: 2 } }\n";
+    "  \"r:T1\": { caps: [ { dimension: strength, mode: HARD_MAX, kind: max, value: 30, scope: "
+    "REALM } ] }\n";
+static const char *const FORMULAS = "id: derived_stats\nkind: formula\nformulas:\n"
+                                    "  hp: { terms: { strength: 10, agility: 2 } }\n";
 
 static const char *const ACTOR =
-    "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":[\"sword\",\"sword\",\"ring\"],"
+    "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":[\"sword\","
+    "\"sword\",\"ring\"],"
     "\"buffs\":[{\"id\":\"haste\",\"stacks\":2}],\"realm\":\"r:T1\"},"
     "\"subsystems\":[\"derived_stats\",\"realm\",\"buffs\",\"items\",\"race\"]}";
 
@@ -133,7 +134,8 @@ static void subsystem_order_in_the_actor_never_matters(void **state)
     actor(e.fx, ACTOR);
     fx_resolve(e.fx);
     ac_snapshot_t *a = ac_snapshot_dup(e.fx->snap);
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":[\"ring\",\"sword\",\"sword\"],"
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{\"level\":4,\"items\":["
+                "\"ring\",\"sword\",\"sword\"],"
                 "\"buffs\":[{\"id\":\"haste\",\"stacks\":2}],\"realm\":\"r:T1\"},"
                 "\"subsystems\":[\"race\",\"items\",\"realm\",\"derived_stats\",\"buffs\"]}");
     fx_resolve(e.fx);
@@ -146,13 +148,15 @@ static void unknown_rows_and_bad_fields_fail_the_request_by_name(void **state)
 {
     (void)state;
     env_t e = load_env();
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"goblin\",\"data\":{\"level\":1},\"subsystems\":[\"race\"]}");
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"goblin\",\"data\":{\"level\":1},"
+                "\"subsystems\":[\"race\"]}");
     assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
     assert_non_null(strstr(e.fx->err.message, "goblin"));
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"race\"]}");
     assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
     assert_non_null(strstr(e.fx->err.message, "data.level"));
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"items\":\"sword\"},\"subsystems\":[\"items\"]}");
+    actor(e.fx,
+          "{\"id\":\"h\",\"version\":1,\"data\":{\"items\":\"sword\"},\"subsystems\":[\"items\"]}");
     assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
     /* An actor without the key field: the table has nothing to say. */
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"realm\"]}");
@@ -161,7 +165,8 @@ static void unknown_rows_and_bad_fields_fail_the_request_by_name(void **state)
     free_env(&e);
 }
 
-static void expect_load_error(const char *file, const char *text, const char *path, const char *what)
+static void expect_load_error(const char *file, const char *text, const char *path,
+                              const char *what)
 {
     clear_dir();
     put_file(file, text);
@@ -179,17 +184,24 @@ static void expect_load_error(const char *file, const char *text, const char *pa
 static void load_errors_name_file_line_and_field(void **state)
 {
     (void)state;
-    expect_load_error("a.yaml", "id: a\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: charm, bucket: FLAT, value: 1 } ] }\n",
+    expect_load_error("a.yaml",
+                      "id: a\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: charm, "
+                      "bucket: FLAT, value: 1 } ] }\n",
                       "rows.x.primary[0].dimension", "a.yaml:5:");
-    expect_load_error("b.yaml", "id: b\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, mode: HARD_MAX, kind: min, value: 1 } ] }\n",
+    expect_load_error("b.yaml",
+                      "id: b\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, "
+                      "mode: HARD_MAX, kind: min, value: 1 } ] }\n",
                       "rows.x.caps[0]", "HARD_MAX");
-    expect_load_error("c.yaml", "id: c\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, mode: BASELINE, kind: max, value: 1, scope: REALM } ] }\n",
+    expect_load_error("c.yaml",
+                      "id: c\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, "
+                      "mode: BASELINE, kind: max, value: 1, scope: REALM } ] }\n",
                       "rows.x.caps[0]", "realm");
     expect_load_error("d.yaml", "id: d\nkind: spell\n", "kind", "kind is");
     expect_load_error("e.yaml", "id: e\nkind: table\nrows: {}\n", "rows", "key or each");
     expect_load_error("f.yaml", "id: f\nkind: formula\nformulas:\n  hp: { terms: { charm: 2 } }\n",
                       "formulas.hp.terms.charm", "charm");
-    expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "", "unknown field");
+    expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "",
+                      "unknown field");
     expect_load_error("h.yaml", "id: [\n", NULL, "YAML syntax error");
     clear_dir();
     put_file("one.yaml", "id: same\nkind: formula\nformulas: { hp: { terms: { luck: 1 } } }\n");
@@ -245,7 +257,8 @@ static void the_example_plugin_loads_and_contributes(void **state)
 {
     (void)state;
     clear_dir();
-    plugin_file("karma", AC_PLUGIN_DIR "/libac_karma.so", "config: { per_year: 2.5, luck_every: 10 }\n");
+    plugin_file("karma", AC_PLUGIN_DIR "/libac_karma.so",
+                "config: { per_year: 2.5, luck_every: 10 }\n");
     env_t e = load_env();
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"age\":31,\"subsystems\":[\"karma\"]}");
     fx_resolve(e.fx);
@@ -289,7 +302,8 @@ static void failing_and_slow_plugins_fail_the_request_unless_optional(void **sta
     plugin_file("failing", AC_PLUGIN_DIR "/libac_test_fail.so", "");
     plugin_file("failing_ok", AC_PLUGIN_DIR "/libac_test_fail.so", "optional: true\n");
     plugin_file("slow", AC_PLUGIN_DIR "/libac_test_slow.so", "budget_us: 5000\n");
-    plugin_file("slow_ok", AC_PLUGIN_DIR "/libac_test_slow.so", "budget_us: 5000\noptional: true\n");
+    plugin_file("slow_ok", AC_PLUGIN_DIR "/libac_test_slow.so",
+                "budget_us: 5000\noptional: true\n");
     plugin_file("slow_unbounded", AC_PLUGIN_DIR "/libac_test_slow.so", "");
     env_t e = load_env();
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing\"]}");

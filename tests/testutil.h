@@ -26,13 +26,17 @@ static const char *const TU_COMBINER =
     "  strength: { use_pipeline: true, clamp_default: { min: 0, max: 999999 } }\n"
     "  crit_rate: { use_pipeline: true, clamp_default: { min: 0, max: 1 } }\n"
     "  hp: { use_pipeline: true, clamp_default: { min: -1000, max: 1000000 } }\n"
-    "  sum_dim: { use_pipeline: false, operator: SUM, clamp_default: { min: -1e300, max: 1e300 } }\n"
+    "  sum_dim: { use_pipeline: false, operator: SUM, clamp_default: { min: -1e300, max: 1e300 } "
+    "}\n"
     "  max_dim: { use_pipeline: false, operator: MAX, clamp_default: { min: -1e9, max: 1e9 } }\n"
     "  min_dim: { use_pipeline: false, operator: MIN, clamp_default: { min: -1e9, max: 1e9 } }\n"
-    "  avg_dim: { use_pipeline: false, operator: AVERAGE, clamp_default: { min: -1e9, max: 1e9 } }\n"
-    "  mul_dim: { use_pipeline: false, operator: MULTIPLY, clamp_default: { min: -1e9, max: 1e9 } }\n";
+    "  avg_dim: { use_pipeline: false, operator: AVERAGE, clamp_default: { min: -1e9, max: 1e9 } "
+    "}\n"
+    "  mul_dim: { use_pipeline: false, operator: MULTIPLY, clamp_default: { min: -1e9, max: 1e9 } "
+    "}\n";
 
-static const char *const TU_LAYERS = "order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n";
+static const char *const TU_LAYERS =
+    "order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n";
 static const char *const TU_LAYERS_PO =
     "order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: PRIORITIZED_OVERRIDE\n";
 

@@ -492,8 +492,7 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
 /* Parses body into a map *req with a valid id (*id, left NULL when absent or invalid) and
    copies its op into name. */
 static int read_envelope(worker_t *w, const char *body, size_t len, msgpack_object *req,
-                         const msgpack_object **id, char *name, size_t name_size,
-                         ac_error_t *err)
+                         const msgpack_object **id, char *name, size_t name_size, ac_error_t *err)
 {
     if (len > w->limits.max_message_bytes)
         return ac_error_set(err, AC_ETOO_LARGE, "", "request is %zu bytes, the limit is %zu", len,
@@ -505,7 +504,8 @@ static int read_envelope(worker_t *w, const char *body, size_t len, msgpack_obje
         return ac_error_set(err, AC_ESCHEMA, "", "a request is a msgpack map");
     const msgpack_object *got = ac_wire_get(req, "id");
     if (got && !ac_wire_id_ok(got))
-        return ac_error_set(err, AC_ESCHEMA, "id", "id is an integer or a string of at most 256 bytes");
+        return ac_error_set(err, AC_ESCHEMA, "id",
+                            "id is an integer or a string of at most 256 bytes");
     *id = got;
     const msgpack_object *op = ac_wire_get(req, "op");
     if (!op || op->type != MSGPACK_OBJECT_STR)
@@ -620,8 +620,10 @@ static int dispatch(worker_t *w, const char *name, const msgpack_object *req,
     else if (strcmp(name, "ping") == 0)
         op_ping(w, id, pk);
     else
-        return ac_error_set(err, AC_EUNKNOWN_OP, "op", "unknown op '%s' (expected resolve, "
-                            "resolve_batch, get, invalidate, stats, ping)", name);
+        return ac_error_set(err, AC_EUNKNOWN_OP, "op",
+                            "unknown op '%s' (expected resolve, "
+                            "resolve_batch, get, invalidate, stats, ping)",
+                            name);
     return 0;
 }
 

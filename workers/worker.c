@@ -167,7 +167,8 @@ int main(int argc, char **argv)
     size_t n;
     ac_setting_t *table = worker_settings(&w.cfg, &n);
     ac_error_t err;
-    int parsed = ac_settings_parse_args(argc, argv, "actorcore-worker", "worker", s_usage_head, table, n);
+    int parsed =
+        ac_settings_parse_args(argc, argv, "actorcore-worker", "worker", s_usage_head, table, n);
     if (parsed >= 0) {
         ac_settings_free(table, n);
         return parsed;

@@ -18,45 +18,45 @@
 #include "service/settings.h"
 
 typedef struct {
-    char *config;              /* --config FILE, read before other flags apply */
-    char *broker;              /* the broker's backend */
-    char *events;              /* the broker's events-in (XSUB) */
-    char *combiner;            /* CombinerRegistry file; NULL: the embedded default */
-    char *layers;              /* CapLayerRegistry file; NULL: the embedded default */
-    char *store;               /* SQLite file, or "none" */
-    char *subsystems;          /* folder of subsystem YAML files, or "none" */
-    long long credit;          /* requests the broker may send before a reply */
-    long long heartbeat_ms;    /* MDP heartbeat interval */
-    long long liveness;        /* heartbeats missed before the broker is presumed dead */
-    long long reconnect_max_ms;/* backoff ceiling */
-    bool publish;              /* publish every resolved snapshot */
-    long long l1_entries;      /* L1 bound; 0 disables L1 */
-    long long l1_bytes;        /* L1 bound in bytes */
-    long long l1_ttl_ms;       /* L1 TTL; 0 = none */
-    long long store_queue;     /* pending L3 writes before dropping */
-    long long max_message_bytes;  /* SPEC 7 limits */
+    char *config;                /* --config FILE, read before other flags apply */
+    char *broker;                /* the broker's backend */
+    char *events;                /* the broker's events-in (XSUB) */
+    char *combiner;              /* CombinerRegistry file; NULL: the embedded default */
+    char *layers;                /* CapLayerRegistry file; NULL: the embedded default */
+    char *store;                 /* SQLite file, or "none" */
+    char *subsystems;            /* folder of subsystem YAML files, or "none" */
+    long long credit;            /* requests the broker may send before a reply */
+    long long heartbeat_ms;      /* MDP heartbeat interval */
+    long long liveness;          /* heartbeats missed before the broker is presumed dead */
+    long long reconnect_max_ms;  /* backoff ceiling */
+    bool publish;                /* publish every resolved snapshot */
+    long long l1_entries;        /* L1 bound; 0 disables L1 */
+    long long l1_bytes;          /* L1 bound in bytes */
+    long long l1_ttl_ms;         /* L1 TTL; 0 = none */
+    long long store_queue;       /* pending L3 writes before dropping */
+    long long max_message_bytes; /* SPEC 7 limits */
     long long max_contributions;
     long long max_batch;
-    bool verbose;              /* log connections and errors */
+    bool verbose; /* log connections and errors */
 } worker_config_t;
 
 /* Latency histogram: 8 sub-buckets per power of two of microseconds. */
 #define HIST_BUCKETS (40 * 8)
 
 typedef struct {
-    worker_config_t cfg;        /* settings in force */
-    ac_registry_t *reg;         /* combiner + layers */
-    ac_subsystems_t *subs;      /* worker-side subsystems, NULL when none */
-    ac_resolver_t *resolver;    /* scratch of resolving */
-    ac_request_t *req;          /* reused for every resolve */
-    ac_limits_t limits;         /* from cfg */
-    ac_l1_t *l1;                /* NULL when disabled */
-    ac_store_t *store;          /* NULL when disabled or broken */
-    zsock_t *pub;               /* events publisher, NULL when not connected */
-    msgpack_zone zone;          /* decoded request bodies */
-    msgpack_sbuffer snap;       /* one encoded snapshot */
-    msgpack_sbuffer reply;      /* the reply being built */
-    int pid;                    /* reported in replies */
+    worker_config_t cfg;     /* settings in force */
+    ac_registry_t *reg;      /* combiner + layers */
+    ac_subsystems_t *subs;   /* worker-side subsystems, NULL when none */
+    ac_resolver_t *resolver; /* scratch of resolving */
+    ac_request_t *req;       /* reused for every resolve */
+    ac_limits_t limits;      /* from cfg */
+    ac_l1_t *l1;             /* NULL when disabled */
+    ac_store_t *store;       /* NULL when disabled or broken */
+    zsock_t *pub;            /* events publisher, NULL when not connected */
+    msgpack_zone zone;       /* decoded request bodies */
+    msgpack_sbuffer snap;    /* one encoded snapshot */
+    msgpack_sbuffer reply;   /* the reply being built */
+    int pid;                 /* reported in replies */
     /* counters */
     uint64_t requests, errors, resolves, batch_items, gets, invalidates, published;
     uint64_t l1_hits, l1_misses, l3_hits, l3_misses, store_errors;

@@ -26,26 +26,26 @@ extern "C" {
 
 /* What a snapshot was computed from. */
 typedef struct {
-    const char *actor_id;    /* 1..128 bytes */
-    size_t actor_id_len;     /* bytes of actor_id */
-    int64_t version;         /* the actor's version */
-    uint64_t generation;     /* registry (and subsystem) generation */
-    uint64_t outputs_hash;   /* ac_request_outputs_hash of the inline outputs */
+    const char *actor_id;  /* 1..128 bytes */
+    size_t actor_id_len;   /* bytes of actor_id */
+    int64_t version;       /* the actor's version */
+    uint64_t generation;   /* registry (and subsystem) generation */
+    uint64_t outputs_hash; /* ac_request_outputs_hash of the inline outputs */
 } ac_cache_key_t;
 
 typedef struct {
-    size_t max_entries;      /* at most this many actors (>= 1) */
-    size_t max_bytes;        /* at most this many bytes of ids + values */
-    uint64_t ttl_ms;         /* entries older than this miss; 0 = no expiry */
+    size_t max_entries; /* at most this many actors (>= 1) */
+    size_t max_bytes;   /* at most this many bytes of ids + values */
+    uint64_t ttl_ms;    /* entries older than this miss; 0 = no expiry */
 } ac_l1_config_t;
 
 typedef struct {
-    uint64_t hits;           /* lookups that matched */
-    uint64_t misses;         /* lookups that did not */
-    uint64_t evictions;      /* entries dropped for room */
-    uint64_t expirations;    /* entries dropped for age */
-    size_t entries;          /* entries now */
-    size_t bytes;            /* bytes now */
+    uint64_t hits;        /* lookups that matched */
+    uint64_t misses;      /* lookups that did not */
+    uint64_t evictions;   /* entries dropped for room */
+    uint64_t expirations; /* entries dropped for age */
+    size_t entries;       /* entries now */
+    size_t bytes;         /* bytes now */
 } ac_l1_stats_t;
 
 /* A found entry; pointers valid until the next put or remove on the cache. */

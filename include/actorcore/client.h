@@ -22,22 +22,22 @@ extern "C" {
 typedef struct ac_client ac_client_t;
 
 typedef struct {
-    int timeout_ms;    /* per attempt; default 5000 */
-    int retries;       /* further attempts after a timeout; default 2 */
+    int timeout_ms; /* per attempt; default 5000 */
+    int retries;    /* further attempts after a timeout; default 2 */
 } ac_client_config_t;
 
 typedef struct {
-    uint64_t id;       /* the request's id */
-    const char *body;  /* msgpack reply map; valid until the next recv */
-    size_t len;        /* bytes of body */
+    uint64_t id;      /* the request's id */
+    const char *body; /* msgpack reply map; valid until the next recv */
+    size_t len;       /* bytes of body */
 } ac_reply_t;
 
 typedef struct {
-    uint64_t sent;         /* requests sent (first attempts) */
-    uint64_t retried;      /* further attempts */
-    uint64_t received;     /* replies handed to the caller */
-    uint64_t duplicates;   /* late or unknown replies dropped */
-    uint64_t timed_out;    /* requests given up on */
+    uint64_t sent;       /* requests sent (first attempts) */
+    uint64_t retried;    /* further attempts */
+    uint64_t received;   /* replies handed to the caller */
+    uint64_t duplicates; /* late or unknown replies dropped */
+    uint64_t timed_out;  /* requests given up on */
 } ac_client_stats_t;
 
 /* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */

@@ -52,8 +52,7 @@ int ac_decode_actor_json(ac_request_t *req, const char *text, size_t len, ac_err
 
 /* Appends the snapshot as JSON (SPEC 9: Primary, Derived, CapsUsed, Version, and Context
    when any) to out, numbers in shortest round-trip form. Returns 0 or AC_EINTERNAL. */
-int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg,
-                        msgpack_sbuffer *out);
+int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg, msgpack_sbuffer *out);
 
 /* Packs the snapshot as a msgpack map with the same keys, plus Generation and, when
    actor_id is not NULL, ActorId. */

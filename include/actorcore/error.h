@@ -18,20 +18,20 @@ extern "C" {
 
 typedef enum {
     AC_OK = 0,
-    AC_EINVALID_JSON = -1,       /* input is not JSON */
-    AC_EINVALID_MSGPACK = -2,    /* input is not msgpack */
-    AC_ESCHEMA = -3,             /* well-formed, but a field has the wrong shape or value */
-    AC_EUNKNOWN_DIMENSION = -4,  /* dimension not in the registry and no default rule */
-    AC_EUNKNOWN_LAYER = -5,      /* cap scope not in the CapLayerRegistry */
-    AC_ENON_FINITE = -6,         /* NaN or infinity given, or produced */
-    AC_EKIND_MODE = -7,          /* HARD_MAX with kind min, or HARD_MIN with kind max */
-    AC_ETOO_LARGE = -8,          /* a configured limit was exceeded */
-    AC_EUNKNOWN_OP = -9,         /* request names an op the service does not have */
-    AC_ESUBSYSTEM_FAILED = -10,  /* a worker-side subsystem failed */
-    AC_ETIMEOUT = -11,           /* no answer in time */
-    AC_EUNAVAILABLE = -12,       /* no worker, queue full, store down... */
-    AC_EINTERNAL = -13,          /* our bug or out of memory */
-    AC_ENOT_FOUND = -14,         /* `get` of an actor nothing is stored for */
+    AC_EINVALID_JSON = -1,      /* input is not JSON */
+    AC_EINVALID_MSGPACK = -2,   /* input is not msgpack */
+    AC_ESCHEMA = -3,            /* well-formed, but a field has the wrong shape or value */
+    AC_EUNKNOWN_DIMENSION = -4, /* dimension not in the registry and no default rule */
+    AC_EUNKNOWN_LAYER = -5,     /* cap scope not in the CapLayerRegistry */
+    AC_ENON_FINITE = -6,        /* NaN or infinity given, or produced */
+    AC_EKIND_MODE = -7,         /* HARD_MAX with kind min, or HARD_MIN with kind max */
+    AC_ETOO_LARGE = -8,         /* a configured limit was exceeded */
+    AC_EUNKNOWN_OP = -9,        /* request names an op the service does not have */
+    AC_ESUBSYSTEM_FAILED = -10, /* a worker-side subsystem failed */
+    AC_ETIMEOUT = -11,          /* no answer in time */
+    AC_EUNAVAILABLE = -12,      /* no worker, queue full, store down... */
+    AC_EINTERNAL = -13,         /* our bug or out of memory */
+    AC_ENOT_FOUND = -14,        /* `get` of an actor nothing is stored for */
 } ac_code_t;
 
 #define AC_ERROR_MESSAGE_MAX 320

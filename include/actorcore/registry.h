@@ -36,10 +36,10 @@ typedef enum { AC_POLICY_INTERSECT, AC_POLICY_PRIORITIZED_OVERRIDE } ac_policy_t
 #define AC_DIMENSION_NAME_MAX 64
 
 typedef struct {
-    bool use_pipeline;  /* true: FLAT/MULT/POST_ADD/OVERRIDE pipeline; false: `op` */
-    uint8_t op;         /* an ac_operator_t, used when !use_pipeline */
-    double clamp_min;   /* clamp_default.min, finite */
-    double clamp_max;   /* clamp_default.max, finite, >= clamp_min */
+    bool use_pipeline; /* true: FLAT/MULT/POST_ADD/OVERRIDE pipeline; false: `op` */
+    uint8_t op;        /* an ac_operator_t, used when !use_pipeline */
+    double clamp_min;  /* clamp_default.min, finite */
+    double clamp_max;  /* clamp_default.max, finite, >= clamp_min */
 } ac_rule_t;
 
 /* Loads both files. On failure returns NULL and err names file, line and field. */

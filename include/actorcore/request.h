@@ -42,55 +42,55 @@ typedef enum { AC_PRIMARY, AC_DERIVED } ac_section_t;
 
 /* Configurable limits (SPEC 7). */
 typedef struct {
-    size_t max_message_bytes;   /* one encoded message; default 1 MiB */
-    size_t max_contributions;   /* contributions + cap contributions per request; 10 000 */
-    size_t max_batch;           /* items of a resolve_batch; 1 000 */
-    size_t max_dimension_len;   /* bytes of a dimension name; 64 (never more) */
+    size_t max_message_bytes; /* one encoded message; default 1 MiB */
+    size_t max_contributions; /* contributions + cap contributions per request; 10 000 */
+    size_t max_batch;         /* items of a resolve_batch; 1 000 */
+    size_t max_dimension_len; /* bytes of a dimension name; 64 (never more) */
 } ac_limits_t;
 
 void ac_limits_default(ac_limits_t *limits);
 
 /* A Contribution, interned. */
 typedef struct {
-    double value;       /* finite */
-    uint32_t dim;       /* dimension id (registry id, or request-local above it) */
-    uint32_t system;    /* request-local system id */
-    int32_t priority;   /* default 0 */
-    uint8_t bucket;     /* ac_bucket_t */
-    uint8_t section;    /* ac_section_t: Primary or Derived */
-    uint16_t reserved;  /* zero */
+    double value;      /* finite */
+    uint32_t dim;      /* dimension id (registry id, or request-local above it) */
+    uint32_t system;   /* request-local system id */
+    int32_t priority;  /* default 0 */
+    uint8_t bucket;    /* ac_bucket_t */
+    uint8_t section;   /* ac_section_t: Primary or Derived */
+    uint16_t reserved; /* zero */
 } ac_contribution_t;
 
 /* A CapContribution, interned. */
 typedef struct {
-    double value;       /* finite */
-    uint32_t dim;       /* dimension id */
-    uint32_t system;    /* request-local system id */
-    int32_t priority;   /* default 0 */
-    uint32_t realm;     /* string id of `realm`, UINT32_MAX when absent */
-    uint8_t mode;       /* ac_cap_mode_t */
-    uint8_t kind;       /* ac_cap_kind_t */
-    uint8_t layer;      /* position of `scope` in the layer order */
-    uint8_t reserved;   /* zero */
+    double value;     /* finite */
+    uint32_t dim;     /* dimension id */
+    uint32_t system;  /* request-local system id */
+    int32_t priority; /* default 0 */
+    uint32_t realm;   /* string id of `realm`, UINT32_MAX when absent */
+    uint8_t mode;     /* ac_cap_mode_t */
+    uint8_t kind;     /* ac_cap_kind_t */
+    uint8_t layer;    /* position of `scope` in the layer order */
+    uint8_t reserved; /* zero */
 } ac_cap_t;
 
 /* The actor, when the request has one. Strings are NUL-terminated and owned by the
    request; `data` is a deep copy of the free map (NULL when absent). */
 typedef struct {
-    const char *id;              /* 1..128 bytes */
-    size_t id_len;               /* bytes of id */
-    int64_t version;             /* >= 0 */
-    const char *name;            /* NULL when absent */
-    const char *race;            /* NULL when absent */
-    bool has_lifespan;           /* lifespan was given */
-    double lifespan;             /* finite */
-    bool has_age;                /* age was given */
-    double age;                  /* finite */
-    const msgpack_object *created_at;  /* integer or string, NULL when absent */
-    const msgpack_object *updated_at;  /* integer or string, NULL when absent */
-    const msgpack_object *data;  /* a map, NULL when absent */
-    size_t n_subsystems;         /* entries in subsystems */
-    const char *const *subsystems;  /* worker-side subsystem ids that apply */
+    const char *id;                   /* 1..128 bytes */
+    size_t id_len;                    /* bytes of id */
+    int64_t version;                  /* >= 0 */
+    const char *name;                 /* NULL when absent */
+    const char *race;                 /* NULL when absent */
+    bool has_lifespan;                /* lifespan was given */
+    double lifespan;                  /* finite */
+    bool has_age;                     /* age was given */
+    double age;                       /* finite */
+    const msgpack_object *created_at; /* integer or string, NULL when absent */
+    const msgpack_object *updated_at; /* integer or string, NULL when absent */
+    const msgpack_object *data;       /* a map, NULL when absent */
+    size_t n_subsystems;              /* entries in subsystems */
+    const char *const *subsystems;    /* worker-side subsystem ids that apply */
 } ac_actor_t;
 
 typedef struct ac_request ac_request_t;

@@ -43,8 +43,7 @@ uint64_t ac_resolver_generation(const ac_resolver_t *self);
 /* Resolves req: runs the subsystems its actor lists, merges everything, and sets *snap to
    a snapshot owned by the resolver, valid until its next resolve (ac_snapshot_dup keeps
    one). Returns 0, or a negative code with err filled; never a partial snapshot. */
-int ac_resolve(ac_resolver_t *self, ac_request_t *req, const ac_snapshot_t **snap,
-               ac_error_t *err);
+int ac_resolve(ac_resolver_t *self, ac_request_t *req, const ac_snapshot_t **snap, ac_error_t *err);
 
 /* Called once per batch item, in input order; exactly one of snap and err is non-NULL.
    snap is valid during the call only. */
@@ -52,8 +51,8 @@ typedef void(ac_batch_fn)(void *arg, size_t index, const ac_snapshot_t *snap,
                           const ac_error_t *err);
 
 /* Resolves each request in turn; a bad item fails only itself. Returns how many failed. */
-size_t ac_resolve_batch(ac_resolver_t *self, ac_request_t *const *reqs, size_t n,
-                        ac_batch_fn *fn, void *arg);
+size_t ac_resolve_batch(ac_resolver_t *self, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,
+                        void *arg);
 
 #ifdef __cplusplus
 }

@@ -28,33 +28,33 @@ typedef struct ac_snapshot ac_snapshot_t;
 
 /* One dimension of a snapshot. */
 typedef struct {
-    const char *name;    /* dimension name */
-    size_t name_len;     /* bytes of name */
-    double min;          /* CapsUsed.Min */
-    double max;          /* CapsUsed.Max */
-    bool has_primary;    /* the dimension is in Primary */
-    double primary;      /* its Primary value */
-    bool has_derived;    /* the dimension is in Derived */
-    double derived;      /* its Derived value */
+    const char *name; /* dimension name */
+    size_t name_len;  /* bytes of name */
+    double min;       /* CapsUsed.Min */
+    double max;       /* CapsUsed.Max */
+    bool has_primary; /* the dimension is in Primary */
+    double primary;   /* its Primary value */
+    bool has_derived; /* the dimension is in Derived */
+    double derived;   /* its Derived value */
 } ac_snapshot_dim_t;
 
 /* One merged context ModifierPack (SPEC 6). */
 typedef struct {
-    const char *name;           /* context name */
-    size_t name_len;            /* bytes of name */
-    double additive_percent;    /* summed */
-    double post_add;            /* summed */
-    const double *multipliers;  /* concatenated, in sort-key order */
-    size_t n_multipliers;       /* entries in multipliers */
+    const char *name;          /* context name */
+    size_t name_len;           /* bytes of name */
+    double additive_percent;   /* summed */
+    double post_add;           /* summed */
+    const double *multipliers; /* concatenated, in sort-key order */
+    size_t n_multipliers;      /* entries in multipliers */
 } ac_context_t;
 
 /* Walks the dimensions of a snapshot in order. */
 typedef struct {
-    const ac_snapshot_t *snap;   /* being walked */
-    const ac_registry_t *reg;    /* names registry dimensions */
-    size_t index;                /* next dimension */
-    size_t primary;              /* next Primary value */
-    size_t derived;              /* next Derived value */
+    const ac_snapshot_t *snap; /* being walked */
+    const ac_registry_t *reg;  /* names registry dimensions */
+    size_t index;              /* next dimension */
+    size_t primary;            /* next Primary value */
+    size_t derived;            /* next Derived value */
 } ac_snapshot_iter_t;
 
 size_t ac_snapshot_size(const ac_snapshot_t *snap);

@@ -29,14 +29,14 @@ extern "C" {
 typedef struct ac_store ac_store_t;
 
 typedef struct {
-    uint64_t reads;          /* point gets */
-    uint64_t read_hits;      /* gets that found a row */
-    uint64_t read_errors;    /* gets that failed */
-    uint64_t writes;         /* rows written */
-    uint64_t write_errors;   /* rows that failed to write */
-    uint64_t dropped;        /* writes dropped because the queue was full */
-    uint64_t transactions;   /* write transactions committed */
-    size_t queued;           /* writes waiting now */
+    uint64_t reads;        /* point gets */
+    uint64_t read_hits;    /* gets that found a row */
+    uint64_t read_errors;  /* gets that failed */
+    uint64_t writes;       /* rows written */
+    uint64_t write_errors; /* rows that failed to write */
+    uint64_t dropped;      /* writes dropped because the queue was full */
+    uint64_t transactions; /* write transactions committed */
+    size_t queued;         /* writes waiting now */
 } ac_store_stats_t;
 
 /* A row read back: the bytes are malloc'd and belong to the caller (free). */

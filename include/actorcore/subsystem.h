@@ -35,8 +35,8 @@ extern "C" {
 /* Where a subsystem writes its SubsystemOutput; items carry the subsystem's system id. */
 typedef struct ac_output ac_output_t;
 
-int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension,
-                  ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err);
+int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension, ac_bucket_t bucket,
+                  double value, int32_t priority, ac_error_t *err);
 int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mode,
                       ac_cap_kind_t kind, double value, int32_t priority, const char *scope,
                       const char *realm, ac_error_t *err);
@@ -57,16 +57,16 @@ int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode, ac_
 bool ac_output_primary(const ac_output_t *out, uint32_t dim, double *value);
 
 typedef struct ac_subsystem {
-    const char *system_id;   /* unique; also the `system` of everything it contributes */
-    int32_t priority;        /* invocation order (higher first); never changes results */
-    void *state;             /* the subsystem's own data, passed back to contribute */
+    const char *system_id; /* unique; also the `system` of everything it contributes */
+    int32_t priority;      /* invocation order (higher first); never changes results */
+    void *state;           /* the subsystem's own data, passed back to contribute */
     /* Adds this subsystem's output for actor; 0 on success, else fills err. */
     int (*contribute)(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err);
     /* Frees state; may be NULL. Called when the resolver is destroyed. */
     void (*destroy)(void *state);
-    uint8_t stage;           /* 0 or 1: stage 1; 2: reads stage-1 Primary values */
-    bool optional;           /* on failure, skip it instead of failing the request */
-    uint32_t budget_us;      /* time budget of one contribute; 0 = none */
+    uint8_t stage;      /* 0 or 1: stage 1; 2: reads stage-1 Primary values */
+    bool optional;      /* on failure, skip it instead of failing the request */
+    uint32_t budget_us; /* time budget of one contribute; 0 = none */
 } ac_subsystem_t;
 
 #ifdef __cplusplus

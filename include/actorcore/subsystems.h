@@ -37,8 +37,8 @@ extern "C" {
 
 /* What a plugin library exports (AC_PLUGIN_SYMBOL returns a pointer to it). */
 typedef struct {
-    uint32_t abi;            /* must be AC_SUBSYSTEM_ABI */
-    const char *name;        /* for messages */
+    uint32_t abi;     /* must be AC_SUBSYSTEM_ABI */
+    const char *name; /* for messages */
     /* Builds the plugin's state from its `config` (JSON text); NULL with err on failure. */
     void *(*create)(const char *config_json, ac_error_t *err);
     int (*contribute)(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err);

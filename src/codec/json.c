@@ -117,7 +117,7 @@ static int splice_number(char **buf, size_t *len, size_t end)
     char real[410];
     if (isfinite(v)) {
         if (strpbrk(token, ".eE"))
-            return -1;  /* a real that overflowed yet parses finite: not ours to fix */
+            return -1; /* a real that overflowed yet parses finite: not ours to fix */
         snprintf(real, sizeof real, "%s.0", token);
         rep = real;
     } else {
@@ -163,8 +163,8 @@ int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_obje
             }
         }
         free(copy);
-        return ac_error_set(err, AC_EINVALID_JSON, "", "line %d, column %d: %s", je.line,
-                            je.column, je.text);
+        return ac_error_set(err, AC_EINVALID_JSON, "", "line %d, column %d: %s", je.line, je.column,
+                            je.text);
     }
     int rc = convert(root, out, zone, copy != NULL);
     json_decref(root);
@@ -175,8 +175,7 @@ int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_obje
 }
 
 /* Parses and walks one JSON document with a zone of its own. */
-static int decode_json(ac_request_t *req, const char *text, size_t len, bool actor,
-                       ac_error_t *err)
+static int decode_json(ac_request_t *req, const char *text, size_t len, bool actor, ac_error_t *err)
 {
     if (len > req->limits.max_message_bytes)
         return ac_error_set(err, AC_ETOO_LARGE, "", "input is %zu bytes, the limit is %zu", len,

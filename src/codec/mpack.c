@@ -22,10 +22,10 @@
 #define MAX_DEPTH 32
 
 typedef struct {
-    const unsigned char *p;    /* next byte */
-    const unsigned char *end;  /* one past the last byte */
-    msgpack_zone *zone;        /* where containers are allocated */
-    const char *why;           /* first failure */
+    const unsigned char *p;   /* next byte */
+    const unsigned char *end; /* one past the last byte */
+    msgpack_zone *zone;       /* where containers are allocated */
+    const char *why;          /* first failure */
 } dec_t;
 
 static int fail(dec_t *d, const char *why)
@@ -143,12 +143,16 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         o->type = MSGPACK_OBJECT_BOOLEAN;
         o->via.boolean = t == 0xc3;
         return 0;
-    case 0xc4: case 0xc5: case 0xc6:
+    case 0xc4:
+    case 0xc5:
+    case 0xc6:
         w = 1 << (t - 0xc4);
         if (take(d, (size_t)w, &at))
             return -1;
         return decode_raw(d, o, MSGPACK_OBJECT_BIN, ac_be_read(at, w));
-    case 0xc7: case 0xc8: case 0xc9:
+    case 0xc7:
+    case 0xc8:
+    case 0xc9:
         w = 1 << (t - 0xc7);
         if (take(d, (size_t)w, &at))
             return -1;
@@ -171,14 +175,20 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         o->type = MSGPACK_OBJECT_FLOAT64;
         return 0;
     }
-    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+    case 0xcc:
+    case 0xcd:
+    case 0xce:
+    case 0xcf:
         w = 1 << (t - 0xcc);
         if (take(d, (size_t)w, &at))
             return -1;
         o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
         o->via.u64 = ac_be_read(at, w);
         return 0;
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    case 0xd0:
+    case 0xd1:
+    case 0xd2:
+    case 0xd3: {
         w = 1 << (t - 0xd0);
         if (take(d, (size_t)w, &at))
             return -1;
@@ -187,19 +197,27 @@ static int decode(dec_t *d, msgpack_object *o, int depth)
         ac_mpobj_set_int(o, v);
         return 0;
     }
-    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+    case 0xd4:
+    case 0xd5:
+    case 0xd6:
+    case 0xd7:
+    case 0xd8:
         return decode_ext(d, o, 1u << (t - 0xd4));
-    case 0xd9: case 0xda: case 0xdb:
+    case 0xd9:
+    case 0xda:
+    case 0xdb:
         w = 1 << (t - 0xd9);
         if (take(d, (size_t)w, &at))
             return -1;
         return decode_raw(d, o, MSGPACK_OBJECT_STR, ac_be_read(at, w));
-    case 0xdc: case 0xdd:
+    case 0xdc:
+    case 0xdd:
         w = t == 0xdc ? 2 : 4;
         if (take(d, (size_t)w, &at))
             return -1;
         return decode_array(d, o, ac_be_read(at, w), depth);
-    case 0xde: case 0xdf:
+    case 0xde:
+    case 0xdf:
         w = t == 0xde ? 2 : 4;
         if (take(d, (size_t)w, &at))
             return -1;
@@ -216,8 +234,9 @@ int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_ob
     if (decode(&d, out, 0) == 0 && d.p != d.end)
         fail(&d, "bytes after the end of the message");
     if (d.why)
-        return ac_error_set(err, strcmp(d.why, "out of memory") == 0 ? AC_EINTERNAL : AC_EINVALID_MSGPACK,
-                            "", "%s", d.why);
+        return ac_error_set(
+            err, strcmp(d.why, "out of memory") == 0 ? AC_EINTERNAL : AC_EINVALID_MSGPACK, "", "%s",
+            d.why);
     return 0;
 }
 
@@ -350,8 +369,8 @@ static const char *dim_name(const ac_snapshot_t *s, const ac_registry_t *reg, si
     return d.name;
 }
 
-int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap, const ac_registry_t *reg,
-                            const char *actor_id, size_t actor_id_len)
+int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
+                            const ac_registry_t *reg, const char *actor_id, size_t actor_id_len)
 {
     if (snap->n_context || snap->n_extra || actor_id_len > 255) {
         /* Rare shapes take the general path. */
@@ -370,7 +389,8 @@ int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap, cons
         sb->alloc = sb->size + need;
     }
     unsigned char *p = (unsigned char *)sb->data + sb->size;
-    const double *bounds = ac_snap_bounds(snap), *pv = ac_snap_primary(snap), *dv = ac_snap_derived(snap);
+    const double *bounds = ac_snap_bounds(snap), *pv = ac_snap_primary(snap),
+                 *dv = ac_snap_derived(snap);
     const uint8_t *flags = ac_snap_flags(snap);
     p = w_map(p, 5 + (actor_id != NULL));
     p = W_LIT(p, "Primary");

@@ -16,15 +16,15 @@
 #define MAX_SEGS 16
 
 typedef struct {
-    const char *key;  /* field name, or NULL for an index */
-    uint32_t len;     /* bytes of key */
-    uint32_t index;   /* list index when key is NULL */
+    const char *key; /* field name, or NULL for an index */
+    uint32_t len;    /* bytes of key */
+    uint32_t index;  /* list index when key is NULL */
 } seg_t;
 
 typedef struct {
-    const char *prefix;   /* rendered before the segments */
-    seg_t seg[MAX_SEGS];  /* innermost last */
-    int n;                /* segments in use */
+    const char *prefix;  /* rendered before the segments */
+    seg_t seg[MAX_SEGS]; /* innermost last */
+    int n;               /* segments in use */
 } path_t;
 
 static void path_render(const path_t *p, char *buf, size_t size)
@@ -33,8 +33,7 @@ static void path_render(const path_t *p, char *buf, size_t size)
     for (int i = 0; i < p->n && len < size; i++) {
         if (p->seg[i].key)
             len += (size_t)snprintf(buf + len, size - len, "%s%.*s", len ? "." : "",
-                                    (int)(p->seg[i].len > 64 ? 64 : p->seg[i].len),
-                                    p->seg[i].key);
+                                    (int)(p->seg[i].len > 64 ? 64 : p->seg[i].len), p->seg[i].key);
         else
             len += (size_t)snprintf(buf + len, size - len, "[%u]", p->seg[i].index);
     }
@@ -483,8 +482,7 @@ static int walk_output(ac_request_t *req, const msgpack_object *o, path_t *p, ac
                 }
                 push_key(p, ck->via.str.ptr, ck->via.str.size);
                 uint32_t name;
-                rc = ac_req_string(req, ck->via.str.ptr, ck->via.str.size,
-                                   LAZY(p), &name, err);
+                rc = ac_req_string(req, ck->via.str.ptr, ck->via.str.size, LAZY(p), &name, err);
                 if (!rc)
                     rc = walk_pack(req, name, &v->via.map.ptr[j].val, p, err);
                 pop(p);
@@ -522,8 +520,8 @@ int ac_decode_outputs(ac_request_t *req, const msgpack_object *outputs, const ch
 }
 
 /* Deep copy of a msgpack object into the request's arena; floats must be finite. */
-static int copy_object(ac_request_t *req, const msgpack_object *src, msgpack_object *dst,
-                       path_t *p, int depth, ac_error_t *err)
+static int copy_object(ac_request_t *req, const msgpack_object *src, msgpack_object *dst, path_t *p,
+                       int depth, ac_error_t *err)
 {
     if (depth > 64)
         return fail(err, AC_ETOO_LARGE, p, "nested deeper than 64 levels");
@@ -614,8 +612,7 @@ static int walk_timestamp(ac_request_t *req, const msgpack_object *v, path_t *p,
     return copy_object(req, v, copy, p, 0, err);
 }
 
-int ac_decode_actor(ac_request_t *req, const msgpack_object *o, const char *prefix,
-                    ac_error_t *err)
+int ac_decode_actor(ac_request_t *req, const msgpack_object *o, const char *prefix, ac_error_t *err)
 {
     path_t p = {.prefix = prefix};
     int rc = want_type(o, MSGPACK_OBJECT_MAP, "an Actor map", &p, err);

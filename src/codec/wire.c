@@ -47,24 +47,73 @@ static size_t skip(const unsigned char *b, size_t len, size_t pos)
             body = t & 0x1f;
         else
             switch (t) {
-            case 0xc4: case 0xd9: hdr = 1; break;
-            case 0xc5: case 0xda: hdr = 2; break;
-            case 0xc6: case 0xdb: hdr = 4; break;
-            case 0xc7: hdr = 1; body = 1; break;
-            case 0xc8: hdr = 2; body = 1; break;
-            case 0xc9: hdr = 4; body = 1; break;
-            case 0xca: case 0xce: case 0xd2: body = 4; break;
-            case 0xcb: case 0xcf: case 0xd3: body = 8; break;
-            case 0xcc: case 0xd0: body = 1; break;
-            case 0xcd: case 0xd1: body = 2; break;
-            case 0xd4: body = 2; break;
-            case 0xd5: body = 3; break;
-            case 0xd6: body = 5; break;
-            case 0xd7: body = 9; break;
-            case 0xd8: body = 17; break;
-            case 0xdc: case 0xde: hdr = 2; break;
-            case 0xdd: case 0xdf: hdr = 4; break;
-            default: return SIZE_MAX;
+            case 0xc4:
+            case 0xd9:
+                hdr = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                hdr = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                hdr = 4;
+                break;
+            case 0xc7:
+                hdr = 1;
+                body = 1;
+                break;
+            case 0xc8:
+                hdr = 2;
+                body = 1;
+                break;
+            case 0xc9:
+                hdr = 4;
+                body = 1;
+                break;
+            case 0xca:
+            case 0xce:
+            case 0xd2:
+                body = 4;
+                break;
+            case 0xcb:
+            case 0xcf:
+            case 0xd3:
+                body = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                body = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                body = 2;
+                break;
+            case 0xd4:
+                body = 2;
+                break;
+            case 0xd5:
+                body = 3;
+                break;
+            case 0xd6:
+                body = 5;
+                break;
+            case 0xd7:
+                body = 9;
+                break;
+            case 0xd8:
+                body = 17;
+                break;
+            case 0xdc:
+            case 0xde:
+                hdr = 2;
+                break;
+            case 0xdd:
+            case 0xdf:
+                hdr = 4;
+                break;
+            default:
+                return SIZE_MAX;
             }
         if (hdr) {
             if (len - pos < (size_t)hdr)

@@ -5,9 +5,9 @@
 #include <string.h>
 
 struct ac_chunk {
-    ac_chunk_t *next;    /* next chunk in the list */
-    size_t size;         /* usable bytes in data */
-    max_align_t data[];  /* the memory handed out */
+    ac_chunk_t *next;   /* next chunk in the list */
+    size_t size;        /* usable bytes in data */
+    max_align_t data[]; /* the memory handed out */
 };
 
 void ac_arena_init(ac_arena_t *a, size_t chunk_size)

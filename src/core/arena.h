@@ -13,11 +13,11 @@
 typedef struct ac_chunk ac_chunk_t;
 
 typedef struct {
-    ac_chunk_t *head;    /* first chunk; chunks form a list in allocation order */
-    ac_chunk_t *cur;     /* chunk being bumped */
-    size_t used;         /* bytes used in cur */
-    size_t chunk_size;   /* size of a new ordinary chunk */
-    size_t retain;       /* bytes of chunks kept by a reset */
+    ac_chunk_t *head;  /* first chunk; chunks form a list in allocation order */
+    ac_chunk_t *cur;   /* chunk being bumped */
+    size_t used;       /* bytes used in cur */
+    size_t chunk_size; /* size of a new ordinary chunk */
+    size_t retain;     /* bytes of chunks kept by a reset */
 } ac_arena_t;
 
 void ac_arena_init(ac_arena_t *a, size_t chunk_size);

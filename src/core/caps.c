@@ -13,11 +13,11 @@ enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
 
 /* One side (max or min) of a layer being reduced. */
 typedef struct {
-    double base;      /* sum of BASELINE, in sort order */
-    double add;       /* sum of ADDITIVE, in sort order */
-    double ov;        /* the winning OVERRIDE */
-    int has_sum;      /* any BASELINE or ADDITIVE */
-    int has_ov;       /* any OVERRIDE */
+    double base; /* sum of BASELINE, in sort order */
+    double add;  /* sum of ADDITIVE, in sort order */
+    double ov;   /* the winning OVERRIDE */
+    int has_sum; /* any BASELINE or ADDITIVE */
+    int has_ov;  /* any OVERRIDE */
 } side_t;
 
 /* The bounds of one layer: [*lmin, *lmax]; has_ov[side] tells which sides had an OVERRIDE. */
@@ -63,7 +63,7 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
     double mn = cand_min > hmin ? cand_min : hmin;
     mn = mn > rule->clamp_min ? mn : rule->clamp_min;
     if (mn > mx)
-        mn = mx;  /* the upper bound wins */
+        mn = mx; /* the upper bound wins */
     *lmin = mn;
     *lmax = mx;
     has_ov[SIDE_MAX] = smax->has_ov;
@@ -74,8 +74,8 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max)
 {
-    double imin = -INFINITY, imax = INFINITY;  /* INTERSECT over present layers */
-    double po_min = 0, po_max = 0;             /* PRIORITIZED_OVERRIDE authoritative sides */
+    double imin = -INFINITY, imax = INFINITY; /* INTERSECT over present layers */
+    double po_min = 0, po_max = 0;            /* PRIORITIZED_OVERRIDE authoritative sides */
     int po_min_set = 0, po_max_set = 0;
     size_t i = 0;
     while (i < n) {

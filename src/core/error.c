@@ -6,9 +6,21 @@
 #include <string.h>
 
 static const char *const s_names[] = {
-    "ok",           "invalid_json",     "invalid_msgpack", "schema_violation", "unknown_dimension",
-    "unknown_layer", "non_finite_value", "kind_mode_mismatch", "too_large",    "unknown_op",
-    "subsystem_failed", "timeout",      "unavailable",     "internal",         "not_found",
+    "ok",
+    "invalid_json",
+    "invalid_msgpack",
+    "schema_violation",
+    "unknown_dimension",
+    "unknown_layer",
+    "non_finite_value",
+    "kind_mode_mismatch",
+    "too_large",
+    "unknown_op",
+    "subsystem_failed",
+    "timeout",
+    "unavailable",
+    "internal",
+    "not_found",
 };
 #define NAME_COUNT (sizeof s_names / sizeof s_names[0])
 
@@ -84,7 +96,8 @@ size_t ac_error_to_json(const ac_error_t *err, char *buf, size_t size)
 {
     size_t len = 0;
     const char *parts[] = {"{\"code\":\"", ac_code_name(err->code), "\",\"message\":\"",
-                           NULL, "\",\"path\":\"", NULL, "\"}"};
+                           NULL,           "\",\"path\":\"",        NULL,
+                           "\"}"};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         if (i == 3 || i == 5) {
             /* Messages may quote bytes from outside: escape them, and replace invalid
@@ -92,7 +105,8 @@ size_t ac_error_to_json(const ac_error_t *err, char *buf, size_t size)
             const char *src = i == 3 ? err->message : err->path;
             char clean[AC_ERROR_MESSAGE_MAX];
             size_t k = 0;
-            for (const unsigned char *p = (const unsigned char *)src; *p && k + 1 < sizeof clean; p++)
+            for (const unsigned char *p = (const unsigned char *)src; *p && k + 1 < sizeof clean;
+                 p++)
                 clean[k++] = *p < 0x80 ? (char)*p : '?';
             clean[k] = '\0';
             json_escape_into(buf, size, &len, clean);

@@ -35,9 +35,9 @@ bool ac_dimension_name_valid(const char *name, size_t len)
 
 /* A dimension as parsed, before sorting. */
 typedef struct {
-    const char *name;  /* in the YAML document */
-    size_t len;        /* bytes of name */
-    ac_rule_t rule;    /* its merge rule */
+    const char *name; /* in the YAML document */
+    size_t len;       /* bytes of name */
+    ac_rule_t rule;   /* its merge rule */
 } parsed_dim_t;
 
 /* Parses one rule mapping ({use_pipeline, operator, clamp_default}) at path. */
@@ -115,7 +115,8 @@ static int parse_rule(ac_yamldoc_t *d, yaml_node_t *n, const char *path, ac_rule
         return ac_yaml_fail(d, n, path, err, "clamp_default is required");
     if (rule->use_pipeline && have_op) {
         snprintf(sub, sizeof sub, "%s.operator", path);
-        return ac_yaml_fail(d, op_node, sub, err, "operator is only allowed with use_pipeline: false");
+        return ac_yaml_fail(d, op_node, sub, err,
+                            "operator is only allowed with use_pipeline: false");
     }
     if (!rule->use_pipeline && !have_op) {
         snprintf(sub, sizeof sub, "%s.operator", path);
@@ -137,7 +138,8 @@ static int load_combiner(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
     if (rc)
         return rc;
     yaml_node_t *dims = NULL;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = ac_yamldoc_node(d, p->key), *v = ac_yamldoc_node(d, p->value);
         if (ac_yaml_is(k, "dimensions")) {
             if ((rc = ac_yaml_expect(d, v, YAML_MAPPING_NODE, "dimensions", err)))
@@ -212,7 +214,8 @@ static int load_layers(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
         return rc;
     yaml_node_t *order = NULL;
     reg->policy = AC_POLICY_INTERSECT;
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = ac_yamldoc_node(d, p->key), *v = ac_yamldoc_node(d, p->value);
         if (ac_yaml_is(k, "order")) {
             if ((rc = ac_yaml_expect(d, v, YAML_SEQUENCE_NODE, "order", err)))
@@ -240,8 +243,8 @@ static int load_layers(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
     if (n > AC_MAX_LAYERS)
         return ac_yaml_fail(d, order, "order", err, "more than %d layers", AC_MAX_LAYERS);
     size_t i = 0;
-    for (yaml_node_item_t *it = order->data.sequence.items.start; it < order->data.sequence.items.top;
-         it++, i++) {
+    for (yaml_node_item_t *it = order->data.sequence.items.start;
+         it < order->data.sequence.items.top; it++, i++) {
         char path[64];
         snprintf(path, sizeof path, "order[%zu]", i);
         yaml_node_t *v = ac_yamldoc_node(d, *it);
@@ -292,8 +295,7 @@ static uint64_t compute_generation(const ac_registry_t *reg)
 
 ac_registry_t *ac_registry_load_buffers(const char *combiner_name, const char *combiner_text,
                                         size_t combiner_len, const char *layers_name,
-                                        const char *layers_text, size_t layers_len,
-                                        ac_error_t *err)
+                                        const char *layers_text, size_t layers_len, ac_error_t *err)
 {
     ac_registry_t *reg = calloc(1, sizeof *reg);
     if (!reg) {
@@ -321,8 +323,7 @@ ac_registry_t *ac_registry_load_buffers(const char *combiner_name, const char *c
     return reg;
 }
 
-ac_registry_t *ac_registry_load(const char *combiner_path, const char *layers_path,
-                                ac_error_t *err)
+ac_registry_t *ac_registry_load(const char *combiner_path, const char *layers_path, ac_error_t *err)
 {
     size_t clen = 0, llen = 0;
     char *ctext = ac_read_file(combiner_path, AC_CONFIG_MAX_BYTES, &clen, err);

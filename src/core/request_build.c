@@ -13,11 +13,11 @@
 /* The path of a builder item, rendered only on error: `<base>.<list>[<index>].<field>`,
    base being `outputs[<output>]` (the builder API) or `actor.subsystems[<output>]`. */
 typedef struct {
-    size_t output;       /* index of the current output (or subsystem) */
-    bool sub;            /* a subsystem's output */
-    const char *list;    /* "primary", "derived", "caps", "context" or NULL */
-    uint32_t index;      /* position in the list */
-    const char *field;   /* trailing field or NULL */
+    size_t output;     /* index of the current output (or subsystem) */
+    bool sub;          /* a subsystem's output */
+    const char *list;  /* "primary", "derived", "caps", "context" or NULL */
+    uint32_t index;    /* position in the list */
+    const char *field; /* trailing field or NULL */
 } item_path_t;
 
 static void render_item(const void *ctx, char *buf, size_t size)
@@ -45,8 +45,11 @@ static int build_contribution(ac_request_t *req, const ac_output_t *sub, ac_sect
                       section == AC_PRIMARY ? out->n_primary : out->n_derived, NULL};
     item_path_t dp = ip;
     dp.field = "dimension";
-    ac_contribution_t c = {.value = value, .system = system, .priority = priority,
-                           .bucket = (uint8_t)bucket, .section = (uint8_t)section};
+    ac_contribution_t c = {.value = value,
+                           .system = system,
+                           .priority = priority,
+                           .bucket = (uint8_t)bucket,
+                           .section = (uint8_t)section};
     int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0,
                         &(ac_lpath_t){render_item, &dp}, &c.dim, err);
     if (rc)
@@ -61,15 +64,19 @@ static int build_cap(ac_request_t *req, const ac_output_t *sub, const char *dime
     ac_output_info_t *out = ac_req_current_output(req);
     if (!out)
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
-    item_path_t ip = {sub ? sub->index : req->outputs.count - 1, sub != NULL, "caps",
-                      out->n_caps, NULL},
+    item_path_t ip = {sub ? sub->index : req->outputs.count - 1, sub != NULL, "caps", out->n_caps,
+                      NULL},
                 fp = ip;
     ac_lpath_t field = {render_item, &fp};
-    ac_cap_t c = {.value = value, .system = system, .priority = priority, .realm = AC_NO_ID,
-                  .mode = (uint8_t)mode, .kind = (uint8_t)kind};
+    ac_cap_t c = {.value = value,
+                  .system = system,
+                  .priority = priority,
+                  .realm = AC_NO_ID,
+                  .mode = (uint8_t)mode,
+                  .kind = (uint8_t)kind};
     fp.field = "dimension";
-    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0,
-                        &field, &c.dim, err);
+    int rc = ac_req_dim(req, dimension ? dimension : "", dimension ? strlen(dimension) : 0, &field,
+                        &c.dim, err);
     if (rc)
         return rc;
     if (!scope)
@@ -88,8 +95,8 @@ static int build_cap(ac_request_t *req, const ac_output_t *sub, const char *dime
 }
 
 static int build_context(ac_request_t *req, const ac_output_t *sub, const char *name,
-                         double additive_percent, const double *multipliers,
-                         size_t n_multipliers, double post_add, ac_error_t *err)
+                         double additive_percent, const double *multipliers, size_t n_multipliers,
+                         double post_add, ac_error_t *err)
 {
     if (!ac_req_current_output(req))
         return ac_error_set(err, AC_ESCHEMA, "outputs", "begin an output first");
@@ -100,8 +107,8 @@ static int build_context(ac_request_t *req, const ac_output_t *sub, const char *
     int rc = ac_req_string(req, name ? name : "", name ? strlen(name) : 0, &path, &nid, err);
     if (rc)
         return rc;
-    return ac_req_push_pack(req, nid, additive_percent, multipliers, n_multipliers, post_add,
-                            &path, err);
+    return ac_req_push_pack(req, nid, additive_percent, multipliers, n_multipliers, post_add, &path,
+                            err);
 }
 
 int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *err)
@@ -109,7 +116,8 @@ int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *e
     item_path_t ip = {req->outputs.count, false, NULL, 0, "meta.system"};
     ac_lpath_t path = {render_item, &ip};
     uint32_t sid;
-    int rc = ac_req_system(req, system ? system : "", system ? strlen(system) : 0, &path, &sid, err);
+    int rc =
+        ac_req_system(req, system ? system : "", system ? strlen(system) : 0, &path, &sid, err);
     if (rc)
         return rc;
     rc = ac_req_begin_output(req, sid, &path, err);
@@ -120,8 +128,8 @@ int ac_request_begin_output(ac_request_t *req, const char *system, ac_error_t *e
 }
 
 /* The system of a builder item: interned with the item's path for errors. */
-static int builder_system(ac_request_t *req, const char *system, const char *list,
-                          uint32_t *sid, ac_error_t *err)
+static int builder_system(ac_request_t *req, const char *system, const char *list, uint32_t *sid,
+                          ac_error_t *err)
 {
     item_path_t ip = {req->outputs.count ? req->outputs.count - 1 : 0, false, list, 0, "system"};
     return ac_req_system(req, system ? system : "", system ? strlen(system) : 0,
@@ -158,15 +166,15 @@ int ac_request_add_context(ac_request_t *req, const char *name, double additive_
                            const double *multipliers, size_t n_multipliers, double post_add,
                            ac_error_t *err)
 {
-    int rc = build_context(req, NULL, name, additive_percent, multipliers, n_multipliers,
-                           post_add, err);
+    int rc =
+        build_context(req, NULL, name, additive_percent, multipliers, n_multipliers, post_add, err);
     if (rc == 0)
         ac_req_mark_inline(req);
     return rc;
 }
 
-int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension,
-                  ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err)
+int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension, ac_bucket_t bucket,
+                  double value, int32_t priority, ac_error_t *err)
 {
     return build_contribution(out->req, out, section, dimension, bucket, value, out->system,
                               priority, err);
@@ -189,9 +197,12 @@ int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim, ac_bu
                       info ? (section == AC_PRIMARY ? info->n_primary : info->n_derived) : 0, NULL};
     if (dim >= req->reg->dims.count)
         return ac_req_fail(err, AC_EUNKNOWN_DIMENSION, &(ac_lpath_t){render_item, &ip},
-                        "dimension id %u is not in the registry", dim);
-    ac_contribution_t c = {.value = value, .dim = dim, .system = out->system,
-                           .priority = priority, .bucket = (uint8_t)bucket,
+                           "dimension id %u is not in the registry", dim);
+    ac_contribution_t c = {.value = value,
+                           .dim = dim,
+                           .system = out->system,
+                           .priority = priority,
+                           .bucket = (uint8_t)bucket,
                            .section = (uint8_t)section};
     return ac_req_push_contribution(req, &c, &(ac_lpath_t){render_item, &ip}, err);
 }
@@ -206,8 +217,13 @@ int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode, ac_
     ac_lpath_t path = {render_item, &ip};
     if (dim >= req->reg->dims.count || layer >= req->reg->layers.count)
         return ac_req_fail(err, AC_ESCHEMA, &path, "dimension or layer id out of range");
-    ac_cap_t c = {.value = value, .dim = dim, .system = out->system, .priority = priority,
-                  .realm = AC_NO_ID, .mode = (uint8_t)mode, .kind = (uint8_t)kind,
+    ac_cap_t c = {.value = value,
+                  .dim = dim,
+                  .system = out->system,
+                  .priority = priority,
+                  .realm = AC_NO_ID,
+                  .mode = (uint8_t)mode,
+                  .kind = (uint8_t)kind,
                   .layer = (uint8_t)layer};
     if (realm) {
         int rc = ac_req_string(req, realm, strlen(realm), &path, &c.realm, err);

@@ -55,7 +55,7 @@ uint64_t ac_request_outputs_hash(const ac_request_t *req)
                         ac_symtab_len(&req->systems, p[i].system));
         h = ac_hash_u64(h, bits_of(p[i].additive_percent));
         h = ac_hash_u64(h, bits_of(p[i].post_add));
-        uint64_t msum = 0;  /* multipliers as a multiset too */
+        uint64_t msum = 0; /* multipliers as a multiset too */
         for (uint32_t j = 0; j < p[i].n_mult; j++)
             msum += ac_hash_finish(ac_hash_u64(AC_HASH_INIT ^ 3, bits_of(m[p[i].mult_off + j])));
         sum += ac_hash_finish(ac_hash_u64(h, msum));

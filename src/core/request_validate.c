@@ -35,17 +35,17 @@ int ac_req_fail(ac_error_t *err, int code, const ac_lpath_t *path, const char *f
     return code;
 }
 
-int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
-               ac_error_t *err)
+int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path,
+               uint32_t *id, ac_error_t *err)
 {
     if (len > req->limits.max_dimension_len)
         return ac_req_fail(err, AC_ETOO_LARGE, path,
-                            "dimension name has %zu bytes, the limit is %zu", len,
-                            req->limits.max_dimension_len);
+                           "dimension name has %zu bytes, the limit is %zu", len,
+                           req->limits.max_dimension_len);
     if (!ac_dimension_name_valid(name, len))
         return ac_req_fail(err, AC_ESCHEMA, path,
-                            "dimension '%.*s' does not match ^[a-z][a-z0-9_]*$",
-                            (int)(len > 64 ? 64 : len), name);
+                           "dimension '%.*s' does not match ^[a-z][a-z0-9_]*$",
+                           (int)(len > 64 ? 64 : len), name);
     uint32_t rid = ac_symtab_find(&req->reg->dims, name, len);
     if (rid != AC_NO_ID) {
         *id = rid;
@@ -53,9 +53,9 @@ int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t
     }
     if (!req->reg->has_default)
         return ac_req_fail(err, AC_EUNKNOWN_DIMENSION, path,
-                            "dimension '%.*s' is not in the combiner registry, which has no "
-                            "default rule",
-                            (int)len, name);
+                           "dimension '%.*s' is not in the combiner registry, which has no "
+                           "default rule",
+                           (int)len, name);
     uint32_t xid = ac_symtab_intern(&req->extra_dims, name, len);
     if (xid == AC_NO_ID)
         return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
@@ -65,8 +65,8 @@ int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t
     return 0;
 }
 
-int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint32_t *id,
-                  ac_error_t *err)
+int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path,
+                  uint32_t *id, ac_error_t *err)
 {
     if (len < 1 || len > 128)
         return ac_req_fail(err, AC_ESCHEMA, path, "a system id has 1 to 128 bytes");
@@ -82,8 +82,8 @@ int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpat
     return 0;
 }
 
-int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t *path, uint32_t *id,
-                  ac_error_t *err)
+int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t *path,
+                  uint32_t *id, ac_error_t *err)
 {
     if (len > 256)
         return ac_req_fail(err, AC_ETOO_LARGE, path, "string longer than 256 bytes");
@@ -96,14 +96,14 @@ int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t
     return 0;
 }
 
-int ac_req_layer(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path, uint8_t *layer,
-                 ac_error_t *err)
+int ac_req_layer(ac_request_t *req, const char *name, size_t len, const ac_lpath_t *path,
+                 uint8_t *layer, ac_error_t *err)
 {
     uint32_t lid = ac_symtab_find(&req->reg->layers, name, len);
     if (lid == AC_NO_ID)
         return ac_req_fail(err, AC_EUNKNOWN_LAYER, path,
-                            "layer '%.*s' is not in the cap layer registry",
-                            (int)(len > 64 ? 64 : len), name);
+                           "layer '%.*s' is not in the cap layer registry",
+                           (int)(len > 64 ? 64 : len), name);
     *layer = (uint8_t)lid;
     return 0;
 }
@@ -113,7 +113,7 @@ int ac_req_begin_output(ac_request_t *req, uint32_t system, const ac_lpath_t *pa
     ac_output_info_t info = {system, 0, 0, 0};
     if (req->outputs.count >= req->limits.max_contributions + 1)
         return ac_req_fail(err, AC_ETOO_LARGE, path, "more than %zu outputs",
-                            req->limits.max_contributions + 1);
+                           req->limits.max_contributions + 1);
     if (vec_push(&req->outputs, sizeof info, &info))
         return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
     return 0;
@@ -124,8 +124,8 @@ static int check_count(ac_request_t *req, const ac_lpath_t *path, ac_error_t *er
 {
     if (req->contribs.count + req->caps.count >= req->limits.max_contributions)
         return ac_req_fail(err, AC_ETOO_LARGE, path,
-                            "more than %zu contributions and caps in one request",
-                            req->limits.max_contributions);
+                           "more than %zu contributions and caps in one request",
+                           req->limits.max_contributions);
     return 0;
 }
 
@@ -198,9 +198,8 @@ int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const ac_lpath_t *path
     return 0;
 }
 
-int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
-                     const double *mults, size_t n_mults, double post_add, const ac_lpath_t *path,
-                     ac_error_t *err)
+int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent, const double *mults,
+                     size_t n_mults, double post_add, const ac_lpath_t *path, ac_error_t *err)
 {
     if (!isfinite(additive_percent) || !isfinite(post_add))
         return ac_req_fail(err, AC_ENON_FINITE, path, "modifier values must be finite");
@@ -212,13 +211,13 @@ int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
     }
     if (req->mults.count + n_mults > req->limits.max_contributions)
         return ac_req_fail(err, AC_ETOO_LARGE, path, "more than %zu multipliers",
-                            req->limits.max_contributions);
+                           req->limits.max_contributions);
     int rc = check_count(req, path, err);
     if (rc)
         return rc;
     ac_output_info_t *out = ac_req_current_output(req);
-    ac_pack_t pack = {name, out ? out->system : 0, additive_percent, post_add,
-                      (uint32_t)req->mults.count, (uint32_t)n_mults};
+    ac_pack_t pack = {name,     out ? out->system : 0,      additive_percent,
+                      post_add, (uint32_t)req->mults.count, (uint32_t)n_mults};
     if (!out)
         return ac_req_fail(err, AC_EINTERNAL, path, "a context needs an output");
     if (ac_vec_reserve(&req->mults, sizeof(double), req->mults.count + n_mults) ||
@@ -233,7 +232,8 @@ int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent,
 static int check_room(ac_request_t *req, size_t n, ac_error_t *err)
 {
     if (req->contribs.count + req->caps.count + n > req->limits.max_contributions)
-        return ac_error_set(err, AC_ETOO_LARGE, "", "more than %zu contributions and caps in one request",
+        return ac_error_set(err, AC_ETOO_LARGE, "",
+                            "more than %zu contributions and caps in one request",
                             req->limits.max_contributions);
     return 0;
 }

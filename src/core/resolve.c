@@ -25,46 +25,46 @@
    bucket (a radix step on the sort key's top bits: each sub-slice then arrives in input
    order, often already sorted); caps last. */
 #define SLOT_CAPS 8
-#define SLOT(section, bucket) ((section) * 4 + (bucket))
+#define SLOT(section, bucket) ((section)*4 + (bucket))
 
 typedef struct {
-    uint32_t n[9];    /* items of each (section, bucket), then caps */
-    uint32_t off[9];  /* end of each slice after the scatter */
+    uint32_t n[9];   /* items of each (section, bucket), then caps */
+    uint32_t off[9]; /* end of each slice after the scatter */
 } dim_slot_t;
 
 struct ac_resolver {
-    const ac_registry_t *reg;  /* shared, not owned */
-    ac_vec_t subs;             /* ac_subsystem_t, registered subsystems */
-    ac_symtab_t sub_names;     /* subsystem id -> index in subs */
-    dim_slot_t *slots;         /* [dimension id] */
-    size_t slots_cap;          /* capacity of slots */
-    uint64_t *touched;         /* bitmap of dimensions present in this request */
-    size_t touched_cap;        /* words in touched */
-    uint32_t *order;           /* present dimensions in output (name) order */
-    size_t order_cap;          /* capacity of order */
-    ac_item_t *items;          /* contribution items, then cap items */
-    ac_item_t *scratch;        /* merge sort buffer, as large as items */
-    size_t items_cap;          /* capacity of items */
-    size_t scratch_cap;        /* capacity of scratch */
-    uint32_t *rank;            /* system id -> rank in name order */
-    uint32_t *by_name;         /* ids sorted by name (systems, then reused) */
-    size_t rank_cap;           /* capacity of rank */
-    size_t by_name_cap;        /* capacity of by_name */
-    ac_item_t *ctx;            /* context items: additive, post, multipliers */
-    ac_item_t *ctx_scratch;    /* merge sort buffer for ctx */
-    size_t ctx_cap;            /* capacity of ctx */
-    size_t ctx_scratch_cap;    /* capacity of ctx_scratch */
-    uint32_t *ctx_rank;        /* string id -> context name rank */
-    uint32_t *ctx_names;       /* distinct context names, sorted */
-    size_t ctx_rank_cap;       /* capacity of ctx_rank */
-    size_t ctx_names_cap;      /* capacity of ctx_names */
-    uint64_t *out;             /* the snapshot being written (8-aligned) */
-    size_t out_cap;            /* bytes of out */
-    double *stage1;            /* Primary values of the first pass, by registry id */
-    size_t stage1_cap;         /* capacity of stage1 */
-    uint8_t *stage1_has;       /* which of them exist */
-    size_t stage1_has_cap;     /* capacity of stage1_has */
-    uint64_t generation;       /* registry generation, mixed with extra configuration */
+    const ac_registry_t *reg; /* shared, not owned */
+    ac_vec_t subs;            /* ac_subsystem_t, registered subsystems */
+    ac_symtab_t sub_names;    /* subsystem id -> index in subs */
+    dim_slot_t *slots;        /* [dimension id] */
+    size_t slots_cap;         /* capacity of slots */
+    uint64_t *touched;        /* bitmap of dimensions present in this request */
+    size_t touched_cap;       /* words in touched */
+    uint32_t *order;          /* present dimensions in output (name) order */
+    size_t order_cap;         /* capacity of order */
+    ac_item_t *items;         /* contribution items, then cap items */
+    ac_item_t *scratch;       /* merge sort buffer, as large as items */
+    size_t items_cap;         /* capacity of items */
+    size_t scratch_cap;       /* capacity of scratch */
+    uint32_t *rank;           /* system id -> rank in name order */
+    uint32_t *by_name;        /* ids sorted by name (systems, then reused) */
+    size_t rank_cap;          /* capacity of rank */
+    size_t by_name_cap;       /* capacity of by_name */
+    ac_item_t *ctx;           /* context items: additive, post, multipliers */
+    ac_item_t *ctx_scratch;   /* merge sort buffer for ctx */
+    size_t ctx_cap;           /* capacity of ctx */
+    size_t ctx_scratch_cap;   /* capacity of ctx_scratch */
+    uint32_t *ctx_rank;       /* string id -> context name rank */
+    uint32_t *ctx_names;      /* distinct context names, sorted */
+    size_t ctx_rank_cap;      /* capacity of ctx_rank */
+    size_t ctx_names_cap;     /* capacity of ctx_names */
+    uint64_t *out;            /* the snapshot being written (8-aligned) */
+    size_t out_cap;           /* bytes of out */
+    double *stage1;           /* Primary values of the first pass, by registry id */
+    size_t stage1_cap;        /* capacity of stage1 */
+    uint8_t *stage1_has;      /* which of them exist */
+    size_t stage1_has_cap;    /* capacity of stage1_has */
+    uint64_t generation;      /* registry generation, mixed with extra configuration */
 };
 
 /* Grows *p to hold want elements of elem bytes (never shrinks). */
@@ -193,8 +193,8 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
             for (size_t j = 0; j < i; j++)
                 if (strcmp(actor->subsystems[j], want) == 0) {
                     render_subsystem_path(&i, path, sizeof path);
-                    return ac_error_set(err, AC_ESCHEMA, path,
-                                        "subsystem '%.128s' is listed twice", want);
+                    return ac_error_set(err, AC_ESCHEMA, path, "subsystem '%.128s' is listed twice",
+                                        want);
                 }
             if (!sub) {
                 render_subsystem_path(&i, path, sizeof path);
@@ -212,7 +212,8 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
             out.stage1 = r->stage1;
             out.stage1_has = r->stage1_has;
         }
-        int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), &lpath, &out.system, err);
+        int rc =
+            ac_req_system(req, sub->system_id, strlen(sub->system_id), &lpath, &out.system, err);
         if (rc == 0)
             rc = ac_req_begin_output(req, out.system, &lpath, err);
         if (rc)
@@ -233,8 +234,7 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
             continue;
         render_subsystem_path(&i, path, sizeof path);
         return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
-                            sub->system_id, inner.message, inner.path[0] ? " at " : "",
-                            inner.path);
+                            sub->system_id, inner.message, inner.path[0] ? " at " : "", inner.path);
     }
     return 0;
 }
@@ -295,10 +295,10 @@ static int rank_systems(ac_resolver_t *r, const ac_request_t *req)
 /* Context packs, merged per name (SPEC 6). Items: additive and post keyed by
    (name rank, system rank); multipliers likewise; each sorted, then summed/concatenated. */
 typedef struct {
-    size_t n_names;     /* distinct context names */
-    size_t n_mults;     /* multipliers over all packs */
-    size_t bytes;       /* context area size */
-    size_t str_bytes;   /* names with NULs */
+    size_t n_names;   /* distinct context names */
+    size_t n_mults;   /* multipliers over all packs */
+    size_t bytes;     /* context area size */
+    size_t str_bytes; /* names with NULs */
 } ctx_plan_t;
 
 static int plan_contexts(ac_resolver_t *r, const ac_request_t *req, ctx_plan_t *plan)
@@ -404,22 +404,24 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
 {
     size_t len;
     const char *name = ac_req_dim_name(req, dim, &len);
-    return ac_error_set(err, AC_ENON_FINITE, "", "%s of dimension '%.*s' is not a number "
-                        "(the finite inputs overflowed)", what, (int)len, name);
+    return ac_error_set(err, AC_ENON_FINITE, "",
+                        "%s of dimension '%.*s' is not a number "
+                        "(the finite inputs overflowed)",
+                        what, (int)len, name);
 }
 
 /* What one pass has learnt of the request so far, handed from step to step. */
 typedef struct {
-    const ac_request_t *req;  /* the request being aggregated */
-    bool primary_only;        /* first pass before stage 2: Derived left out */
-    uint32_t nreg;            /* registry dimensions; ids above are the request's extras */
-    size_t words;             /* words of the touched bitmap */
-    size_t nc, nk;            /* contributions and caps in the request */
-    size_t n_dims;            /* dimensions present */
-    size_t first_extra;       /* index in order of the first extra dimension */
-    size_t n_primary;         /* dimensions with a Primary value */
-    size_t n_derived;         /* dimensions with a Derived value */
-    size_t extra_bytes;       /* names of the extra dimensions, NUL included */
+    const ac_request_t *req; /* the request being aggregated */
+    bool primary_only;       /* first pass before stage 2: Derived left out */
+    uint32_t nreg;           /* registry dimensions; ids above are the request's extras */
+    size_t words;            /* words of the touched bitmap */
+    size_t nc, nk;           /* contributions and caps in the request */
+    size_t n_dims;           /* dimensions present */
+    size_t first_extra;      /* index in order of the first extra dimension */
+    size_t n_primary;        /* dimensions with a Primary value */
+    size_t n_derived;        /* dimensions with a Derived value */
+    size_t extra_bytes;      /* names of the extra dimensions, NUL included */
 } pass_t;
 
 static inline bool is_touched(const ac_resolver_t *r, uint32_t dim)
@@ -512,9 +514,8 @@ static void scatter_items(ac_resolver_t *r, const pass_t *p)
         const ac_contribution_t *c = &contribs[i];
         if (p->primary_only && c->section == AC_DERIVED)
             continue;
-        r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] =
-            (ac_item_t){ac_contrib_key(c->bucket, c->priority, rank[c->system]),
-                        ac_order_bits(c->value)};
+        r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] = (ac_item_t){
+            ac_contrib_key(c->bucket, c->priority, rank[c->system]), ac_order_bits(c->value)};
     }
     for (size_t i = 0; i < p->nk; i++) {
         const ac_cap_t *c = &caps[i];
@@ -540,9 +541,9 @@ static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *
     if (grow(&r->out, &r->out_cap, 8, size / 8))
         return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
     ac_snapshot_t *s = (ac_snapshot_t *)r->out;
-    memset((char *)s + fixed - 8, 0, 8);  /* padding after the flags */
+    memset((char *)s + fixed - 8, 0, 8); /* padding after the flags */
     if (size > names_off)
-        memset((char *)s + size - 8, 0, 8);  /* padding after the strings */
+        memset((char *)s + size - 8, 0, 8); /* padding after the strings */
     s->version = ac_request_version(p->req);
     s->generation = r->generation;
     s->size = (uint32_t)size;
@@ -594,7 +595,8 @@ static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, uint
             ac_item_t *it = r->items + sl->off[SLOT(sec, 0)] - n[0];
             double v = ac_aggregate(it, n, rule);
             if (isnan(v))
-                return fail_nan(err, req, dim, sec == 0 ? "the Primary value" : "the Derived value");
+                return fail_nan(err, req, dim,
+                                sec == 0 ? "the Primary value" : "the Derived value");
             *(sec == 0 ? pv++ : dv++) = ac_clamp(v, mn, mx);
             f |= sec == 0 ? AC_SNAP_PRIMARY : AC_SNAP_DERIVED;
         }
@@ -621,8 +623,11 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
                         const ac_snapshot_t **snap, ac_error_t *err)
 {
     *snap = NULL;
-    pass_t p = {.req = req, .primary_only = primary_only, .nreg = r->reg->dims.count,
-                .nc = req->contribs.count, .nk = req->caps.count};
+    pass_t p = {.req = req,
+                .primary_only = primary_only,
+                .nreg = r->reg->dims.count,
+                .nc = req->contribs.count,
+                .nk = req->caps.count};
     if (rank_systems(r, req) || pass_reserve(r, &p))
         return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
     count_per_dim(r, &p);
@@ -646,7 +651,8 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
     if (rc)
         return rc;
     char *strings = (char *)s + s->names_off + 4 * (size_t)s->n_extra;
-    if (plan.n_names && write_contexts(r, req, &plan, (char *)s + s->context_off, strings, &str_off))
+    if (plan.n_names &&
+        write_contexts(r, req, &plan, (char *)s + s->context_off, strings, &str_off))
         return ac_error_set(err, AC_ENON_FINITE, "Context",
                             "a merged context pack overflowed to infinity");
     *snap = s;

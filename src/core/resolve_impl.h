@@ -17,8 +17,8 @@
 #include "actorcore/registry.h"
 
 typedef struct {
-    uint64_t k;  /* packed key */
-    uint64_t v;  /* ordered value bits */
+    uint64_t k; /* packed key */
+    uint64_t v; /* ordered value bits */
 } ac_item_t;
 
 static inline uint64_t ac_order_bits(double d)
@@ -39,7 +39,7 @@ static inline double ac_order_value(uint64_t o)
 /* Priority descending as an ascending unsigned field. */
 static inline uint64_t ac_prio_desc(int32_t priority)
 {
-    return (uint32_t)~((uint32_t)priority ^ 0x80000000u);
+    return (uint32_t) ~((uint32_t)priority ^ 0x80000000u);
 }
 
 /* Contribution key: bucket(2) | priority desc(32) | system rank(30). */

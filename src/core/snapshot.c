@@ -175,7 +175,8 @@ bool ac_snapshot_check(const void *data, size_t size, size_t dim_count)
             return false;
         memcpy(&name_off, (const char *)s + p, 4);
         memcpy(&n_mult, (const char *)s + p + 4, 4);
-        if (!string_ok(area, area_len, name_off) || !in_bounds(p + 24, 8 * (size_t)n_mult, s->names_off))
+        if (!string_ok(area, area_len, name_off) ||
+            !in_bounds(p + 24, 8 * (size_t)n_mult, s->names_off))
             return false;
         p += 24 + 8 * (size_t)n_mult;
     }

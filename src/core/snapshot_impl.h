@@ -24,17 +24,17 @@
 #define AC_SNAP_MAGIC 0xAC53u
 
 struct ac_snapshot {
-    int64_t version;        /* the actor's version, 1 without actor */
-    uint64_t generation;    /* registry generation it was resolved under */
-    uint32_t size;          /* bytes of the whole block */
-    uint16_t magic;         /* AC_SNAP_MAGIC */
-    uint16_t n_dims;        /* dimensions (CapsUsed entries) */
-    uint16_t n_primary;     /* Primary values */
-    uint16_t n_derived;     /* Derived values */
-    uint16_t n_context;     /* merged context packs */
-    uint16_t n_extra;       /* names of non-registry dimensions */
-    uint32_t context_off;   /* offset of the context area */
-    uint32_t names_off;     /* offset of the extra_name_off array; strings follow it */
+    int64_t version;      /* the actor's version, 1 without actor */
+    uint64_t generation;  /* registry generation it was resolved under */
+    uint32_t size;        /* bytes of the whole block */
+    uint16_t magic;       /* AC_SNAP_MAGIC */
+    uint16_t n_dims;      /* dimensions (CapsUsed entries) */
+    uint16_t n_primary;   /* Primary values */
+    uint16_t n_derived;   /* Derived values */
+    uint16_t n_context;   /* merged context packs */
+    uint16_t n_extra;     /* names of non-registry dimensions */
+    uint32_t context_off; /* offset of the context area */
+    uint32_t names_off;   /* offset of the extra_name_off array; strings follow it */
 };
 
 /* Layout helpers: offsets of the arrays after the header. */
@@ -66,8 +66,7 @@ static inline const uint8_t *ac_snap_flags(const ac_snapshot_t *s)
 /* Size up to and including the flags, padded to 8. */
 static inline size_t ac_snap_fixed_size(size_t n_dims, size_t n_primary, size_t n_derived)
 {
-    size_t n = sizeof(struct ac_snapshot) + 16 * n_dims + 8 * (n_primary + n_derived) +
-               3 * n_dims;
+    size_t n = sizeof(struct ac_snapshot) + 16 * n_dims + 8 * (n_primary + n_derived) + 3 * n_dims;
     return (n + 7) & ~(size_t)7;
 }
 

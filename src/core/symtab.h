@@ -16,18 +16,18 @@
 #define AC_NO_ID UINT32_MAX
 
 typedef struct {
-    const char *str;     /* NUL-terminated, in the arena */
-    uint32_t len;        /* bytes, without the NUL */
-    uint32_t hash;       /* cached hash of the name */
+    const char *str; /* NUL-terminated, in the arena */
+    uint32_t len;    /* bytes, without the NUL */
+    uint32_t hash;   /* cached hash of the name */
 } ac_sym_t;
 
 typedef struct {
-    ac_arena_t arena;    /* string storage */
-    ac_sym_t *syms;      /* id -> name */
-    uint32_t count;      /* ids in use */
-    uint32_t cap;        /* capacity of syms */
-    uint32_t *slots;     /* open-addressing table of id + 1 (0 = empty) */
-    uint32_t nslots;     /* power of two */
+    ac_arena_t arena; /* string storage */
+    ac_sym_t *syms;   /* id -> name */
+    uint32_t count;   /* ids in use */
+    uint32_t cap;     /* capacity of syms */
+    uint32_t *slots;  /* open-addressing table of id + 1 (0 = empty) */
+    uint32_t nslots;  /* power of two */
 } ac_symtab_t;
 
 void ac_symtab_init(ac_symtab_t *t);

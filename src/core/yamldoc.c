@@ -129,9 +129,11 @@ int ac_yaml_expect(ac_yamldoc_t *d, yaml_node_t *n, yaml_node_type_t type, const
 {
     if (n && n->type == type)
         return 0;
-    const char *want = type == YAML_MAPPING_NODE ? "a mapping"
-                       : type == YAML_SEQUENCE_NODE ? "a list" : "a scalar";
-    return ac_yaml_fail(d, n, path, err, "expected %s, found %s", want, n ? node_kind(n) : "nothing");
+    const char *want = type == YAML_MAPPING_NODE    ? "a mapping"
+                       : type == YAML_SEQUENCE_NODE ? "a list"
+                                                    : "a scalar";
+    return ac_yaml_fail(d, n, path, err, "expected %s, found %s", want,
+                        n ? node_kind(n) : "nothing");
 }
 
 bool ac_yaml_is(const yaml_node_t *n, const char *s)
@@ -140,8 +142,8 @@ bool ac_yaml_is(const yaml_node_t *n, const char *s)
            memcmp(n->data.scalar.value, s, n->data.scalar.length) == 0;
 }
 
-int ac_yaml_string(ac_yamldoc_t *d, yaml_node_t *n, const char *path, const char **s,
-                   size_t *len, ac_error_t *err)
+int ac_yaml_string(ac_yamldoc_t *d, yaml_node_t *n, const char *path, const char **s, size_t *len,
+                   ac_error_t *err)
 {
     int rc = ac_yaml_expect(d, n, YAML_SCALAR_NODE, path, err);
     if (rc)
@@ -154,14 +156,15 @@ int ac_yaml_string(ac_yamldoc_t *d, yaml_node_t *n, const char *path, const char
 }
 
 /* A plain scalar that must be a number. Quoted scalars are strings, never numbers. */
-static int number_text(ac_yamldoc_t *d, yaml_node_t *n, const char *path, char *buf,
-                       size_t size, ac_error_t *err)
+static int number_text(ac_yamldoc_t *d, yaml_node_t *n, const char *path, char *buf, size_t size,
+                       ac_error_t *err)
 {
     int rc = ac_yaml_expect(d, n, YAML_SCALAR_NODE, path, err);
     if (rc)
         return rc;
     size_t len = n->data.scalar.length;
-    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE && n->data.scalar.style != YAML_ANY_SCALAR_STYLE)
+    if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE &&
+        n->data.scalar.style != YAML_ANY_SCALAR_STYLE)
         return ac_yaml_fail(d, n, path, err, "expected a number, found a quoted string");
     if (len == 0 || len >= size)
         return ac_yaml_fail(d, n, path, err, "expected a number");
@@ -179,7 +182,8 @@ int ac_yaml_double(ac_yamldoc_t *d, yaml_node_t *n, const char *path, double *v,
     /* strtod would accept "inf", "nan" and hex; a config number is decimal and finite. */
     for (const char *p = buf; *p; p++)
         if (!strchr("0123456789+-.eE", *p))
-            return ac_yaml_fail(d, n, path, err, "expected a finite decimal number, found '%s'", buf);
+            return ac_yaml_fail(d, n, path, err, "expected a finite decimal number, found '%s'",
+                                buf);
     char *end;
     errno = 0;
     double x = strtod(buf, &end);

@@ -16,9 +16,9 @@
 #define AC_CONFIG_MAX_BYTES (16u << 20)
 
 typedef struct {
-    yaml_document_t doc;  /* the parsed document */
-    const char *name;     /* file name for messages */
-    bool loaded;          /* doc must be deleted */
+    yaml_document_t doc; /* the parsed document */
+    const char *name;    /* file name for messages */
+    bool loaded;         /* doc must be deleted */
 } ac_yamldoc_t;
 
 /* Parses text; on a syntax error fills err with the position. */
@@ -37,8 +37,8 @@ int ac_yaml_fail(ac_yamldoc_t *d, const yaml_node_t *node, const char *path, ac_
                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Typed scalar readers: fail (schema_violation) when the node is not of that type. */
-int ac_yaml_string(ac_yamldoc_t *d, yaml_node_t *n, const char *path, const char **s,
-                   size_t *len, ac_error_t *err);
+int ac_yaml_string(ac_yamldoc_t *d, yaml_node_t *n, const char *path, const char **s, size_t *len,
+                   ac_error_t *err);
 int ac_yaml_double(ac_yamldoc_t *d, yaml_node_t *n, const char *path, double *v, ac_error_t *err);
 int ac_yaml_int(ac_yamldoc_t *d, yaml_node_t *n, const char *path, long long *v, ac_error_t *err);
 int ac_yaml_bool(ac_yamldoc_t *d, yaml_node_t *n, const char *path, bool *v, ac_error_t *err);

@@ -14,27 +14,27 @@
 #include "actorcore/wire.h"
 
 typedef struct pending {
-    uint64_t id;                  /* request id */
-    int64_t deadline;             /* end of the current attempt */
-    int attempts;                 /* attempts sent */
-    size_t len;                   /* bytes of body */
-    char *body;                   /* kept for retries */
-    struct pending *prev, *next;  /* deadline order */
+    uint64_t id;                 /* request id */
+    int64_t deadline;            /* end of the current attempt */
+    int attempts;                /* attempts sent */
+    size_t len;                  /* bytes of body */
+    char *body;                  /* kept for retries */
+    struct pending *prev, *next; /* deadline order */
 } pending_t;
 
 struct ac_client {
-    zsock_t *sock;                /* DEALER to the broker frontend */
-    ac_client_config_t cfg;       /* timeouts */
-    uint64_t next_id;             /* last id handed out */
-    pending_t **table;            /* open addressing by id; NULL empty */
-    size_t table_cap;             /* power of two */
-    size_t count;                 /* pending requests */
-    pending_t *head, *tail;       /* deadline order */
-    msgpack_sbuffer build;        /* body being begun */
-    msgpack_packer pk;            /* packs into build */
-    zmsg_t *last;                 /* the reply handed out last */
-    msgpack_sbuffer synth;        /* a synthesized timeout reply */
-    ac_client_stats_t stats;      /* counters */
+    zsock_t *sock;           /* DEALER to the broker frontend */
+    ac_client_config_t cfg;  /* timeouts */
+    uint64_t next_id;        /* last id handed out */
+    pending_t **table;       /* open addressing by id; NULL empty */
+    size_t table_cap;        /* power of two */
+    size_t count;            /* pending requests */
+    pending_t *head, *tail;  /* deadline order */
+    msgpack_sbuffer build;   /* body being begun */
+    msgpack_packer pk;       /* packs into build */
+    zmsg_t *last;            /* the reply handed out last */
+    msgpack_sbuffer synth;   /* a synthesized timeout reply */
+    ac_client_stats_t stats; /* counters */
 };
 
 static size_t slot_of(const ac_client_t *c, uint64_t id)
@@ -276,10 +276,10 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
             continue;
         }
         uint64_t rid = 0;
-        pending_t **slot = ac_wire_peek_uint((const char *)zframe_data(body), zframe_size(body),
-                                             "id", &rid) == 1
-                               ? find(c, rid)
-                               : NULL;
+        pending_t **slot =
+            ac_wire_peek_uint((const char *)zframe_data(body), zframe_size(body), "id", &rid) == 1
+                ? find(c, rid)
+                : NULL;
         if (!slot || !*slot) {
             c->stats.duplicates++;
             zmsg_destroy(&msg);

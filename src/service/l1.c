@@ -14,30 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define NIL (-1)
 
 #define INLINE_ID 40
 
 typedef struct {
-    uint32_t hash;          /* hash of the id */
-    int32_t next;           /* next entry in the bucket chain */
-    uint32_t id_len;        /* bytes of the id */
-    uint8_t ref;            /* CLOCK reference bit */
-    char id[INLINE_ID];     /* the id when id_len <= INLINE_ID */
-    uint64_t stored_ms;     /* when it was put, for the TTL */
-    char *block;            /* id bytes, then value bytes; NULL when the slot is free */
-    ac_l1_entry_t view;     /* what lookups return */
+    uint32_t hash;      /* hash of the id */
+    int32_t next;       /* next entry in the bucket chain */
+    uint32_t id_len;    /* bytes of the id */
+    uint8_t ref;        /* CLOCK reference bit */
+    char id[INLINE_ID]; /* the id when id_len <= INLINE_ID */
+    uint64_t stored_ms; /* when it was put, for the TTL */
+    char *block;        /* id bytes, then value bytes; NULL when the slot is free */
+    ac_l1_entry_t view; /* what lookups return */
 } __attribute__((aligned(128))) slot_t;
 
 struct ac_l1 {
-    ac_l1_config_t cfg;     /* bounds */
-    slot_t *slots;          /* [max_entries] */
-    int32_t *buckets;       /* chain heads, power-of-two count */
-    uint32_t mask;          /* bucket count - 1 */
-    int32_t free_head;      /* free slots chained through next */
-    size_t hand;            /* CLOCK hand */
-    ac_l1_stats_t stats;    /* counters */
+    ac_l1_config_t cfg;  /* bounds */
+    slot_t *slots;       /* [max_entries] */
+    int32_t *buckets;    /* chain heads, power-of-two count */
+    uint32_t mask;       /* bucket count - 1 */
+    int32_t free_head;   /* free slots chained through next */
+    size_t hand;         /* CLOCK hand */
+    ac_l1_stats_t stats; /* counters */
 };
 
 /* A word-at-a-time hash of the id (the byte loop of FNV dominated short-id gets). */
@@ -196,8 +195,7 @@ static void evict_one(ac_l1_t *c, uint64_t now_ms)
     }
 }
 
-int ac_l1_put(ac_l1_t *c, const ac_cache_key_t *key, const void *value, size_t len,
-              uint64_t now_ms)
+int ac_l1_put(ac_l1_t *c, const ac_cache_key_t *key, const void *value, size_t len, uint64_t now_ms)
 {
     size_t need = key->actor_id_len + len;
     if (need > c->cfg.max_bytes || key->actor_id_len > UINT32_MAX)

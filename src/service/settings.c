@@ -35,8 +35,8 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (!*text || *end || errno)
-            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected an integer, found '%.40s'",
-                                where, s->name, text);
+            return ac_error_set(err, AC_ESCHEMA, s->name,
+                                "%s%s: expected an integer, found '%.40s'", where, s->name, text);
         if (v < s->min || v > s->max)
             return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %lld is outside [%lld, %lld]",
                                 where, s->name, v, s->min, s->max);
@@ -49,8 +49,9 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
         else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0 || strcmp(text, "no") == 0)
             *(bool *)s->dest = false;
         else
-            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected true or false, found '%.40s'",
-                                where, s->name, text);
+            return ac_error_set(err, AC_ESCHEMA, s->name,
+                                "%s%s: expected true or false, found '%.40s'", where, s->name,
+                                text);
         return 0;
     }
 }
@@ -59,7 +60,8 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
 static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_setting_t *table,
                 size_t n, ac_error_t *err)
 {
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
         yaml_node_t *k = ac_yamldoc_node(d, p->key), *v = ac_yamldoc_node(d, p->value);
         const char *key;
         size_t klen;
@@ -117,8 +119,8 @@ int ac_settings_load_file(const char *path, const char *section, const ac_settin
     return rc;
 }
 
-int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table,
-                           size_t n, ac_error_t *err)
+int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table, size_t n,
+                           ac_error_t *err)
 {
     char name[128];
     snprintf(name, sizeof name, "%s", flag);

@@ -18,11 +18,11 @@
 typedef enum { AC_SET_STR, AC_SET_INT, AC_SET_BOOL } ac_setting_type_t;
 
 typedef struct {
-    const char *name;          /* dotted name, e.g. "l1.entries" */
-    ac_setting_type_t type;    /* how to read it */
-    void *dest;                /* char ** (malloc'd), long long *, or bool * */
-    long long min, max;        /* bounds for AC_SET_INT */
-    const char *help;          /* one line for --help */
+    const char *name;       /* dotted name, e.g. "l1.entries" */
+    ac_setting_type_t type; /* how to read it */
+    void *dest;             /* char ** (malloc'd), long long *, or bool * */
+    long long min, max;     /* bounds for AC_SET_INT */
+    const char *help;       /* one line for --help */
 } ac_setting_t;
 
 /* Loads `section` (e.g. "worker") of the YAML file into the table's destinations. */
@@ -30,8 +30,8 @@ int ac_settings_load_file(const char *path, const char *section, const ac_settin
                           size_t n, ac_error_t *err);
 /* Applies one flag (name without leading dashes, dashes for dots) with its value. Returns
    0, AC_ENOT_FOUND when no setting has that name, or an error for a bad value. */
-int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table,
-                           size_t n, ac_error_t *err);
+int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting_t *table, size_t n,
+                           ac_error_t *err);
 /* Parses a program's command line: --help / --version (printed, returns 0), then
    `--config FILE` (its `section`, loaded first whatever its position), then every
    `--setting VALUE` flag. Returns -1 when the program should go on, else the exit status

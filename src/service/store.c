@@ -17,32 +17,32 @@
 #define BATCH_MAX 512
 
 typedef struct job {
-    struct job *next;        /* queue link */
-    int64_t version;         /* key parts */
+    struct job *next; /* queue link */
+    int64_t version;  /* key parts */
     uint64_t generation;
     uint64_t outputs_hash;
-    size_t id_len;           /* bytes of the id at data */
-    size_t value_len;        /* bytes of the value after the id */
-    char data[];             /* id, then value */
+    size_t id_len;    /* bytes of the id at data */
+    size_t value_len; /* bytes of the value after the id */
+    char data[];      /* id, then value */
 } job_t;
 
 struct ac_store {
-    sqlite3 *db;                 /* the caller's connection */
-    sqlite3_stmt *get_stmt;      /* SELECT by actor id */
-    sqlite3_stmt *del_stmt;      /* DELETE by actor id */
-    sqlite3 *wdb;                /* the writer thread's connection */
-    sqlite3_stmt *put_stmt;      /* the upsert */
-    pthread_t writer;            /* flushes the queue */
-    pthread_mutex_t lock;        /* guards everything below */
-    pthread_cond_t wake;         /* signals the writer */
-    pthread_cond_t drained;      /* signals flush waiters */
-    job_t *head, *tail;          /* pending writes */
-    size_t queued;               /* jobs in the queue */
-    size_t queue_max;            /* bound on queued */
-    uint64_t enqueued;           /* jobs ever queued */
-    uint64_t done;               /* jobs ever finished (written or failed) */
-    bool stopping;               /* close in progress */
-    ac_store_stats_t stats;      /* counters */
+    sqlite3 *db;            /* the caller's connection */
+    sqlite3_stmt *get_stmt; /* SELECT by actor id */
+    sqlite3_stmt *del_stmt; /* DELETE by actor id */
+    sqlite3 *wdb;           /* the writer thread's connection */
+    sqlite3_stmt *put_stmt; /* the upsert */
+    pthread_t writer;       /* flushes the queue */
+    pthread_mutex_t lock;   /* guards everything below */
+    pthread_cond_t wake;    /* signals the writer */
+    pthread_cond_t drained; /* signals flush waiters */
+    job_t *head, *tail;     /* pending writes */
+    size_t queued;          /* jobs in the queue */
+    size_t queue_max;       /* bound on queued */
+    uint64_t enqueued;      /* jobs ever queued */
+    uint64_t done;          /* jobs ever finished (written or failed) */
+    bool stopping;          /* close in progress */
+    ac_store_stats_t stats; /* counters */
 };
 
 static const char *const s_migrations[] = {
@@ -219,15 +219,16 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
     s->wdb = open_conn(path, err);
     if (!s->wdb)
         goto fail;
-    if (sqlite3_prepare_v2(s->wdb,
-                           "INSERT INTO snapshots (actor_id, version, generation, outputs_hash, "
-                           "snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-                           "CAST(strftime('%s','now') AS INTEGER)) "
-                           "ON CONFLICT(actor_id) DO UPDATE SET version = excluded.version, "
-                           "generation = excluded.generation, outputs_hash = excluded.outputs_hash, "
-                           "snapshot = excluded.snapshot, updated_at = excluded.updated_at "
-                           "WHERE excluded.version >= snapshots.version",
-                           -1, &s->put_stmt, NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(
+            s->wdb,
+            "INSERT INTO snapshots (actor_id, version, generation, outputs_hash, "
+            "snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+            "CAST(strftime('%s','now') AS INTEGER)) "
+            "ON CONFLICT(actor_id) DO UPDATE SET version = excluded.version, "
+            "generation = excluded.generation, outputs_hash = excluded.outputs_hash, "
+            "snapshot = excluded.snapshot, updated_at = excluded.updated_at "
+            "WHERE excluded.version >= snapshots.version",
+            -1, &s->put_stmt, NULL) != SQLITE_OK) {
         fail_db(err, s->wdb, "prepare");
         goto fail;
     }
@@ -255,8 +256,7 @@ void ac_store_close(ac_store_t **self_p)
     *self_p = NULL;
 }
 
-int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *out,
-                 ac_error_t *err)
+int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *out, ac_error_t *err)
 {
     sqlite3_stmt *st = s->get_stmt;
     sqlite3_bind_text(st, 1, actor_id, (int)len, SQLITE_STATIC);

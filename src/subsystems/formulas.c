@@ -30,7 +30,6 @@ static int formula_contribute(void *state, const ac_actor_t *a, ac_output_t *out
 
 /* ---- loading ---- */
 
-
 static int cmp_terms(const void *a, const void *b)
 {
     const term_t *x = a, *y = b;
@@ -54,21 +53,26 @@ int ac_sub_load_formulas(ld_t *l, item_t *it, yaml_node_t *n, int32_t prio)
         formula_t *f = &fs->f[fs->n];
         f->priority = prio;
         f->first = (uint32_t)nt;
-        if ((rc = ac_sub_dim_of(l, k, path, &f->dim)) || (rc = ac_yaml_expect(l->d, v, YAML_MAPPING_NODE, path, l->err)))
+        if ((rc = ac_sub_dim_of(l, k, path, &f->dim)) ||
+            (rc = ac_yaml_expect(l->d, v, YAML_MAPPING_NODE, path, l->err)))
             return rc;
         bool have_terms = false;
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+             q++) {
             yaml_node_t *fk = ac_yamldoc_node(l->d, q->key), *fv = ac_yamldoc_node(l->d, q->value);
             snprintf(sub, sizeof sub, "%s.%.32s", path,
                      fk->type == YAML_SCALAR_NODE ? (const char *)fk->data.scalar.value : "?");
             if (ac_yaml_is(fk, "terms")) {
                 if ((rc = ac_yaml_expect(l->d, fv, YAML_MAPPING_NODE, sub, l->err)))
                     return rc;
-                for (yaml_node_pair_t *t = fv->data.mapping.pairs.start; t < fv->data.mapping.pairs.top; t++) {
-                    yaml_node_t *tk = ac_yamldoc_node(l->d, t->key), *tv = ac_yamldoc_node(l->d, t->value);
+                for (yaml_node_pair_t *t = fv->data.mapping.pairs.start;
+                     t < fv->data.mapping.pairs.top; t++) {
+                    yaml_node_t *tk = ac_yamldoc_node(l->d, t->key),
+                                *tv = ac_yamldoc_node(l->d, t->value);
                     char tpath[AC_ERROR_PATH_MAX];
                     snprintf(tpath, sizeof tpath, "%s.%.64s", sub,
-                             tk->type == YAML_SCALAR_NODE ? (const char *)tk->data.scalar.value : "?");
+                             tk->type == YAML_SCALAR_NODE ? (const char *)tk->data.scalar.value
+                                                          : "?");
                     fs->terms = realloc(fs->terms, (nt + 1) * sizeof *fs->terms);
                     if ((rc = ac_sub_dim_of(l, tk, tpath, &fs->terms[nt].dim)) ||
                         (rc = ac_yaml_double(l->d, tv, tpath, &fs->terms[nt].coef, l->err)))
@@ -87,7 +91,8 @@ int ac_sub_load_formulas(ld_t *l, item_t *it, yaml_node_t *n, int32_t prio)
                 rc = ac_yaml_int(l->d, fv, sub, &pr, l->err);
                 f->priority = (int32_t)pr;
             } else {
-                rc = ac_yaml_fail(l->d, fk, path, l->err, "unknown field (expected terms, constant, bucket, priority)");
+                rc = ac_yaml_fail(l->d, fk, path, l->err,
+                                  "unknown field (expected terms, constant, bucket, priority)");
             }
             if (rc)
                 return rc;

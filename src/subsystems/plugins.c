@@ -23,7 +23,8 @@ static json_t *yaml_to_json(ac_yamldoc_t *d, yaml_node_t *n, int depth)
         return json_null();
     if (n->type == YAML_MAPPING_NODE) {
         json_t *o = json_object();
-        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+             p++) {
             yaml_node_t *k = ac_yamldoc_node(d, p->key);
             if (k && k->type == YAML_SCALAR_NODE)
                 json_object_set_new(o, (const char *)k->data.scalar.value,
@@ -33,7 +34,8 @@ static json_t *yaml_to_json(ac_yamldoc_t *d, yaml_node_t *n, int depth)
     }
     if (n->type == YAML_SEQUENCE_NODE) {
         json_t *a = json_array();
-        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top; i++)
+        for (yaml_node_item_t *i = n->data.sequence.items.start; i < n->data.sequence.items.top;
+             i++)
             json_array_append_new(a, yaml_to_json(d, ac_yamldoc_node(d, *i), depth + 1));
         return a;
     }
@@ -87,11 +89,13 @@ int ac_sub_load_plugin(ld_t *l, item_t *it, const char *dir, yaml_node_t *lib, y
     ac_plugin_entry_t entry;
     *(void **)&entry = dlsym(p->dl, AC_PLUGIN_SYMBOL);
     if (!entry)
-        return ac_yaml_fail(l->d, lib, "library", l->err, "%s exports no %s", path, AC_PLUGIN_SYMBOL);
+        return ac_yaml_fail(l->d, lib, "library", l->err, "%s exports no %s", path,
+                            AC_PLUGIN_SYMBOL);
     p->vt = entry();
     if (!p->vt || p->vt->abi != AC_SUBSYSTEM_ABI)
-        return ac_yaml_fail(l->d, lib, "library", l->err, "%s speaks subsystem ABI %u, this build %u",
-                            path, p->vt ? p->vt->abi : 0, AC_SUBSYSTEM_ABI);
+        return ac_yaml_fail(l->d, lib, "library", l->err,
+                            "%s speaks subsystem ABI %u, this build %u", path,
+                            p->vt ? p->vt->abi : 0, AC_SUBSYSTEM_ABI);
     if (!p->vt->contribute)
         return ac_yaml_fail(l->d, lib, "library", l->err, "%s has no contribute", path);
     json_t *j = yaml_to_json(l->d, cfg, 0);
@@ -103,8 +107,9 @@ int ac_sub_load_plugin(ld_t *l, item_t *it, const char *dir, yaml_node_t *lib, y
     *gen = ac_hash_str(hash_file(*gen, path), text ? text : "", text ? strlen(text) : 0);
     free(text);
     if (p->vt->create && !p->state)
-        return ac_yaml_fail(l->d, cfg ? cfg : lib, "config", l->err, "plugin %s refused its config: %s",
-                            p->vt->name ? p->vt->name : "?", perr.message);
+        return ac_yaml_fail(l->d, cfg ? cfg : lib, "config", l->err,
+                            "plugin %s refused its config: %s", p->vt->name ? p->vt->name : "?",
+                            perr.message);
     it->sub.contribute = plugin_contribute;
     it->sub.state = p;
     return 0;

@@ -39,7 +39,8 @@ int ac_sub_dim_of(ld_t *l, yaml_node_t *v, const char *path, uint32_t *dim)
         return rc;
     int id = ac_registry_dimension_id(l->reg, s, len);
     if (id < 0)
-        return ac_yaml_fail(l->d, v, path, l->err, "dimension '%.*s' is not in the combiner registry",
+        return ac_yaml_fail(l->d, v, path, l->err,
+                            "dimension '%.*s' is not in the combiner registry",
                             (int)(len > 64 ? 64 : len), s);
     *dim = (uint32_t)id;
     return 0;
@@ -50,15 +51,15 @@ int ac_sub_dim_of(ld_t *l, yaml_node_t *v, const char *path, uint32_t *dim)
 /* The top-level fields of a subsystem file (NULL or 0 when absent); a table's key, each
    and realm_from_key go straight into its table. */
 typedef struct {
-    yaml_node_t *id;          /* id */
-    yaml_node_t *kind;        /* table, formula or plugin */
-    yaml_node_t *rows;        /* a table's rows */
-    yaml_node_t *formulas;    /* a formula subsystem's formulas */
-    yaml_node_t *lib;         /* a plugin's library */
-    yaml_node_t *cfg;         /* a plugin's config */
-    long long prio;           /* priority */
-    long long budget;         /* budget_us */
-    bool optional;            /* optional */
+    yaml_node_t *id;       /* id */
+    yaml_node_t *kind;     /* table, formula or plugin */
+    yaml_node_t *rows;     /* a table's rows */
+    yaml_node_t *formulas; /* a formula subsystem's formulas */
+    yaml_node_t *lib;      /* a plugin's library */
+    yaml_node_t *cfg;      /* a plugin's config */
+    long long prio;        /* priority */
+    long long budget;      /* budget_us */
+    bool optional;         /* optional */
 } fields_t;
 
 /* Reads the fields of root (a mapping) into f and t; an unknown field fails. */
@@ -119,8 +120,8 @@ static int check_fields(ld_t *l, const ac_subsystems_t *set, yaml_node_t *root, 
 }
 
 /* Fills the item's ac_subsystem_t and compiles the rest with the loader of its kind. */
-static int compile_item(ld_t *l, item_t *it, yaml_node_t *root, const fields_t *f,
-                        const char *ids, size_t idlen, const char *dir, uint64_t *gen)
+static int compile_item(ld_t *l, item_t *it, yaml_node_t *root, const fields_t *f, const char *ids,
+                        size_t idlen, const char *dir, uint64_t *gen)
 {
     it->id = strndup(ids, idlen);
     it->sub.system_id = it->id;
@@ -142,8 +143,9 @@ static int compile_item(ld_t *l, item_t *it, yaml_node_t *root, const fields_t *
         it->kind = 2;
         return ac_sub_load_plugin(l, it, dir, f->lib, f->cfg, gen);
     }
-    return ac_yaml_fail(l->d, f->kind ? f->kind : root, "kind", l->err,
-                        "kind is table (with rows), formula (with formulas) or plugin (with library)");
+    return ac_yaml_fail(
+        l->d, f->kind ? f->kind : root, "kind", l->err,
+        "kind is table (with rows), formula (with formulas) or plugin (with library)");
 }
 
 /* Loads dir/file into the next item of set and mixes the file into its generation. */
@@ -199,9 +201,8 @@ ac_subsystems_t *ac_subsystems_load(const ac_registry_t *reg, const char *dir, a
     size_t n = 0;
     for (struct dirent *e; (e = readdir(dh));) {
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] == '.' ||
-            !((len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) ||
-              (len > 4 && strcmp(e->d_name + len - 4, ".yml") == 0)))
+        if (e->d_name[0] == '.' || !((len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) ||
+                                     (len > 4 && strcmp(e->d_name + len - 4, ".yml") == 0)))
             continue;
         names = realloc(names, (n + 1) * sizeof *names);
         names[n++] = strdup(e->d_name);

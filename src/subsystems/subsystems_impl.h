@@ -20,51 +20,51 @@
 /* ---- compiled forms ---- */
 
 typedef struct {
-    uint8_t is_cap;       /* 1: a cap contribution */
-    uint8_t section;      /* ac_section_t (contributions) */
-    uint8_t bucket;       /* ac_bucket_t (contributions) */
-    uint8_t mode;         /* ac_cap_mode_t (caps) */
-    uint8_t kind;         /* ac_cap_kind_t (caps) */
-    uint8_t layer;        /* position in the layer order (caps) */
-    uint32_t dim;         /* registry id */
-    int32_t priority;     /* the entry's, else the subsystem's */
-    int32_t per;          /* index of the actor field it scales by, -1 for none */
-    double value;         /* before scaling */
-    const char *realm;    /* fixed realm of a REALM cap, or NULL */
+    uint8_t is_cap;    /* 1: a cap contribution */
+    uint8_t section;   /* ac_section_t (contributions) */
+    uint8_t bucket;    /* ac_bucket_t (contributions) */
+    uint8_t mode;      /* ac_cap_mode_t (caps) */
+    uint8_t kind;      /* ac_cap_kind_t (caps) */
+    uint8_t layer;     /* position in the layer order (caps) */
+    uint32_t dim;      /* registry id */
+    int32_t priority;  /* the entry's, else the subsystem's */
+    int32_t per;       /* index of the actor field it scales by, -1 for none */
+    double value;      /* before scaling */
+    const char *realm; /* fixed realm of a REALM cap, or NULL */
 } entry_t;
 
 typedef struct {
-    uint32_t first, count;  /* its entries in the table's entry array: contributions first */
-    uint32_t n_contrib;     /* how many of them are contributions (the rest are caps) */
-    uint32_t n_primary;     /* how many contributions are Primary */
+    uint32_t first, count; /* its entries in the table's entry array: contributions first */
+    uint32_t n_contrib;    /* how many of them are contributions (the rest are caps) */
+    uint32_t n_primary;    /* how many contributions are Primary */
 } row_t;
 
 enum { SRC_NONE, SRC_ID, SRC_NAME, SRC_RACE, SRC_DATA };
 
 typedef struct {
-    int key_src;             /* where the row name comes from (SRC_*) */
-    char *key_data;          /* data.<key_data> */
-    char *each_data;         /* each element of data.<each_data>, when set */
-    bool realm_from_key;     /* REALM caps take the row name as realm */
-    ac_symtab_t rows;        /* row name -> index */
-    row_t *row;              /* [rows.count] */
-    entry_t *entries;        /* all rows' entries */
+    int key_src;         /* where the row name comes from (SRC_*) */
+    char *key_data;      /* data.<key_data> */
+    char *each_data;     /* each element of data.<each_data>, when set */
+    bool realm_from_key; /* REALM caps take the row name as realm */
+    ac_symtab_t rows;    /* row name -> index */
+    row_t *row;          /* [rows.count] */
+    entry_t *entries;    /* all rows' entries */
     size_t n_entries;
-    char **per;              /* actor fields entries scale by ("data.level", "age") */
+    char **per; /* actor fields entries scale by ("data.level", "age") */
     size_t n_per;
 } table_t;
 
 typedef struct {
-    uint32_t dim;            /* derived dimension */
-    uint8_t bucket;          /* its bucket */
-    int32_t priority;        /* its priority */
-    double constant;         /* added to the terms */
-    uint32_t first, count;   /* its terms */
+    uint32_t dim;          /* derived dimension */
+    uint8_t bucket;        /* its bucket */
+    int32_t priority;      /* its priority */
+    double constant;       /* added to the terms */
+    uint32_t first, count; /* its terms */
 } formula_t;
 
 typedef struct {
-    uint32_t dim;            /* Primary dimension read */
-    double coef;             /* its coefficient */
+    uint32_t dim; /* Primary dimension read */
+    double coef;  /* its coefficient */
 } term_t;
 
 typedef struct {
@@ -74,15 +74,15 @@ typedef struct {
 } formulas_t;
 
 typedef struct {
-    void *dl;                 /* dlopen handle */
-    const ac_plugin_t *vt;    /* its vtable */
-    void *state;              /* from create */
+    void *dl;              /* dlopen handle */
+    const ac_plugin_t *vt; /* its vtable */
+    void *state;           /* from create */
 } plugin_t;
 
 typedef struct {
-    int kind;                 /* 0 table, 1 formula, 2 plugin */
-    ac_subsystem_t sub;       /* what resolvers register */
-    char *id;                 /* owned id string */
+    int kind;           /* 0 table, 1 formula, 2 plugin */
+    ac_subsystem_t sub; /* what resolvers register */
+    char *id;           /* owned id string */
     table_t table;
     formulas_t formulas;
     plugin_t plugin;

@@ -34,11 +34,18 @@ static bool as_number(const msgpack_object *o, double *v)
     if (!o)
         return false;
     switch (o->type) {
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: *v = (double)o->via.u64; return true;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: *v = (double)o->via.i64; return true;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        *v = (double)o->via.u64;
+        return true;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        *v = (double)o->via.i64;
+        return true;
     case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64: *v = o->via.f64; return true;
-    default: return false;
+    case MSGPACK_OBJECT_FLOAT64:
+        *v = o->via.f64;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -64,13 +71,15 @@ static int apply_row(const table_t *t, uint32_t row, double mult, const double *
     const row_t *r = &t->row[row];
     const entry_t *e = &t->entries[r->first];
     ac_request_t *req = out->req;
-    ac_contribution_t *c = r->n_contrib ? ac_req_append_contributions(req, r->n_contrib, err) : NULL;
+    ac_contribution_t *c =
+        r->n_contrib ? ac_req_append_contributions(req, r->n_contrib, err) : NULL;
     if (r->n_contrib && !c)
         return err->code;
     for (uint32_t i = 0; i < r->n_contrib; i++, e++) {
         double v = e->value * mult * (e->per >= 0 ? per[e->per] : 1);
         if (!isfinite(v))
-            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled", row_name);
+            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled",
+                                row_name);
         c[i].value = v;
         c[i].dim = e->dim;
         c[i].system = out->system;
@@ -97,13 +106,20 @@ static int apply_row(const table_t *t, uint32_t row, double mult, const double *
     for (uint32_t i = 0; i < n_caps; i++, e++) {
         double v = e->value * mult * (e->per >= 0 ? per[e->per] : 1);
         if (!isfinite(v))
-            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled", row_name);
+            return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled",
+                                row_name);
         uint32_t realm = key_realm;
-        if (e->realm && ac_req_string(req, e->realm, strlen(e->realm), AC_LPATH_STR("realm"), &realm, err))
+        if (e->realm &&
+            ac_req_string(req, e->realm, strlen(e->realm), AC_LPATH_STR("realm"), &realm, err))
             return err->code;
-        k[i] = (ac_cap_t){.value = v, .dim = e->dim, .system = out->system,
-                          .priority = e->priority, .realm = realm, .mode = e->mode,
-                          .kind = e->kind, .layer = e->layer};
+        k[i] = (ac_cap_t){.value = v,
+                          .dim = e->dim,
+                          .system = out->system,
+                          .priority = e->priority,
+                          .realm = realm,
+                          .mode = e->mode,
+                          .kind = e->kind,
+                          .layer = e->layer};
     }
     return 0;
 }
@@ -112,8 +128,8 @@ static int row_of(const table_t *t, const char *name, size_t len, uint32_t *row,
 {
     *row = ac_symtab_find(&t->rows, name, len);
     if (*row == AC_NO_ID)
-        return ac_error_set(err, AC_ESCHEMA, "", "no row '%.*s' in the table", (int)(len > 64 ? 64 : len),
-                            name);
+        return ac_error_set(err, AC_ESCHEMA, "", "no row '%.*s' in the table",
+                            (int)(len > 64 ? 64 : len), name);
     return 0;
 }
 
@@ -143,12 +159,13 @@ static int table_contribute(void *state, const ac_actor_t *a, ac_output_t *out, 
                     else if (key->via.str.size == 6 && memcmp(key->via.str.ptr, "stacks", 6) == 0 &&
                              (!as_number(&el->via.map.ptr[k].val, &stacks) || stacks < 0 ||
                               stacks > 1e6))
-                        return ac_error_set(err, AC_ESCHEMA, "", "data.%s[%u].stacks is not a count",
-                                            t->each_data, i);
+                        return ac_error_set(err, AC_ESCHEMA, "",
+                                            "data.%s[%u].stacks is not a count", t->each_data, i);
                 }
             }
             if (!name || name->type != MSGPACK_OBJECT_STR)
-                return ac_error_set(err, AC_ESCHEMA, "", "data.%s[%u] names no row", t->each_data, i);
+                return ac_error_set(err, AC_ESCHEMA, "", "data.%s[%u] names no row", t->each_data,
+                                    i);
             uint32_t row;
             int rc = row_of(t, name->via.str.ptr, name->via.str.size, &row, err);
             if (rc == 0)
@@ -211,7 +228,8 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
     e->section = (uint8_t)section;
     e->priority = default_prio;
     e->per = -1;
-    bool have_dim = false, have_value = false, have_bucket = false, have_mode = false, have_kind = false;
+    bool have_dim = false, have_value = false, have_bucket = false, have_mode = false,
+         have_kind = false;
     int layer = ac_registry_layer_id(l->reg, "TOTAL", 5);
     yaml_node_t *realm_node = NULL;
     char sub[AC_ERROR_PATH_MAX];
@@ -233,8 +251,8 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
             e->priority = (int32_t)prio;
         } else if (ac_yaml_is(k, "per")) {
             if (!(v->type == YAML_SCALAR_NODE &&
-                  (strncmp((const char *)v->data.scalar.value, "data.", 5) == 0 || ac_yaml_is(v, "age") ||
-                   ac_yaml_is(v, "lifespan"))))
+                  (strncmp((const char *)v->data.scalar.value, "data.", 5) == 0 ||
+                   ac_yaml_is(v, "age") || ac_yaml_is(v, "lifespan"))))
                 rc = ac_yaml_fail(l->d, v, sub, l->err, "per names data.<field>, age or lifespan");
             else if ((e->per = per_index(t, (const char *)v->data.scalar.value)) < 0)
                 rc = ac_yaml_fail(l->d, v, sub, l->err, "at most 16 scaling fields per table");
@@ -259,8 +277,8 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
             size_t len;
             rc = ac_yaml_string(l->d, v, sub, &s, &len, l->err);
             if (!rc && (layer = ac_registry_layer_id(l->reg, s, len)) < 0)
-                rc = ac_yaml_fail(l->d, v, sub, l->err, "layer '%.*s' is not in the cap layer registry",
-                                  (int)len, s);
+                rc = ac_yaml_fail(l->d, v, sub, l->err,
+                                  "layer '%.*s' is not in the cap layer registry", (int)len, s);
         } else if (is_cap && ac_yaml_is(k, "realm")) {
             realm_node = v;
         } else {
@@ -269,9 +287,11 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
         if (rc)
             return rc;
     }
-    if (!have_dim || !have_value || (!is_cap && !have_bucket) || (is_cap && (!have_mode || !have_kind)))
-        return ac_yaml_fail(l->d, n, path, l->err, is_cap ? "needs dimension, mode, kind and value"
-                                                          : "needs dimension, bucket and value");
+    if (!have_dim || !have_value || (!is_cap && !have_bucket) ||
+        (is_cap && (!have_mode || !have_kind)))
+        return ac_yaml_fail(l->d, n, path, l->err,
+                            is_cap ? "needs dimension, mode, kind and value"
+                                   : "needs dimension, bucket and value");
     if (is_cap && ((e->mode == AC_CAP_HARD_MAX && e->kind != AC_KIND_MAX) ||
                    (e->mode == AC_CAP_HARD_MIN && e->kind != AC_KIND_MIN)))
         return ac_yaml_fail(l->d, n, path, l->err, "HARD_MAX needs kind max, HARD_MIN kind min");
@@ -320,11 +340,13 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
     int rc = ac_yaml_expect(l->d, rows_node, YAML_MAPPING_NODE, "rows", l->err);
     if (rc)
         return rc;
-    size_t nrows = (size_t)(rows_node->data.mapping.pairs.top - rows_node->data.mapping.pairs.start);
+    size_t nrows =
+        (size_t)(rows_node->data.mapping.pairs.top - rows_node->data.mapping.pairs.start);
     t->row = calloc(nrows ? nrows : 1, sizeof *t->row);
     size_t cap = 64;
     t->entries = malloc(cap * sizeof *t->entries);
-    for (yaml_node_pair_t *p = rows_node->data.mapping.pairs.start; p < rows_node->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = rows_node->data.mapping.pairs.start;
+         p < rows_node->data.mapping.pairs.top; p++) {
         yaml_node_t *k = ac_yamldoc_node(l->d, p->key), *v = ac_yamldoc_node(l->d, p->value);
         const char *name;
         size_t len;
@@ -338,7 +360,8 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
         if ((rc = ac_yaml_expect(l->d, v, YAML_MAPPING_NODE, path, l->err)))
             return rc;
         t->row[r].first = (uint32_t)t->n_entries;
-        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top; q++) {
+        for (yaml_node_pair_t *q = v->data.mapping.pairs.start; q < v->data.mapping.pairs.top;
+             q++) {
             yaml_node_t *lk = ac_yamldoc_node(l->d, q->key), *lv = ac_yamldoc_node(l->d, q->value);
             bool is_cap = ac_yaml_is(lk, "caps");
             ac_section_t section = ac_yaml_is(lk, "derived") ? AC_DERIVED : AC_PRIMARY;
@@ -349,7 +372,8 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
             if ((rc = ac_yaml_expect(l->d, lv, YAML_SEQUENCE_NODE, lpath, l->err)))
                 return rc;
             size_t idx = 0;
-            for (yaml_node_item_t *e = lv->data.sequence.items.start; e < lv->data.sequence.items.top; e++, idx++) {
+            for (yaml_node_item_t *e = lv->data.sequence.items.start;
+                 e < lv->data.sequence.items.top; e++, idx++) {
                 if (t->n_entries == cap) {
                     cap *= 2;
                     t->entries = realloc(t->entries, cap * sizeof *t->entries);
