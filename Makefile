@@ -3,13 +3,13 @@
 #               resolves a demo actor
 #   make test   installs what is missing, builds (Release, -Werror) and runs every test,
 #               then does the same under AddressSanitizer + UndefinedBehaviorSanitizer
-# Others: make build, make bench, make clean.
+# Others: make build, make bench, make format (clang-format the tree), make clean.
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build build-asan test test-release test-asan run bench clean
+.PHONY: deps build build-asan test test-release test-asan run bench format clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -38,6 +38,9 @@ bench: build
 	./$(BUILD)/bench/bench_resolve
 	./$(BUILD)/bench/bench_cache
 	./$(BUILD)/bench/bench_service
+
+format: deps
+	./scripts/format.sh
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -7,7 +7,7 @@ PACKAGES=(
   cmake make gcc pkg-config
   libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
   libcmocka-dev libyaml-dev libjansson-dev
-  python3 python3-zmq python3-msgpack sqlite3
+  python3 python3-zmq python3-msgpack sqlite3 clang-format
 )
 
 missing=()

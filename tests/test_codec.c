@@ -359,13 +359,13 @@ static void msgpack_framing_attacks_are_rejected(void **state)
 static void msgpack_and_json_agree(void **state)
 {
     (void)state;
-    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "100") "," C(
-        "\"hp\"",
-        "\"MULT\"", "0.25") "],"
-                            "\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"scope\":"
-                                           "\"WORLD\"") "],"
-                                                        "\"context\":{\"pvp\":{\"additive_"
-                                                        "percent\":0.5}}");
+    /* One line per list of the JSON document. */
+    /* clang-format off */
+    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "100") ","
+                                          C("\"hp\"", "\"MULT\"", "0.25") "],"
+                         "\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"scope\":\"WORLD\"") "],"
+                         "\"context\":{\"pvp\":{\"additive_percent\":0.5}}");
+    /* clang-format on */
     msgpack_zone *zone = msgpack_zone_new(4096);
     msgpack_object obj;
     ac_error_t err;
