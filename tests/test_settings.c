@@ -62,11 +62,31 @@ static void flags_and_files_share_one_table(void **state)
     ac_settings_free(t, 3);
 }
 
+static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state)
+{
+    (void)state;
+    double eps = 0.25;
+    ac_setting_t t[] = {{"affinity.epsilon", AC_SET_DOUBLE, &eps, 0, 10, "a fraction"}};
+    ac_error_t err;
+    assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "0.5", t, 1, &err), 0);
+    assert_true(eps == 0.5);
+    assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "3", t, 1, &err), 0);
+    assert_true(eps == 3.0);
+    const char *bad[] = {"", "abc", "0.5x", "nan", "inf", "1e999", "-0.1", "10.5"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ac_settings_apply_flag("affinity-epsilon", bad[i], t, 1, &err),
+                         AC_ESCHEMA);
+        assert_string_equal(err.path, "affinity.epsilon");
+    }
+    assert_true(eps == 3.0); /* a refused value changes nothing */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_config_loads_into_the_worker_settings),
         cmocka_unit_test(flags_and_files_share_one_table),
+        cmocka_unit_test(a_number_setting_takes_finite_numbers_within_its_bounds),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
 #include "service/settings.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,19 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
             return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %lld is outside [%lld, %lld]",
                                 where, s->name, v, s->min, s->max);
         *(long long *)s->dest = v;
+        return 0;
+    }
+    case AC_SET_DOUBLE: {
+        char *end;
+        errno = 0;
+        double v = strtod(text, &end);
+        if (!*text || *end || errno || !isfinite(v))
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected a number, found '%.40s'",
+                                where, s->name, text);
+        if (v < (double)s->min || v > (double)s->max)
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %g is outside [%lld, %lld]", where,
+                                s->name, v, s->min, s->max);
+        *(double *)s->dest = v;
         return 0;
     }
     default:
@@ -199,6 +213,8 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
             snprintf(def, sizeof def, " (default: %s)", *(char **)table[i].dest);
         else if (table[i].type == AC_SET_INT)
             snprintf(def, sizeof def, " (default: %lld)", *(long long *)table[i].dest);
+        else if (table[i].type == AC_SET_DOUBLE)
+            snprintf(def, sizeof def, " (default: %g)", *(double *)table[i].dest);
         else if (table[i].type == AC_SET_BOOL)
             snprintf(def, sizeof def, " (default: %s)", *(bool *)table[i].dest ? "true" : "false");
         fprintf(out, "  --%-24s %s%s\n", flag, table[i].help, def);

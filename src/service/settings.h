@@ -15,13 +15,13 @@
 
 #include "actorcore/error.h"
 
-typedef enum { AC_SET_STR, AC_SET_INT, AC_SET_BOOL } ac_setting_type_t;
+typedef enum { AC_SET_STR, AC_SET_INT, AC_SET_BOOL, AC_SET_DOUBLE } ac_setting_type_t;
 
 typedef struct {
     const char *name;       /* dotted name, e.g. "l1.entries" */
     ac_setting_type_t type; /* how to read it */
-    void *dest;             /* char ** (malloc'd), long long *, or bool * */
-    long long min, max;     /* bounds for AC_SET_INT */
+    void *dest;             /* char ** (malloc'd), long long *, bool * or double * */
+    long long min, max;     /* bounds for AC_SET_INT and AC_SET_DOUBLE (inclusive) */
     const char *help;       /* one line for --help */
 } ac_setting_t;
 
