@@ -4,27 +4,39 @@
     Clients speak MDP client on the frontend ROUTER, workers MDP worker on the backend
     ROUTER. Beyond the reference Majordomo broker:
     - credit: a worker's READY may carry its credit (ASCII decimal frame); the broker keeps
-      up to that many requests outstanding at it, least-loaded worker first (a plain MDP
-      worker gets credit 1);
+      up to that many requests outstanding at it (a plain MDP worker gets credit 1);
+    - actor-affine dispatch: a request that names an actor goes to that actor's owner among
+      the service's live workers (rendezvous hashing over a fixed set of buckets), unless
+      the owner holds more than ceil((1 + epsilon) * average) requests: then to the
+      actor's next choice ("consistent hashing with bounded loads"); a request that names
+      no actor goes to the least-loaded worker (a heap: O(log workers));
     - nothing is lost: every dispatched request stays owned by the broker until its reply
       arrives; when a worker expires or disconnects, every request it held goes back to the
       front of the queue (resolve is idempotent), up to max_requeues times;
     - no duplicates: a request's envelope carries a tag (slot + generation); a reply whose
       tag is not held by the worker sending it is dropped and counted;
-    - bounded: a request that finds no worker within request_timeout_ms, or a full queue,
-      or a body over max_message_bytes gets an error reply (unavailable / too_large);
+    - bounded and fair: every table has a bound (services, workers, client queues, request
+      slots, the bytes of held requests); within a service, queued requests are served
+      round-robin across clients, so one client's backlog delays another by one request
+      per backlogged client; a service entry without workers nor requests is reclaimed;
     - malformed frames are dropped and counted; the broker never exits on bad traffic;
     - MMI (RFC 8): mmi.service; and mmi.stats returns the broker's counters (msgpack);
     - an XSUB -> XPUB forwarder (zproxy) carries workers' snapshot events to subscribers.
     SIGINT/SIGTERM: stop accepting, wait (up to a grace period) for in-flight replies,
     answer what is left with `unavailable`, exit 0.
 
-    One thread, one broker_t, one file per concern: queue.c owns requests (the slab that
-    makes tags, the service queues, dispatch by credit, re-queue, request timeouts, the
-    frontend's messages and the replies to clients); workers.c owns workers (READY,
-    heartbeats, expiry, disconnect, the backend's messages); mmi.c answers `mmi.*`
-    requests; events.c runs the event forwarder; main.c reads the settings, binds the
-    sockets and runs the poll loop.
+    The hot path allocates nothing and copies no body bytes: frames are libzmq messages
+    (zmq_msg_t) received into a reused array and moved; the copy kept for re-queue is a
+    zmq_msg_copy, which shares the buffer; identities are bytes kept inline; requests live
+    in a slab of chunks that is only ever grown.
+
+    One thread, one broker_t, one file per concern: frames.c receives and sends multipart
+    messages; itab.c is the open-addressing index behind the three lookup tables; queue.c
+    owns requests (the slab that makes tags, services, client queues, admission, timeouts,
+    re-queue, replies to clients); dispatch.c chooses workers (the least-loaded heap, the
+    affinity buckets); skim.c finds the actor a body names; workers.c owns workers (READY,
+    replies, heartbeats, expiry); mmi.c answers `mmi.*` requests; events.c runs the event
+    forwarder; main.c reads the settings, binds the sockets and runs the poll loop.
 */
 #ifndef AC_BROKER_H
 #define AC_BROKER_H
@@ -35,98 +47,255 @@
 
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
-#include "service/mdp.h"
+
+#define BODY_FRAMES_MAX 4                /* body frames a request may have (SPEC: one) */
+#define FRAMES_MAX (6 + BODY_FRAMES_MAX) /* frames of the longest message we accept */
+#define IDENT_MAX 255                    /* ZeroMQ routing ids are 1..255 bytes */
+#define SLAB_CHUNK 256                   /* requests per slab chunk */
+#define AFFINITY_BUCKETS 4096            /* actors hash into these; each has owners */
+#define AFFINITY_CHOICES 4               /* owners kept per bucket, best first */
 
 typedef struct service service_t;
 typedef struct worker worker_t;
 typedef struct request request_t;
+typedef struct cqueue cqueue_t;
+
+/* A routing id, kept as bytes. */
+typedef struct {
+    uint8_t len;          /* 1..255 */
+    uint8_t b[IDENT_MAX]; /* the bytes */
+} ident_t;
+
+/* A multipart message as received: its frames in order. */
+typedef struct {
+    zmq_msg_t f[FRAMES_MAX]; /* frames; those past n are empty */
+    int n;                   /* frames received */
+    bool overflow;           /* more than FRAMES_MAX frames arrived (the rest dropped) */
+} mpart_t;
+
+/* A doubly linked list of requests through their prev/next. */
+typedef struct {
+    request_t *head, *tail;
+} rlist_t;
 
 struct request {
-    uint32_t slot;          /* index in the broker's slab */
-    zframe_t *client;       /* the client's routing id */
-    zmsg_t *body;           /* body frames */
-    service_t *service;     /* where it queues */
-    worker_t *worker;       /* holder, NULL while queued */
-    int64_t deadline;       /* when a queued request times out */
-    int requeues;           /* times its worker was lost */
-    request_t *prev, *next; /* queue or worker's in-flight list */
+    uint32_t slot;                   /* index in the slab */
+    uint32_t gen;                    /* bumped when freed: tag = gen << 32 | slot */
+    bool live;                       /* in use */
+    bool has_key;                    /* names an actor: key is its hash */
+    uint8_t nbody;                   /* body frames */
+    int16_t requeues;                /* times its worker was lost */
+    uint64_t key;                    /* hash of the actor id, for affinity */
+    size_t bytes;                    /* what it costs against queue_max_bytes */
+    int64_t deadline;                /* when a queued request times out */
+    service_t *service;              /* where it queues */
+    worker_t *worker;                /* holder, NULL while queued */
+    cqueue_t *cq;                    /* its client queue while queued there, else NULL */
+    request_t *prev, *next;          /* queue, or its worker's held list */
+    request_t *tprev, *tnext;        /* the timeline of queued requests, in deadline order */
+    ident_t client;                  /* the client's routing id */
+    zmq_msg_t body[BODY_FRAMES_MAX]; /* body frames */
+};
+
+/* The queue of one client at one service (fair queuing). */
+struct cqueue {
+    uint32_t index;          /* in the pool */
+    bool live;               /* in use */
+    service_t *service;      /* the service */
+    ident_t client;          /* the client (empty with fair queuing off: one FIFO) */
+    rlist_t q;               /* its queued requests, in arrival order */
+    size_t len;              /* entries in q */
+    cqueue_t *rprev, *rnext; /* ring of the service's non-empty client queues */
 };
 
 struct worker {
-    char *key;              /* hex of the identity, the workers hash key */
-    zframe_t *identity;     /* routing id */
-    service_t *service;     /* the service it serves */
-    int credit;             /* outstanding requests allowed */
-    int inflight;           /* outstanding requests now */
-    int64_t expiry;         /* when it is presumed dead */
-    request_t *head, *tail; /* requests it holds */
+    uint32_t index;     /* in the pool */
+    bool live;          /* in use */
+    ident_t id;         /* routing id */
+    uint64_t seed;      /* hash of the id: its rendezvous weights */
+    service_t *service; /* the service it serves */
+    int credit;         /* outstanding requests allowed */
+    int inflight;       /* outstanding requests now */
+    int heap_pos;       /* place in the service's heap; -1 when it has no credit left */
+    int member_pos;     /* place in the service's members */
+    int64_t expiry;     /* when it is presumed dead */
+    rlist_t held;       /* requests it holds, oldest first */
 };
 
 struct service {
-    char *name;               /* service name */
-    request_t *qhead, *qtail; /* waiting requests */
-    size_t qlen;              /* entries in the queue */
-    zlistx_t *workers;        /* worker_t * serving it */
+    uint32_t index;     /* in the pool */
+    bool live;          /* in use */
+    uint8_t name_len;   /* bytes of name */
+    char name[256];     /* service name, NUL-terminated */
+    rlist_t retry;      /* re-queued requests: served before any client queue */
+    cqueue_t *ring;     /* next client queue to serve, NULL when none */
+    size_t qlen;        /* queued requests (retry + client queues) */
+    uint32_t inflight;  /* requests its workers hold */
+    worker_t **members; /* live workers, [max_workers] */
+    uint32_t nmembers;  /* entries in members */
+    worker_t **heap;    /* workers with credit left, least inflight first */
+    uint32_t nheap;     /* entries in heap */
+    uint32_t *buckets;  /* [AFFINITY_BUCKETS][AFFINITY_CHOICES] worker pool indices */
+    uint32_t nchoices;  /* valid choices per bucket: min(nmembers, CHOICES) */
 };
 
+/* An open-addressing index of pool entries (itab.c): slots hold a hash and an index. */
 typedef struct {
-    char *config, *frontend, *backend, *events_in, *events_out;
+    uint64_t *slots; /* hash << 32 | (index + 1); 0 when empty */
+    uint32_t mask;   /* slots - 1 */
+    uint32_t count;  /* entries */
+} itab_t;
+
+typedef struct {
+    char *config, *frontend, *backend, *events_in, *events_out, *dispatch;
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
-    long long max_requeues, socket_max_bytes, grace_ms, max_services;
-    bool verbose;
+    long long max_requeues, socket_max_bytes, grace_ms, max_services, max_workers;
+    long long queue_max_bytes, client_queue_max;
+    double affinity_epsilon;
+    bool verbose, fair_queuing;
 } config_t;
 
 typedef struct {
     uint64_t requests, replies, malformed, stale_replies, requeued, timeouts, too_large, queue_full,
         workers_expired, workers_joined, lost, unroutable;
+    uint64_t queue_bytes_full;    /* refused: the held bytes would pass queue_max_bytes */
+    uint64_t client_queue_full;   /* refused: the client's queue is at client_queue_max */
+    uint64_t services_evicted;    /* entries without workers dropped for a new name */
+    uint64_t services_refused;    /* new names refused: max_services have workers */
+    uint64_t workers_refused;     /* READY refused: the worker table is full */
+    uint64_t affine_hits;         /* went to the actor's owner */
+    uint64_t affine_spills;       /* named an actor, went elsewhere (bound or credit) */
+    uint64_t least_loaded;        /* named no actor (or affinity off): least-loaded */
+    uint64_t owner_changes;       /* buckets whose owner changed with the membership */
+    uint64_t load_bound_exceeded; /* dispatches leaving a worker past the bound + 1 */
 } counters_t;
 
 typedef struct {
-    config_t cfg;         /* settings in force */
-    zsock_t *frontend;    /* clients' ROUTER */
-    zsock_t *backend;     /* workers' ROUTER */
-    zactor_t *proxy;      /* the event forwarder (zproxy) */
-    zhashx_t *services;   /* name -> service_t */
-    zhashx_t *workers;    /* key -> worker_t */
-    request_t **slab;     /* slot -> request, NULL when free */
-    uint32_t *gen;        /* slot -> generation, bumped on free */
+    config_t cfg;      /* settings in force */
+    bool affine;       /* dispatch: affine */
+    zsock_t *frontend; /* clients' ROUTER */
+    zsock_t *backend;  /* workers' ROUTER */
+    void *fe, *be;     /* their libzmq handles */
+    zactor_t *proxy;   /* the event forwarder (zproxy) */
+    mpart_t in;        /* the message being handled */
+    /* requests */
+    request_t **chunks;   /* the slab: chunks of SLAB_CHUNK requests */
+    uint32_t nchunks;     /* chunks allocated */
     uint32_t *free_slots; /* stack of free slots */
-    uint32_t nfree, cap;  /* free slots; slab capacity */
+    uint32_t nfree;       /* entries in free_slots */
+    size_t held_bytes;    /* bytes of every request the broker holds */
+    size_t nrequests;     /* requests the broker holds (queued or in flight) */
+    rlist_t timeline;     /* queued requests by deadline (linked via tprev/tnext) */
+    /* services */
+    service_t *services; /* pool, [2 * max_services] */
+    uint32_t nservices;  /* live entries */
+    uint32_t served;     /* live entries with workers */
+    itab_t service_ix;   /* name -> service */
+    /* workers */
+    worker_t *workers;      /* pool, [max_workers] */
+    uint32_t nworkers;      /* live entries */
+    uint32_t *free_workers; /* stack of free pool indices */
+    itab_t worker_ix;       /* routing id -> worker */
+    /* client queues */
+    cqueue_t **cq_chunks; /* pool of client queues, in chunks of SLAB_CHUNK */
+    uint32_t ncq_chunks;  /* chunks allocated */
+    uint32_t *free_cqs;   /* stack of free pool indices */
+    uint32_t nfree_cqs;   /* entries in free_cqs */
+    uint32_t ncqs;        /* live client queues */
+    itab_t cq_ix;         /* (service, client) -> client queue */
     int64_t heartbeat_at; /* next heartbeat to workers */
     counters_t n;         /* counters */
-    msgpack_zone zone;    /* for reading ids out of bodies */
+    msgpack_zone zone;    /* for reading ids out of bodies (error replies) */
 } broker_t;
+
+/* frames.c */
+/* Receives one whole message from sock into m without waiting; false when none. */
+bool frames_recv(void *sock, mpart_t *m);
+/* Empties the frames of m (after a message was handled). */
+void frames_reset(mpart_t *m);
+/* Sends bytes as one frame; more: ZMQ_SNDMORE. -1 when the peer is unroutable. */
+int frame_send(void *sock, const void *data, size_t len, bool more);
+/* Sends msg (moved: empty after), or a shared copy of it when keep. */
+int frame_send_msg(void *sock, zmq_msg_t *msg, bool keep, bool more);
+/* True when frame f of m holds exactly the bytes of s. */
+bool frame_is(const mpart_t *m, int f, const char *s);
+bool ident_from(ident_t *id, const zmq_msg_t *frame);
+
+/* itab.c: eq(ctx, index, key) says whether pool entry index has that key. */
+typedef bool (*itab_eq_fn)(const void *ctx, uint32_t index, const void *key);
+int itab_init(itab_t *t, uint32_t capacity);
+void itab_fini(itab_t *t);
+/* The index of the entry with that key, or -1. */
+int64_t itab_find(const itab_t *t, uint32_t hash, itab_eq_fn eq, const void *ctx, const void *key);
+/* Adds index under hash (the caller checked it is absent); grows when half full: -1 when
+   out of memory. */
+int itab_insert(itab_t *t, uint32_t hash, uint32_t index);
+void itab_remove(itab_t *t, uint32_t hash, uint32_t index);
+uint32_t ident_hash(const ident_t *id, uint32_t salt);
 
 /* queue.c */
 void request_free(broker_t *b, request_t *r);
 /* The request holding that tag, or NULL when the tag is stale or unknown. */
 request_t *request_by_tag(broker_t *b, uint64_t tag);
-void list_remove(request_t **head, request_t **tail, request_t *r);
-/* Sends *body to the client under that service name; *body is consumed. */
-void send_to_client(broker_t *b, zframe_t *client, const char *service, zmsg_t **body);
-/* Answers a request body with an error, echoing the request's id when it has one. */
-void reply_error(broker_t *b, zframe_t *client, const char *service, zmsg_t *body, int code,
-                 const char *fmt, const char *arg);
-/* The service of that name, created on first use; NULL past max_services. */
-service_t *service_require(broker_t *b, const char *name);
-/* Sends queued requests to the least-loaded workers with credit left. */
-void dispatch(broker_t *b, service_t *s);
+uint64_t request_tag(const request_t *r);
+void rlist_push_back(rlist_t *l, request_t *r);
+void rlist_remove(rlist_t *l, request_t *r);
+/* The next request to serve at s (retries first, then the client queues in turn), taken
+   off its queue; NULL when none. */
+request_t *queue_pop(broker_t *b, service_t *s);
+/* Sends [client][empty][MDPC01][service] then the frames of body from index from (moved). */
+void send_to_client(broker_t *b, const ident_t *client, const service_t *s, const char *name,
+                    mpart_t *body, int from);
+/* Answers a client with an error, echoing the id of body (NULL: nil id). */
+void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                 int code, const char *fmt, const char *arg);
+/* The service of that name, or NULL. */
+service_t *service_find(broker_t *b, const char *name, size_t len);
+/* The service of that name, created when absent (evicting an entry without workers when
+   the pool is full); NULL when every entry is taken by services with workers. */
+service_t *service_require(broker_t *b, const char *name, size_t len);
+/* Frees s when it has no worker and no request. */
+void service_reclaim(broker_t *b, service_t *s);
 /* Puts every request w holds back at the front of its service's queue, oldest first
    (past max_requeues: answered instead); w holds none after. */
 void requeue_held(broker_t *b, worker_t *w);
 /* Answers `unavailable` to the queued requests whose deadline is past at now. */
 void expire_requests(broker_t *b, int64_t now);
-void on_client_message(broker_t *b, zmsg_t *msg);
+/* Answers every request the broker holds with `unavailable` (shutdown). */
+void drain_requests(broker_t *b);
+void on_client_message(broker_t *b);
+int queue_init(broker_t *b);
+void queue_fini(broker_t *b);
+
+/* dispatch.c */
+/* Sends queued requests of s to workers with credit left (affine or least-loaded). */
+void dispatch(broker_t *b, service_t *s);
+/* Membership: w joins / leaves its service's workers, heap and affinity buckets. */
+int service_add_worker(broker_t *b, service_t *s, worker_t *w);
+void service_remove_worker(broker_t *b, service_t *s, worker_t *w);
+/* w's in-flight count went down by one (a reply): back in the heap or moved up. */
+void worker_released(service_t *s, worker_t *w);
+/* A 64-bit finaliser: close inputs give far-apart outputs. */
+uint64_t mix64(uint64_t x);
+
+/* skim.c */
+/* The hash of the actor a request body names, when a bounded skim finds one. */
+bool skim_actor(const uint8_t *p, size_t n, uint64_t *key);
 
 /* workers.c */
-void send_to_worker(broker_t *b, worker_t *w, int command, zmsg_t *msg);
+/* Sends [id][empty][MDPW01][command] (no more frames when !more). */
+int send_worker_command(broker_t *b, const ident_t *id, int command, bool more);
 /* Deletes the workers silent past their expiry at now; heartbeats the others if asked. */
 void expire_workers(broker_t *b, int64_t now, bool heartbeat);
-void on_worker_message(broker_t *b, zmsg_t *msg);
+/* Tells every worker to disconnect and frees them (shutdown). */
+void disconnect_workers(broker_t *b);
+void on_worker_message(broker_t *b);
+int workers_init(broker_t *b);
+void workers_fini(broker_t *b);
 
 /* mmi.c */
-/* Answers an `mmi.*` request (RFC 8) from client. */
-void on_mmi(broker_t *b, zframe_t *client, const char *service, zmsg_t *body);
+/* Answers an `mmi.*` request (RFC 8) from client; body is the message's first body frame. */
+void on_mmi(broker_t *b, const ident_t *client, const char *service, int body);
 
 /* events.c */
 /* Starts the XSUB (events_in) -> XPUB (events_out) forwarder as b->proxy. */

@@ -16,8 +16,8 @@
 static size_t inflight_count(broker_t *b)
 {
     size_t n = 0;
-    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers))
-        n += (size_t)w->inflight;
+    for (long long i = 0; i < 2 * b->cfg.max_services; i++)
+        n += b->services[i].live ? b->services[i].inflight : 0;
     return n;
 }
 
@@ -33,25 +33,8 @@ static void expire(broker_t *b, bool heartbeat)
 /* Whatever is left gets an answer, not silence. */
 static void drain(broker_t *b)
 {
-    for (service_t *s = zhashx_first(b->services); s; s = zhashx_next(b->services)) {
-        while (s->qhead) {
-            request_t *r = s->qhead;
-            list_remove(&s->qhead, &s->qtail, r);
-            reply_error(b, r->client, s->name, r->body, AC_EUNAVAILABLE, "the broker is %s",
-                        "shutting down");
-            request_free(b, r);
-        }
-    }
-    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
-        while (w->head) {
-            request_t *r = w->head;
-            list_remove(&w->head, &w->tail, r);
-            reply_error(b, r->client, w->service->name, r->body, AC_EUNAVAILABLE,
-                        "the broker is %s", "shutting down");
-            request_free(b, r);
-        }
-        send_to_worker(b, w, AC_MDPW_DISCONNECT, NULL);
-    }
+    drain_requests(b);
+    disconnect_workers(b);
 }
 
 static void run(broker_t *b)
@@ -76,15 +59,17 @@ static void run(broker_t *b)
         int rc = zmq_poll(stop_at ? items + 1 : items, stop_at ? 1 : 2, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
             break;
+        /* Several messages per wake-up, the two sockets in turn. */
         for (int n = 0; n < 256; n++) {
             bool any = false;
-            zmsg_t *msg;
-            if (!stop_at && (msg = zmsg_recv_nowait(b->frontend))) {
-                on_client_message(b, msg);
+            if (!stop_at && frames_recv(b->fe, &b->in)) {
+                on_client_message(b);
+                frames_reset(&b->in);
                 any = true;
             }
-            if ((msg = zmsg_recv_nowait(b->backend))) {
-                on_worker_message(b, msg);
+            if (frames_recv(b->be, &b->in)) {
+                on_worker_message(b);
+                frames_reset(&b->in);
                 any = true;
             }
             if (!any)
@@ -132,15 +117,6 @@ static const char *s_usage_head =
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n";
 
-static void service_free(void **item)
-{
-    service_t *s = *item;
-    zlistx_destroy(&s->workers);
-    free(s->name);
-    free(s);
-    *item = NULL;
-}
-
 /* The defaults, before the --config file and the flags. */
 static void config_defaults(config_t *c)
 {
@@ -157,20 +133,31 @@ static void config_defaults(config_t *c)
     c->socket_max_bytes = 16 << 20;
     c->grace_ms = 5000;
     c->max_services = 64;
+    c->max_workers = 4096;
+    c->queue_max_bytes = 256ll << 20;
+    c->client_queue_max = 0;
+    c->fair_queuing = true;
+    c->dispatch = strdup("affine");
+    c->affinity_epsilon = 0.25;
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a ROUTER cannot bind (the
-   reason is on stderr). */
+   reason is on stderr) or memory runs out. */
 static int setup(broker_t *b)
 {
     msgpack_zone_init(&b->zone, 4096);
-    b->services = zhashx_new();
-    zhashx_set_destructor(b->services, service_free);
-    b->workers = zhashx_new();
+    for (int i = 0; i < FRAMES_MAX; i++)
+        zmq_msg_init(&b->in.f[i]);
+    if (queue_init(b) != 0 || workers_init(b) != 0) {
+        fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
+        return -1;
+    }
     b->frontend = router(b, b->cfg.frontend);
     b->backend = router(b, b->cfg.backend);
     if (!b->frontend || !b->backend)
         return -1;
+    b->fe = zsock_resolve(b->frontend);
+    b->be = zsock_resolve(b->backend);
     events_start(b);
     return 0;
 }
@@ -179,20 +166,10 @@ static int setup(broker_t *b)
 static void teardown(broker_t *b)
 {
     events_stop(b);
-    /* Workers' in-flight lists were emptied by run(); free the records. */
-    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
-        zframe_destroy(&w->identity);
-        free(w->key);
-        free(w);
-    }
-    zhashx_destroy(&b->workers);
-    zhashx_destroy(&b->services);
-    for (uint32_t i = 0; i < b->cap; i++)
-        if (b->slab[i])
-            request_free(b, b->slab[i]);
-    free(b->slab);
-    free(b->gen);
-    free(b->free_slots);
+    queue_fini(b);
+    workers_fini(b);
+    for (int i = 0; i < FRAMES_MAX; i++)
+        zmq_msg_close(&b->in.f[i]);
     zsock_destroy(&b->frontend);
     zsock_destroy(&b->backend);
     msgpack_zone_destroy(&b->zone);
@@ -224,6 +201,16 @@ int main(int argc, char **argv)
          "on SIGTERM, how long to wait for in-flight replies"},
         {"max_services", AC_SET_INT, &c->max_services, 1, 100000,
          "distinct service names accepted"},
+        {"max_workers", AC_SET_INT, &c->max_workers, 1, 65536, "workers registered at once"},
+        {"queue_max_bytes", AC_SET_INT, &c->queue_max_bytes, 1 << 20, 1ll << 40,
+         "bytes of requests held (queued or in flight), all services"},
+        {"client_queue_max", AC_SET_INT, &c->client_queue_max, 0, 100000000,
+         "queued requests per client and service (0: no cap)"},
+        {"fair_queuing", AC_SET_BOOL, &c->fair_queuing, 0, 0,
+         "serve a service's clients in turn (false: one FIFO)"},
+        {"dispatch", AC_SET_STR, &c->dispatch, 0, 0, "affine or least_loaded"},
+        {"affinity_epsilon", AC_SET_DOUBLE, &c->affinity_epsilon, 0, 100,
+         "affine: a worker may hold (1 + epsilon) x the average"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];
@@ -234,6 +221,15 @@ int main(int argc, char **argv)
         return parsed;
     }
 
+    if (strcmp(c->dispatch, "affine") == 0) {
+        b.affine = true;
+    } else if (strcmp(c->dispatch, "least_loaded") != 0) {
+        fprintf(stderr,
+                "actorcore-broker: dispatch: expected affine or least_loaded, found '%.40s'\n",
+                c->dispatch);
+        ac_settings_free(t, n);
+        return 2;
+    }
     zsys_init();
     zsys_set_logstream(c->verbose ? stderr : NULL);
     int status = 0;

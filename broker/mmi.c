@@ -1,7 +1,7 @@
 /*  mmi.c - the Majordomo Management Interface (ZeroMQ RFC 8) of the broker: a client's
     request to a service named `mmi.*` is answered here, never queued: mmi.service says
     whether a service has workers ("200") or not ("404"), mmi.stats returns the broker's
-    counters as a msgpack map, anything else gets "501".
+    counters and the sizes of its tables as a msgpack map, anything else gets "501".
 */
 #include <string.h>
 
@@ -13,38 +13,76 @@ static void pack_counter(msgpack_packer *pk, const char *name, uint64_t v)
     msgpack_pack_uint64(pk, v);
 }
 
-void on_mmi(broker_t *b, zframe_t *client, const char *service, zmsg_t *body)
+/* Every counter and table size, by name. */
+static void pack_stats(const broker_t *b, msgpack_packer *pk)
 {
-    zmsg_t *reply = zmsg_new();
+    const counters_t *n = &b->n;
+    struct {
+        const char *name;
+        uint64_t v;
+    } f[] = {
+        {"requests", n->requests},
+        {"replies", n->replies},
+        {"malformed", n->malformed},
+        {"stale_replies", n->stale_replies},
+        {"requeued", n->requeued},
+        {"timeouts", n->timeouts},
+        {"too_large", n->too_large},
+        {"queue_full", n->queue_full},
+        {"queue_bytes_full", n->queue_bytes_full},
+        {"client_queue_full", n->client_queue_full},
+        {"workers_expired", n->workers_expired},
+        {"workers_joined", n->workers_joined},
+        {"workers_refused", n->workers_refused},
+        {"services_evicted", n->services_evicted},
+        {"services_refused", n->services_refused},
+        {"lost", n->lost},
+        {"unroutable", n->unroutable},
+        {"affine_hits", n->affine_hits},
+        {"affine_spills", n->affine_spills},
+        {"least_loaded", n->least_loaded},
+        {"owner_changes", n->owner_changes},
+        {"load_bound_exceeded", n->load_bound_exceeded},
+        /* table sizes */
+        {"workers", b->nworkers},
+        {"services", b->nservices},
+        {"services_with_workers", b->served},
+        {"client_queues", b->ncqs},
+        {"requests_held", b->nrequests},
+        {"bytes_held", b->held_bytes},
+        {"request_slots", (uint64_t)b->nchunks * SLAB_CHUNK},
+    };
+    size_t count = sizeof f / sizeof f[0];
+    msgpack_pack_map(pk, (uint32_t)count);
+    for (size_t i = 0; i < count; i++)
+        pack_counter(pk, f[i].name, f[i].v);
+}
+
+void on_mmi(broker_t *b, const ident_t *client, const char *service, int body)
+{
+    mpart_t *m = &b->in;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    const char *text = NULL;
     if (strcmp(service, "mmi.service") == 0) {
-        char *name = zmsg_popstr(body);
-        service_t *s = name ? zhashx_lookup(b->services, name) : NULL;
-        zmsg_addstr(reply, s && zlistx_size(s->workers) ? "200" : "404");
-        zstr_free(&name);
+        zmq_msg_t *f = &m->f[body];
+        service_t *s =
+            service_find(b, zmq_msg_data(f), zmq_msg_size(f) > 255 ? 0 : zmq_msg_size(f));
+        text = s && s->nmembers ? "200" : "404";
     } else if (strcmp(service, "mmi.stats") == 0) {
-        msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 14);
-        pack_counter(&pk, "requests", b->n.requests);
-        pack_counter(&pk, "replies", b->n.replies);
-        pack_counter(&pk, "malformed", b->n.malformed);
-        pack_counter(&pk, "stale_replies", b->n.stale_replies);
-        pack_counter(&pk, "requeued", b->n.requeued);
-        pack_counter(&pk, "timeouts", b->n.timeouts);
-        pack_counter(&pk, "too_large", b->n.too_large);
-        pack_counter(&pk, "queue_full", b->n.queue_full);
-        pack_counter(&pk, "workers_expired", b->n.workers_expired);
-        pack_counter(&pk, "workers_joined", b->n.workers_joined);
-        pack_counter(&pk, "lost", b->n.lost);
-        pack_counter(&pk, "unroutable", b->n.unroutable);
-        pack_counter(&pk, "workers", zhashx_size(b->workers));
-        pack_counter(&pk, "services", zhashx_size(b->services));
-        zmsg_addmem(reply, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        pack_stats(b, &pk);
     } else {
-        zmsg_addstr(reply, "501");
+        text = "501";
     }
-    send_to_client(b, client, service, &reply);
+    size_t len = text ? strlen(text) : sb.size;
+    mpart_t one;
+    one.n = 1;
+    if (zmq_msg_init_size(&one.f[0], len) == 0) {
+        memcpy(zmq_msg_data(&one.f[0]), text ? text : sb.data, len);
+        send_to_client(b, client, NULL, service, &one, 0);
+        zmq_msg_close(&one.f[0]);
+    }
+    msgpack_sbuffer_destroy(&sb);
 }

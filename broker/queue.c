@@ -1,7 +1,9 @@
 /*  queue.c - the broker's requests: the slab whose slots and generations make the tags a
-    reply must carry, the intrusive lists that queue them, the services' queues and their
-    dispatch to the least-loaded worker with credit left, the re-queue of a lost worker's
-    requests, request timeouts, the frontend's (clients') messages and the replies to them.
+    reply must carry, the services (interned names, reclaimed when they have neither worker
+    nor request), the client queues that make a service fair (round-robin across clients,
+    re-queued requests first), the timeline that times out queued requests in O(expired),
+    admission of the frontend's (clients') messages under every bound, re-queue of a lost
+    worker's requests, and the replies to clients.
 */
 #include <stdlib.h>
 #include <string.h>
@@ -10,121 +12,170 @@
 
 /* ---- request slab ---- */
 
-static request_t *request_new(broker_t *b)
+static request_t *request_at(const broker_t *b, uint32_t slot)
+{
+    return &b->chunks[slot / SLAB_CHUNK][slot % SLAB_CHUNK];
+}
+
+/* A free request; the slab grows by one chunk when none is left (never per request once
+   warm). NULL when out of memory. */
+static request_t *request_alloc(broker_t *b)
 {
     if (b->nfree == 0) {
-        uint32_t cap = b->cap ? b->cap * 2 : 1024;
-        request_t **slab = realloc(b->slab, cap * sizeof *slab);
-        uint32_t *gen = slab ? realloc(b->gen, cap * sizeof *gen) : NULL;
-        uint32_t *fs = gen ? realloc(b->free_slots, cap * sizeof *fs) : NULL;
-        if (slab)
-            b->slab = slab;
-        if (gen)
-            b->gen = gen;
-        if (!fs)
+        request_t **chunks = realloc(b->chunks, (b->nchunks + 1) * sizeof *chunks);
+        if (!chunks)
             return NULL;
-        b->free_slots = fs;
-        for (uint32_t i = b->cap; i < cap; i++) {
-            b->slab[i] = NULL;
-            b->gen[i] = 0;
-            b->free_slots[b->nfree++] = cap - 1 - (i - b->cap);
+        b->chunks = chunks;
+        uint32_t cap = (b->nchunks + 1) * SLAB_CHUNK;
+        uint32_t *fs = realloc(b->free_slots, cap * sizeof *fs);
+        request_t *chunk = calloc(SLAB_CHUNK, sizeof *chunk);
+        if (!fs || !chunk) {
+            if (fs)
+                b->free_slots = fs;
+            free(chunk);
+            return NULL;
         }
-        b->cap = cap;
+        b->free_slots = fs;
+        b->chunks[b->nchunks] = chunk;
+        for (uint32_t i = 0; i < SLAB_CHUNK; i++) {
+            chunk[i].slot = b->nchunks * SLAB_CHUNK + i;
+            for (int f = 0; f < BODY_FRAMES_MAX; f++)
+                zmq_msg_init(&chunk[i].body[f]);
+            b->free_slots[b->nfree++] = cap - 1 - i;
+        }
+        b->nchunks++;
     }
-    request_t *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->slot = b->free_slots[--b->nfree];
-    b->slab[r->slot] = r;
+    request_t *r = request_at(b, b->free_slots[--b->nfree]);
+    r->live = true;
+    r->requeues = 0;
+    r->worker = NULL;
+    r->cq = NULL;
+    r->prev = r->next = r->tprev = r->tnext = NULL;
     return r;
 }
 
 void request_free(broker_t *b, request_t *r)
 {
-    b->slab[r->slot] = NULL;
-    b->gen[r->slot]++;
+    for (int f = 0; f < r->nbody; f++) {
+        zmq_msg_close(&r->body[f]);
+        zmq_msg_init(&r->body[f]);
+    }
+    r->nbody = 0;
+    r->live = false;
+    r->gen++;
+    b->held_bytes -= r->bytes;
+    b->nrequests--;
     b->free_slots[b->nfree++] = r->slot;
-    zframe_destroy(&r->client);
-    zmsg_destroy(&r->body);
-    free(r);
 }
 
-static uint64_t request_tag(const broker_t *b, const request_t *r)
+uint64_t request_tag(const request_t *r)
 {
-    return ((uint64_t)b->gen[r->slot] << 32) | r->slot;
+    return ((uint64_t)r->gen << 32) | r->slot;
 }
 
 request_t *request_by_tag(broker_t *b, uint64_t tag)
 {
     uint32_t slot = (uint32_t)tag;
-    if (slot >= b->cap || !b->slab[slot] || b->gen[slot] != (uint32_t)(tag >> 32))
+    if (slot >= b->nchunks * SLAB_CHUNK)
         return NULL;
-    return b->slab[slot];
+    request_t *r = request_at(b, slot);
+    return r->live && r->gen == (uint32_t)(tag >> 32) ? r : NULL;
 }
 
 /* ---- intrusive lists ---- */
 
-static void list_push_back(request_t **head, request_t **tail, request_t *r)
+void rlist_push_back(rlist_t *l, request_t *r)
 {
     r->next = NULL;
-    r->prev = *tail;
-    if (*tail)
-        (*tail)->next = r;
+    r->prev = l->tail;
+    if (l->tail)
+        l->tail->next = r;
     else
-        *head = r;
-    *tail = r;
+        l->head = r;
+    l->tail = r;
 }
 
-static void list_push_front(request_t **head, request_t **tail, request_t *r)
+static void rlist_push_front(rlist_t *l, request_t *r)
 {
     r->prev = NULL;
-    r->next = *head;
-    if (*head)
-        (*head)->prev = r;
+    r->next = l->head;
+    if (l->head)
+        l->head->prev = r;
     else
-        *tail = r;
-    *head = r;
+        l->tail = r;
+    l->head = r;
 }
 
-void list_remove(request_t **head, request_t **tail, request_t *r)
+void rlist_remove(rlist_t *l, request_t *r)
 {
     if (r->prev)
         r->prev->next = r->next;
     else
-        *head = r->next;
+        l->head = r->next;
     if (r->next)
         r->next->prev = r->prev;
     else
-        *tail = r->prev;
+        l->tail = r->prev;
     r->prev = r->next = NULL;
+}
+
+/* The timeline links queued requests in deadline order: every deadline is "now + the
+   same timeout", so appending keeps it sorted. */
+static void timeline_append(broker_t *b, request_t *r)
+{
+    r->tnext = NULL;
+    r->tprev = b->timeline.tail;
+    if (b->timeline.tail)
+        b->timeline.tail->tnext = r;
+    else
+        b->timeline.head = r;
+    b->timeline.tail = r;
+}
+
+static void timeline_remove(broker_t *b, request_t *r)
+{
+    if (r->tprev)
+        r->tprev->tnext = r->tnext;
+    else
+        b->timeline.head = r->tnext;
+    if (r->tnext)
+        r->tnext->tprev = r->tprev;
+    else
+        b->timeline.tail = r->tprev;
+    r->tprev = r->tnext = NULL;
 }
 
 /* ---- replies to clients ---- */
 
-void send_to_client(broker_t *b, zframe_t *client, const char *service, zmsg_t **body)
+static void send_frames(broker_t *b, const ident_t *client, const char *service, zmq_msg_t *frames,
+                        int n)
 {
-    zmsg_t *msg = *body;
-    *body = NULL;
-    zmsg_pushstr(msg, service);
-    zmsg_pushstr(msg, AC_MDPC);
-    zmsg_pushmem(msg, NULL, 0);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(client)});
-    if (zmsg_send(&msg, b->frontend) != 0)
+    if (frame_send(b->fe, client->b, client->len, true) != 0) {
         b->n.unroutable++; /* the client is gone (ROUTER_MANDATORY) */
-    zmsg_destroy(&msg);
+        return;
+    }
+    frame_send(b->fe, NULL, 0, true);
+    frame_send(b->fe, AC_MDPC, 6, true);
+    frame_send(b->fe, service, strlen(service), n > 0);
+    for (int i = 0; i < n; i++)
+        frame_send_msg(b->fe, &frames[i], false, i + 1 < n);
 }
 
-/* Answers a request body with an error, echoing the request's id when it has one. */
-void reply_error(broker_t *b, zframe_t *client, const char *service, zmsg_t *body, int code,
-                 const char *fmt, const char *arg)
+void send_to_client(broker_t *b, const ident_t *client, const service_t *s, const char *name,
+                    mpart_t *body, int from)
+{
+    send_frames(b, client, s ? s->name : name, &body->f[from], body->n - from);
+}
+
+void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                 int code, const char *fmt, const char *arg)
 {
     msgpack_zone_clear(&b->zone);
     const msgpack_object *id = NULL;
     msgpack_object obj;
-    zframe_t *first = body ? zmsg_first(body) : NULL;
     ac_error_t perr;
-    if (first && ac_msgpack_parse((const char *)zframe_data(first), zframe_size(first), &b->zone,
-                                  &obj, &perr) == 0)
+    if (body && ac_msgpack_parse(zmq_msg_data((zmq_msg_t *)body), zmq_msg_size((zmq_msg_t *)body),
+                                 &b->zone, &obj, &perr) == 0)
         id = ac_wire_get(&obj, "id");
     ac_error_t err;
     char msg[200];
@@ -138,159 +189,455 @@ void reply_error(broker_t *b, zframe_t *client, const char *service, zmsg_t *bod
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     ac_wire_pack_error(&pk, id, &err);
-    zmsg_t *reply = zmsg_new();
-    zmsg_addmem(reply, sb.data, sb.size);
+    zmq_msg_t reply;
+    if (zmq_msg_init_size(&reply, sb.size) == 0) {
+        memcpy(zmq_msg_data(&reply), sb.data, sb.size);
+        send_frames(b, client, service, &reply, 1);
+        zmq_msg_close(&reply);
+    }
     msgpack_sbuffer_destroy(&sb);
-    send_to_client(b, client, service, &reply);
 }
 
 /* ---- services ---- */
 
-service_t *service_require(broker_t *b, const char *name)
+typedef struct {
+    const char *name;
+    size_t len;
+} name_key_t;
+
+static bool service_eq(const void *ctx, uint32_t index, const void *key)
 {
-    service_t *s = zhashx_lookup(b->services, name);
-    if (s)
-        return s;
-    if ((long long)zhashx_size(b->services) >= b->cfg.max_services)
-        return NULL;
-    s = calloc(1, sizeof *s);
-    s->name = strdup(name);
-    s->workers = zlistx_new();
-    zhashx_insert(b->services, name, s);
-    return s;
+    const service_t *s = &((const broker_t *)ctx)->services[index];
+    const name_key_t *k = key;
+    return s->name_len == k->len && memcmp(s->name, k->name, k->len) == 0;
 }
 
-/* Sends queued requests to the least-loaded workers with credit left. */
-void dispatch(broker_t *b, service_t *s)
+static uint32_t name_hash(const char *name, size_t len)
 {
-    while (s->qhead) {
-        worker_t *best = NULL;
-        for (worker_t *w = zlistx_first(s->workers); w; w = zlistx_next(s->workers))
-            if (w->inflight < w->credit && (!best || w->inflight < best->inflight))
-                best = w;
-        if (!best)
-            return;
-        request_t *r = s->qhead;
-        list_remove(&s->qhead, &s->qtail, r);
-        s->qlen--;
-        list_push_back(&best->head, &best->tail, r);
-        r->worker = best;
-        best->inflight++;
-        /* [envelope = tag + client id][empty][body...] */
-        zmsg_t *msg = zmsg_dup(r->body);
-        size_t idlen = zframe_size(r->client);
-        zframe_t *env = zframe_new(NULL, 8 + idlen);
-        uint64_t tag = request_tag(b, r);
-        memcpy(zframe_data(env), &tag, 8);
-        memcpy(zframe_data(env) + 8, zframe_data(r->client), idlen);
-        zmsg_pushmem(msg, NULL, 0);
-        zmsg_prepend(msg, &env);
-        send_to_worker(b, best, AC_MDPW_REQUEST, msg);
+    ident_t id;
+    id.len = (uint8_t)len;
+    memcpy(id.b, name, len);
+    return ident_hash(&id, 0x5e41);
+}
+
+service_t *service_find(broker_t *b, const char *name, size_t len)
+{
+    name_key_t k = {name, len};
+    int64_t i = itab_find(&b->service_ix, name_hash(name, len), service_eq, b, &k);
+    return i < 0 ? NULL : &b->services[i];
+}
+
+/* Answers every request queued at s (it has no worker) with `unavailable`. */
+static void service_flush(broker_t *b, service_t *s, const char *why)
+{
+    request_t *r;
+    while ((r = queue_pop(b, s))) {
+        reply_error(b, &r->client, s->name, r->nbody ? &r->body[0] : NULL, AC_EUNAVAILABLE, "%s",
+                    why);
+        request_free(b, r);
     }
 }
 
-/* Puts every request w held back at the front of its queue, oldest first; a request that
-   has lost its worker more than max_requeues times is answered instead. */
+void service_reclaim(broker_t *b, service_t *s)
+{
+    if (!s->live || s->nmembers || s->qlen || s->inflight)
+        return;
+    itab_remove(&b->service_ix, name_hash(s->name, s->name_len), s->index);
+    s->live = false;
+    b->nservices--;
+}
+
+/* A pool entry for a new service: a free one, else one without workers, whose queued
+   requests are answered. -1 when none can be had. */
+static int64_t service_slot(broker_t *b)
+{
+    uint32_t pool = (uint32_t)(2 * b->cfg.max_services);
+    for (uint32_t i = 0; i < pool; i++)
+        if (!b->services[i].live)
+            return i;
+    for (uint32_t i = 0; i < pool; i++) {
+        service_t *s = &b->services[i];
+        if (s->nmembers == 0 && s->inflight == 0) {
+            b->n.services_evicted++;
+            service_flush(b, s, "no worker serves this service, and its entry was reclaimed");
+            service_reclaim(b, s);
+            return i;
+        }
+    }
+    return -1;
+}
+
+service_t *service_require(broker_t *b, const char *name, size_t len)
+{
+    service_t *s = service_find(b, name, len);
+    if (s)
+        return s;
+    int64_t i = service_slot(b);
+    if (i < 0)
+        return NULL;
+    s = &b->services[i];
+    if (!s->members) {
+        /* Allocated on the entry's first use and kept: a reused entry allocates nothing. */
+        s->members = calloc((size_t)b->cfg.max_workers, sizeof *s->members);
+        s->heap = calloc((size_t)b->cfg.max_workers, sizeof *s->heap);
+        s->buckets = calloc(AFFINITY_BUCKETS * AFFINITY_CHOICES, sizeof *s->buckets);
+        if (!s->members || !s->heap || !s->buckets)
+            return NULL;
+    }
+    if (itab_insert(&b->service_ix, name_hash(name, len), (uint32_t)i) != 0)
+        return NULL;
+    s->index = (uint32_t)i;
+    s->live = true;
+    s->name_len = (uint8_t)len;
+    memcpy(s->name, name, len);
+    s->name[len] = '\0';
+    s->retry.head = s->retry.tail = NULL;
+    s->ring = NULL;
+    s->qlen = 0;
+    s->inflight = 0;
+    s->nmembers = s->nheap = s->nchoices = 0;
+    b->nservices++;
+    return s;
+}
+
+/* ---- client queues ---- */
+
+typedef struct {
+    uint32_t service;
+    const ident_t *client;
+} cq_key_t;
+
+static cqueue_t *cq_at(const broker_t *b, uint32_t index)
+{
+    return &b->cq_chunks[index / SLAB_CHUNK][index % SLAB_CHUNK];
+}
+
+static bool cq_eq(const void *ctx, uint32_t index, const void *key)
+{
+    const cqueue_t *q = cq_at(ctx, index);
+    const cq_key_t *k = key;
+    return q->service->index == k->service && q->client.len == k->client->len &&
+           memcmp(q->client.b, k->client->b, k->client->len) == 0;
+}
+
+static uint32_t cq_hash(uint32_t service, const ident_t *client)
+{
+    return ident_hash(client, service * 0x9e3779b9u);
+}
+
+/* The queue of client at s, created (and put last in s's ring) when absent. NULL when out
+   of memory. */
+static cqueue_t *cq_require(broker_t *b, service_t *s, const ident_t *client)
+{
+    cq_key_t k = {s->index, client};
+    uint32_t h = cq_hash(s->index, client);
+    int64_t i = itab_find(&b->cq_ix, h, cq_eq, b, &k);
+    if (i >= 0)
+        return cq_at(b, (uint32_t)i);
+    if (b->nfree_cqs == 0) {
+        cqueue_t **chunks = realloc(b->cq_chunks, (b->ncq_chunks + 1) * sizeof *chunks);
+        if (!chunks)
+            return NULL;
+        b->cq_chunks = chunks;
+        uint32_t cap = (b->ncq_chunks + 1) * SLAB_CHUNK;
+        uint32_t *fs = realloc(b->free_cqs, cap * sizeof *fs);
+        cqueue_t *chunk = calloc(SLAB_CHUNK, sizeof *chunk);
+        if (!fs || !chunk) {
+            if (fs)
+                b->free_cqs = fs;
+            free(chunk);
+            return NULL;
+        }
+        b->free_cqs = fs;
+        b->cq_chunks[b->ncq_chunks] = chunk;
+        for (uint32_t j = 0; j < SLAB_CHUNK; j++) {
+            chunk[j].index = b->ncq_chunks * SLAB_CHUNK + j;
+            b->free_cqs[b->nfree_cqs++] = cap - 1 - j;
+        }
+        b->ncq_chunks++;
+    }
+    cqueue_t *q = cq_at(b, b->free_cqs[b->nfree_cqs - 1]);
+    if (itab_insert(&b->cq_ix, h, q->index) != 0)
+        return NULL;
+    b->nfree_cqs--;
+    q->live = true;
+    q->service = s;
+    q->client = *client;
+    q->q.head = q->q.tail = NULL;
+    q->len = 0;
+    if (!s->ring) {
+        q->rprev = q->rnext = q;
+        s->ring = q;
+    } else { /* last of the round: just before the one served next */
+        q->rnext = s->ring;
+        q->rprev = s->ring->rprev;
+        q->rprev->rnext = q;
+        s->ring->rprev = q;
+    }
+    b->ncqs++;
+    return q;
+}
+
+/* An empty client queue leaves its service's ring and the table. */
+static void cq_release(broker_t *b, cqueue_t *q)
+{
+    service_t *s = q->service;
+    if (q->rnext == q) {
+        s->ring = NULL;
+    } else {
+        q->rprev->rnext = q->rnext;
+        q->rnext->rprev = q->rprev;
+        if (s->ring == q)
+            s->ring = q->rnext;
+    }
+    itab_remove(&b->cq_ix, cq_hash(s->index, &q->client), q->index);
+    q->live = false;
+    b->free_cqs[b->nfree_cqs++] = q->index;
+    b->ncqs--;
+}
+
+/* Takes r off whichever queue of s holds it (a client queue or the retries). */
+static void queue_unlink(broker_t *b, service_t *s, request_t *r)
+{
+    cqueue_t *q = r->cq;
+    if (q) {
+        rlist_remove(&q->q, r);
+        q->len--;
+        r->cq = NULL;
+        if (!q->len)
+            cq_release(b, q);
+    } else {
+        rlist_remove(&s->retry, r);
+    }
+    timeline_remove(b, r);
+    s->qlen--;
+}
+
+request_t *queue_pop(broker_t *b, service_t *s)
+{
+    request_t *r = s->retry.head;
+    if (!r && s->ring) {
+        cqueue_t *q = s->ring;
+        r = q->q.head;
+        s->ring = q->rnext; /* round-robin: the next client is served next */
+    }
+    if (r)
+        queue_unlink(b, s, r);
+    return r;
+}
+
+/* ---- re-queue, timeouts, shutdown ---- */
+
 void requeue_held(broker_t *b, worker_t *w)
 {
     service_t *s = w->service;
+    int64_t deadline = zclock_mono() + b->cfg.request_timeout_ms;
     /* Requeue in reverse so that the oldest ends up first. */
-    while (w->tail) {
-        request_t *r = w->tail;
-        list_remove(&w->head, &w->tail, r);
+    while (w->held.tail) {
+        request_t *r = w->held.tail;
+        rlist_remove(&w->held, r);
         r->worker = NULL;
+        w->inflight--;
+        s->inflight--;
         if (++r->requeues > b->cfg.max_requeues) {
             b->n.lost++;
-            reply_error(b, r->client, s->name, r->body, AC_EINTERNAL,
+            reply_error(b, &r->client, s->name, &r->body[0], AC_EINTERNAL,
                         "the request lost its worker %s times; not retried again", "several");
             request_free(b, r);
             continue;
         }
         b->n.requeued++;
-        r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
-        list_push_front(&s->qhead, &s->qtail, r);
+        r->deadline = deadline;
+        rlist_push_front(&s->retry, r);
+        timeline_append(b, r);
         s->qlen++;
     }
 }
 
-/* Requests that waited too long for a worker. */
 void expire_requests(broker_t *b, int64_t now)
 {
-    for (service_t *s = zhashx_first(b->services); s; s = zhashx_next(b->services)) {
-        request_t *r = s->qhead;
-        while (r) {
-            request_t *next = r->next;
-            if (r->deadline <= now) {
-                list_remove(&s->qhead, &s->qtail, r);
-                s->qlen--;
-                b->n.timeouts++;
-                reply_error(b, r->client, s->name, r->body, AC_EUNAVAILABLE,
-                            "no %s worker answered in time", s->name);
-                request_free(b, r);
-            }
-            r = next;
+    while (b->timeline.head && b->timeline.head->deadline <= now) {
+        request_t *r = b->timeline.head;
+        service_t *s = r->service;
+        queue_unlink(b, s, r);
+        b->n.timeouts++;
+        reply_error(b, &r->client, s->name, &r->body[0], AC_EUNAVAILABLE,
+                    "no %s worker answered in time", s->name);
+        request_free(b, r);
+        service_reclaim(b, s);
+    }
+}
+
+void drain_requests(broker_t *b)
+{
+    while (b->timeline.head) {
+        request_t *r = b->timeline.head;
+        queue_unlink(b, r->service, r);
+        reply_error(b, &r->client, r->service->name, &r->body[0], AC_EUNAVAILABLE,
+                    "the broker is %s", "shutting down");
+        request_free(b, r);
+    }
+    for (uint32_t i = 0; i < (uint32_t)b->cfg.max_workers; i++) {
+        worker_t *w = &b->workers[i];
+        if (!w->live)
+            continue;
+        while (w->held.head) {
+            request_t *r = w->held.head;
+            rlist_remove(&w->held, r);
+            w->inflight--;
+            w->service->inflight--;
+            reply_error(b, &r->client, w->service->name, &r->body[0], AC_EUNAVAILABLE,
+                        "the broker is %s", "shutting down");
+            request_free(b, r);
         }
     }
 }
 
 /* ---- frontend ---- */
 
-void on_client_message(broker_t *b, zmsg_t *msg)
+/* Frames of a client's message: [client][empty][MDPC01][service][body...]. */
+enum { C_CLIENT, C_EMPTY, C_PROTO, C_SERVICE, C_BODY };
+
+/* Checks the admission bounds for a request of that many bytes at s; 0, or an error
+   reply already sent. */
+static int admit(broker_t *b, const ident_t *client, const char *name, size_t bytes,
+                 service_t **s_out, cqueue_t **q_out)
 {
-    zframe_t *client = zmsg_pop(msg), *empty = zmsg_pop(msg), *proto = zmsg_pop(msg);
-    char *service = NULL;
-    zframe_t *sframe = zmsg_pop(msg);
-    if (!client || !empty || zframe_size(empty) != 0 || !proto || !zframe_streq(proto, AC_MDPC) ||
-        !sframe || zframe_size(sframe) == 0 || zframe_size(sframe) > 255 || zmsg_size(msg) == 0) {
-        b->n.malformed++;
-        goto done;
+    const zmq_msg_t *body = &b->in.f[C_BODY];
+    if ((long long)(b->held_bytes + bytes) > b->cfg.queue_max_bytes) {
+        b->n.queue_bytes_full++;
+        reply_error(b, client, name, body, AC_EUNAVAILABLE,
+                    "the broker holds queue_max_bytes of requests%s; retry later", "");
+        return -1;
     }
-    service = zframe_strdup(sframe);
-    if (strlen(service) != zframe_size(sframe)) {
-        b->n.malformed++;
-        goto done;
-    }
-    if (strncmp(service, "mmi.", 4) == 0) {
-        on_mmi(b, client, service, msg);
-        goto done;
-    }
-    b->n.requests++;
-    if ((long long)zmsg_content_size(msg) > b->cfg.max_message_bytes) {
-        b->n.too_large++;
-        /* The id is not read out of a body this large: the reply's id is nil. */
-        reply_error(b, client, service, NULL, AC_ETOO_LARGE,
-                    "request body is larger than the broker's limit%s", "");
-        goto done;
-    }
-    service_t *s = service_require(b, service);
+    service_t *s = service_require(b, name, strlen(name));
     if (!s) {
-        reply_error(b, client, service, msg, AC_EUNAVAILABLE, "no such service '%s'", service);
-        goto done;
+        b->n.services_refused++;
+        reply_error(b, client, name, body, AC_EUNAVAILABLE, "no such service '%s'", name);
+        return -1;
     }
     if ((long long)s->qlen >= b->cfg.queue_max) {
         b->n.queue_full++;
-        reply_error(b, client, service, msg, AC_EUNAVAILABLE, "the %s queue is full", service);
-        goto done;
+        reply_error(b, client, name, body, AC_EUNAVAILABLE, "the %s queue is full", name);
+        service_reclaim(b, s);
+        return -1;
     }
-    request_t *r = request_new(b);
+    static const ident_t anyone = {0, {0}};
+    cqueue_t *q = cq_require(b, s, b->cfg.fair_queuing ? client : &anyone);
+    if (!q) {
+        reply_error(b, client, name, body, AC_EINTERNAL, "broker out of memory%s", "");
+        service_reclaim(b, s);
+        return -1;
+    }
+    if (b->cfg.fair_queuing && b->cfg.client_queue_max > 0 &&
+        (long long)q->len >= b->cfg.client_queue_max) {
+        b->n.client_queue_full++;
+        reply_error(b, client, name, body, AC_EUNAVAILABLE,
+                    "this client has client_queue_max requests queued at %s", name);
+        return -1;
+    }
+    *s_out = s;
+    *q_out = q;
+    return 0;
+}
+
+void on_client_message(broker_t *b)
+{
+    mpart_t *m = &b->in;
+    ident_t client;
+    char name[256];
+    size_t nlen = m->n > C_SERVICE ? zmq_msg_size(&m->f[C_SERVICE]) : 0;
+    if (m->overflow || m->n <= C_BODY || m->n - C_BODY > BODY_FRAMES_MAX ||
+        !ident_from(&client, &m->f[C_CLIENT]) || zmq_msg_size(&m->f[C_EMPTY]) != 0 ||
+        !frame_is(m, C_PROTO, AC_MDPC) || nlen == 0 || nlen > 255 ||
+        memchr(zmq_msg_data(&m->f[C_SERVICE]), '\0', nlen)) {
+        b->n.malformed++;
+        return;
+    }
+    memcpy(name, zmq_msg_data(&m->f[C_SERVICE]), nlen);
+    name[nlen] = '\0';
+    if (strncmp(name, "mmi.", 4) == 0) {
+        on_mmi(b, &client, name, C_BODY);
+        return;
+    }
+    b->n.requests++;
+    size_t body_bytes = 0;
+    for (int f = C_BODY; f < m->n; f++)
+        body_bytes += zmq_msg_size(&m->f[f]);
+    if ((long long)body_bytes > b->cfg.max_message_bytes) {
+        b->n.too_large++;
+        /* The id is not read out of a body this large: the reply's id is nil. */
+        reply_error(b, &client, name, NULL, AC_ETOO_LARGE,
+                    "request body is larger than the broker's limit%s", "");
+        return;
+    }
+    size_t bytes = body_bytes + sizeof(request_t);
+    service_t *s;
+    cqueue_t *q;
+    if (admit(b, &client, name, bytes, &s, &q) != 0)
+        return;
+    request_t *r = request_alloc(b);
     if (!r) {
-        reply_error(b, client, service, msg, AC_EINTERNAL, "broker out of memory%s", "");
-        goto done;
+        reply_error(b, &client, name, &m->f[C_BODY], AC_EINTERNAL, "broker out of memory%s", "");
+        if (!q->len)
+            cq_release(b, q);
+        service_reclaim(b, s);
+        return;
     }
     r->client = client;
-    client = NULL;
-    r->body = msg;
-    msg = NULL;
+    r->nbody = (uint8_t)(m->n - C_BODY);
+    for (int f = 0; f < r->nbody; f++)
+        zmq_msg_move(&r->body[f], &m->f[C_BODY + f]);
+    r->has_key =
+        b->affine && skim_actor(zmq_msg_data(&r->body[0]), zmq_msg_size(&r->body[0]), &r->key);
+    r->bytes = bytes;
     r->service = s;
     r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
-    list_push_back(&s->qhead, &s->qtail, r);
+    r->cq = q;
+    rlist_push_back(&q->q, r);
+    q->len++;
+    timeline_append(b, r);
     s->qlen++;
+    b->held_bytes += bytes;
+    b->nrequests++;
     dispatch(b, s);
-done:
-    zstr_free(&service);
-    zframe_destroy(&client);
-    zframe_destroy(&empty);
-    zframe_destroy(&proto);
-    zframe_destroy(&sframe);
-    zmsg_destroy(&msg);
+}
+
+/* ---- set-up ---- */
+
+int queue_init(broker_t *b)
+{
+    size_t pool = (size_t)(2 * b->cfg.max_services);
+    b->services = calloc(pool, sizeof *b->services);
+    if (!b->services || itab_init(&b->service_ix, (uint32_t)pool) != 0 ||
+        itab_init(&b->cq_ix, 1024) != 0)
+        return -1;
+    for (size_t i = 0; i < pool; i++)
+        b->services[i].index = (uint32_t)i;
+    return 0;
+}
+
+void queue_fini(broker_t *b)
+{
+    for (uint32_t c = 0; c < b->nchunks; c++) {
+        for (uint32_t i = 0; i < SLAB_CHUNK; i++)
+            for (int f = 0; f < BODY_FRAMES_MAX; f++)
+                zmq_msg_close(&b->chunks[c][i].body[f]);
+        free(b->chunks[c]);
+    }
+    free(b->chunks);
+    free(b->free_slots);
+    for (uint32_t c = 0; c < b->ncq_chunks; c++)
+        free(b->cq_chunks[c]);
+    free(b->cq_chunks);
+    free(b->free_cqs);
+    if (b->services)
+        for (long long i = 0; i < 2 * b->cfg.max_services; i++) {
+            free(b->services[i].members);
+            free(b->services[i].heap);
+            free(b->services[i].buckets);
+        }
+    free(b->services);
+    itab_fini(&b->service_ix);
+    itab_fini(&b->cq_ix);
 }

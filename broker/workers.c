@@ -1,164 +1,229 @@
-/*  workers.c - the broker's workers: a READY registers a worker (with its credit) at its
-    service, any message from it renews its expiry, heartbeats go out on the broker's beat,
-    a worker that stops talking or disconnects is deleted and every request it held goes
-    back to its queue; the backend's (workers') messages, replies included, arrive here.
+/*  workers.c - the broker's workers: a pool of max_workers entries indexed by routing id
+    (bytes); a READY registers a worker (with its credit) at its service, any message from
+    it renews its expiry, heartbeats go out on the broker's beat, a worker that stops
+    talking or disconnects is deleted and every request it held goes back to its queue;
+    the backend's (workers') messages, replies included, arrive here.
 */
 #include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
 
-/* Sends a worker command to the peer with that routing id. */
-static void send_to_identity(broker_t *b, zframe_t *identity, int command, zmsg_t *msg)
+/* Frames of a worker's message: [worker][empty][MDPW01][command]..., a REPLY going on with
+   [envelope = tag + client][empty][body...], a READY with [service][credit]. */
+enum { W_ID, W_EMPTY, W_PROTO, W_CMD, W_ENV, W_DELIM, W_BODY };
+enum { W_SERVICE = 4, W_CREDIT = 5 };
+
+int send_worker_command(broker_t *b, const ident_t *id, int command, bool more)
 {
-    msg = ac_mdp_worker_frames(msg, command);
-    zmsg_prepend(msg, &(zframe_t *){zframe_dup(identity)});
-    if (zmsg_send(&msg, b->backend) != 0)
+    uint8_t cmd = (uint8_t)command;
+    if (frame_send(b->be, id->b, id->len, true) != 0) {
         b->n.unroutable++;
-    zmsg_destroy(&msg);
+        return -1;
+    }
+    frame_send(b->be, NULL, 0, true);
+    frame_send(b->be, AC_MDPW, 6, true);
+    frame_send(b->be, &cmd, 1, more);
+    return 0;
 }
 
-void send_to_worker(broker_t *b, worker_t *w, int command, zmsg_t *msg)
+static bool worker_eq(const void *ctx, uint32_t index, const void *key)
 {
-    send_to_identity(b, w->identity, command, msg);
+    const worker_t *w = &((const broker_t *)ctx)->workers[index];
+    const ident_t *id = key;
+    return w->live && w->id.len == id->len && memcmp(w->id.b, id->b, id->len) == 0;
+}
+
+static worker_t *worker_find(broker_t *b, const ident_t *id)
+{
+    int64_t i = itab_find(&b->worker_ix, ident_hash(id, 0x3a7), worker_eq, b, id);
+    return i < 0 ? NULL : &b->workers[i];
 }
 
 /* Removes a worker; every request it held goes back to the front of its queue. */
 static void worker_delete(broker_t *b, worker_t *w, bool send_disconnect)
 {
     if (send_disconnect)
-        send_to_worker(b, w, AC_MDPW_DISCONNECT, NULL);
+        send_worker_command(b, &w->id, AC_MDPW_DISCONNECT, false);
     service_t *s = w->service;
     requeue_held(b, w);
-    void *handle = zlistx_find(s->workers, w);
-    if (handle)
-        zlistx_delete(s->workers, handle);
-    zhashx_delete(b->workers, w->key);
-    zframe_destroy(&w->identity);
-    free(w->key);
-    free(w);
+    service_remove_worker(b, s, w);
+    itab_remove(&b->worker_ix, ident_hash(&w->id, 0x3a7), w->index);
+    w->live = false;
+    b->free_workers[(uint32_t)b->cfg.max_workers - b->nworkers] = w->index;
+    b->nworkers--;
     dispatch(b, s);
+    service_reclaim(b, s);
 }
 
 /* ---- backend ---- */
 
+/* The credit a READY offers: its frame in ASCII decimal, 1 without one, 0 when bad. */
+static long ready_credit(const mpart_t *m)
+{
+    if (m->n <= W_CREDIT)
+        return 1;
+    char text[16];
+    size_t n = zmq_msg_size((zmq_msg_t *)&m->f[W_CREDIT]);
+    if (n == 0 || n >= sizeof text)
+        return 0;
+    memcpy(text, zmq_msg_data((zmq_msg_t *)&m->f[W_CREDIT]), n);
+    text[n] = '\0';
+    return strtol(text, NULL, 10);
+}
+
 /* A READY: a new worker joins its service with its credit; a bad READY, or one from a
    worker already known, is counted malformed and the worker told to disconnect. */
-static void on_ready(broker_t *b, zframe_t *identity, const char *key, worker_t *w, zmsg_t *msg)
+static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
 {
-    char *name = zmsg_popstr(msg), *credit = zmsg_popstr(msg);
-    long c = credit ? strtol(credit, NULL, 10) : 1;
-    if (w || !name || !*name || strlen(name) > 255 || strncmp(name, "mmi.", 4) == 0 || c < 1 ||
-        c > 100000) {
+    const mpart_t *m = &b->in;
+    size_t nlen = m->n > W_SERVICE ? zmq_msg_size((zmq_msg_t *)&m->f[W_SERVICE]) : 0;
+    const char *name = nlen ? zmq_msg_data((zmq_msg_t *)&m->f[W_SERVICE]) : "";
+    long c = ready_credit(m);
+    if (w || nlen == 0 || nlen > 255 || memchr(name, '\0', nlen) ||
+        (nlen >= 4 && memcmp(name, "mmi.", 4) == 0) || c < 1 || c > 100000) {
         b->n.malformed++;
         if (w)
             worker_delete(b, w, true);
         else
-            send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
-    } else {
-        service_t *s = service_require(b, name);
-        if (!s) {
-            b->n.malformed++;
-            send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
-        } else {
-            w = calloc(1, sizeof *w);
-            w->key = strdup(key);
-            w->identity = zframe_dup(identity);
-            w->service = s;
-            w->credit = (int)c;
-            w->expiry = zclock_mono() + b->cfg.heartbeat_ms * b->cfg.liveness;
-            zhashx_insert(b->workers, key, w);
-            zlistx_add_end(s->workers, w);
-            b->n.workers_joined++;
-            if (b->cfg.verbose)
-                zsys_info("broker: worker %s joined %s with credit %ld", key, name, c);
-            dispatch(b, s);
-        }
+            send_worker_command(b, id, AC_MDPW_DISCONNECT, false);
+        return;
     }
-    zstr_free(&name);
-    zstr_free(&credit);
+    service_t *s = service_require(b, name, nlen);
+    if (!s || (s->nmembers == 0 && b->served >= (uint32_t)b->cfg.max_services)) {
+        b->n.malformed++;
+        b->n.services_refused++;
+        send_worker_command(b, id, AC_MDPW_DISCONNECT, false);
+        if (s)
+            service_reclaim(b, s);
+        return;
+    }
+    if (b->nworkers >= (uint32_t)b->cfg.max_workers ||
+        itab_insert(&b->worker_ix, ident_hash(id, 0x3a7),
+                    b->free_workers[(uint32_t)b->cfg.max_workers - b->nworkers - 1]) != 0) {
+        b->n.workers_refused++;
+        send_worker_command(b, id, AC_MDPW_DISCONNECT, false);
+        service_reclaim(b, s);
+        return;
+    }
+    w = &b->workers[b->free_workers[(uint32_t)b->cfg.max_workers - b->nworkers - 1]];
+    b->nworkers++;
+    w->live = true;
+    w->id = *id;
+    w->seed = ((uint64_t)ident_hash(id, 0x51) << 32) | ident_hash(id, 0x77);
+    w->service = s;
+    w->credit = (int)c;
+    w->inflight = 0;
+    w->held.head = w->held.tail = NULL;
+    w->expiry = zclock_mono() + b->cfg.heartbeat_ms * b->cfg.liveness;
+    service_add_worker(b, s, w);
+    b->n.workers_joined++;
+    if (b->cfg.verbose)
+        zsys_info("broker: a worker joined %s with credit %ld (%u workers)", s->name, c,
+                  s->nmembers);
+    dispatch(b, s);
 }
 
-/* A reply from w: forwarded to its client (consuming *msg_p) when w holds its tag, else
-   dropped and counted. */
-static void on_reply(broker_t *b, worker_t *w, zmsg_t **msg_p)
+/* A reply from w: forwarded to its client when w holds its tag, else dropped and counted. */
+static void on_reply(broker_t *b, worker_t *w)
 {
-    zmsg_t *msg = *msg_p;
-    zframe_t *env = zmsg_pop(msg), *delim = zmsg_pop(msg);
-    request_t *r = NULL;
-    if (env && zframe_size(env) >= 8 && delim && zframe_size(delim) == 0 && zmsg_size(msg) > 0) {
-        uint64_t tag;
-        memcpy(&tag, zframe_data(env), 8);
-        r = request_by_tag(b, tag);
-    } else {
+    mpart_t *m = &b->in;
+    if (m->n <= W_BODY || zmq_msg_size(&m->f[W_ENV]) < 8 || zmq_msg_size(&m->f[W_DELIM]) != 0) {
         b->n.malformed++;
+        if (m->n > W_DELIM)
+            b->n.stale_replies++;
+        return;
     }
-    if (r && r->worker == w) {
-        list_remove(&w->head, &w->tail, r);
-        w->inflight--;
-        b->n.replies++;
-        send_to_client(b, r->client, w->service->name, msg_p);
-        request_free(b, r);
-        dispatch(b, w->service);
-    } else if (env && delim) {
+    uint64_t tag;
+    memcpy(&tag, zmq_msg_data(&m->f[W_ENV]), 8);
+    request_t *r = request_by_tag(b, tag);
+    if (!r || r->worker != w) {
         b->n.stale_replies++;
+        return;
     }
-    zframe_destroy(&env);
-    zframe_destroy(&delim);
+    service_t *s = w->service;
+    rlist_remove(&w->held, r);
+    w->inflight--;
+    s->inflight--;
+    worker_released(s, w);
+    b->n.replies++;
+    send_to_client(b, &r->client, s, NULL, m, W_BODY);
+    request_free(b, r);
+    dispatch(b, s);
 }
 
-void on_worker_message(broker_t *b, zmsg_t *msg)
+void on_worker_message(broker_t *b)
 {
-    zframe_t *identity = zmsg_pop(msg), *empty = zmsg_pop(msg), *proto = zmsg_pop(msg),
-             *cmd = zmsg_pop(msg);
-    if (!identity || !empty || zframe_size(empty) != 0 || !proto || !zframe_streq(proto, AC_MDPW) ||
-        !cmd || zframe_size(cmd) != 1) {
+    mpart_t *m = &b->in;
+    ident_t id;
+    if (m->overflow || m->n <= W_CMD || !ident_from(&id, &m->f[W_ID]) ||
+        zmq_msg_size(&m->f[W_EMPTY]) != 0 || !frame_is(m, W_PROTO, AC_MDPW) ||
+        zmq_msg_size(&m->f[W_CMD]) != 1) {
         b->n.malformed++;
-        goto done;
+        return;
     }
-    char *key = zframe_strhex(identity);
-    worker_t *w = zhashx_lookup(b->workers, key);
-    int command = zframe_data(cmd)[0];
+    worker_t *w = worker_find(b, &id);
+    int command = ((const uint8_t *)zmq_msg_data(&m->f[W_CMD]))[0];
     if (w)
         w->expiry = zclock_mono() + b->cfg.heartbeat_ms * b->cfg.liveness;
     if (command == AC_MDPW_READY) {
-        on_ready(b, identity, key, w, msg);
+        on_ready(b, &id, w);
     } else if (!w) {
         /* Not a worker we know (e.g. we restarted): tell it to reconnect. */
         b->n.malformed += command != AC_MDPW_HEARTBEAT && command != AC_MDPW_DISCONNECT;
         if (command != AC_MDPW_DISCONNECT)
-            send_to_identity(b, identity, AC_MDPW_DISCONNECT, NULL);
+            send_worker_command(b, &id, AC_MDPW_DISCONNECT, false);
     } else if (command == AC_MDPW_REPLY) {
-        on_reply(b, w, &msg);
+        on_reply(b, w);
     } else if (command == AC_MDPW_DISCONNECT) {
         worker_delete(b, w, false);
     } else if (command != AC_MDPW_HEARTBEAT) {
         b->n.malformed++;
     }
-    free(key);
-done:
-    zframe_destroy(&identity);
-    zframe_destroy(&empty);
-    zframe_destroy(&proto);
-    zframe_destroy(&cmd);
-    zmsg_destroy(&msg);
 }
 
-/* Workers that stopped talking. */
 void expire_workers(broker_t *b, int64_t now, bool heartbeat)
 {
-    zlistx_t *dead = zlistx_new();
-    for (worker_t *w = zhashx_first(b->workers); w; w = zhashx_next(b->workers)) {
-        if (w->expiry < now)
-            zlistx_add_end(dead, w);
-        else if (heartbeat)
-            send_to_worker(b, w, AC_MDPW_HEARTBEAT, NULL);
+    for (uint32_t i = 0; i < (uint32_t)b->cfg.max_workers; i++) {
+        worker_t *w = &b->workers[i];
+        if (!w->live)
+            continue;
+        if (w->expiry < now) {
+            b->n.workers_expired++;
+            if (b->cfg.verbose)
+                zsys_info("broker: a worker of %s expired", w->service->name);
+            worker_delete(b, w, false);
+        } else if (heartbeat) {
+            send_worker_command(b, &w->id, AC_MDPW_HEARTBEAT, false);
+        }
     }
-    for (worker_t *w = zlistx_first(dead); w; w = zlistx_next(dead)) {
-        b->n.workers_expired++;
-        if (b->cfg.verbose)
-            zsys_info("broker: worker %s expired", w->key);
-        worker_delete(b, w, false);
+}
+
+void disconnect_workers(broker_t *b)
+{
+    for (uint32_t i = 0; i < (uint32_t)b->cfg.max_workers; i++)
+        if (b->workers[i].live)
+            send_worker_command(b, &b->workers[i].id, AC_MDPW_DISCONNECT, false);
+}
+
+int workers_init(broker_t *b)
+{
+    uint32_t n = (uint32_t)b->cfg.max_workers;
+    b->workers = calloc(n, sizeof *b->workers);
+    b->free_workers = calloc(n, sizeof *b->free_workers);
+    if (!b->workers || !b->free_workers || itab_init(&b->worker_ix, n) != 0)
+        return -1;
+    /* free_workers[0 .. n - nworkers) are free, popped from the end: lowest index first. */
+    for (uint32_t i = 0; i < n; i++) {
+        b->workers[i].index = i;
+        b->free_workers[i] = n - 1 - i;
     }
-    zlistx_destroy(&dead);
+    return 0;
+}
+
+void workers_fini(broker_t *b)
+{
+    free(b->workers);
+    free(b->free_workers);
+    itab_fini(&b->worker_ix);
 }

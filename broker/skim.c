@@ -1,0 +1,195 @@
+/*  skim.c - the actor a request body names, read by a bounded skim of its msgpack: the
+    top-level map's `actor_id`, or `actor.id`, or (a batch) every item of `items` naming the
+    same actor. The skim reads object headers and jumps over strings; it gives up (and the
+    request goes least-loaded) on anything else, on a truncated body, and after SKIM_BUDGET
+    objects, so its cost is bounded whatever the body holds. Nothing is allocated.
+*/
+#include <string.h>
+
+#include "broker.h"
+
+#define SKIM_BUDGET 256 /* msgpack objects the skim may read */
+
+typedef struct {
+    const uint8_t *p, *end;
+    int budget;
+} skim_t;
+
+enum { K_BAD, K_STR, K_MAP, K_ARRAY, K_OTHER };
+
+/* Type bytes 0xc0..0xdf: the kind, the bytes of length that follow, the payload bytes to
+   skip. K_BAD: never used, or ext 8/16/32, which our bodies do not carry. */
+static const struct {
+    uint8_t kind, extra, skip;
+} s_types[32] = {
+    [0x00] = {K_OTHER, 0, 0}, [0x02] = {K_OTHER, 0, 0},  [0x03] = {K_OTHER, 0, 0}, /* nil, bool */
+    [0x04] = {K_STR, 1, 0},   [0x05] = {K_STR, 2, 0},    [0x06] = {K_STR, 4, 0},   /* bin */
+    [0x0a] = {K_OTHER, 0, 4}, [0x0b] = {K_OTHER, 0, 8},                            /* float */
+    [0x0c] = {K_OTHER, 0, 1}, [0x0d] = {K_OTHER, 0, 2},  [0x0e] = {K_OTHER, 0, 4},
+    [0x0f] = {K_OTHER, 0, 8}, /* uint */
+    [0x10] = {K_OTHER, 0, 1}, [0x11] = {K_OTHER, 0, 2},  [0x12] = {K_OTHER, 0, 4},
+    [0x13] = {K_OTHER, 0, 8}, /* int */
+    [0x14] = {K_OTHER, 0, 2}, [0x15] = {K_OTHER, 0, 3},  [0x16] = {K_OTHER, 0, 5},
+    [0x17] = {K_OTHER, 0, 9}, [0x18] = {K_OTHER, 0, 17},                         /* fixext */
+    [0x19] = {K_STR, 1, 0},   [0x1a] = {K_STR, 2, 0},    [0x1b] = {K_STR, 4, 0}, /* str */
+    [0x1c] = {K_ARRAY, 2, 0}, [0x1d] = {K_ARRAY, 4, 0},                          /* array */
+    [0x1e] = {K_MAP, 2, 0},   [0x1f] = {K_MAP, 4, 0},                            /* map */
+};
+
+static bool need(skim_t *k, size_t n)
+{
+    return (size_t)(k->end - k->p) >= n;
+}
+
+/* Reads an object header: its kind and, for containers and strings, the count or length
+   (scalars are skipped whole). False on truncation, a type we do not read, or when the
+   budget is spent. */
+static bool header(skim_t *k, int *kind, uint32_t *len)
+{
+    if (--k->budget < 0 || !need(k, 1))
+        return false;
+    uint8_t t = *k->p++;
+    *len = 0;
+    if (t <= 0x7f || t >= 0xe0) {
+        *kind = K_OTHER;
+    } else if (t >= 0xc0) {
+        int extra = s_types[t - 0xc0].extra, skip = s_types[t - 0xc0].skip;
+        *kind = s_types[t - 0xc0].kind;
+        if (*kind == K_BAD || !need(k, (size_t)(extra + skip)))
+            return false;
+        for (int i = 0; i < extra; i++)
+            *len = (*len << 8) | *k->p++;
+        k->p += skip;
+    } else if (t >= 0xa0) {
+        *kind = K_STR, *len = t & 0x1f;
+    } else if (t >= 0x90) {
+        *kind = K_ARRAY, *len = t & 0x0f;
+    } else {
+        *kind = K_MAP, *len = t & 0x0f;
+    }
+    return true;
+}
+
+/* Skips one whole object. */
+static bool skip_object(skim_t *k)
+{
+    int kind;
+    uint32_t len;
+    if (!header(k, &kind, &len))
+        return false;
+    if (kind == K_STR) {
+        if (!need(k, len))
+            return false;
+        k->p += len;
+        return true;
+    }
+    uint64_t n = kind == K_MAP ? 2ull * len : kind == K_ARRAY ? len : 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (!skip_object(k))
+            return false;
+    return true;
+}
+
+/* Reads a string object into (s, n); false when the next object is not a string. */
+static bool read_str(skim_t *k, const uint8_t **s, uint32_t *n)
+{
+    int kind;
+    if (!header(k, &kind, n) || kind != K_STR || !need(k, *n))
+        return false;
+    *s = k->p;
+    k->p += *n;
+    return true;
+}
+
+static bool key_is(const uint8_t *s, uint32_t n, const char *want)
+{
+    return n == strlen(want) && memcmp(s, want, n) == 0;
+}
+
+/* In a map of `len` entries, the actor id (`actor_id`, or `actor.id`); found is false when
+   the map names none. False on a body that cannot be skimmed. */
+static bool map_actor(skim_t *k, uint32_t len, const uint8_t **id, uint32_t *idlen, bool *found,
+                      bool top, const uint8_t **items_at)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        const uint8_t *key;
+        uint32_t klen;
+        if (!read_str(k, &key, &klen))
+            return false;
+        if (key_is(key, klen, "actor_id")) {
+            if (!read_str(k, id, idlen))
+                return false;
+            *found = true;
+        } else if (key_is(key, klen, "actor")) {
+            int kind;
+            uint32_t n;
+            if (!header(k, &kind, &n) || kind != K_MAP)
+                return false;
+            for (uint32_t j = 0; j < n; j++) {
+                const uint8_t *ak;
+                uint32_t aklen;
+                if (!read_str(k, &ak, &aklen))
+                    return false;
+                if (key_is(ak, aklen, "id")) {
+                    if (!read_str(k, id, idlen))
+                        return false;
+                    *found = true;
+                } else if (!skip_object(k)) {
+                    return false;
+                }
+            }
+        } else if (top && key_is(key, klen, "items")) {
+            *items_at = k->p;
+            if (!skip_object(k))
+                return false;
+        } else if (!skip_object(k)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
+{
+    skim_t k = {p, p + n, SKIM_BUDGET};
+    int kind;
+    uint32_t len;
+    if (!header(&k, &kind, &len) || kind != K_MAP)
+        return false;
+    const uint8_t *id = NULL, *items = NULL;
+    uint32_t idlen = 0;
+    bool found = false;
+    if (!map_actor(&k, len, &id, &idlen, &found, true, &items))
+        return false;
+    if (!found && items) {
+        /* A batch: every item must name the same actor. */
+        k.p = items;
+        uint32_t count;
+        if (!header(&k, &kind, &count) || kind != K_ARRAY || count == 0)
+            return false;
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *iid = NULL;
+            uint32_t iidlen = 0;
+            bool ifound = false;
+            uint32_t ilen;
+            if (!header(&k, &kind, &ilen) || kind != K_MAP ||
+                !map_actor(&k, ilen, &iid, &iidlen, &ifound, false, NULL) || !ifound)
+                return false;
+            if (i == 0) {
+                id = iid, idlen = iidlen;
+            } else if (iidlen != idlen || memcmp(iid, id, idlen) != 0) {
+                return false;
+            }
+        }
+        found = true;
+    }
+    if (!found || idlen == 0)
+        return false;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (uint32_t i = 0; i < idlen; i++) {
+        h ^= id[i];
+        h *= 0x100000001b3ULL;
+    }
+    *key = mix64(h);
+    return true;
+}
