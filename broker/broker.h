@@ -150,7 +150,7 @@ typedef struct {
     char *config, *frontend, *backend, *events_in, *events_out, *dispatch;
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
     long long max_requeues, socket_max_bytes, grace_ms, max_services, max_workers;
-    long long queue_max_bytes, client_queue_max;
+    long long queue_max_bytes, client_queue_max, frontend_hwm;
     double affinity_epsilon;
     bool verbose, fair_queuing;
 } config_t;
@@ -232,6 +232,8 @@ int64_t itab_find(const itab_t *t, uint32_t hash, itab_eq_fn eq, const void *ctx
 int itab_insert(itab_t *t, uint32_t hash, uint32_t index);
 void itab_remove(itab_t *t, uint32_t hash, uint32_t index);
 uint32_t ident_hash(const ident_t *id, uint32_t salt);
+/* A 64-bit finaliser: close inputs give far-apart outputs. */
+uint64_t mix64(uint64_t x);
 
 /* queue.c */
 void request_free(broker_t *b, request_t *r);
@@ -275,9 +277,6 @@ int service_add_worker(broker_t *b, service_t *s, worker_t *w);
 void service_remove_worker(broker_t *b, service_t *s, worker_t *w);
 /* w's in-flight count went down by one (a reply): back in the heap or moved up. */
 void worker_released(service_t *s, worker_t *w);
-/* A 64-bit finaliser: close inputs give far-apart outputs. */
-uint64_t mix64(uint64_t x);
-
 /* skim.c */
 /* The hash of the actor a request body names, when a bounded skim finds one. */
 bool skim_actor(const uint8_t *p, size_t n, uint64_t *key);

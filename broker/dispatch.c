@@ -92,16 +92,6 @@ void worker_released(service_t *s, worker_t *w)
 
 /* ---- affinity buckets ---- */
 
-uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* Recomputes every bucket's best workers over s's members; counts the buckets whose first
    choice changed. O(buckets x members), only when the membership changes. */
 static void rebuild_buckets(broker_t *b, service_t *s)

@@ -103,3 +103,13 @@ uint32_t ident_hash(const ident_t *id, uint32_t salt)
     h ^= h >> 29;
     return (uint32_t)(h ^ (h >> 32));
 }
+
+uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}

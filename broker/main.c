@@ -89,7 +89,9 @@ static void run(broker_t *b)
 
 /* ---- setup ---- */
 
-static zsock_t *router(broker_t *b, const char *endpoint)
+/* A bound ROUTER; rcvhwm bounds the messages libzmq buffers per connected peer before the
+   loop reads them (per peer, the bytes it may buffer are rcvhwm x the message size). */
+static zsock_t *router(broker_t *b, const char *endpoint, int rcvhwm)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s)
@@ -97,7 +99,7 @@ static zsock_t *router(broker_t *b, const char *endpoint)
     zsock_set_router_mandatory(s, 1);
     zsock_set_linger(s, 500);
     zsock_set_maxmsgsize(s, b->cfg.socket_max_bytes);
-    zsock_set_rcvhwm(s, 1000000);
+    zsock_set_rcvhwm(s, rcvhwm);
     zsock_set_sndhwm(s, 1000000);
     if (zsock_bind(s, "%s", endpoint) < 0) {
         fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", endpoint,
@@ -134,6 +136,7 @@ static void config_defaults(config_t *c)
     c->grace_ms = 5000;
     c->max_services = 64;
     c->max_workers = 4096;
+    c->frontend_hwm = 1000;
     c->queue_max_bytes = 256ll << 20;
     c->client_queue_max = 0;
     c->fair_queuing = true;
@@ -152,8 +155,9 @@ static int setup(broker_t *b)
         fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
         return -1;
     }
-    b->frontend = router(b, b->cfg.frontend);
-    b->backend = router(b, b->cfg.backend);
+    b->frontend = router(b, b->cfg.frontend, (int)b->cfg.frontend_hwm);
+    /* Workers' replies are bounded by their credit already. */
+    b->backend = router(b, b->cfg.backend, 1000000);
     if (!b->frontend || !b->backend)
         return -1;
     b->fe = zsock_resolve(b->frontend);
@@ -201,6 +205,8 @@ int main(int argc, char **argv)
          "on SIGTERM, how long to wait for in-flight replies"},
         {"max_services", AC_SET_INT, &c->max_services, 1, 100000,
          "distinct service names accepted"},
+        {"frontend_hwm", AC_SET_INT, &c->frontend_hwm, 1, 1000000,
+         "messages buffered per client connection before the broker reads them"},
         {"max_workers", AC_SET_INT, &c->max_workers, 1, 65536, "workers registered at once"},
         {"queue_max_bytes", AC_SET_INT, &c->queue_max_bytes, 1 << 20, 1ll << 40,
          "bytes of requests held (queued or in flight), all services"},

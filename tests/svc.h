@@ -129,7 +129,7 @@ static void svc_ports(svc_t *s)
     snprintf(s->eout, sizeof s->eout, "tcp://127.0.0.1:%d", s->port[3]);
 }
 
-static pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
+static inline pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
 {
     const char *argv[] = {AC_BROKER_PATH, "--frontend",     s->fe,        "--backend",
                           s->be,          "--events-in",    s->ein,       "--events-out",
@@ -140,8 +140,8 @@ static pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
 }
 
 /* Starts a worker on the golden registries (layers may be NULL for the default file). */
-static pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
-                              const char *heartbeat_ms, const char *l1_entries)
+static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
+                                     const char *heartbeat_ms, const char *l1_entries)
 {
     char comb[512], lay[512];
     tu_golden_path(comb, sizeof comb, "combiner.yaml");
