@@ -750,6 +750,42 @@ static void a_flood_of_big_requests_stays_within_the_byte_bound(void **state)
     broker_stop();
 }
 
+/* Runs the broker with these flags to its exit; returns the status. */
+static int broker_exit_status(const char *const *flags)
+{
+    const char *argv[16] = {AC_BROKER_PATH};
+    int n = 1;
+    for (int i = 0; flags[i] && n < 15; i++)
+        argv[n++] = flags[i];
+    argv[n] = NULL;
+    pid_t pid = svc_spawn(argv, "broker-bad.log");
+    int st = svc_stop(pid, 0, 10000); /* signal 0: only waits */
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void the_shipped_config_serves_and_bad_dispatch_settings_exit_2(void **state)
+{
+    (void)state;
+    const char *shipped[] = {"--config", AC_SOURCE_DIR "/config/actorcore.yaml", NULL};
+    broker_start(shipped);
+    fw_t *ws[1] = {fw_new("4")};
+    wait_stat("workers", 1, 5000);
+    zsock_t *c = client_new();
+    assert_int_equal(round_trip(c, ws, 1, "hero", 1), 0);
+    assert_int_equal(bstat("affine_hits"), 1); /* the shipped dispatch is affine */
+    zsock_destroy(&c);
+    fw_free_all(ws, 1);
+    broker_stop();
+    const char *bad[][3] = {{"--dispatch", "round_robin", NULL},
+                            {"--affinity-epsilon", "nan", NULL},
+                            {"--affinity-epsilon", "-1", NULL},
+                            {"--max-workers", "0", NULL},
+                            {"--queue-max-bytes", "12", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (broker_exit_status(bad[i]) != 2)
+            fail_msg("actorcore-broker %s %s did not exit 2", bad[i][0], bad[i][1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -762,6 +798,7 @@ int main(void)
         cmocka_unit_test(unknown_service_names_never_lock_a_worker_out),
         cmocka_unit_test(one_clients_backlog_delays_another_by_one_request),
         cmocka_unit_test(a_flood_of_big_requests_stays_within_the_byte_bound),
+        cmocka_unit_test(the_shipped_config_serves_and_bad_dispatch_settings_exit_2),
     };
     return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }
