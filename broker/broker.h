@@ -158,26 +158,30 @@ typedef struct {
 typedef struct {
     uint64_t requests, replies, malformed, stale_replies, requeued, timeouts, too_large, queue_full,
         workers_expired, workers_joined, lost, unroutable;
-    uint64_t queue_bytes_full;    /* refused: the held bytes would pass queue_max_bytes */
-    uint64_t client_queue_full;   /* refused: the client's queue is at client_queue_max */
-    uint64_t services_evicted;    /* entries without workers dropped for a new name */
-    uint64_t services_refused;    /* new names refused: max_services have workers */
-    uint64_t workers_refused;     /* READY refused: the worker table is full */
-    uint64_t affine_hits;         /* went to the actor's owner */
-    uint64_t affine_spills;       /* named an actor, went elsewhere (bound or credit) */
-    uint64_t least_loaded;        /* named no actor (or affinity off): least-loaded */
-    uint64_t owner_changes;       /* buckets whose owner changed with the membership */
-    uint64_t load_bound_exceeded; /* dispatches leaving a worker past the bound + 1 */
+    uint64_t queue_bytes_full;     /* refused: the held bytes would pass queue_max_bytes */
+    uint64_t client_queue_full;    /* refused: the client's queue is at client_queue_max */
+    uint64_t services_evicted;     /* entries without workers dropped for a new name */
+    uint64_t services_refused;     /* new names refused: max_services have workers */
+    uint64_t workers_refused;      /* READY refused: the worker table is full */
+    uint64_t affine_hits;          /* went to the actor's owner */
+    uint64_t affine_spills;        /* named an actor, went elsewhere (bound or credit) */
+    uint64_t least_loaded;         /* named no actor (or affinity off): least-loaded */
+    uint64_t owner_changes;        /* buckets whose owner changed with the membership */
+    uint64_t load_bound_exceeded;  /* dispatches leaving a worker past the bound + 1 */
+    uint64_t workers_disconnected; /* workers found gone when their connection dropped */
 } counters_t;
 
 typedef struct {
-    config_t cfg;      /* settings in force */
-    bool affine;       /* dispatch: affine */
-    zsock_t *frontend; /* clients' ROUTER */
-    zsock_t *backend;  /* workers' ROUTER */
-    void *fe, *be;     /* their libzmq handles */
-    zactor_t *proxy;   /* the event forwarder (zproxy) */
-    mpart_t in;        /* the message being handled */
+    config_t cfg;        /* settings in force */
+    bool affine;         /* dispatch: affine */
+    zsock_t *frontend;   /* clients' ROUTER */
+    zsock_t *backend;    /* workers' ROUTER */
+    void *fe, *be;       /* their libzmq handles */
+    zsock_t *monitor;    /* PAIR: the backend's disconnection events */
+    int64_t probe_until; /* after a disconnection: probe workers until then (0: no) */
+    int64_t probe_at;    /* next probe */
+    zactor_t *proxy;     /* the event forwarder (zproxy) */
+    mpart_t in;          /* the message being handled */
     /* requests */
     request_t **chunks;   /* the slab: chunks of SLAB_CHUNK requests */
     uint32_t nchunks;     /* chunks allocated */
@@ -289,6 +293,14 @@ void expire_workers(broker_t *b, int64_t now, bool heartbeat);
 /* Tells every worker to disconnect and frees them (shutdown). */
 void disconnect_workers(broker_t *b);
 void on_worker_message(broker_t *b);
+/* Watches the backend for dropped connections (zmq_socket_monitor). -1 on failure. */
+int monitor_start(broker_t *b);
+void monitor_stop(broker_t *b);
+/* Reads the monitor's events; while a disconnection is recent, probes the workers: one
+   whose routing id has no connection any more is deleted, its requests re-queued. */
+void on_monitor_events(broker_t *b);
+/* A send to w failed: w's connection is gone; the next probe confirms and deletes it. */
+void worker_unreachable(broker_t *b);
 int workers_init(broker_t *b);
 void workers_fini(broker_t *b);
 

@@ -195,6 +195,9 @@ static void send_request(broker_t *b, worker_t *w, request_t *r)
         frame_send(b->be, NULL, 0, true);
         for (int f = 0; f < r->nbody; f++)
             frame_send_msg(b->be, &r->body[f], true, f + 1 < r->nbody);
+    } else {
+        /* Its connection is gone: r stays held and is re-queued when the probe deletes w. */
+        worker_unreachable(b);
     }
 }
 

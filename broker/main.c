@@ -39,8 +39,10 @@ static void drain(broker_t *b)
 
 static void run(broker_t *b)
 {
-    zmq_pollitem_t items[] = {{zsock_resolve(b->frontend), 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve(b->backend), 0, ZMQ_POLLIN, 0}};
+    /* The backend and its monitor first: while stopping, only they are polled. */
+    zmq_pollitem_t items[] = {{b->be, 0, ZMQ_POLLIN, 0},
+                              {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
+                              {b->fe, 0, ZMQ_POLLIN, 0}};
     b->heartbeat_at = zclock_mono() + b->cfg.heartbeat_ms;
     int64_t tick = b->cfg.heartbeat_ms < 100 ? b->cfg.heartbeat_ms : 100,
             next_tick = zclock_mono() + tick;
@@ -55,8 +57,10 @@ static void run(broker_t *b)
         if (stop_at && (inflight_count(b) == 0 || zclock_mono() >= stop_at || zsys_interrupted))
             break;
         int64_t wait = next_tick - zclock_mono();
+        if (b->probe_until && wait > 5)
+            wait = 5; /* a connection dropped: probe again soon */
         /* While stopping, the frontend is not read: nothing new is accepted. */
-        int rc = zmq_poll(stop_at ? items + 1 : items, stop_at ? 1 : 2, wait > 0 ? (long)wait : 0);
+        int rc = zmq_poll(items, stop_at ? 2 : 3, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
             break;
         /* Several messages per wake-up, the two sockets in turn. */
@@ -75,6 +79,7 @@ static void run(broker_t *b)
             if (!any)
                 break;
         }
+        on_monitor_events(b);
         int64_t now = zclock_mono();
         if (now >= next_tick) {
             bool hb = now >= b->heartbeat_at;
@@ -162,6 +167,11 @@ static int setup(broker_t *b)
         return -1;
     b->fe = zsock_resolve(b->frontend);
     b->be = zsock_resolve(b->backend);
+    if (monitor_start(b) != 0) {
+        fprintf(stderr, "actorcore-broker: cannot monitor the backend: %s\n",
+                zmq_strerror(zmq_errno()));
+        return -1;
+    }
     events_start(b);
     return 0;
 }
@@ -174,6 +184,7 @@ static void teardown(broker_t *b)
     workers_fini(b);
     for (int i = 0; i < FRAMES_MAX; i++)
         zmq_msg_close(&b->in.f[i]);
+    monitor_stop(b);
     zsock_destroy(&b->frontend);
     zsock_destroy(&b->backend);
     msgpack_zone_destroy(&b->zone);

@@ -34,6 +34,7 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"workers_expired", n->workers_expired},
         {"workers_joined", n->workers_joined},
         {"workers_refused", n->workers_refused},
+        {"workers_disconnected", n->workers_disconnected},
         {"services_evicted", n->services_evicted},
         {"services_refused", n->services_refused},
         {"lost", n->lost},

@@ -4,6 +4,7 @@
     talking or disconnects is deleted and every request it held goes back to its queue;
     the backend's (workers') messages, replies included, arrive here.
 */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,74 @@ void expire_workers(broker_t *b, int64_t now, bool heartbeat)
         } else if (heartbeat) {
             send_worker_command(b, &w->id, AC_MDPW_HEARTBEAT, false);
         }
+    }
+}
+
+/* ---- dropped connections ----
+   libzmq tells a ROUTER's monitor that a connection dropped, but not whose routing id it
+   carried. The mapping is made exact by asking the ROUTER itself: with ROUTER_MANDATORY, a
+   send to a routing id that has no connection fails at once (EHOSTUNREACH), so after a
+   disconnection each worker is sent a heartbeat, and only those whose send fails are
+   deleted. The pipe of a dropped connection is removed asynchronously, so the probe is
+   repeated every 5 ms for PROBE_MS after the event. */
+#define PROBE_MS 100
+
+int monitor_start(broker_t *b)
+{
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://actorcore-broker-monitor-%p", (void *)b);
+    if (zmq_socket_monitor(b->be, ep, ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    b->monitor = zsock_new(ZMQ_PAIR);
+    if (!b->monitor || zsock_connect(b->monitor, "%s", ep) != 0)
+        return -1;
+    return 0;
+}
+
+void monitor_stop(broker_t *b)
+{
+    if (b->be)
+        zmq_socket_monitor(b->be, NULL, 0);
+    zsock_destroy(&b->monitor);
+}
+
+void worker_unreachable(broker_t *b)
+{
+    if (!b->probe_until)
+        b->probe_at = zclock_mono();
+    b->probe_until = zclock_mono() + PROBE_MS;
+}
+
+static void probe_workers(broker_t *b)
+{
+    for (uint32_t i = 0; i < (uint32_t)b->cfg.max_workers; i++) {
+        worker_t *w = &b->workers[i];
+        if (w->live && send_worker_command(b, &w->id, AC_MDPW_HEARTBEAT, false) != 0) {
+            b->n.workers_disconnected++;
+            if (b->cfg.verbose)
+                zsys_info("broker: a worker of %s disconnected", w->service->name);
+            worker_delete(b, w, false);
+        }
+    }
+}
+
+void on_monitor_events(broker_t *b)
+{
+    zmq_msg_t f;
+    zmq_msg_init(&f);
+    void *mon = zsock_resolve(b->monitor);
+    /* Each event is two frames (event id + value, then the endpoint): only their
+       arrival matters. */
+    while (zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0)
+        if (!zmq_msg_more(&f))
+            worker_unreachable(b);
+    zmq_msg_close(&f);
+    int64_t now = zclock_mono();
+    if (b->probe_until && now >= b->probe_at) {
+        probe_workers(b);
+        b->probe_at = now + 5;
+        if (now >= b->probe_until)
+            b->probe_until = 0;
     }
 }
 

@@ -750,6 +750,51 @@ static void a_flood_of_big_requests_stays_within_the_byte_bound(void **state)
     broker_stop();
 }
 
+static void a_dropped_connection_requeues_only_its_workers_requests_at_once(void **state)
+{
+    (void)state;
+    /* Heartbeats so slow (expiry 3 minutes) that only the dropped connection can tell. */
+    const char *flags[] = {"--heartbeat-ms", "60000", "--dispatch", "least_loaded", NULL};
+    broker_start(flags);
+    fw_t *ws[2] = {fw_new("1000"), fw_new("1000")};
+    wait_stat("workers", 2, 5000);
+    zsock_t *c = client_new();
+    enum { N = 100 };
+    for (int i = 0; i < N; i++)
+        send_get(c, "x", i + 1);
+    for (int64_t until = zclock_mono() + 5000;
+         ws[0]->got + ws[1]->got < N && zclock_mono() < until;)
+        fw_pump(ws, 2, 5);
+    int held0 = ws[0]->got, held1 = ws[1]->got;
+    assert_int_equal(held0 + held1, N);
+    assert_true(held0 > 0 && held1 > 0);
+    int64_t t0 = zclock_mono();
+    fw_vanish(&ws[0]);
+    /* Worker 0's requests, and only those, come to worker 1. */
+    while (ws[1]->got < N && zclock_mono() - t0 < 10000)
+        fw_pump(ws, 2, 5);
+    int64_t took = zclock_mono() - t0;
+    assert_int_equal(ws[1]->got, N);
+    if (took > 5000)
+        fail_msg("the dropped worker's requests took %" PRId64 " ms to come back", took);
+    assert_int_equal(bstat("requeued"), (uint64_t)held0);
+    assert_int_equal(bstat("workers_disconnected"), 1);
+    assert_int_equal(bstat("workers"), 1);
+    fw_answer_all(ws[1]);
+    unsigned char seen[N + 1] = {0};
+    for (int i = 0; i < N; i++) {
+        zmsg_t *rep = recv_within(c, 5000);
+        int64_t id = reply_id(rep);
+        assert_true(id >= 1 && id <= N);
+        assert_int_equal(seen[id], 0);
+        seen[id] = 1;
+        zmsg_destroy(&rep);
+    }
+    zsock_destroy(&c);
+    fw_free_all(ws, 2);
+    broker_stop();
+}
+
 /* Runs the broker with these flags to its exit; returns the status. */
 static int broker_exit_status(const char *const *flags)
 {
@@ -799,6 +844,7 @@ int main(void)
         cmocka_unit_test(one_clients_backlog_delays_another_by_one_request),
         cmocka_unit_test(a_flood_of_big_requests_stays_within_the_byte_bound),
         cmocka_unit_test(the_shipped_config_serves_and_bad_dispatch_settings_exit_2),
+        cmocka_unit_test(a_dropped_connection_requeues_only_its_workers_requests_at_once),
     };
     return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }
