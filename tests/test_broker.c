@@ -795,6 +795,93 @@ static void a_dropped_connection_requeues_only_its_workers_requests_at_once(void
     broker_stop();
 }
 
+static void a_peer_saying_ready_under_many_names_fills_only_the_worker_table(void **state)
+{
+    (void)state;
+    const char *flags[] = {"--max-workers", "16", "--heartbeat-ms", "100", "--dispatch",
+                           "least_loaded",  NULL};
+    broker_start(flags);
+    fw_t *ws[1] = {fw_new("100")};
+    wait_stat("workers", 1, 5000);
+    /* 40 identities say READY and then nothing: 15 fit, 25 are refused. */
+    enum { FAKES = 40 };
+    zsock_t *fake[FAKES];
+    for (int i = 0; i < FAKES; i++) {
+        fake[i] = zsock_new(ZMQ_DEALER);
+        assert_int_equal(zsock_connect(fake[i], "%s", s_b.be), 0);
+        zmsg_t *m = zmsg_new();
+        zmsg_addmem(m, NULL, 0);
+        zmsg_addstr(m, AC_MDPW);
+        zmsg_addmem(m, "\x01", 1);
+        zmsg_addstr(m, SVC);
+        zmsg_addstr(m, "100");
+        zmsg_send(&m, fake[i]);
+    }
+    for (int64_t until = zclock_mono() + 5000;
+         bstat("workers_refused") < FAKES - 15 && zclock_mono() < until;)
+        fw_pump(ws, 1, 10);
+    assert_int_equal(bstat("workers_refused"), FAKES - 15);
+    /* A client is still served: what went to the silent ones comes back when they expire. */
+    zsock_t *c = client_new();
+    enum { N = 60 };
+    for (int i = 0; i < N; i++)
+        send_get(c, "x", i + 1);
+    int answered = 0;
+    for (int64_t until = zclock_mono() + 10000; answered < N && zclock_mono() < until;) {
+        fw_pump(ws, 1, 5);
+        fw_answer_all(ws[0]);
+        zmsg_t *rep;
+        while ((rep = recv_within(c, 0))) {
+            assert_true(reply_id(rep) >= 1);
+            answered++;
+            zmsg_destroy(&rep);
+        }
+    }
+    assert_int_equal(answered, N);
+    assert_true(bstat("requeued") > 0);    /* some did go to a silent one first */
+    assert_int_equal(bstat("workers"), 1); /* the table is back to the live worker */
+    for (int i = 0; i < FAKES; i++)
+        zsock_destroy(&fake[i]);
+    zsock_destroy(&c);
+    fw_free_all(ws, 1);
+    broker_stop();
+}
+
+static void many_clients_queue_state_is_reclaimed_once_served(void **state)
+{
+    (void)state;
+    broker_start(NULL);
+    enum { CLIENTS = 300 };
+    zsock_t *cs[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++) {
+        cs[i] = client_new();
+        send_get(cs[i], "x", i + 1);
+    }
+    wait_stat("client_queues", CLIENTS, 5000);
+    fw_t *ws[1] = {fw_new("10")};
+    int answered = 0;
+    for (int64_t until = zclock_mono() + 10000; answered < CLIENTS && zclock_mono() < until;) {
+        fw_pump(ws, 1, 2);
+        fw_answer_all(ws[0]);
+        for (int i = 0; i < CLIENTS; i++) {
+            zmsg_t *rep = recv_within(cs[i], 0);
+            if (rep) {
+                assert_int_equal(reply_id(rep), i + 1);
+                answered++;
+                zmsg_destroy(&rep);
+            }
+        }
+    }
+    assert_int_equal(answered, CLIENTS);
+    assert_int_equal(bstat("client_queues"), 0);
+    assert_int_equal(bstat("requests_held"), 0);
+    assert_int_equal(bstat("bytes_held"), 0);
+    for (int i = 0; i < CLIENTS; i++)
+        zsock_destroy(&cs[i]);
+    fw_free_all(ws, 1);
+    broker_stop();
+}
+
 /* Runs the broker with these flags to its exit; returns the status. */
 static int broker_exit_status(const char *const *flags)
 {
@@ -845,6 +932,8 @@ int main(void)
         cmocka_unit_test(a_flood_of_big_requests_stays_within_the_byte_bound),
         cmocka_unit_test(the_shipped_config_serves_and_bad_dispatch_settings_exit_2),
         cmocka_unit_test(a_dropped_connection_requeues_only_its_workers_requests_at_once),
+        cmocka_unit_test(a_peer_saying_ready_under_many_names_fills_only_the_worker_table),
+        cmocka_unit_test(many_clients_queue_state_is_reclaimed_once_served),
     };
     return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }
