@@ -131,8 +131,8 @@ static void config_defaults(config_t *c)
     c->backend = strdup(AC_DEFAULT_BACKEND);
     c->events_in = strdup(AC_DEFAULT_EVENTS_IN);
     c->events_out = strdup(AC_DEFAULT_EVENTS_OUT);
-    c->heartbeat_ms = 2500;
-    c->liveness = 3;
+    c->heartbeat_ms = 500;
+    c->liveness = 4;
     c->queue_max = 100000;
     c->request_timeout_ms = 10000;
     c->max_message_bytes = 1 << 20;

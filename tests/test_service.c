@@ -460,6 +460,79 @@ static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
     svc_stop(s.broker, SIGTERM, 3000);
 }
 
+static void a_client_resends_at_once_when_its_broker_connection_returns(void **state)
+{
+    (void)state;
+    svc_t s;
+    char store[400];
+    svc_ports(&s);
+    svc_start_broker(&s, "100");
+    snprintf(store, sizeof store, "%s/resend-%d.db", svc_tmpdir(), s.port[0]);
+    pid_t w = svc_start_worker(&s, NULL, store, "100", "0");
+    wait_ready(&s);
+    /* One attempt of a minute: only the reconnection can bring the answer sooner. */
+    ac_client_config_t cfg = {60000, 0};
+    ac_client_t *c = ac_client_new(s.fe, &cfg);
+    parsed_t p = {0};
+    ac_reply_t r;
+    char outs[512];
+    send_resolve(c, one_flat(outs, sizeof outs, "strength", 3), NULL, false, NULL);
+    recv_one(c, &r, 10000);
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    /* The next request is held by the broker (its worker is stopped) when the broker dies:
+       it is lost with the broker, and only a re-send can save it. */
+    kill(w, SIGSTOP);
+    send_resolve(c, one_flat(outs, sizeof outs, "strength", 4), NULL, false, NULL);
+    usleep(300000);
+    svc_stop(s.broker, SIGKILL, 1000);
+    kill(w, SIGCONT);
+    svc_start_broker(&s, "100");
+    int64_t t0 = zclock_mono();
+    recv_one(c, &r, 30000);
+    const msgpack_object *o = parse_reply(&p, &r);
+    if (!reply_ok(o))
+        fail_msg("after restart: %s", to_json(o));
+    if (zclock_mono() - t0 > 20000)
+        fail_msg("the request waited for its timeout instead of being re-sent");
+    assert_true(
+        ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64 == 4);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_true(st.resent >= 1);
+    assert_int_equal(st.retried, 0);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void a_worker_rejoins_a_restarted_broker_at_once(void **state)
+{
+    (void)state;
+    svc_t s;
+    char store[400];
+    svc_ports(&s);
+    svc_start_broker(&s, "60000");
+    snprintf(store, sizeof store, "%s/rejoin-%d.db", svc_tmpdir(), s.port[0]);
+    /* Heartbeats a minute apart: only the dropped connection can tell the worker. */
+    svc_start_worker(&s, NULL, store, "60000", "0");
+    wait_ready(&s);
+    svc_stop(s.broker, SIGKILL, 1000);
+    svc_start_broker(&s, "60000");
+    ac_client_config_t cfg = {20000, 0};
+    ac_client_t *c = ac_client_new(s.fe, &cfg);
+    parsed_t p = {0};
+    ac_reply_t r;
+    char outs[512];
+    send_resolve(c, one_flat(outs, sizeof outs, "strength", 5), NULL, false, NULL);
+    recv_one(c, &r, 30000);
+    const msgpack_object *o = parse_reply(&p, &r);
+    if (!reply_ok(o))
+        fail_msg("the worker did not rejoin the new broker: %s", to_json(o));
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
 static void l3_survives_every_worker_stopping(void **state)
 {
     (void)state;
@@ -895,6 +968,8 @@ int main(void)
         cmocka_unit_test(two_workers_share_the_load_and_a_third_joining_gets_work),
         cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
         cmocka_unit_test(broker_restart_workers_reconnect_and_retries_succeed),
+        cmocka_unit_test(a_client_resends_at_once_when_its_broker_connection_returns),
+        cmocka_unit_test(a_worker_rejoins_a_restarted_broker_at_once),
         cmocka_unit_test(l3_survives_every_worker_stopping),
         cmocka_unit_test(w2_actor_through_the_cli_and_the_service_is_equal),
     };

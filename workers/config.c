@@ -12,8 +12,8 @@ void worker_config_defaults(worker_config_t *cfg)
     cfg->events = strdup("tcp://127.0.0.1:5558");
     cfg->store = strdup("var/actorcore.db");
     cfg->credit = 64;
-    cfg->heartbeat_ms = 2500;
-    cfg->liveness = 3;
+    cfg->heartbeat_ms = 500;
+    cfg->liveness = 4;
     cfg->reconnect_max_ms = 8000;
     cfg->l1_entries = 100000;
     cfg->l1_bytes = 256ll << 20;

@@ -60,6 +60,50 @@ static zsock_t *connect_broker(worker_t *w)
     return s;
 }
 
+/* The broker link: the DEALER and a monitor that reports its connection dropping. */
+typedef struct {
+    zsock_t *sock; /* DEALER to the broker's backend */
+    zsock_t *mon;  /* PAIR: ZMQ_EVENT_DISCONNECTED of sock */
+} link_t;
+
+static void link_close(link_t *l)
+{
+    if (l->mon && l->sock)
+        zmq_socket_monitor(zsock_resolve(l->sock), NULL, 0);
+    zsock_destroy(&l->mon);
+    zsock_destroy(&l->sock);
+}
+
+/* A fresh socket that says READY, watched by a monitor. -1 when either cannot be made. */
+static int link_open(worker_t *w, link_t *l)
+{
+    static unsigned s_links; /* monitor names are released asynchronously: never reuse one */
+    char ep[64];
+    l->mon = NULL;
+    l->sock = connect_broker(w);
+    if (!l->sock)
+        return -1;
+    snprintf(ep, sizeof ep, "inproc://ac-worker-monitor-%u", s_links++);
+    if (zmq_socket_monitor(zsock_resolve(l->sock), ep, ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(l->mon = zsock_new(ZMQ_PAIR)) || zsock_connect(l->mon, "%s", ep) != 0) {
+        link_close(l);
+        return -1;
+    }
+    return 0;
+}
+
+/* True when the monitor saw the connection drop (its events are drained). */
+static bool link_dropped(link_t *l)
+{
+    bool dropped = false;
+    zmq_msg_t f;
+    zmq_msg_init(&f);
+    while (zmq_msg_recv(&f, zsock_resolve(l->mon), ZMQ_DONTWAIT) >= 0)
+        dropped = true;
+    zmq_msg_close(&f);
+    return dropped;
+}
+
 /* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
 static int on_broker_message(worker_t *w, zsock_t *sock, zmsg_t *msg, uint64_t *bad)
 {
@@ -99,10 +143,14 @@ done:
     return result;
 }
 
+/* The MDP loop. The broker is presumed gone when its connection drops (the monitor says so
+   at once: a fresh socket says READY, and reaches the broker as soon as one listens again)
+   or when it has been silent for `liveness` heartbeats (a host that vanished without
+   closing the connection: then with backoff). */
 static int run(worker_t *w)
 {
-    zsock_t *sock = connect_broker(w);
-    if (!sock) {
+    link_t l;
+    if (link_open(w, &l) != 0) {
         fprintf(stderr, "actorcore-worker: cannot connect to %s\n", w->cfg.broker);
         return 1;
     }
@@ -110,23 +158,30 @@ static int run(worker_t *w)
     int64_t heartbeat_at = clock_ms() + interval, last_heard = clock_ms();
     uint64_t bad = 0;
     while (!zsys_interrupted) {
-        zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
+        zmq_pollitem_t items[] = {{zsock_resolve(l.sock), 0, ZMQ_POLLIN, 0},
+                                  {zsock_resolve(l.mon), 0, ZMQ_POLLIN, 0}};
         int64_t wait = heartbeat_at - clock_ms();
-        int rc = zmq_poll(&item, 1, wait > 0 ? (long)wait : 0);
+        int rc = zmq_poll(items, 2, wait > 0 ? (long)wait : 0);
         if (rc < 0)
             break; /* interrupted */
         bool reconnect = false;
-        if (item.revents & ZMQ_POLLIN) {
+        if (items[0].revents & ZMQ_POLLIN) {
             /* Drain what is queued before looking at timers again. */
             for (int n = 0; n < 1024 && !reconnect; n++) {
-                zmsg_t *msg = zmsg_recv_nowait(sock);
+                zmsg_t *msg = zmsg_recv_nowait(l.sock);
                 if (!msg)
                     break;
                 last_heard = clock_ms();
                 backoff = 100;
-                reconnect = on_broker_message(w, sock, msg, &bad) == 1;
+                reconnect = on_broker_message(w, l.sock, msg, &bad) == 1;
                 zmsg_destroy(&msg);
             }
+        }
+        if (!reconnect && (items[1].revents & ZMQ_POLLIN) && link_dropped(&l)) {
+            if (w->cfg.verbose)
+                fprintf(stderr, "actorcore-worker[%d]: broker connection dropped, reconnecting\n",
+                        w->pid);
+            reconnect = true;
         }
         int64_t now = clock_ms();
         if (!reconnect && now - last_heard > interval * w->cfg.liveness) {
@@ -138,21 +193,20 @@ static int run(worker_t *w)
             reconnect = true;
         }
         if (reconnect) {
-            zsock_destroy(&sock);
-            sock = connect_broker(w);
-            if (!sock)
+            link_close(&l);
+            if (link_open(w, &l) != 0)
                 return 1;
             last_heard = clock_ms();
             heartbeat_at = last_heard + interval;
             continue;
         }
         if (now >= heartbeat_at) {
-            send_command(sock, AC_MDPW_HEARTBEAT, NULL);
+            send_command(l.sock, AC_MDPW_HEARTBEAT, NULL);
             heartbeat_at = now + interval;
         }
     }
-    send_command(sock, AC_MDPW_DISCONNECT, NULL);
-    zsock_destroy(&sock);
+    send_command(l.sock, AC_MDPW_DISCONNECT, NULL);
+    link_close(&l);
     if (bad && w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
                 (unsigned long long)bad);

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t received;   /* replies handed to the caller */
     uint64_t duplicates; /* late or unknown replies dropped */
     uint64_t timed_out;  /* requests given up on */
+    uint64_t resent;     /* re-sent at once because the broker connection dropped */
 } ac_client_stats_t;
 
 /* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */

@@ -3,10 +3,17 @@
     Pending requests sit in an open-addressing table keyed by id (for matching replies)
     and in a list ordered by deadline (every attempt's deadline is now + timeout, so
     appending keeps the list sorted and expiry is a look at its head).
+
+    A dropped broker connection loses whatever was on the wire, and the broker cannot
+    route a reply to a connection that is gone; so a monitor watches the socket, and when
+    the connection comes back after a drop, every pending request is sent again at once
+    (replies that arrive twice are dropped by id), instead of waiting for its timeout.
 */
 #include "actorcore/client.h"
 
 #include <czmq.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "actorcore/codec.h"
@@ -24,6 +31,8 @@ typedef struct pending {
 
 struct ac_client {
     zsock_t *sock;           /* DEALER to the broker frontend */
+    zsock_t *monitor;        /* PAIR: the socket's connect / disconnect events */
+    bool dropped;            /* the connection dropped and has not come back yet */
     ac_client_config_t cfg;  /* timeouts */
     uint64_t next_id;        /* last id handed out */
     pending_t **table;       /* open addressing by id; NULL empty */
@@ -119,6 +128,17 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
     zsock_set_linger(c->sock, 0);
     zsock_set_sndhwm(c->sock, 1000000);
     zsock_set_rcvhwm(c->sock, 1000000);
+    /* A name never used before in this process: a closed monitor's name is released
+       asynchronously, so a new client at the same address could not reuse it. */
+    static _Atomic unsigned s_monitors;
+    char ep[64];
+    snprintf(ep, sizeof ep, "inproc://ac-client-monitor-%u", s_monitors++);
+    if (zmq_socket_monitor(zsock_resolve(c->sock), ep,
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+        !(c->monitor = zsock_new(ZMQ_PAIR)) || zsock_connect(c->monitor, "%s", ep) != 0) {
+        ac_client_destroy(&c);
+        return NULL;
+    }
     msgpack_sbuffer_init(&c->build);
     msgpack_packer_init(&c->pk, &c->build, msgpack_sbuffer_write);
     msgpack_sbuffer_init(&c->synth);
@@ -138,6 +158,9 @@ void ac_client_destroy(ac_client_t **self_p)
     }
     free(c->table);
     zmsg_destroy(&c->last);
+    if (c->monitor)
+        zmq_socket_monitor(zsock_resolve(c->sock), NULL, 0);
+    zsock_destroy(&c->monitor);
     zsock_destroy(&c->sock);
     msgpack_sbuffer_destroy(&c->build);
     msgpack_sbuffer_destroy(&c->synth);
@@ -243,6 +266,34 @@ static int handle_expired(ac_client_t *c, ac_reply_t *reply)
     return 0;
 }
 
+/* Reads the monitor: after a drop, the reconnection re-sends every pending request. */
+static void on_monitor(ac_client_t *c)
+{
+    zmq_msg_t f;
+    zmq_msg_init(&f);
+    void *mon = zsock_resolve(c->monitor);
+    while (zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0) {
+        /* An event is [uint16 event, uint32 value][endpoint]. */
+        if (!zmq_msg_more(&f) || zmq_msg_size(&f) < 2)
+            continue;
+        uint16_t event;
+        memcpy(&event, zmq_msg_data(&f), 2);
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            c->dropped = true;
+        } else if (event == ZMQ_EVENT_CONNECTED && c->dropped) {
+            c->dropped = false;
+            int64_t deadline = zclock_mono() + c->cfg.timeout_ms;
+            /* Oldest first; each gets a fresh deadline, so the list stays in order. */
+            for (pending_t *p = c->head; p; p = p->next) {
+                p->deadline = deadline;
+                c->stats.resent++;
+                transmit(c, p);
+            }
+        }
+    }
+    zmq_msg_close(&f);
+}
+
 int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
 {
     zmsg_destroy(&c->last);
@@ -258,11 +309,14 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         int64_t wait = until - now;
         if (c->head && c->head->deadline - now < wait)
             wait = c->head->deadline - now;
-        zmq_pollitem_t item = {zsock_resolve(c->sock), 0, ZMQ_POLLIN, 0};
-        int rc = zmq_poll(&item, 1, wait > 0 ? (long)(wait > 1000000 ? 1000000 : wait) : 0);
+        zmq_pollitem_t items[] = {{zsock_resolve(c->sock), 0, ZMQ_POLLIN, 0},
+                                  {zsock_resolve(c->monitor), 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, wait > 0 ? (long)(wait > 1000000 ? 1000000 : wait) : 0);
         if (rc < 0)
             return 0;
-        if (!(item.revents & ZMQ_POLLIN))
+        if (items[1].revents & ZMQ_POLLIN)
+            on_monitor(c);
+        if (!(items[0].revents & ZMQ_POLLIN))
             continue;
         zmsg_t *msg = zmsg_recv(c->sock);
         if (!msg)
