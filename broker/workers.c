@@ -170,8 +170,12 @@ void on_worker_message(broker_t *b)
     if (command == AC_MDPW_READY) {
         on_ready(b, &id, w);
     } else if (!w) {
-        /* Not a worker we know (e.g. we restarted): tell it to reconnect. */
-        b->n.malformed += command != AC_MDPW_HEARTBEAT && command != AC_MDPW_DISCONNECT;
+        /* Not a worker we know (we restarted, or it was dropped as silent): tell it to
+           reconnect. A reply from it is late: whatever it answers was re-queued. */
+        if (command == AC_MDPW_REPLY)
+            b->n.stale_replies++;
+        else
+            b->n.malformed += command != AC_MDPW_HEARTBEAT && command != AC_MDPW_DISCONNECT;
         if (command != AC_MDPW_DISCONNECT)
             send_worker_command(b, &id, AC_MDPW_DISCONNECT, false);
     } else if (command == AC_MDPW_REPLY) {

@@ -882,6 +882,57 @@ static void many_clients_queue_state_is_reclaimed_once_served(void **state)
     broker_stop();
 }
 
+static void a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_refused(void **state)
+{
+    (void)state;
+    /* Expiry 200 ms x 5 = 1 s. */
+    const char *flags[] = {"--heartbeat-ms", "200",          "--liveness", "5",
+                           "--dispatch",     "least_loaded", NULL};
+    broker_start(flags);
+    fw_t *ws[2] = {fw_new("1000"), fw_new("1000")};
+    wait_stat("workers", 2, 5000);
+    zsock_t *c = client_new();
+    enum { N = 40 };
+    for (int i = 0; i < N; i++)
+        send_get(c, "x", i + 1);
+    for (int64_t until = zclock_mono() + 5000;
+         ws[0]->got + ws[1]->got < N && zclock_mono() < until;)
+        fw_pump(ws, 2, 5);
+    int held0 = ws[0]->got;
+    assert_true(held0 > 0 && held0 < N);
+    /* Worker 0 goes silent (a host that vanished, the connection still open): only worker 1
+       is pumped. Its last word was just now, so its requests return after about 1 s. */
+    fw_t *alive[2] = {NULL, ws[1]};
+    int64_t t0 = zclock_mono();
+    while (ws[1]->got < N && zclock_mono() - t0 < 10000)
+        fw_pump(alive, 2, 5);
+    int64_t took = zclock_mono() - t0;
+    assert_int_equal(ws[1]->got, N);
+    if (took > 1200 + 300) /* the expiry + 20 %, and the broker's 100 ms tick + slack */
+        fail_msg("re-queued after %" PRId64 " ms; the expiry is 1000 ms", took);
+    assert_true(took >= 900); /* not before the expiry either */
+    assert_int_equal(bstat("workers_expired"), 1);
+    /* Worker 1 answers everything; then worker 0 wakes up and answers its old share. */
+    fw_answer_all(ws[1]);
+    unsigned char seen[N + 1] = {0};
+    for (int i = 0; i < N; i++) {
+        zmsg_t *rep = recv_within(c, 5000);
+        int64_t id = reply_id(rep);
+        assert_true(id >= 1 && id <= N && !seen[id]);
+        seen[id] = 1;
+        zmsg_destroy(&rep);
+    }
+    fw_answer_all(ws[0]);
+    for (int64_t until = zclock_mono() + 5000;
+         bstat("stale_replies") < (uint64_t)held0 && zclock_mono() < until;)
+        usleep(10000);
+    assert_int_equal(bstat("stale_replies"), (uint64_t)held0);
+    assert_null(recv_within(c, 300)); /* nothing reached the client twice */
+    zsock_destroy(&c);
+    fw_free_all(ws, 2);
+    broker_stop();
+}
+
 /* Runs the broker with these flags to its exit; returns the status. */
 static int broker_exit_status(const char *const *flags)
 {
@@ -934,6 +985,7 @@ int main(void)
         cmocka_unit_test(a_dropped_connection_requeues_only_its_workers_requests_at_once),
         cmocka_unit_test(a_peer_saying_ready_under_many_names_fills_only_the_worker_table),
         cmocka_unit_test(many_clients_queue_state_is_reclaimed_once_served),
+        cmocka_unit_test(a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_refused),
     };
     return cmocka_run_group_tests_name("broker", tests, NULL, NULL);
 }
