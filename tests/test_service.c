@@ -431,6 +431,119 @@ static void kill_9_of_a_worker_loses_no_request_and_duplicates_none(void **state
     svc_stop(s.broker, SIGTERM, 3000);
 }
 
+static uint64_t broker_stat_at(const char *fe, const char *name);
+
+/* Keeps `window` of n resolves in flight; after `at` replies, signals victim with sig (and
+   with SIGCONT `resume_ms` later, when sig is SIGSTOP). Every reply must be ok, carry its
+   own value and come once. Returns the ms from the signal to the last reply. */
+static int64_t load_with_signal(const svc_t *s, int n, int window, int at, pid_t victim, int sig,
+                                int resume_ms)
+{
+    ac_client_config_t cfg = {120000, 0}; /* no client retries: the broker must do it */
+    ac_client_t *c = ac_client_new(s->fe, &cfg);
+    parsed_t p = {0};
+    unsigned char *seen = calloc((size_t)n, 1);
+    char outs[512];
+    uint64_t first = 0;
+    int sent = 0, got = 0;
+    int64_t signalled = 0, resumed = 0;
+    while (got < n) {
+        while (sent < n && sent - got < window) {
+            uint64_t id =
+                send_resolve(c, one_flat(outs, sizeof outs, "strength", sent), NULL, false, NULL);
+            if (!first)
+                first = id;
+            sent++;
+        }
+        if (got == at && !signalled) {
+            kill(victim, sig);
+            signalled = zclock_mono();
+        }
+        if (sig == SIGSTOP && signalled && !resumed && zclock_mono() - signalled >= resume_ms) {
+            kill(victim, SIGCONT);
+            resumed = zclock_mono();
+        }
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 50) != 1)
+            continue;
+        const msgpack_object *o = parse_reply(&p, &r);
+        if (!reply_ok(o))
+            fail_msg("reply %s", to_json(o));
+        size_t k = (size_t)(r.id - first);
+        assert_true(k < (size_t)n);
+        assert_int_equal(seen[k], 0);
+        seen[k] = 1;
+        double v =
+            ac_wire_get(ac_wire_get(ac_wire_get(o, "snapshot"), "Primary"), "strength")->via.f64;
+        assert_true(v == (double)k);
+        got++;
+    }
+    int64_t took = zclock_mono() - signalled;
+    if (sig == SIGSTOP && !resumed)
+        kill(victim, SIGCONT);
+    /* Nothing more arrives: no duplicate reached the client. */
+    ac_reply_t extra;
+    assert_int_equal(ac_client_recv(c, &extra, 500), 0);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.duplicates, 0);
+    free(seen);
+    msgpack_zone_free(p.zone);
+    ac_client_destroy(&c);
+    return took;
+}
+
+static void a_killed_worker_costs_its_requests_milliseconds_not_the_heartbeat_expiry(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    /* Heartbeats a minute apart (expiry 4 minutes): only the dropped connection can tell. */
+    svc_start_broker(&s, "60000");
+    char store[400];
+    snprintf(store, sizeof store, "%s/kill-fast-%d.db", svc_tmpdir(), s.port[0]);
+    pid_t victim = svc_start_worker(&s, NULL, store, "60000", "0");
+    svc_start_worker(&s, NULL, store, "60000", "0");
+    svc_start_worker(&s, NULL, store, "60000", "0");
+    wait_ready(&s);
+    usleep(300000); /* the three have joined */
+    int64_t took = load_with_signal(&s, 5000, 256, 1500, victim, SIGKILL, 0);
+    svc_forget(victim);
+    waitpid(victim, NULL, 0);
+    if (took > 10000)
+        fail_msg("the last request took %" PRId64 " ms after the kill", took);
+    assert_true(broker_stat_at(s.fe, "workers_disconnected") >= 1);
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
+static void
+a_stopped_worker_is_dropped_at_its_expiry_and_its_late_replies_never_arrive(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "200"); /* expiry 200 ms x liveness 4 = 800 ms */
+    char store[400];
+    snprintf(store, sizeof store, "%s/stop-%d.db", svc_tmpdir(), s.port[0]);
+    pid_t victim = svc_start_worker(&s, NULL, store, "200", "0");
+    svc_start_worker(&s, NULL, store, "200", "0");
+    wait_ready(&s);
+    usleep(300000);
+    /* SIGSTOP for 3 s: the broker re-queues what it held at its expiry; on SIGCONT the
+       worker finds its broker silent, drops what it still had and says READY again (a
+       late reply it sends is dropped by the broker as stale: test_broker shows that). No
+       request is lost and none reaches the client twice (load_with_signal checks both). */
+    load_with_signal(&s, 5000, 256, 1500, victim, SIGSTOP, 3000);
+    assert_true(broker_stat_at(s.fe, "workers_expired") >= 1);
+    assert_true(broker_stat_at(s.fe, "requeued") >= 1);
+    uint64_t workers = 0;
+    for (int waited = 0; waited < 10000 && (workers = broker_stat_at(s.fe, "workers")) < 2;
+         waited += 100)
+        usleep(100000);
+    assert_int_equal(workers, 2); /* it came back */
+    svc_stop(s.broker, SIGTERM, 3000);
+}
+
 static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
 {
     (void)state;
@@ -706,10 +819,10 @@ static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
     zmsg_destroy(&rep);
 }
 
-static uint64_t broker_stat(const char *name)
+static uint64_t broker_stat_at(const char *fe, const char *name)
 {
     zsock_t *d = zsock_new(ZMQ_DEALER);
-    zsock_connect(d, "%s", s_main.fe);
+    zsock_connect(d, "%s", fe);
     zmsg_t *m = zmsg_new();
     zmsg_addmem(m, NULL, 0);
     zmsg_addstr(m, AC_MDPC);
@@ -728,6 +841,11 @@ static uint64_t broker_stat(const char *name)
     zmsg_destroy(&rep);
     zsock_destroy(&d);
     return v;
+}
+
+static uint64_t broker_stat(const char *name)
+{
+    return broker_stat_at(s_main.fe, name);
 }
 
 static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
@@ -967,6 +1085,9 @@ int main(void)
         cmocka_unit_test(mutated_requests_are_all_answered_and_workers_survive),
         cmocka_unit_test(two_workers_share_the_load_and_a_third_joining_gets_work),
         cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
+        cmocka_unit_test(a_killed_worker_costs_its_requests_milliseconds_not_the_heartbeat_expiry),
+        cmocka_unit_test(
+            a_stopped_worker_is_dropped_at_its_expiry_and_its_late_replies_never_arrive),
         cmocka_unit_test(broker_restart_workers_reconnect_and_retries_succeed),
         cmocka_unit_test(a_client_resends_at_once_when_its_broker_connection_returns),
         cmocka_unit_test(a_worker_rejoins_a_restarted_broker_at_once),

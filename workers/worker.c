@@ -162,8 +162,10 @@ static int run(worker_t *w)
                                   {zsock_resolve(l.mon), 0, ZMQ_POLLIN, 0}};
         int64_t wait = heartbeat_at - clock_ms();
         int rc = zmq_poll(items, 2, wait > 0 ? (long)wait : 0);
+        if (rc < 0 && errno == EINTR && !zsys_interrupted)
+            continue; /* e.g. SIGCONT after SIGSTOP: poll is never restarted */
         if (rc < 0)
-            break; /* interrupted */
+            break; /* interrupted: stop */
         bool reconnect = false;
         if (items[0].revents & ZMQ_POLLIN) {
             /* Drain what is queued before looking at timers again. */
