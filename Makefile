@@ -38,6 +38,8 @@ bench: build
 	./$(BUILD)/bench/bench_resolve
 	./$(BUILD)/bench/bench_cache
 	./$(BUILD)/bench/bench_service
+	./$(BUILD)/bench/bench_fair
+	./$(BUILD)/bench/bench_failover
 
 format: deps
 	./scripts/format.sh

@@ -12,6 +12,15 @@
     broker process's CPU per request (/proc/<pid>/stat) and its heap allocations per
     request after a warm-up (libac_alloc_count.so preloaded), and the ratios
     broker / forwarder. Every echo is checked to be as long as its request.
+
+    Then actor affinity (also alone: `bench_service affinity`, about a minute): W2 with L1
+    on through 4 real workers of 20 000 L1 entries, 256 in flight, `--dispatch affine`
+    against `--dispatch least_loaded`, on one fixed sequence of actor ids (Zipf s = 1.1,
+    then uniform, over 100 000 actors) after a warm-up: L1 hit rate (the replies' `cache`),
+    resolves/s, the share of requests the broker spilled past an actor's owner, CPU per
+    request of each process; and the hit rates the real L1 has in process on the same
+    sequence as one cache of 80 000 entries and as 4 of 20 000 fed at random. Every reply
+    is checked: ok, the snapshot of the actor asked for, the same values as computed.
 */
 #include <czmq.h>
 #include <math.h>
@@ -24,6 +33,7 @@
 
 #include "bench.h"
 #include "actorcore/actorcore.h"
+#include "actorcore/cache.h"
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "w1.h"
@@ -168,21 +178,98 @@ static void build_w1_body(void)
 static msgpack_sbuffer s_w2, s_w2_batch;
 #define BATCH 100
 
-static void pack_actor(msgpack_packer *pk, const msgpack_object *actor, int variant)
+/* Packs the demo actor, its id replaced by `id` unless NULL. */
+static void pack_actor(msgpack_packer *pk, const msgpack_object *actor, const char *id)
 {
     msgpack_pack_map(pk, actor->via.map.size);
     for (uint32_t i = 0; i < actor->via.map.size; i++) {
         const msgpack_object_kv *kv = &actor->via.map.ptr[i];
         msgpack_pack_object(pk, kv->key);
-        if (variant >= 0 && kv->key.via.str.size == 2 &&
-            memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
-            char id[32];
-            snprintf(id, sizeof id, "w2-actor-%03d", variant);
+        if (id && kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "id", 2) == 0) {
             ac_wire_pack_str(pk, id);
         } else {
             msgpack_pack_object(pk, kv->val);
         }
     }
+}
+
+/* ---- actor affinity: the request template and key sequences ---- */
+
+#define AFF_ACTORS 100000                            /* actors the load ranges over */
+#define AFF_WORKERS 4                                /* real workers per setup */
+#define AFF_L1_ENTRIES 20000                         /* each worker's --l1-entries */
+#define AFF_ONE_CACHE (AFF_WORKERS * AFF_L1_ENTRIES) /* the single cache compared with */
+#define AFF_ZIPF_S 1.1                               /* Zipf exponent: actor k has weight k^-s */
+#define AFF_SEED 0x5eed0008u                         /* fixed: every setup sees one sequence */
+#define AFF_WARMUP 300000                            /* requests before the measured runs */
+#define AFF_REQUESTS 100000                          /* requests per measured run */
+#define AFF_WINDOW 256                               /* requests in flight */
+
+/* {op: resolve, actor: {id: "aff-000000", <the demo actor's other fields>}, id}: the actor
+   comes before anything long so that the broker's skim finds actor.id; its six digits are
+   rewritten per request at s_aff_digits. */
+static msgpack_sbuffer s_aff;
+static size_t s_aff_digits;
+
+static void build_affinity_body(const msgpack_object *actor)
+{
+    msgpack_packer pk;
+    begin_body(&s_aff, &pk, "resolve", "actor");
+    pack_actor(&pk, actor, "aff-000000");
+    end_body(&pk);
+    for (size_t i = 0; i + 10 <= s_aff.size; i++)
+        if (memcmp(s_aff.data + i, "aff-000000", 10) == 0) {
+            s_aff_digits = i + 4;
+            return;
+        }
+    fprintf(stderr, "the affinity body lost its actor id\n");
+    exit(1);
+}
+
+/* Writes actor's number (< 1 000 000) into the template's id. */
+static void patch_actor(uint32_t actor)
+{
+    char *p = s_aff.data + s_aff_digits;
+    for (int i = 5; i >= 0; i--) {
+        p[i] = (char)('0' + actor % 10);
+        actor /= 10;
+    }
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* n actor numbers from the fixed seed: Zipf(AFF_ZIPF_S) by rank (actor k - 1 is the k-th
+   most requested; drawn by binary search of the cumulative weights), or uniform. */
+static uint32_t *aff_sequence(bool zipf, size_t n)
+{
+    uint32_t *seq = malloc(n * sizeof *seq);
+    double *cdf = malloc(AFF_ACTORS * sizeof *cdf);
+    double total = 0;
+    for (uint32_t k = 0; k < AFF_ACTORS; k++)
+        cdf[k] = total += pow(k + 1, -AFF_ZIPF_S);
+    uint64_t state = AFF_SEED + zipf;
+    for (size_t i = 0; i < n; i++) {
+        double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
+        uint32_t lo = 0, hi = AFF_ACTORS - 1;
+        if (!zipf)
+            lo = (uint32_t)(u * AFF_ACTORS);
+        while (zipf && lo < hi) {
+            uint32_t mid = (lo + hi) / 2;
+            if (cdf[mid] <= u * total)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        seq[i] = lo;
+    }
+    free(cdf);
+    return seq;
 }
 
 static void build_w2_bodies(void)
@@ -198,16 +285,19 @@ static void build_w2_bodies(void)
     }
     msgpack_packer pk;
     begin_body(&s_w2, &pk, "resolve", "actor");
-    pack_actor(&pk, &actor, -1);
+    pack_actor(&pk, &actor, NULL);
     end_body(&pk);
     begin_body(&s_w2_batch, &pk, "resolve_batch", "items");
     msgpack_pack_array(&pk, BATCH);
     for (int i = 0; i < BATCH; i++) {
         msgpack_pack_map(&pk, 1);
         ac_wire_pack_str(&pk, "actor");
-        pack_actor(&pk, &actor, i);
+        char id[32];
+        snprintf(id, sizeof id, "w2-actor-%03d", i);
+        pack_actor(&pk, &actor, id);
     }
     end_body(&pk);
+    build_affinity_body(&actor);
     msgpack_zone_free(zone);
     free(json);
 }
@@ -582,10 +672,380 @@ static void forwarding_limit(const char *dir)
         msgpack_sbuffer_destroy(&bodies[s]);
 }
 
+/* ---- actor affinity: affine vs least-loaded dispatch over 4 real workers, L1 on ---- */
+
+/* One broker with its four workers. */
+typedef struct {
+    const char *dispatch;       /* the broker's --dispatch */
+    pid_t broker;               /* actorcore-broker */
+    pid_t workers[AFF_WORKERS]; /* actorcore-worker, --l1-entries AFF_L1_ENTRIES */
+    char ep[4][64];             /* frontend, backend, events in, events out */
+    uint8_t last[AFF_ACTORS];   /* worker index that last served each actor; 0xff: none */
+} aff_setup_t;
+
+/* What one pass measured. */
+typedef struct {
+    double rate;    /* resolves/s */
+    double hit;     /* fraction of replies answered from L1 */
+    double moved;   /* fraction served by another worker than the actor's previous request */
+    double spilled; /* fraction the broker sent past the actor's owner (mmi.stats) */
+    double cpu[3];  /* CPU microseconds per request: this client, the broker, all workers */
+} aff_result_t;
+
+/* The broker's counter `name` from mmi.stats, asked on a REQ socket (any MDP client
+   works). */
+static double broker_counter(const char *fe, const char *name)
+{
+    zsock_t *req = zsock_new_req(fe);
+    zsock_set_rcvtimeo(req, 5000);
+    zstr_sendm(req, AC_MDPC);
+    zstr_sendm(req, "mmi.stats");
+    zstr_send(req, "");
+    zmsg_t *m = zmsg_recv(req);
+    zsock_destroy(&req);
+    zframe_t *body = m && zmsg_size(m) == 3 ? zmsg_last(m) : NULL;
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    const msgpack_object *v = NULL;
+    if (body &&
+        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err) == 0)
+        v = ac_wire_get(&o, name);
+    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        fprintf(stderr, "affinity: mmi.stats has no %s\n", name);
+        exit(1);
+    }
+    double r = (double)v->via.u64;
+    msgpack_zone_free(zone);
+    zmsg_destroy(&m);
+    return r;
+}
+
+static void aff_start(aff_setup_t *t, const char *dispatch)
+{
+    memset(t, 0, sizeof *t);
+    memset(t->last, 0xff, sizeof t->last);
+    t->dispatch = dispatch;
+    free_endpoints(t->ep, 4);
+    const char *argv[] = {AC_BROKER_PATH, "--frontend",  t->ep[0], "--backend",
+                          t->ep[1],       "--events-in", t->ep[2], "--events-out",
+                          t->ep[3],       "--dispatch",  dispatch, NULL};
+    t->broker = spawn(argv);
+    usleep(300000);
+    char entries[16];
+    snprintf(entries, sizeof entries, "%d", AFF_L1_ENTRIES);
+    for (int i = 0; i < AFF_WORKERS; i++) {
+        const char *wargv[] = {AC_WORKER_PATH,
+                               "--broker",
+                               t->ep[1],
+                               "--events",
+                               "",
+                               "--combiner",
+                               AC_SOURCE_DIR "/config/combiner.yaml",
+                               "--layers",
+                               AC_SOURCE_DIR "/config/cap_layers.yaml",
+                               "--subsystems",
+                               AC_SOURCE_DIR "/config/subsystems",
+                               "--store",
+                               "none",
+                               "--l1-entries",
+                               entries,
+                               "--credit",
+                               "64",
+                               NULL};
+        t->workers[i] = spawn(wargv);
+    }
+}
+
+static void aff_stop(aff_setup_t *t)
+{
+    for (int i = 0; i < AFF_WORKERS; i++)
+        stop(t->workers[i]);
+    usleep(100000);
+    stop(t->broker);
+}
+
+/* The first computed reply, parsed into its own zone: every later snapshot must carry the
+   same Primary and Derived values (all actors differ only by id), so an L1 hit that served
+   the wrong bytes ends the benchmark. */
+static char *s_ref_body;
+static size_t s_ref_len;
+static msgpack_zone *s_ref_zone;
+static msgpack_object s_ref;
+
+static void aff_fail(const char *what, uint32_t actor)
+{
+    fprintf(stderr, "affinity: %s (actor aff-%06u)\n", what, actor);
+    exit(1);
+}
+
+/* Checks one reply to a request for `actor`: ok, a known cache tier, the snapshot of that
+   actor with the reference values. Returns the index of the worker that answered, and sets
+   *hit when the tier is "l1". */
+static int aff_check(const aff_setup_t *t, const ac_reply_t *r, uint32_t actor, msgpack_zone *zone,
+                     bool *hit)
+{
+    msgpack_object o;
+    parse_or_die(r, zone, &o);
+    const msgpack_object *ok = ac_wire_get(&o, "ok");
+    if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean)
+        aff_fail("a request failed", actor);
+    const msgpack_object *tier = ac_wire_get(&o, "cache");
+    const msgpack_object *snap = ac_wire_get(&o, "snapshot");
+    const msgpack_object *worker = ac_wire_get(&o, "worker");
+    if (!tier || tier->type != MSGPACK_OBJECT_STR || !snap || snap->type != MSGPACK_OBJECT_MAP ||
+        !worker || worker->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        aff_fail("a reply without cache, snapshot or worker", actor);
+    *hit = tier->via.str.size == 2 && memcmp(tier->via.str.ptr, "l1", 2) == 0;
+    if (!*hit && !(tier->via.str.size == 4 && memcmp(tier->via.str.ptr, "miss", 4) == 0))
+        aff_fail("a cache tier other than l1 or miss (the store is off)", actor);
+    char want[16];
+    snprintf(want, sizeof want, "aff-%06u", actor);
+    const msgpack_object *aid = ac_wire_get(snap, "ActorId");
+    if (!aid || aid->type != MSGPACK_OBJECT_STR || aid->via.str.size != 10 ||
+        memcmp(aid->via.str.ptr, want, 10) != 0)
+        aff_fail("the snapshot of another actor", actor);
+    if (!s_ref_zone && !*hit) {
+        s_ref_len = r->len;
+        s_ref_body = malloc(r->len);
+        memcpy(s_ref_body, r->body, r->len);
+        s_ref_zone = msgpack_zone_new(65536);
+        ac_reply_t copy = {r->id, s_ref_body, r->len};
+        parse_or_die(&copy, s_ref_zone, &s_ref);
+        const msgpack_object *p = ac_wire_get(snap, "Primary"), *d = ac_wire_get(snap, "Derived");
+        if (!p || !d || p->type != MSGPACK_OBJECT_MAP || d->type != MSGPACK_OBJECT_MAP ||
+            p->via.map.size + d->via.map.size < 20)
+            aff_fail("a W2 snapshot of fewer than 20 dimensions", actor);
+    }
+    const msgpack_object *ref_snap = ac_wire_get(&s_ref, "snapshot");
+    for (int sec = 0; sec < 2; sec++) {
+        const char *name = sec ? "Derived" : "Primary";
+        const msgpack_object *a = ac_wire_get(snap, name), *b = ac_wire_get(ref_snap, name);
+        if (!a || !b || a->type != MSGPACK_OBJECT_MAP || !msgpack_object_equal(*a, *b))
+            aff_fail("a snapshot with other values than the first computed one", actor);
+    }
+    for (int i = 0; i < AFF_WORKERS; i++)
+        if ((uint64_t)t->workers[i] == worker->via.u64)
+            return i;
+    aff_fail("a reply from a worker this setup did not start", actor);
+    return -1;
+}
+
+/* Sends resolves for seq[0..n) through t's broker on a fresh client, AFF_WINDOW in flight,
+   and checks every reply (aff_check). */
+static void aff_pass(aff_setup_t *t, const uint32_t *seq, size_t n, aff_result_t *res)
+{
+    ac_client_config_t cfg = {30000, 0};
+    ac_client_t *c = ac_client_new(t->ep[0], &cfg);
+    msgpack_zone *zone = msgpack_zone_new(65536);
+    size_t sent = 0, got = 0, hits = 0, moved = 0, seen = 0;
+    uint64_t first = 0;
+    double spills0 = broker_counter(t->ep[0], "affine_spills"), cpu0[3] = {0, 0, 0};
+    cpu0[0] = cpu_ticks(getpid());
+    cpu0[1] = cpu_ticks(t->broker);
+    for (int i = 0; i < AFF_WORKERS; i++)
+        cpu0[2] += cpu_ticks(t->workers[i]);
+    double t0 = now_s();
+    while (got < n) {
+        while (sent < n && sent - got < AFF_WINDOW) {
+            uint64_t id = ac_client_next_id(c);
+            if (sent == 0)
+                first = id;
+            if (id != first + sent)
+                aff_fail("the client's ids are not consecutive", seq[sent]);
+            patch_actor(seq[sent]);
+            patch_id(&s_aff, id);
+            ac_client_send_raw(c, id, s_aff.data, s_aff.size);
+            sent++;
+        }
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 30000) != 1)
+            aff_fail("no reply in 30 s", seq[got]);
+        if (r.id < first || r.id - first >= sent)
+            aff_fail("a reply to no request of this pass", seq[got]);
+        uint32_t actor = seq[r.id - first];
+        bool hit;
+        int w = aff_check(t, &r, actor, zone, &hit);
+        hits += hit;
+        if (t->last[actor] != 0xff) {
+            seen++;
+            moved += t->last[actor] != w;
+        }
+        t->last[actor] = (uint8_t)w;
+        got++;
+    }
+    double t1 = now_s();
+    double cpu1[3] = {cpu_ticks(getpid()), cpu_ticks(t->broker), 0};
+    for (int i = 0; i < AFF_WORKERS; i++)
+        cpu1[2] += cpu_ticks(t->workers[i]);
+    for (int k = 0; k < 3; k++)
+        res->cpu[k] = (cpu1[k] - cpu0[k]) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)n;
+    res->spilled = (broker_counter(t->ep[0], "affine_spills") - spills0) / (double)n;
+    msgpack_zone_free(zone);
+    ac_client_destroy(&c);
+    res->rate = (double)n / (t1 - t0);
+    res->hit = (double)hits / (double)n;
+    res->moved = seen ? (double)moved / (double)seen : 0;
+}
+
+/* What the real L1 does on seq in process, fed the warm-up, then each measured run's
+   requests counted: hit[0][run] for one L1 of AFF_ONE_CACHE entries, hit[1][run] for
+   AFF_WORKERS L1s of AFF_L1_ENTRIES, each request to a random one (least-loaded dispatch
+   at its best: the ceiling of affine / least-loaded is hit[0] / hit[1]). The workers' byte
+   bound, no TTL; a miss stores a value as long as the first computed reply, as a worker
+   stores the computed snapshot. */
+static void aff_in_process(const uint32_t *seq, double hit[2][RUNS])
+{
+    ac_l1_config_t one_cfg = {AFF_ONE_CACHE, 256ull << 20, 0};
+    ac_l1_config_t cfg = {AFF_L1_ENTRIES, 256ull << 20, 0};
+    ac_l1_t *l1[1 + AFF_WORKERS];
+    l1[0] = ac_l1_new(&one_cfg);
+    for (int i = 1; i <= AFF_WORKERS; i++)
+        l1[i] = ac_l1_new(&cfg);
+    for (int i = 0; i <= AFF_WORKERS; i++)
+        if (!l1[i])
+            aff_fail("cannot create an in-process L1", 0);
+    uint64_t state = AFF_SEED ^ 0xd15ba7c4u;
+    for (int run = -1; run < RUNS; run++) {
+        size_t from = run < 0 ? 0 : AFF_WARMUP + (size_t)run * AFF_REQUESTS;
+        size_t n = run < 0 ? AFF_WARMUP : AFF_REQUESTS, hits[2] = {0, 0};
+        for (size_t i = from; i < from + n; i++) {
+            char id[16];
+            snprintf(id, sizeof id, "aff-%06u", seq[i]);
+            ac_cache_key_t key = {id, 10, 1, 1, 1};
+            ac_l1_t *which[2] = {l1[0], l1[1 + splitmix64(&state) % AFF_WORKERS]};
+            for (int k = 0; k < 2; k++) {
+                if (ac_l1_lookup(which[k], &key, 0))
+                    hits[k]++;
+                else if (ac_l1_put(which[k], &key, s_ref_body, s_ref_len, 0))
+                    aff_fail("an in-process L1 refused a put", seq[i]);
+            }
+        }
+        for (int k = 0; run >= 0 && k < 2; k++)
+            hit[k][run] = (double)hits[k] / (double)n;
+    }
+    for (int i = 0; i <= AFF_WORKERS; i++)
+        ac_l1_destroy(&l1[i]);
+}
+
+/* One row: median [min-max] of the runs' rates and hit rates, medians of the rest. */
+static void aff_row(const char *load, const char *what, aff_result_t *r, double *rate, double *hit)
+{
+    double v[7][RUNS];
+    for (int i = 0; i < RUNS; i++) {
+        v[0][i] = r[i].rate;
+        v[1][i] = r[i].hit;
+        v[2][i] = r[i].moved;
+        v[3][i] = r[i].spilled;
+        for (int k = 0; k < 3; k++)
+            v[4 + k][i] = r[i].cpu[k];
+    }
+    *rate = median(v[0]);
+    *hit = median(v[1]);
+    printf("  %-8s %-26s %7.0f [%5.0f-%5.0f] %6.4f [%6.4f-%6.4f] %6.3f %7.3f %6.1f %6.1f %7.1f\n",
+           load, what, *rate, v[0][0], v[0][RUNS - 1], *hit, v[1][0], v[1][RUNS - 1], median(v[2]),
+           median(v[3]), median(v[4]), median(v[5]), median(v[6]));
+}
+
+/* Zipf, then uniform load: the affine and the least-loaded setup up at once, each warmed
+   with the same AFF_WARMUP requests, then RUNS measured runs on the same following
+   segments of the sequence, interleaved; then the single cache on the same sequences. */
+static void affinity(void)
+{
+    double t_start = now_s();
+    static const char *const modes[2] = {"affine", "least_loaded"};
+    static const char *const loads[2] = {"zipf", "uniform"};
+    size_t n = AFF_WARMUP + RUNS * (size_t)AFF_REQUESTS;
+    aff_result_t res[2][2][RUNS];
+    double warm_s[2][2];
+    static aff_setup_t setups[2];
+    for (int load = 0; load < 2; load++) {
+        uint32_t *seq = aff_sequence(load == 0, n);
+        for (int m = 0; m < 2; m++)
+            aff_start(&setups[m], modes[m]);
+        usleep(700000);
+        for (int m = 0; m < 2; m++) {
+            aff_result_t warm;
+            double w0 = now_s();
+            aff_pass(&setups[m], seq, AFF_WARMUP, &warm);
+            warm_s[load][m] = now_s() - w0;
+        }
+        for (int run = 0; run < RUNS; run++)
+            for (int m = 0; m < 2; m++)
+                aff_pass(&setups[m], seq + AFF_WARMUP + (size_t)run * AFF_REQUESTS, AFF_REQUESTS,
+                         &res[load][m][run]);
+        for (int m = 0; m < 2; m++)
+            aff_stop(&setups[m]);
+        free(seq);
+    }
+    double sim[2][2][RUNS]; /* [load][one cache, random split][run] */
+    for (int load = 0; load < 2; load++) {
+        uint32_t *seq = aff_sequence(load == 0, n);
+        aff_in_process(seq, sim[load]);
+        free(seq);
+    }
+    printf("Actor affinity: W2 (the demo actor, id aff-NNNNNN varied per request), %d real "
+           "workers, each --l1-entries %d, --store none, credit 64; %d in flight;\n"
+           "  request %zu bytes, reply (computed) %zu bytes;\n"
+           "  %d actors, Zipf s = %.1f (actor k-1 the k-th most requested) or uniform, seed "
+           "0x%x, one sequence for every setup;\n"
+           "  per setup: %d requests of warm-up (not counted), then %d measured runs of %d "
+           "requests (medians [min-max]); every reply checked\n",
+           AFF_WORKERS, AFF_L1_ENTRIES, AFF_WINDOW, s_aff.size, s_ref_len, AFF_ACTORS, AFF_ZIPF_S,
+           AFF_SEED, AFF_WARMUP, RUNS, AFF_REQUESTS);
+    printf("  %-8s %-26s %21s %22s %6s %7s %22s\n", "", "", "", "", "", "", "CPU us/request");
+    printf("  %-8s %-26s %21s %22s %6s %7s %6s %6s %7s\n", "load", "dispatch",
+           "resolves/s [min-max]", "L1 hit rate [min-max]", "moved", "spilled", "client", "broker",
+           "workers");
+    for (int load = 0; load < 2; load++) {
+        double rate[2], hit[2], in_proc[2];
+        for (int m = 0; m < 2; m++)
+            aff_row(loads[load], modes[m], res[load][m], &rate[m], &hit[m]);
+        for (int k = 0; k < 2; k++) {
+            char what[40];
+            if (k == 0)
+                snprintf(what, sizeof what, "one L1 of %d, in process", AFF_ONE_CACHE);
+            else
+                snprintf(what, sizeof what, "%d x %d, random, in proc.", AFF_WORKERS,
+                         AFF_L1_ENTRIES);
+            in_proc[k] = median(sim[load][k]);
+            printf("  %-8s %-26s %21s %6.4f [%6.4f-%6.4f]\n", loads[load], what, "-", in_proc[k],
+                   sim[load][k][0], sim[load][k][RUNS - 1]);
+        }
+        printf("  %-8s hit rate affine / least_loaded %.3f (ceiling on this sequence, one L1 / "
+               "random split: %.3f),\n  %-8s affine / one L1 of %d %.3f; misses least_loaded / "
+               "affine %.2f; resolves/s affine / least_loaded %.3f\n",
+               loads[load], hit[0] / hit[1], in_proc[0] / in_proc[1], "", AFF_ONE_CACHE,
+               hit[0] / in_proc[0], (1 - hit[1]) / (1 - hit[0]), rate[0] / rate[1]);
+        printf("  %-8s warm-up: affine %.1f s, least_loaded %.1f s\n", loads[load], warm_s[load][0],
+               warm_s[load][1]);
+    }
+    printf("  (moved: share of requests served by another worker than the same actor's "
+           "previous request;\n   spilled: share the broker sent past the actor's owner, "
+           "mmi.stats affine_spills; CPU from /proc/<pid>/stat)\n");
+    printf("  actor affinity section: %.0f s\n", now_s() - t_start);
+    free(s_ref_body);
+    msgpack_zone_free(s_ref_zone);
+    s_ref_body = NULL;
+    s_ref_zone = NULL;
+}
+
 /* main is long on purpose: it is the report, one block per figure in the order they are
    printed, each block setting up, timing and printing its own figure. */
-int main(void)
+int main(int argc, char **args)
 {
+    static const char *const usage = "usage: bench_service [affinity]\n"
+                                     "  no argument: every section; affinity: only the "
+                                     "actor-affinity section (about a minute)\n";
+    bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
+    if (argc == 2 && strcmp(args[1], "--help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (argc > 2 || (argc == 2 && !only_affinity)) {
+        fputs(usage, stderr);
+        return 2;
+    }
     zsys_init();
     zsys_set_logstream(NULL);
     build_w1_body();
@@ -594,6 +1054,10 @@ int main(void)
     if (!mkdtemp(s_dir))
         return 1;
     atexit(cleanup);
+    if (only_affinity) {
+        affinity();
+        return 0;
+    }
     const char *dir = s_dir;
     char comb[128], lay[128];
     snprintf(comb, sizeof comb, "%s/w1.yaml", dir);
@@ -704,5 +1168,7 @@ int main(void)
     printf("  W1 p50 / echo p50 (1 in flight): %.2f\n", lat_ratio);
     fflush(stdout);
     forwarding_limit(dir);
+    fflush(stdout);
+    affinity();
     return 0;
 }
