@@ -104,9 +104,96 @@ static bool link_dropped(link_t *l)
     return dropped;
 }
 
-/* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
-static int on_broker_message(worker_t *w, zsock_t *sock, zmsg_t *msg, uint64_t *bad)
+/* Requests received and not yet answered, served in turn across clients: each time, the
+   oldest request of the client served least since the worker was last idle goes next. So
+   one client's burst that fills the worker's credit delays another client's request by
+   one request, not by the burst (the broker is fair between clients; this keeps it so at
+   the worker). */
+#define PENDING_MAX 1024
+
+typedef struct {
+    zmsg_t *req[PENDING_MAX]; /* [envelope = tag + client][empty][body], arrival order */
+    int n;                    /* requests held */
+    struct {
+        const uint8_t *id; /* the client's bytes (in a held envelope or a copy) */
+        size_t len;
+        uint8_t copy[256];
+        int served; /* requests of it served since idle */
+    } clients[PENDING_MAX];
+    int nclients; /* clients seen since idle */
+} pending_t;
+
+static void pending_add(pending_t *p, zmsg_t **msg_p)
 {
+    p->req[p->n++] = *msg_p;
+    *msg_p = NULL;
+}
+
+/* The client of a held request: its envelope past the 8-byte tag. */
+static int client_of(pending_t *p, zmsg_t *req)
+{
+    zframe_t *env = zmsg_first(req);
+    const uint8_t *id = zframe_data(env) + 8;
+    size_t len = zframe_size(env) - 8;
+    for (int i = 0; i < p->nclients; i++)
+        if (p->clients[i].len == len && memcmp(p->clients[i].id, id, len) == 0)
+            return i;
+    int i = p->nclients++;
+    p->clients[i].len = len < sizeof p->clients[i].copy ? len : sizeof p->clients[i].copy;
+    memcpy(p->clients[i].copy, id, p->clients[i].len);
+    p->clients[i].id = p->clients[i].copy;
+    p->clients[i].served = 0;
+    return i;
+}
+
+/* Takes the next request to serve off p. */
+static zmsg_t *fair_pick(pending_t *p)
+{
+    int best = 0, best_served = INT32_MAX, best_client = 0;
+    for (int i = 0; i < p->n; i++) {
+        int c = client_of(p, p->req[i]);
+        if (p->clients[c].served < best_served) {
+            best = i;
+            best_served = p->clients[c].served;
+            best_client = c;
+        }
+    }
+    p->clients[best_client].served++;
+    zmsg_t *req = p->req[best];
+    memmove(&p->req[best], &p->req[best + 1], (size_t)(p->n - best - 1) * sizeof p->req[0]);
+    if (--p->n == 0)
+        p->nclients = 0;
+    return req;
+}
+
+static void pending_clear(pending_t *p)
+{
+    for (int i = 0; i < p->n; i++)
+        zmsg_destroy(&p->req[i]);
+    p->n = p->nclients = 0;
+}
+
+/* Resolves one held request and replies. */
+static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
+{
+    zframe_t *envelope = zmsg_pop(req), *delim = zmsg_pop(req), *body = zmsg_pop(req);
+    worker_handle(w, (const char *)zframe_data(body), zframe_size(body));
+    zmsg_t *reply = zmsg_new();
+    zmsg_append(reply, &envelope);
+    zmsg_addmem(reply, NULL, 0);
+    zmsg_addmem(reply, w->reply.data, w->reply.size);
+    send_command(sock, AC_MDPW_REPLY, reply);
+    zframe_destroy(&delim);
+    zframe_destroy(&body);
+    zmsg_destroy(&req);
+}
+
+/* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
+static int on_broker_message(worker_t *w, pending_t *p, zsock_t *sock, zmsg_t **msg_p,
+                             uint64_t *bad)
+{
+    (void)w;
+    zmsg_t *msg = *msg_p;
     zframe_t *empty = zmsg_pop(msg), *proto = zmsg_pop(msg), *cmd = zmsg_pop(msg);
     int result = 0;
     if (!empty || zframe_size(empty) != 0 || !proto || !zframe_streq(proto, AC_MDPW) || !cmd ||
@@ -116,21 +203,13 @@ static int on_broker_message(worker_t *w, zsock_t *sock, zmsg_t *msg, uint64_t *
     }
     int command = zframe_data(cmd)[0];
     if (command == AC_MDPW_REQUEST) {
-        /* [envelope][empty][body] */
-        zframe_t *envelope = zmsg_pop(msg), *delim = zmsg_pop(msg), *body = zmsg_pop(msg);
-        if (!envelope || !delim || zframe_size(delim) != 0 || !body) {
+        /* [envelope][empty][body]: kept, and served in turn across clients (fair_pick). */
+        zframe_t *envelope = zmsg_first(msg), *delim = zmsg_next(msg), *body = zmsg_next(msg);
+        if (!envelope || zframe_size(envelope) < 8 || !delim || zframe_size(delim) != 0 || !body)
             (*bad)++;
-        } else {
-            worker_handle(w, (const char *)zframe_data(body), zframe_size(body));
-            zmsg_t *reply = zmsg_new();
-            zmsg_append(reply, &envelope);
-            zmsg_addmem(reply, NULL, 0);
-            zmsg_addmem(reply, w->reply.data, w->reply.size);
-            send_command(sock, AC_MDPW_REPLY, reply);
-        }
-        zframe_destroy(&envelope);
-        zframe_destroy(&delim);
-        zframe_destroy(&body);
+        else
+            pending_add(p, msg_p);
+        (void)sock;
     } else if (command == AC_MDPW_DISCONNECT) {
         result = 1;
     } else if (command != AC_MDPW_HEARTBEAT) {
@@ -141,6 +220,25 @@ done:
     zframe_destroy(&proto);
     zframe_destroy(&cmd);
     return result;
+}
+
+static pending_t s_pending;
+
+/* Reads what is queued on the link without waiting (up to room in s_pending): commands are
+   handled, requests held. True when the broker asked us to reconnect. */
+static bool drain(worker_t *w, link_t *l, uint64_t *bad, int64_t *last_heard, int64_t *backoff)
+{
+    bool reconnect = false;
+    for (int n = 0; n < 1024 && !reconnect && s_pending.n < PENDING_MAX; n++) {
+        zmsg_t *msg = zmsg_recv_nowait(l->sock);
+        if (!msg)
+            break;
+        *last_heard = clock_ms();
+        *backoff = 100;
+        reconnect = on_broker_message(w, &s_pending, l->sock, &msg, bad) == 1;
+        zmsg_destroy(&msg);
+    }
+    return reconnect;
 }
 
 /* The MDP loop. The broker is presumed gone when its connection drops (the monitor says so
@@ -167,17 +265,13 @@ static int run(worker_t *w)
         if (rc < 0)
             break; /* interrupted: stop */
         bool reconnect = false;
-        if (items[0].revents & ZMQ_POLLIN) {
-            /* Drain what is queued before looking at timers again. */
-            for (int n = 0; n < 1024 && !reconnect; n++) {
-                zmsg_t *msg = zmsg_recv_nowait(l.sock);
-                if (!msg)
-                    break;
-                last_heard = clock_ms();
-                backoff = 100;
-                reconnect = on_broker_message(w, l.sock, msg, &bad) == 1;
-                zmsg_destroy(&msg);
-            }
+        if (items[0].revents & ZMQ_POLLIN)
+            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
+        /* Serve what is held one request at a time, reading what arrived in between, so a
+           newcomer's request is weighed against the backlog at once. */
+        while (!reconnect && s_pending.n) {
+            serve(w, l.sock, fair_pick(&s_pending));
+            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
         }
         if (!reconnect && (items[1].revents & ZMQ_POLLIN) && link_dropped(&l)) {
             if (w->cfg.verbose)
@@ -195,6 +289,7 @@ static int run(worker_t *w)
             reconnect = true;
         }
         if (reconnect) {
+            pending_clear(&s_pending); /* the broker re-queues what this link held */
             link_close(&l);
             if (link_open(w, &l) != 0)
                 return 1;
@@ -208,6 +303,7 @@ static int run(worker_t *w)
         }
     }
     send_command(l.sock, AC_MDPW_DISCONNECT, NULL);
+    pending_clear(&s_pending);
     link_close(&l);
     if (bad && w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
