@@ -1034,15 +1034,17 @@ static void affinity(void)
    printed, each block setting up, timing and printing its own figure. */
 int main(int argc, char **args)
 {
-    static const char *const usage = "usage: bench_service [affinity]\n"
-                                     "  no argument: every section; affinity: only the "
-                                     "actor-affinity section (about a minute)\n";
+    static const char *const usage =
+        "usage: bench_service [affinity|forwarding]\n"
+        "  no argument: every section; affinity: only the actor-affinity section (about a\n"
+        "  minute); forwarding: only the forwarding limit (broker vs bare forwarder)\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
+    bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 || (argc == 2 && !only_affinity)) {
+    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1056,6 +1058,10 @@ int main(int argc, char **args)
     atexit(cleanup);
     if (only_affinity) {
         affinity();
+        return 0;
+    }
+    if (only_forwarding) {
+        forwarding_limit(s_dir);
         return 0;
     }
     const char *dir = s_dir;

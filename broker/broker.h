@@ -296,9 +296,10 @@ void on_worker_message(broker_t *b);
 /* Watches the backend for dropped connections (zmq_socket_monitor). -1 on failure. */
 int monitor_start(broker_t *b);
 void monitor_stop(broker_t *b);
-/* Reads the monitor's events; while a disconnection is recent, probes the workers: one
-   whose routing id has no connection any more is deleted, its requests re-queued. */
-void on_monitor_events(broker_t *b);
+/* Reads the monitor's events (when poll said readable); while a disconnection is recent,
+   probes the workers: one whose routing id has no connection any more is deleted, its
+   requests re-queued. */
+void on_monitor_events(broker_t *b, bool readable);
 /* A send to w failed: w's connection is gone; the next probe confirms and deletes it. */
 void worker_unreachable(broker_t *b);
 int workers_init(broker_t *b);

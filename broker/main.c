@@ -63,23 +63,22 @@ static void run(broker_t *b)
         int rc = zmq_poll(items, stop_at ? 2 : 3, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
             break;
-        /* Several messages per wake-up, the two sockets in turn. */
-        for (int n = 0; n < 256; n++) {
-            bool any = false;
-            if (!stop_at && frames_recv(b->fe, &b->in)) {
+        /* Several messages per wake-up, the two sockets in turn; a socket that poll did not
+           report, or that ran dry, is not asked again in this wake-up (an empty read costs
+           libzmq a system call). */
+        bool fe_open = !stop_at && (items[2].revents & ZMQ_POLLIN);
+        bool be_open = items[0].revents & ZMQ_POLLIN;
+        for (int n = 0; n < 256 && (fe_open || be_open); n++) {
+            if (fe_open && (fe_open = frames_recv(b->fe, &b->in))) {
                 on_client_message(b);
                 frames_reset(&b->in);
-                any = true;
             }
-            if (frames_recv(b->be, &b->in)) {
+            if (be_open && (be_open = frames_recv(b->be, &b->in))) {
                 on_worker_message(b);
                 frames_reset(&b->in);
-                any = true;
             }
-            if (!any)
-                break;
         }
-        on_monitor_events(b);
+        on_monitor_events(b, items[1].revents & ZMQ_POLLIN);
         int64_t now = zclock_mono();
         if (now >= next_tick) {
             bool hb = now >= b->heartbeat_at;

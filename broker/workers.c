@@ -252,17 +252,19 @@ static void probe_workers(broker_t *b)
     }
 }
 
-void on_monitor_events(broker_t *b)
+void on_monitor_events(broker_t *b, bool readable)
 {
-    zmq_msg_t f;
-    zmq_msg_init(&f);
-    void *mon = zsock_resolve(b->monitor);
-    /* Each event is two frames (event id + value, then the endpoint): only their
-       arrival matters. */
-    while (zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0)
-        if (!zmq_msg_more(&f))
-            worker_unreachable(b);
-    zmq_msg_close(&f);
+    if (readable) {
+        zmq_msg_t f;
+        zmq_msg_init(&f);
+        void *mon = zsock_resolve(b->monitor);
+        /* Each event is two frames (event id + value, then the endpoint): only their
+           arrival matters. */
+        while (zmq_msg_recv(&f, mon, ZMQ_DONTWAIT) >= 0)
+            if (!zmq_msg_more(&f))
+                worker_unreachable(b);
+        zmq_msg_close(&f);
+    }
     int64_t now = zclock_mono();
     if (b->probe_until && now >= b->probe_at) {
         probe_workers(b);
