@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "broker.h"
+#include "core/hash.h"
 
 #define SLOT(hash, index) (((uint64_t)(hash) << 32) | ((uint64_t)(index) + 1))
 #define SLOT_HASH(s) ((uint32_t)((s) >> 32))
@@ -95,12 +96,7 @@ void itab_remove(itab_t *t, uint32_t hash, uint32_t index)
 
 uint32_t ident_hash(const ident_t *id, uint32_t salt)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ salt;
-    for (uint8_t i = 0; i < id->len; i++) {
-        h ^= id->b[i];
-        h *= 0x100000001b3ULL;
-    }
-    h ^= h >> 29;
+    uint64_t h = mix64(ac_hash_bytes(AC_HASH_INIT ^ salt, id->b, id->len));
     return (uint32_t)(h ^ (h >> 32));
 }
 

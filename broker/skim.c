@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "core/hash.h"
 
 #define SKIM_BUDGET 256 /* msgpack objects the skim may read */
 
@@ -185,11 +186,6 @@ bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
     }
     if (!found || idlen == 0)
         return false;
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (uint32_t i = 0; i < idlen; i++) {
-        h ^= id[i];
-        h *= 0x100000001b3ULL;
-    }
-    *key = mix64(h);
+    *key = mix64(ac_hash_bytes(AC_HASH_INIT, id, idlen));
     return true;
 }

@@ -453,6 +453,36 @@ static void fw_free_all(fw_t **ws, int n)
             fw_vanish(&ws[i]);
 }
 
+/* Sends n gets on c and pumps ws until they hold them all (fails after 5 s). */
+static void send_and_spread(zsock_t *c, fw_t **ws, int nw, int n)
+{
+    for (int i = 0; i < n; i++)
+        send_get(c, "x", i + 1);
+    int total = 0;
+    for (int64_t until = zclock_mono() + 5000; total < n && zclock_mono() < until;) {
+        fw_pump(ws, nw, 5);
+        total = 0;
+        for (int i = 0; i < nw; i++)
+            total += ws[i] ? ws[i]->got : 0;
+    }
+    assert_int_equal(total, n);
+}
+
+/* Receives n replies on c: ids 1..n, each exactly once. */
+static void expect_each_reply_once(zsock_t *c, int n)
+{
+    unsigned char *seen = calloc((size_t)n + 1, 1);
+    for (int i = 0; i < n; i++) {
+        zmsg_t *rep = recv_within(c, 5000);
+        int64_t id = reply_id(rep);
+        assert_true(id >= 1 && id <= n);
+        assert_int_equal(seen[id], 0);
+        seen[id] = 1;
+        zmsg_destroy(&rep);
+    }
+    free(seen);
+}
+
 #define ACTORS 300
 
 static void actor_name(char *buf, size_t size, int i)
@@ -760,13 +790,8 @@ static void a_dropped_connection_requeues_only_its_workers_requests_at_once(void
     wait_stat("workers", 2, 5000);
     zsock_t *c = client_new();
     enum { N = 100 };
-    for (int i = 0; i < N; i++)
-        send_get(c, "x", i + 1);
-    for (int64_t until = zclock_mono() + 5000;
-         ws[0]->got + ws[1]->got < N && zclock_mono() < until;)
-        fw_pump(ws, 2, 5);
+    send_and_spread(c, ws, 2, N);
     int held0 = ws[0]->got, held1 = ws[1]->got;
-    assert_int_equal(held0 + held1, N);
     assert_true(held0 > 0 && held1 > 0);
     int64_t t0 = zclock_mono();
     fw_vanish(&ws[0]);
@@ -781,15 +806,7 @@ static void a_dropped_connection_requeues_only_its_workers_requests_at_once(void
     assert_int_equal(bstat("workers_disconnected"), 1);
     assert_int_equal(bstat("workers"), 1);
     fw_answer_all(ws[1]);
-    unsigned char seen[N + 1] = {0};
-    for (int i = 0; i < N; i++) {
-        zmsg_t *rep = recv_within(c, 5000);
-        int64_t id = reply_id(rep);
-        assert_true(id >= 1 && id <= N);
-        assert_int_equal(seen[id], 0);
-        seen[id] = 1;
-        zmsg_destroy(&rep);
-    }
+    expect_each_reply_once(c, N);
     zsock_destroy(&c);
     fw_free_all(ws, 2);
     broker_stop();
@@ -893,11 +910,7 @@ static void a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_re
     wait_stat("workers", 2, 5000);
     zsock_t *c = client_new();
     enum { N = 40 };
-    for (int i = 0; i < N; i++)
-        send_get(c, "x", i + 1);
-    for (int64_t until = zclock_mono() + 5000;
-         ws[0]->got + ws[1]->got < N && zclock_mono() < until;)
-        fw_pump(ws, 2, 5);
+    send_and_spread(c, ws, 2, N);
     int held0 = ws[0]->got;
     assert_true(held0 > 0 && held0 < N);
     /* Worker 0 goes silent (a host that vanished, the connection still open): only worker 1
@@ -914,14 +927,7 @@ static void a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_re
     assert_int_equal(bstat("workers_expired"), 1);
     /* Worker 1 answers everything; then worker 0 wakes up and answers its old share. */
     fw_answer_all(ws[1]);
-    unsigned char seen[N + 1] = {0};
-    for (int i = 0; i < N; i++) {
-        zmsg_t *rep = recv_within(c, 5000);
-        int64_t id = reply_id(rep);
-        assert_true(id >= 1 && id <= N && !seen[id]);
-        seen[id] = 1;
-        zmsg_destroy(&rep);
-    }
+    expect_each_reply_once(c, N);
     fw_answer_all(ws[0]);
     for (int64_t until = zclock_mono() + 5000;
          bstat("stale_replies") < (uint64_t)held0 && zclock_mono() < until;)

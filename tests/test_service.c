@@ -573,16 +573,24 @@ static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
     svc_stop(s.broker, SIGTERM, 3000);
 }
 
+/* A broker and one worker (L1 off) with heartbeats of hb ms, the worker's store named
+   after tag; returns the worker's pid once the service answers. */
+static pid_t start_one(svc_t *s, const char *hb, const char *tag)
+{
+    char store[400];
+    svc_ports(s);
+    svc_start_broker(s, hb);
+    snprintf(store, sizeof store, "%s/%s-%d.db", svc_tmpdir(), tag, s->port[0]);
+    pid_t w = svc_start_worker(s, NULL, store, hb, "0");
+    wait_ready(s);
+    return w;
+}
+
 static void a_client_resends_at_once_when_its_broker_connection_returns(void **state)
 {
     (void)state;
     svc_t s;
-    char store[400];
-    svc_ports(&s);
-    svc_start_broker(&s, "100");
-    snprintf(store, sizeof store, "%s/resend-%d.db", svc_tmpdir(), s.port[0]);
-    pid_t w = svc_start_worker(&s, NULL, store, "100", "0");
-    wait_ready(&s);
+    pid_t w = start_one(&s, "100", "resend");
     /* One attempt of a minute: only the reconnection can bring the answer sooner. */
     ac_client_config_t cfg = {60000, 0};
     ac_client_t *c = ac_client_new(s.fe, &cfg);
@@ -622,13 +630,8 @@ static void a_worker_rejoins_a_restarted_broker_at_once(void **state)
 {
     (void)state;
     svc_t s;
-    char store[400];
-    svc_ports(&s);
-    svc_start_broker(&s, "60000");
-    snprintf(store, sizeof store, "%s/rejoin-%d.db", svc_tmpdir(), s.port[0]);
     /* Heartbeats a minute apart: only the dropped connection can tell the worker. */
-    svc_start_worker(&s, NULL, store, "60000", "0");
-    wait_ready(&s);
+    start_one(&s, "60000", "rejoin");
     svc_stop(s.broker, SIGKILL, 1000);
     svc_start_broker(&s, "60000");
     ac_client_config_t cfg = {20000, 0};
