@@ -1,10 +1,15 @@
-/*  bench.h - what the benchmark programs share: clocks and sorting for medians. */
+/*  bench.h - what the benchmark programs share: clocks, sorting for medians, free ports. */
 #ifndef AC_BENCH_H
 #define AC_BENCH_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static inline double now_s(void)
 {
@@ -24,6 +29,27 @@ static inline int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
+}
+
+/* n (at most 8) loopback tcp endpoints on ports free now: all bound to port 0 at once (so
+   they differ), read back, then released for the programs to bind. Exits when there are
+   none. */
+static inline void bench_free_endpoints(char (*ep)[64], int n)
+{
+    int fds[8];
+    for (int i = 0; i < n && i < 8; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof a;
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
+            getsockname(fds[i], (struct sockaddr *)&a, &len) != 0) {
+            perror("bench: no free loopback port");
+            exit(1);
+        }
+        snprintf(ep[i], sizeof ep[i], "tcp://127.0.0.1:%d", ntohs(a.sin_port));
+    }
+    for (int i = 0; i < n && i < 8; i++)
+        close(fds[i]);
 }
 
 #endif

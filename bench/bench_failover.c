@@ -67,22 +67,6 @@ static void cleanup(void)
         fprintf(stderr, "bench_failover: could not remove %s\n", s_tmp);
 }
 
-/* A free loopback port: bind port 0, read it back, close. */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        perror("bench_failover: no free port");
-        exit(1);
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 typedef struct {
     char fe[64], be[64], ein[64], eout[64];
     pid_t broker;
@@ -100,10 +84,12 @@ static pid_t start_worker(const cluster_t *c, int n)
 
 static void start_cluster(cluster_t *c)
 {
-    snprintf(c->fe, sizeof c->fe, "tcp://127.0.0.1:%d", free_port());
-    snprintf(c->be, sizeof c->be, "tcp://127.0.0.1:%d", free_port());
-    snprintf(c->ein, sizeof c->ein, "tcp://127.0.0.1:%d", free_port());
-    snprintf(c->eout, sizeof c->eout, "tcp://127.0.0.1:%d", free_port());
+    char ep[4][64];
+    bench_free_endpoints(ep, 4);
+    snprintf(c->fe, sizeof c->fe, "%s", ep[0]);
+    snprintf(c->be, sizeof c->be, "%s", ep[1]);
+    snprintf(c->ein, sizeof c->ein, "%s", ep[2]);
+    snprintf(c->eout, sizeof c->eout, "%s", ep[3]);
     const char *argv[] = {AC_BROKER_PATH, "--frontend", c->fe,          "--backend", c->be,
                           "--events-in",  c->ein,       "--events-out", c->eout,     NULL};
     c->broker = spawn(argv);

@@ -187,24 +187,6 @@ static void check_alive(pid_t pid, const char *what)
     }
 }
 
-/* n loopback tcp endpoints on ports free now: all bound to port 0 at once (so they
-   differ), read back, then released for the programs to bind. */
-static void free_endpoints(char (*ep)[64], int n)
-{
-    int fds[4];
-    for (int i = 0; i < n; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof a;
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
-            getsockname(fds[i], (struct sockaddr *)&a, &len) != 0)
-            fail("no free loopback port");
-        snprintf(ep[i], sizeof ep[i], "tcp://127.0.0.1:%d", ntohs(a.sin_port));
-    }
-    for (int i = 0; i < n; i++)
-        close(fds[i]);
-}
-
 /* ---- a bare MDP/0.1 client ---- */
 
 static void *client_new(const char *endpoint)
@@ -484,7 +466,7 @@ static void broker_start(broker_t *b, bool fair, bool echo, int credit)
     memset(b, 0, sizeof *b);
     b->fair = fair;
     b->credit = credit;
-    free_endpoints(b->ep, 4);
+    bench_free_endpoints(b->ep, 4);
     const char *argv[] = {
         AC_BROKER_PATH,          "--frontend", b->ep[0],       "--backend", b->ep[1],
         "--events-in",           b->ep[2],     "--events-out", b->ep[3],    "--fair-queuing",

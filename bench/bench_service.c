@@ -114,26 +114,6 @@ static pid_t spawn(const char *const *argv)
     return spawn_env(argv, NULL);
 }
 
-/* n loopback tcp endpoints on ports free now: all probed at once (so they differ), then
-   released for the programs to bind. */
-static void free_endpoints(char (*ep)[64], int n)
-{
-    int fds[8];
-    for (int i = 0; i < n && i < 8; i++) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof a;
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || bind(fds[i], (struct sockaddr *)&a, sizeof a) != 0 ||
-            getsockname(fds[i], (struct sockaddr *)&a, &len) != 0) {
-            perror("bench_service: a free port");
-            exit(1);
-        }
-        snprintf(ep[i], sizeof ep[i], "tcp://127.0.0.1:%d", ntohs(a.sin_port));
-    }
-    for (int i = 0; i < n && i < 8; i++)
-        close(fds[i]);
-}
-
 static void report(const char *what, double *v, int n, const char *unit)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_d);
@@ -507,7 +487,7 @@ static void target_start(target_t *t, const char *name, const char *dir, bool br
 {
     memset(t, 0, sizeof *t);
     t->name = name;
-    free_endpoints(t->ep, broker ? 4 : 2);
+    bench_free_endpoints(t->ep, broker ? 4 : 2);
     snprintf(t->count, sizeof t->count, "%s/%s.allocs", dir, broker ? "broker" : "forwarder");
     const char *env[3] = {NULL, NULL, NULL};
 #ifdef AC_ALLOC_COUNT_PATH
@@ -726,7 +706,7 @@ static void aff_start(aff_setup_t *t, const char *dispatch)
     memset(t, 0, sizeof *t);
     memset(t->last, 0xff, sizeof t->last);
     t->dispatch = dispatch;
-    free_endpoints(t->ep, 4);
+    bench_free_endpoints(t->ep, 4);
     const char *argv[] = {AC_BROKER_PATH, "--frontend",  t->ep[0], "--backend",
                           t->ep[1],       "--events-in", t->ep[2], "--events-out",
                           t->ep[3],       "--dispatch",  dispatch, NULL};
@@ -1078,7 +1058,7 @@ int main(int argc, char **args)
     fputs("order: [REALM, WORLD, EVENT, TOTAL]\nacross_policy: INTERSECT\n", f);
     fclose(f);
     char ep[4][64];
-    free_endpoints(ep, 4);
+    bench_free_endpoints(ep, 4);
     const char *fe = ep[0], *be = ep[1];
     const char *broker_argv[] = {
         AC_BROKER_PATH, "--frontend",   fe,    "--backend", be, "--events-in",
