@@ -2,7 +2,7 @@
     gives every sum and product its one order. */
 #include "actorcore/registry.h"
 #include "actorcore/request.h"
-#include "core/resolve_impl.h"
+#include "core/items.h"
 
 static inline int item_less(const ac_item_t *a, const ac_item_t *b)
 {

@@ -7,7 +7,7 @@
 #include <math.h>
 
 #include "actorcore/request.h"
-#include "core/resolve_impl.h"
+#include "core/items.h"
 
 enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
 

@@ -18,7 +18,7 @@
 #include "actorcore/resolve.h"
 #include "core/hash.h"
 #include "core/request_impl.h"
-#include "core/resolve_impl.h"
+#include "core/items.h"
 #include "core/snapshot_impl.h"
 
 /* Per-dimension counts and slice offsets. Contributions are scattered by section and

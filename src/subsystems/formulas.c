@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "subsystems/subsystems_impl.h"
+#include "subsystems/compiled.h"
 
 static int formula_contribute(void *state, const ac_actor_t *a, ac_output_t *out, ac_error_t *err)
 {

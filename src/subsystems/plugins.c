@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/hash.h"
-#include "subsystems/subsystems_impl.h"
+#include "subsystems/compiled.h"
 
 /* A YAML node as JSON (scalars that read as numbers or booleans become such). */
 static json_t *yaml_to_json(ac_yamldoc_t *d, yaml_node_t *n, int depth)

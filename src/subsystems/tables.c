@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "core/request_impl.h"
-#include "subsystems/subsystems_impl.h"
+#include "subsystems/compiled.h"
 
 /* ---- actor field access ---- */
 

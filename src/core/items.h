@@ -1,4 +1,5 @@
-/*  resolve_impl.h - sort items and the per-dimension reducers of the resolver.
+/*  items.h - sort items, the shared form of everything the resolver orders, and the
+    per-dimension reducers over them (caps.c, aggregate.c) that the resolver calls.
 
     Everything the resolver orders is turned into a 128-bit item: `k`, the packed sort key
     (bucket or layer, priority descending, system rank), then `v`, the value's bits mapped
@@ -6,8 +7,8 @@
     equal values sort the same way whatever the input order). Comparing (k, v) as unsigned
     integers is the whole sort key of SPEC 3 and 5.
 */
-#ifndef AC_RESOLVE_IMPL_H
-#define AC_RESOLVE_IMPL_H
+#ifndef AC_ITEMS_H
+#define AC_ITEMS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/*  subsystems_impl.h - what the files of the subsystem loader share (see subsystems.h).
+/*  compiled.h - what the files of the subsystem loader share (see subsystems.h).
 
     A loaded set is an array of items, one per YAML file; an item is a table, a set of
     formulas or a plugin, compiled into the flat form that its contribute reads on the hot
@@ -6,8 +6,8 @@
     of the file to the loader of its kind: tables.c, formulas.c or plugins.c. Each kind
     frees what its loader built; the set frees the items.
 */
-#ifndef AC_SUBSYSTEMS_IMPL_H
-#define AC_SUBSYSTEMS_IMPL_H
+#ifndef AC_SUBSYSTEMS_COMPILED_H
+#define AC_SUBSYSTEMS_COMPILED_H
 
 #include <stdbool.h>
 #include <stddef.h>
