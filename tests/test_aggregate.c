@@ -230,6 +230,42 @@ static void version_is_one_without_actor_else_the_actors(void **state)
     fx_free(fx);
 }
 
+/* Dimensions past the first 64 ids live in further words of the resolver's bitmap of
+   present dimensions: every one keeps its own value, and the snapshot lists them in order. */
+static void more_than_64_dimensions_each_keep_their_value(void **state)
+{
+    (void)state;
+    enum { DIMS = 150 };
+    char *combiner = malloc(DIMS * 96 + 32);
+    size_t n = (size_t)sprintf(combiner, "dimensions:\n");
+    for (int d = 0; d < DIMS; d++)
+        n += (size_t)sprintf(
+            combiner + n, "  d%03d: { use_pipeline: true, clamp_default: { min: 0, max: 1e9 } }\n",
+            d);
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    /* Every third dimension present, in reverse order, so words mix present and absent. */
+    char name[8];
+    for (int d = DIMS - 1; d >= 0; d -= 3) {
+        snprintf(name, sizeof name, "d%03d", d);
+        fx_add(fx, AC_PRIMARY, name, AC_FLAT, 1000 + d, "items", 0);
+    }
+    fx_resolve(fx);
+    for (int d = 0; d < DIMS; d++) {
+        snprintf(name, sizeof name, "d%03d", d);
+        ac_snapshot_dim_t got;
+        bool present = ac_snapshot_find(fx->snap, fx->reg, name, &got);
+        if ((DIMS - 1 - d) % 3 == 0) {
+            assert_true(present);
+            assert_double_exact(got.primary, 1000 + d);
+        } else {
+            assert_false(present);
+        }
+    }
+    assert_int_equal(ac_snapshot_dimension_count(fx->snap), (DIMS + 2) / 3);
+    fx_free(fx);
+    free(combiner);
+}
+
 static void empty_request_gives_an_empty_snapshot(void **state)
 {
     (void)state;
@@ -258,6 +294,7 @@ int main(void)
         cmocka_unit_test(context_packs_merge_and_apply),
         cmocka_unit_test(context_multipliers_must_be_positive),
         cmocka_unit_test(version_is_one_without_actor_else_the_actors),
+        cmocka_unit_test(more_than_64_dimensions_each_keep_their_value),
         cmocka_unit_test(empty_request_gives_an_empty_snapshot),
     };
     return cmocka_run_group_tests_name("aggregate", tests, NULL, NULL);
