@@ -21,7 +21,7 @@
       per backlogged client; a service entry without workers nor requests is reclaimed;
     - malformed frames are dropped and counted; the broker never exits on bad traffic;
     - MMI (RFC 8): mmi.service; and mmi.stats returns the broker's counters (msgpack);
-    - an XSUB -> XPUB forwarder (zproxy) carries workers' snapshot events to subscribers.
+    - an XSUB -> XPUB forwarder (zmq_proxy_steerable in a thread) carries workers' snapshot events to subscribers.
     SIGINT/SIGTERM: stop accepting, wait (up to a grace period) for in-flight replies,
     answer what is left with `unavailable`, exit 0.
 
@@ -42,6 +42,7 @@
 #define AC_BROKER_H
 
 #include <czmq.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -171,6 +172,17 @@ typedef struct {
     uint64_t workers_disconnected; /* workers found gone when their connection dropped */
 } counters_t;
 
+/* The event forwarder: its sockets are bound by the main thread, so a bind that fails is
+   an error there (zproxy would assert), then handed to a thread running the proxy. */
+typedef struct {
+    zsock_t *xsub;     /* events_in: workers publish here */
+    zsock_t *xpub;     /* events_out: subscribers connect here */
+    zsock_t *ctl;      /* PAIR, main side: TERMINATE stops the proxy */
+    zsock_t *ctl_peer; /* PAIR, the proxy's side */
+    pthread_t thread;  /* runs zmq_proxy_steerable */
+    bool running;      /* thread was started */
+} events_t;
+
 typedef struct {
     config_t cfg;        /* settings in force */
     bool affine;         /* dispatch: affine */
@@ -180,7 +192,7 @@ typedef struct {
     zsock_t *monitor;    /* PAIR: the backend's disconnection events */
     int64_t probe_until; /* after a disconnection: probe workers until then (0: no) */
     int64_t probe_at;    /* next probe */
-    zactor_t *proxy;     /* the event forwarder (zproxy) */
+    events_t events;     /* the event forwarder */
     mpart_t in;          /* the message being handled */
     /* requests */
     request_t **chunks;   /* the slab: chunks of SLAB_CHUNK requests */
@@ -310,8 +322,9 @@ void workers_fini(broker_t *b);
 void on_mmi(broker_t *b, const ident_t *client, const char *service, int body);
 
 /* events.c */
-/* Starts the XSUB (events_in) -> XPUB (events_out) forwarder as b->proxy. */
-void events_start(broker_t *b);
+/* Binds the XSUB (events_in) and XPUB (events_out) sockets and starts the forwarder
+   thread between them. -1 when a socket cannot bind (the setting and reason on stderr). */
+int events_start(broker_t *b);
 void events_stop(broker_t *b);
 
 #endif

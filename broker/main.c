@@ -95,7 +95,7 @@ static void run(broker_t *b)
 
 /* A bound ROUTER; rcvhwm bounds the messages libzmq buffers per connected peer before the
    loop reads them (per peer, the bytes it may buffer are rcvhwm x the message size). */
-static zsock_t *router(broker_t *b, const char *endpoint, int rcvhwm)
+static zsock_t *router(broker_t *b, const char *setting, const char *endpoint, int rcvhwm)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s)
@@ -106,7 +106,7 @@ static zsock_t *router(broker_t *b, const char *endpoint, int rcvhwm)
     zsock_set_rcvhwm(s, rcvhwm);
     zsock_set_sndhwm(s, 1000000);
     if (zsock_bind(s, "%s", endpoint) < 0) {
-        fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", endpoint,
+        fprintf(stderr, "actorcore-broker: --%s: cannot bind %s: %s\n", setting, endpoint,
                 zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
     }
@@ -148,8 +148,8 @@ static void config_defaults(config_t *c)
     c->affinity_epsilon = 0.25;
 }
 
-/* The tables, the two ROUTERs and the event forwarder; -1 when a ROUTER cannot bind (the
-   reason is on stderr) or memory runs out. */
+/* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
+   setting and the reason are on stderr) or memory runs out. */
 static int setup(broker_t *b)
 {
     msgpack_zone_init(&b->zone, 4096);
@@ -159,9 +159,9 @@ static int setup(broker_t *b)
         fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
         return -1;
     }
-    b->frontend = router(b, b->cfg.frontend, (int)b->cfg.frontend_hwm);
+    b->frontend = router(b, "frontend", b->cfg.frontend, (int)b->cfg.frontend_hwm);
     /* Workers' replies are bounded by their credit already. */
-    b->backend = router(b, b->cfg.backend, 1000000);
+    b->backend = router(b, "backend", b->cfg.backend, 1000000);
     if (!b->frontend || !b->backend)
         return -1;
     b->fe = zsock_resolve(b->frontend);
@@ -171,8 +171,7 @@ static int setup(broker_t *b)
                 zmq_strerror(zmq_errno()));
         return -1;
     }
-    events_start(b);
-    return 0;
+    return events_start(b);
 }
 
 /* Frees what setup made, whether it succeeded or not. */
@@ -196,10 +195,14 @@ int main(int argc, char **argv)
     config_t *c = &b.cfg;
     config_defaults(c);
     ac_setting_t t[] = {
-        {"frontend", AC_SET_STR, &c->frontend, 0, 0, "clients' endpoint (ROUTER, bound)"},
-        {"backend", AC_SET_STR, &c->backend, 0, 0, "workers' endpoint (ROUTER, bound)"},
-        {"events_in", AC_SET_STR, &c->events_in, 0, 0, "workers publish here (XSUB, bound)"},
-        {"events_out", AC_SET_STR, &c->events_out, 0, 0, "subscribers connect here (XPUB, bound)"},
+        {"frontend", AC_SET_ENDPOINT, &c->frontend, AC_ENDPOINT_BIND, 0,
+         "clients' endpoint (ROUTER, bound)"},
+        {"backend", AC_SET_ENDPOINT, &c->backend, AC_ENDPOINT_BIND, 0,
+         "workers' endpoint (ROUTER, bound)"},
+        {"events_in", AC_SET_ENDPOINT, &c->events_in, AC_ENDPOINT_BIND, 0,
+         "workers publish here (XSUB, bound)"},
+        {"events_out", AC_SET_ENDPOINT, &c->events_out, AC_ENDPOINT_BIND, 0,
+         "subscribers connect here (XPUB, bound)"},
         {"heartbeat_ms", AC_SET_INT, &c->heartbeat_ms, 10, 600000, "MDP heartbeat interval"},
         {"liveness", AC_SET_INT, &c->liveness, 1, 100, "heartbeats a worker may miss"},
         {"queue_max", AC_SET_INT, &c->queue_max, 1, 100000000, "queued requests per service"},
@@ -241,7 +244,7 @@ int main(int argc, char **argv)
         b.affine = true;
     } else if (strcmp(c->dispatch, "least_loaded") != 0) {
         fprintf(stderr,
-                "actorcore-broker: dispatch: expected affine or least_loaded, found '%.40s'\n",
+                "actorcore-broker: --dispatch: expected affine or least_loaded, found '%.40s'\n",
                 c->dispatch);
         ac_settings_free(t, n);
         return 2;

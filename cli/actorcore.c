@@ -132,8 +132,14 @@ static int parse_resolve_args(int argc, char **argv, resolve_args_t *a)
 static int open_resolver(const resolve_args_t *a, resolve_state_t *st, ac_error_t *err)
 {
     st->reg = ac_registry_load(a->combiner, a->layers, err);
-    if (!st->reg)
+    if (!st->reg) {
+        /* The message starts with the file at fault (file:line:column for YAML). */
+        if (strncmp(err->message, a->combiner, strlen(a->combiner)) == 0)
+            cli_name_flag(err, "combiner");
+        else if (strncmp(err->message, a->layers, strlen(a->layers)) == 0)
+            cli_name_flag(err, "layers");
         return cli_report(err);
+    }
     st->req = ac_request_new(st->reg);
     st->resolver = ac_resolver_new(st->reg);
     if (!st->req || !st->resolver) {
@@ -146,8 +152,10 @@ static int open_resolver(const resolve_args_t *a, resolve_state_t *st, ac_error_
     ac_request_set_limits(st->req, &limits);
     if (a->subsystems) {
         st->subs = ac_subsystems_load(st->reg, a->subsystems, err);
-        if (!st->subs || ac_subsystems_install(st->subs, st->resolver, err))
+        if (!st->subs || ac_subsystems_install(st->subs, st->resolver, err)) {
+            cli_name_flag(err, "subsystems");
             return cli_report(err);
+        }
     }
     return 0;
 }
@@ -159,8 +167,10 @@ static int read_request(const resolve_args_t *a, resolve_state_t *st, ac_error_t
     size_t len;
     if (a->actor_path) {
         st->actor_text = cli_read_input(a->actor_path, (size_t)a->max_bytes, &len, err);
-        if (!st->actor_text || ac_decode_actor_json(st->req, st->actor_text, len, err))
+        if (!st->actor_text || ac_decode_actor_json(st->req, st->actor_text, len, err)) {
+            cli_name_flag(err, "actor");
             return cli_report(err);
+        }
     }
     if (!a->actor_path || a->input) {
         st->text = cli_read_input(a->input, (size_t)a->max_bytes, &len, err);

@@ -11,6 +11,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "cli.h"
+#include "service/settings.h"
 
 static const char *s_call_usage =
     "Usage: actorcore call OP [options] [ARG]\n"
@@ -23,10 +24,44 @@ static const char *s_call_usage =
     "  --retries N      further attempts after a timeout (default 2)\n"
     "Prints the reply as JSON. Exit 0 when ok is true, 2 for a rejected request,\n"
     "1 for timeout, unavailable or internal errors.\n"
-    "\n"
+    "\n";
+
+static const char *s_subscribe_usage =
     "Usage: actorcore subscribe [ACTOR_ID] [--events EP] [--count N]\n"
     "  prints {\"topic\":..., \"snapshot\":...} for each snap/<actor_id> event\n"
-    "  (default EP tcp://127.0.0.1:5557; all actors when ACTOR_ID is omitted)\n";
+    "  (all actors when ACTOR_ID is omitted)\n"
+    "Options:\n"
+    "  --events EP      the broker's events-out (default tcp://127.0.0.1:5557)\n"
+    "  --count N        stop after N events (default: never)\n";
+
+/* A whole decimal number in [min, max] for --flag; else a usage error (exit 2). */
+static int int_flag(const char *flag, const char *text, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || errno || v < min || v > max) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "--%s: expected an integer in [%ld, %ld], found '%%s'", flag, min,
+                 max);
+        return cli_usage_error(msg, text);
+    }
+    *out = v;
+    return 0;
+}
+
+/* An endpoint to connect to, checked before any socket is made. */
+static int endpoint_flag(const char *flag, const char *text)
+{
+    ac_error_t err;
+    char label[64];
+    snprintf(label, sizeof label, "--%s", flag);
+    if (ac_endpoint_check(label, text, false, &err) == 0)
+        return 0;
+    cli_report(&err);
+    fprintf(stderr, "Try 'actorcore --help'.\n");
+    return 2;
+}
 
 /* Reads a JSON file into *obj (zone-allocated). */
 static int load_json(const char *path, msgpack_zone *zone, msgpack_object *obj, ac_error_t *err)
@@ -90,6 +125,7 @@ int cli_call(int argc, char **argv)
     const char *op = argv[1];
     if (strcmp(op, "--help") == 0 || strcmp(op, "-h") == 0) {
         fputs(s_call_usage, stdout);
+        fputs(s_subscribe_usage, stdout);
         return 0;
     }
     opterr = 0;
@@ -101,11 +137,17 @@ int cli_call(int argc, char **argv)
             broker = optarg;
             break;
         case 't':
-            cfg.timeout_ms = atoi(optarg);
+        case 'r': {
+            long v;
+            if (int_flag(c == 't' ? "timeout" : "retries", optarg, c == 't' ? 1 : 0,
+                         c == 't' ? 86400000 : 1000, &v))
+                return 2;
+            if (c == 't')
+                cfg.timeout_ms = (int)v;
+            else
+                cfg.retries = (int)v;
             break;
-        case 'r':
-            cfg.retries = atoi(optarg);
-            break;
+        }
         case 'a':
             actor = optarg;
             break;
@@ -128,6 +170,8 @@ int cli_call(int argc, char **argv)
             return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (endpoint_flag("broker", broker))
+        return 2;
     const char *arg = optind < argc ? argv[optind] : NULL;
     bool needs_id = strcmp(op, "get") == 0 || strcmp(op, "invalidate") == 0;
     if (needs_id && !arg)
@@ -206,15 +250,18 @@ int cli_subscribe(int argc, char **argv)
             events = optarg;
             break;
         case 'n':
-            count = atol(optarg);
+            if (int_flag("count", optarg, 1, 1000000000, &count))
+                return 2;
             break;
         case 'h':
-            fputs(s_call_usage, stdout);
+            fputs(s_subscribe_usage, stdout);
             return 0;
         default:
             return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (endpoint_flag("events", events))
+        return 2;
     char topic[160] = "snap/";
     if (optind < argc)
         snprintf(topic, sizeof topic, "snap/%s", argv[optind]);

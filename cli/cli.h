@@ -10,6 +10,8 @@
 int cli_report(const ac_error_t *err);
 /* A usage error: JSON error plus a hint on stderr; returns 2. */
 int cli_usage_error(const char *fmt, const char *arg) __attribute__((format(printf, 1, 0)));
+/* Prefixes err's message with "--flag: ", the flag whose value is at fault. */
+void cli_name_flag(ac_error_t *err, const char *flag);
 /* Reads FILE ("-" or NULL: standard input), failing with too_large past max bytes. */
 char *cli_read_input(const char *path, size_t max, size_t *len, ac_error_t *err);
 

@@ -32,6 +32,13 @@ int cli_usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
+void cli_name_flag(ac_error_t *err, const char *flag)
+{
+    char msg[AC_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "%s", err->message);
+    snprintf(err->message, sizeof err->message, "--%s: %s", flag, msg);
+}
+
 /* Reads all of f, failing with too_large past max bytes. */
 static char *read_stream(FILE *f, size_t max, size_t *len, ac_error_t *err)
 {

@@ -81,12 +81,75 @@ static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state
     assert_true(eps == 3.0); /* a refused value changes nothing */
 }
 
+static void an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints(void **state)
+{
+    (void)state;
+    char *bind = NULL, *conn = NULL;
+    ac_setting_t t[] = {
+        {"events_in", AC_SET_ENDPOINT, &bind, AC_ENDPOINT_BIND, 0, "bound"},
+        {"events", AC_SET_ENDPOINT, &conn, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL, "connected"},
+    };
+    ac_error_t err;
+    const char *good_bind[] = {"tcp://*:5555",      "tcp://127.0.0.1:1", "tcp://*:*",
+                               "tcp://[::1]:65535", "tcp://eth0:80",     "ipc:///tmp/x.sock",
+                               "inproc://events"};
+    for (size_t i = 0; i < sizeof good_bind / sizeof good_bind[0]; i++) {
+        if (ac_settings_apply_flag("events-in", good_bind[i], t, 2, &err))
+            fail_msg("%s: %s", good_bind[i], err.message);
+        assert_string_equal(bind, good_bind[i]);
+    }
+    const char *bad_bind[] = {"",
+                              "abc",
+                              "bogus://x",
+                              "tcp://",
+                              "tcp://:5555",
+                              "tcp://h:0",
+                              "tcp://h:65536",
+                              "tcp://h:99999999999999999999",
+                              "tcp://h:-1",
+                              "tcp://h",
+                              "ipc://",
+                              "inproc://",
+                              "tcp://a b:1"};
+    for (size_t i = 0; i < sizeof bad_bind / sizeof bad_bind[0]; i++) {
+        assert_int_equal(ac_settings_apply_flag("events-in", bad_bind[i], t, 2, &err), AC_ESCHEMA);
+        assert_non_null(strstr(err.message, "--events-in"));
+        assert_string_equal(err.path, "events_in");
+    }
+    assert_string_equal(bind, "inproc://events"); /* a refused value changes nothing */
+    /* Connecting: a host is needed, `*` is for binding; empty means none when optional. */
+    assert_int_equal(ac_settings_apply_flag("events", "tcp://broker.example:5558", t, 2, &err), 0);
+    assert_int_equal(ac_settings_apply_flag("events", "tcp://*:5558", t, 2, &err), AC_ESCHEMA);
+    assert_int_equal(ac_settings_apply_flag("events", "tcp://h:*", t, 2, &err), AC_ESCHEMA);
+    assert_int_equal(ac_settings_apply_flag("events", "", t, 2, &err), 0);
+    assert_string_equal(conn, "");
+    ac_settings_free(t, 2);
+}
+
+static void worker_endpoints_are_checked_when_set(void **state)
+{
+    (void)state;
+    worker_config_t cfg;
+    worker_config_defaults(&cfg);
+    size_t n;
+    ac_setting_t *t = worker_settings(&cfg, &n);
+    ac_error_t err;
+    assert_int_equal(ac_settings_apply_flag("broker", "tcp://127.0.0.1:99999", t, n, &err),
+                     AC_ESCHEMA);
+    assert_non_null(strstr(err.message, "--broker"));
+    assert_int_equal(ac_settings_apply_flag("events", "bogus://x", t, n, &err), AC_ESCHEMA);
+    assert_int_equal(ac_settings_apply_flag("events", "ipc:///tmp/ev", t, n, &err), 0);
+    ac_settings_free(t, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_config_loads_into_the_worker_settings),
         cmocka_unit_test(flags_and_files_share_one_table),
         cmocka_unit_test(a_number_setting_takes_finite_numbers_within_its_bounds),
+        cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
+        cmocka_unit_test(worker_endpoints_are_checked_when_set),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
 }

@@ -1,7 +1,9 @@
 /*  config.c - the worker's settings and its embedded default registries. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/yamldoc.h"
 #include "worker.h"
 #include "worker_defaults.h"
 
@@ -10,7 +12,7 @@ void worker_config_defaults(worker_config_t *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->broker = strdup("tcp://127.0.0.1:5556");
     cfg->events = strdup("tcp://127.0.0.1:5558");
-    cfg->store = strdup("var/actorcore.db");
+    cfg->store = strdup(WORKER_DEFAULT_STORE);
     cfg->credit = 64;
     cfg->heartbeat_ms = 500;
     cfg->liveness = 4;
@@ -29,8 +31,10 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     static ac_setting_t t[32];
     size_t i = 0;
 #define S(nm, ty, dst, lo, hi, hp) t[i++] = (ac_setting_t){nm, ty, dst, lo, hi, hp}
-    S("broker", AC_SET_STR, &c->broker, 0, 0, "the broker's worker endpoint");
-    S("events", AC_SET_STR, &c->events, 0, 0, "the broker's events-in endpoint (XSUB)");
+    S("broker", AC_SET_ENDPOINT, &c->broker, AC_ENDPOINT_CONNECT, 0,
+      "the broker's worker endpoint");
+    S("events", AC_SET_ENDPOINT, &c->events, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL,
+      "the broker's events-in endpoint (XSUB), or empty for none");
     S("combiner", AC_SET_STR, &c->combiner, 0, 0,
       "CombinerRegistry YAML (default: embedded config/combiner.yaml)");
     S("layers", AC_SET_STR, &c->layers, 0, 0,
@@ -62,16 +66,58 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     return t;
 }
 
+/* Prefixes err's message with the setting at fault, so every start-up error names it. */
+int worker_setting_error(ac_error_t *err, const char *setting)
+{
+    char msg[AC_ERROR_MESSAGE_MAX];
+    size_t n = strlen(setting);
+    const char *m = err->message;
+    if (strncmp(m, setting, n) == 0 && m[n] == ':' && m[n + 1] == ' ')
+        m += n + 2; /* "store: ..." already names it, without the dashes */
+    snprintf(msg, sizeof msg, "%s", m);
+    snprintf(err->message, sizeof err->message, "--%s: %s", setting, msg);
+    return err->code;
+}
+
+/* One registry file: the one named by `setting` (read whole, so a missing or unreadable
+   file is an error naming it), else the embedded default. The other file's default is
+   the embedded one, never a path relative to the current folder. */
+static char *registry_text(const char *path, const char *setting, const char **name, size_t *len,
+                           ac_error_t *err)
+{
+    *name = path;
+    char *text = ac_read_file(path, AC_CONFIG_MAX_BYTES, len, err);
+    if (!text)
+        worker_setting_error(err, setting);
+    return text;
+}
+
 int worker_load_registry(worker_t *w, ac_error_t *err)
 {
-    if (w->cfg.combiner || w->cfg.layers) {
-        w->reg = ac_registry_load(w->cfg.combiner ? w->cfg.combiner : "config/combiner.yaml",
-                                  w->cfg.layers ? w->cfg.layers : "config/cap_layers.yaml", err);
-    } else {
-        w->reg = ac_registry_load_buffers(
-            "(embedded) config/combiner.yaml", (const char *)ac_default_combiner,
-            sizeof ac_default_combiner, "(embedded) config/cap_layers.yaml",
-            (const char *)ac_default_layers, sizeof ac_default_layers, err);
+    const char *cname = "(embedded) config/combiner.yaml";
+    const char *lname = "(embedded) config/cap_layers.yaml";
+    const char *ctext = (const char *)ac_default_combiner, *ltext = (const char *)ac_default_layers;
+    size_t clen = sizeof ac_default_combiner, llen = sizeof ac_default_layers;
+    char *cfile = NULL, *lfile = NULL;
+    if (w->cfg.combiner && *w->cfg.combiner) {
+        if (!(cfile = registry_text(w->cfg.combiner, "combiner", &cname, &clen, err)))
+            return err->code;
+        ctext = cfile;
     }
+    if (w->cfg.layers && *w->cfg.layers) {
+        if (!(lfile = registry_text(w->cfg.layers, "layers", &lname, &llen, err))) {
+            free(cfile);
+            return err->code;
+        }
+        ltext = lfile;
+    }
+    w->reg = ac_registry_load_buffers(cname, ctext, clen, lname, ltext, llen, err);
+    /* The message starts with the file at fault (file:line:column): name its setting. */
+    if (!w->reg && cfile && strncmp(err->message, cname, strlen(cname)) == 0)
+        worker_setting_error(err, "combiner");
+    else if (!w->reg && lfile && strncmp(err->message, lname, strlen(lname)) == 0)
+        worker_setting_error(err, "layers");
+    free(cfile);
+    free(lfile);
     return w->reg ? 0 : err->code;
 }

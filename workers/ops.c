@@ -9,6 +9,7 @@
 */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,6 +34,11 @@ static uint64_t now_us(void)
 
 int worker_init(worker_t *w, ac_error_t *err)
 {
+    /* First, so that worker_fini is safe whatever fails below. Large enough that a typical
+       request tree needs no extra chunk (no malloc per request). */
+    msgpack_zone_init(&w->zone, 1u << 20);
+    msgpack_sbuffer_init(&w->snap);
+    msgpack_sbuffer_init(&w->reply);
     int rc = worker_load_registry(w, err);
     if (rc)
         return rc;
@@ -47,10 +53,10 @@ int worker_init(worker_t *w, ac_error_t *err)
     if (dir && strcmp(dir, "none") != 0) {
         w->subs = ac_subsystems_load(w->reg, dir, err);
         if (!w->subs)
-            return err->code;
+            return worker_setting_error(err, "subsystems");
         rc = ac_subsystems_install(w->subs, w->resolver, err);
         if (rc)
-            return rc;
+            return worker_setting_error(err, "subsystems");
     }
     ac_limits_default(&w->limits);
     w->limits.max_message_bytes = (size_t)w->cfg.max_message_bytes;
@@ -64,19 +70,25 @@ int worker_init(worker_t *w, ac_error_t *err)
         if (!w->l1)
             return ac_error_set(err, AC_EINTERNAL, "", "cannot create L1");
     }
-    if (w->cfg.store && strcmp(w->cfg.store, "none") != 0) {
-        ac_error_t serr;
-        w->store = ac_store_open(w->cfg.store, (size_t)w->cfg.store_queue, &serr);
+    /* "none" or empty: no L3, on purpose. A store asked for that cannot be opened now is
+       an error: an operator who meant durability must not silently get none. (A store
+       that fails later is logged and counted; the worker goes on computing.) */
+    if (w->cfg.store && *w->cfg.store && strcmp(w->cfg.store, "none") != 0) {
+        if (strstr(w->cfg.store, "://"))
+            return ac_error_set(err, AC_ESCHEMA, "store",
+                                "--store: expected a SQLite file path or none, found '%.60s'",
+                                w->cfg.store);
+        if (strcmp(w->cfg.store, WORKER_DEFAULT_STORE) == 0)
+            (void)mkdir("var", 0755); /* the default's folder; an error shows at the open */
+        w->store = ac_store_open(w->cfg.store, (size_t)w->cfg.store_queue, err);
         if (!w->store) {
-            /* A broken store degrades to compute-only; it is not fatal. */
-            fprintf(stderr, "actorcore-worker: L3 disabled: %s\n", serr.message);
-            w->store_errors++;
+            worker_setting_error(err, "store");
+            size_t len = strlen(err->message);
+            snprintf(err->message + len, sizeof err->message - len,
+                     " (--store none runs without L3)");
+            return err->code ? err->code : AC_EUNAVAILABLE;
         }
     }
-    /* Large enough that a typical request tree needs no extra chunk (no malloc per request). */
-    msgpack_zone_init(&w->zone, 1u << 20);
-    msgpack_sbuffer_init(&w->snap);
-    msgpack_sbuffer_init(&w->reply);
     w->pid = (int)getpid();
     return 0;
 }

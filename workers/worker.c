@@ -249,8 +249,10 @@ static int run(worker_t *w)
 {
     link_t l;
     if (link_open(w, &l) != 0) {
-        fprintf(stderr, "actorcore-worker: cannot connect to %s\n", w->cfg.broker);
-        return 1;
+        /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
+        fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", w->cfg.broker,
+                zmq_strerror(zmq_errno()));
+        return 2;
     }
     int64_t interval = w->cfg.heartbeat_ms, backoff = 100;
     int64_t heartbeat_at = clock_ms() + interval, last_heard = clock_ms();
@@ -339,8 +341,14 @@ int main(int argc, char **argv)
         if (w.pub) {
             zsock_set_linger(w.pub, 100);
             zsock_set_sndhwm(w.pub, 100000);
-            if (zsock_connect(w.pub, "%s", w.cfg.events) != 0)
-                zsock_destroy(&w.pub);
+        }
+        if (!w.pub || zsock_connect(w.pub, "%s", w.cfg.events) != 0) {
+            fprintf(stderr, "actorcore-worker: --events: cannot connect to %s: %s\n", w.cfg.events,
+                    zmq_strerror(zmq_errno()));
+            zsock_destroy(&w.pub);
+            worker_fini(&w);
+            ac_settings_free(table, n);
+            return 2;
         }
     }
     int status = run(&w);

@@ -17,6 +17,10 @@
 #include "actorcore/wire.h"
 #include "service/settings.h"
 
+/* The store a worker uses when none is set: its folder is made when missing, so that a
+   worker started with no flags runs anywhere. */
+#define WORKER_DEFAULT_STORE "var/actorcore.db"
+
 typedef struct {
     char *config;                /* --config FILE, read before other flags apply */
     char *broker;                /* the broker's backend */
@@ -67,6 +71,8 @@ typedef struct {
 ac_setting_t *worker_settings(worker_config_t *cfg, size_t *n);
 void worker_config_defaults(worker_config_t *cfg);
 int worker_load_registry(worker_t *w, ac_error_t *err);
+/* Prefixes err's message with "--setting: "; returns err->code. */
+int worker_setting_error(ac_error_t *err, const char *setting);
 
 /* ops.c */
 int worker_init(worker_t *w, ac_error_t *err);

@@ -19,10 +19,64 @@ static const ac_setting_t *find(const char *name, const ac_setting_t *table, siz
     return NULL;
 }
 
-/* Sets s from text; `where` prefixes messages. */
-static int set_value(const ac_setting_t *s, const char *text, const char *where, ac_error_t *err)
+/* Host of a tcp endpoint: a name, an address, `[v6]`, or `*` (bind: every interface). */
+static bool host_ok(const char *h, size_t len, bool bind)
+{
+    if (len == 0)
+        return false;
+    if (len == 1 && h[0] == '*')
+        return bind;
+    if (h[0] == '[')
+        return len > 2 && h[len - 1] == ']' && strspn(h + 1, "0123456789abcdefABCDEF:.") == len - 2;
+    return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == len;
+}
+
+int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_error_t *err)
+{
+    const char *why = NULL;
+    if (strncmp(endpoint, "tcp://", 6) == 0) {
+        const char *host = endpoint + 6, *colon = strrchr(host, ':');
+        const char *port = colon ? colon + 1 : "";
+        char *end;
+        errno = 0;
+        long v = strtol(port, &end, 10);
+        if (!colon || !host_ok(host, (size_t)(colon - host), bind))
+            why = bind ? "expected tcp://HOST:PORT (HOST an address, interface or *)"
+                       : "expected tcp://HOST:PORT";
+        else if (strcmp(port, "*") == 0)
+            why = bind ? NULL : "a port of * is for a bound endpoint only";
+        else if (!*port || *end || errno || port[0] == '-' || port[0] == '+' || v < 1 || v > 65535)
+            why = "the port must be 1-65535";
+    } else if (strncmp(endpoint, "ipc://", 6) == 0) {
+        size_t len = strlen(endpoint + 6);
+        if (len == 0)
+            why = "expected ipc://PATH";
+        else if (len > 107)
+            why = "an ipc path is at most 107 bytes";
+    } else if (strncmp(endpoint, "inproc://", 9) == 0) {
+        if (!endpoint[9])
+            why = "expected inproc://NAME";
+    } else {
+        why = "expected tcp://HOST:PORT, ipc://PATH or inproc://NAME";
+    }
+    if (why)
+        return ac_error_set(err, AC_ESCHEMA, label, "%s: %s, found '%.60s'", label, why, endpoint);
+    return 0;
+}
+
+/* Sets s from text; `label` names it in messages ("--l1-entries", "file:3:5: l1.entries"). */
+static int set_value(const ac_setting_t *s, const char *text, const char *label, ac_error_t *err)
 {
     switch (s->type) {
+    case AC_SET_ENDPOINT:
+        if (!(*text == '\0' && s->max == AC_ENDPOINT_OPTIONAL)) {
+            int rc = ac_endpoint_check(label, text, s->min == AC_ENDPOINT_BIND, err);
+            if (rc) {
+                snprintf(err->path, sizeof err->path, "%s", s->name);
+                return rc;
+            }
+        }
+        __attribute__((fallthrough)); /* stored as a string */
     case AC_SET_STR: {
         char *copy = strdup(text);
         if (!copy)
@@ -36,11 +90,11 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
         errno = 0;
         long long v = strtoll(text, &end, 10);
         if (!*text || *end || errno)
-            return ac_error_set(err, AC_ESCHEMA, s->name,
-                                "%s%s: expected an integer, found '%.40s'", where, s->name, text);
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s: expected an integer, found '%.40s'",
+                                label, text);
         if (v < s->min || v > s->max)
-            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %lld is outside [%lld, %lld]",
-                                where, s->name, v, s->min, s->max);
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s: %lld is outside [%lld, %lld]", label,
+                                v, s->min, s->max);
         *(long long *)s->dest = v;
         return 0;
     }
@@ -49,11 +103,11 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
         errno = 0;
         double v = strtod(text, &end);
         if (!*text || *end || errno || !isfinite(v))
-            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: expected a number, found '%.40s'",
-                                where, s->name, text);
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s: expected a number, found '%.40s'",
+                                label, text);
         if (v < (double)s->min || v > (double)s->max)
-            return ac_error_set(err, AC_ESCHEMA, s->name, "%s%s: %g is outside [%lld, %lld]", where,
-                                s->name, v, s->min, s->max);
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s: %g is outside [%lld, %lld]", label,
+                                v, s->min, s->max);
         *(double *)s->dest = v;
         return 0;
     }
@@ -64,8 +118,7 @@ static int set_value(const ac_setting_t *s, const char *text, const char *where,
             *(bool *)s->dest = false;
         else
             return ac_error_set(err, AC_ESCHEMA, s->name,
-                                "%s%s: expected true or false, found '%.40s'", where, s->name,
-                                text);
+                                "%s: expected true or false, found '%.40s'", label, text);
         return 0;
     }
 }
@@ -95,8 +148,8 @@ static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_
         if (v->type != YAML_SCALAR_NODE)
             return ac_yaml_fail(d, v, name, err, "expected a single value");
         char where[300];
-        snprintf(where, sizeof where, "%s:%zu:%zu: ", d->name, v->start_mark.line + 1,
-                 v->start_mark.column + 1);
+        snprintf(where, sizeof where, "%s:%zu:%zu: %s", d->name, v->start_mark.line + 1,
+                 v->start_mark.column + 1, name);
         char text[1024];
         snprintf(text, sizeof text, "%.*s", (int)v->data.scalar.length,
                  (const char *)v->data.scalar.value);
@@ -156,7 +209,9 @@ int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting
     }
     if (!s)
         return AC_ENOT_FOUND;
-    return set_value(s, value, "--", err);
+    char label[132];
+    snprintf(label, sizeof label, "--%s", flag); /* as the user spelt it */
+    return set_value(s, value, label, err);
 }
 
 int ac_settings_parse_args(int argc, char **argv, const char *prog, const char *section,
@@ -177,7 +232,7 @@ int ac_settings_parse_args(int argc, char **argv, const char *prog, const char *
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--config") == 0 &&
             ac_settings_load_file(argv[i + 1], section, table, n, &err)) {
-            fprintf(stderr, "%s: %s\n", prog, err.message);
+            fprintf(stderr, "%s: --config: %s\n", prog, err.message);
             return 2;
         }
     for (int i = 1; i < argc; i += 2) {
@@ -209,7 +264,8 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
             if (*c == '.' || *c == '_')
                 *c = '-';
         char def[160] = "";
-        if (table[i].type == AC_SET_STR && *(char **)table[i].dest)
+        if ((table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT) &&
+            *(char **)table[i].dest)
             snprintf(def, sizeof def, " (default: %s)", *(char **)table[i].dest);
         else if (table[i].type == AC_SET_INT)
             snprintf(def, sizeof def, " (default: %lld)", *(long long *)table[i].dest);
@@ -224,7 +280,7 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
 void ac_settings_free(const ac_setting_t *table, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (table[i].type == AC_SET_STR) {
+        if (table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT) {
             free(*(char **)table[i].dest);
             *(char **)table[i].dest = NULL;
         }

@@ -4,7 +4,9 @@
     destination). The same table loads a section of a YAML config file (nested maps
     flatten to dotted names: `l1: {entries: 10}` is `l1.entries`) and applies command-line
     flags (`--l1-entries 10`: dots become dashes). Unknown names, wrong types and
-    out-of-range numbers are errors naming the file, line and setting.
+    out-of-range numbers are errors naming the file, line and setting. Endpoints are
+    checked for their shape (scheme, host, port) when they are set, before any socket is
+    made, so a typo is an error naming the setting rather than a failure inside libzmq.
 */
 #ifndef AC_SETTINGS_H
 #define AC_SETTINGS_H
@@ -15,15 +17,32 @@
 
 #include "actorcore/error.h"
 
-typedef enum { AC_SET_STR, AC_SET_INT, AC_SET_BOOL, AC_SET_DOUBLE } ac_setting_type_t;
+typedef enum {
+    AC_SET_STR,
+    AC_SET_INT,
+    AC_SET_BOOL,
+    AC_SET_DOUBLE,
+    AC_SET_ENDPOINT /* a ZeroMQ endpoint, kept as a string (char **) */
+} ac_setting_type_t;
+
+/* AC_SET_ENDPOINT's flavour, in `min`: a bound endpoint may use `*` for the port. */
+#define AC_ENDPOINT_CONNECT 0
+#define AC_ENDPOINT_BIND 1
+/* AC_SET_ENDPOINT in `max`: an empty value is accepted (the socket is not made). */
+#define AC_ENDPOINT_OPTIONAL 1
 
 typedef struct {
     const char *name;       /* dotted name, e.g. "l1.entries" */
     ac_setting_type_t type; /* how to read it */
     void *dest;             /* char ** (malloc'd), long long *, bool * or double * */
-    long long min, max;     /* bounds for AC_SET_INT and AC_SET_DOUBLE (inclusive) */
+    long long min, max;     /* bounds for AC_SET_INT and AC_SET_DOUBLE (inclusive); for
+                               AC_SET_ENDPOINT the flavour and AC_ENDPOINT_OPTIONAL */
     const char *help;       /* one line for --help */
 } ac_setting_t;
+
+/* Checks that `endpoint` is tcp://HOST:PORT (port 1-65535, or `*` when bind), ipc://PATH
+   or inproc://NAME. Returns 0 or AC_ESCHEMA with a message starting with `label`. */
+int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_error_t *err);
 
 /* Loads `section` (e.g. "worker") of the YAML file into the table's destinations. */
 int ac_settings_load_file(const char *path, const char *section, const ac_setting_t *table,
