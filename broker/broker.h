@@ -248,8 +248,6 @@ int64_t itab_find(const itab_t *t, uint32_t hash, itab_eq_fn eq, const void *ctx
 int itab_insert(itab_t *t, uint32_t hash, uint32_t index);
 void itab_remove(itab_t *t, uint32_t hash, uint32_t index);
 uint32_t ident_hash(const ident_t *id, uint32_t salt);
-/* A 64-bit finaliser: close inputs give far-apart outputs. */
-uint64_t mix64(uint64_t x);
 
 /* queue.c */
 void request_free(broker_t *b, request_t *r);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "core/hash.h"
 
 /* ---- the heap of workers with credit ---- */
 
@@ -105,7 +106,7 @@ static void rebuild_buckets(broker_t *b, service_t *s)
         uint64_t salt = (uint64_t)(bucket + 1) * 0x9e3779b97f4a7c15ULL;
         for (uint32_t m = 0; m < s->nmembers; m++) {
             const worker_t *w = s->members[m];
-            uint64_t weight = mix64(w->seed ^ salt);
+            uint64_t weight = ac_hash_finish(w->seed ^ salt);
             if (n == k && weight <= best[k - 1])
                 continue;
             uint32_t at = n < k ? n++ : k - 1;

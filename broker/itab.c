@@ -96,16 +96,6 @@ void itab_remove(itab_t *t, uint32_t hash, uint32_t index)
 
 uint32_t ident_hash(const ident_t *id, uint32_t salt)
 {
-    uint64_t h = mix64(ac_hash_bytes(AC_HASH_INIT ^ salt, id->b, id->len));
+    uint64_t h = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT ^ salt, id->b, id->len));
     return (uint32_t)(h ^ (h >> 32));
-}
-
-uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
 }

@@ -186,6 +186,6 @@ bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
     }
     if (!found || idlen == 0)
         return false;
-    *key = mix64(ac_hash_bytes(AC_HASH_INIT, id, idlen));
+    *key = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id, idlen));
     return true;
 }
