@@ -1,7 +1,8 @@
 /*  test_settings.c - the settings loader, and the shipped config/actorcore.yaml against
+    the worker's real settings table. */
 #include <fcntl.h>
 #include <unistd.h>
-    the worker's real settings table. */
+
 #include "service/settings.h"
 #include "testutil.h"
 #include "worker.h"
@@ -19,7 +20,9 @@ static void shipped_config_loads_into_the_worker_settings(void **state)
     assert_int_equal(cfg.credit, 64);
     assert_int_equal(cfg.l1_entries, 100000);
     assert_int_equal(cfg.max_batch, 1000);
-    assert_string_equal(cfg.store, "var/actorcore.db");
+    /* Relative paths in a config file resolve against the file's folder. */
+    assert_string_equal(cfg.store, AC_SOURCE_DIR "/config/../var/actorcore.db");
+    assert_string_equal(cfg.subsystems, AC_SOURCE_DIR "/config/subsystems");
     ac_settings_free(t, n);
 }
 
@@ -142,11 +145,47 @@ static void worker_endpoints_are_checked_when_set(void **state)
     ac_settings_free(t, n);
 }
 
+static void a_relative_path_resolves_against_its_config_file_not_the_current_folder(void **state)
+{
+    (void)state;
+    char *store = NULL, *dir = NULL;
+    ac_setting_t t[] = {
+        {"store", AC_SET_PATH, &store, 0, 0, "a file"},
+        {"dir", AC_SET_PATH, &dir, 0, 0, "a folder"},
+    };
+    char tmp[] = "/tmp/ac_paths_XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char path[300];
+    snprintf(path, sizeof path, "%s/svc.yaml", tmp);
+    FILE *f = fopen(path, "w");
+    fputs("mine:\n  store: data/l3.db\n  dir: /abs/olute\n", f);
+    fclose(f);
+    ac_error_t err;
+    assert_int_equal(ac_settings_load_file(path, "mine", t, 2, &err), 0);
+    char want[400];
+    snprintf(want, sizeof want, "%s/data/l3.db", tmp);
+    assert_string_equal(store, want);
+    assert_string_equal(dir, "/abs/olute"); /* absolute: as written */
+    /* On the command line a relative path means the current folder; none stays none. */
+    assert_int_equal(ac_settings_apply_flag("store", "here.db", t, 2, &err), 0);
+    assert_string_equal(store, "here.db");
+    f = fopen(path, "w");
+    fputs("mine:\n  store: none\n  dir: ''\n", f);
+    fclose(f);
+    assert_int_equal(ac_settings_load_file(path, "mine", t, 2, &err), 0);
+    assert_string_equal(store, "none");
+    assert_string_equal(dir, "");
+    unlink(path);
+    rmdir(tmp);
+    ac_settings_free(t, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shipped_config_loads_into_the_worker_settings),
         cmocka_unit_test(flags_and_files_share_one_table),
+        cmocka_unit_test(a_relative_path_resolves_against_its_config_file_not_the_current_folder),
         cmocka_unit_test(a_number_setting_takes_finite_numbers_within_its_bounds),
         cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
         cmocka_unit_test(worker_endpoints_are_checked_when_set),

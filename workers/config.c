@@ -35,12 +35,12 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
       "the broker's worker endpoint");
     S("events", AC_SET_ENDPOINT, &c->events, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL,
       "the broker's events-in endpoint (XSUB), or empty for none");
-    S("combiner", AC_SET_STR, &c->combiner, 0, 0,
+    S("combiner", AC_SET_PATH, &c->combiner, 0, 0,
       "CombinerRegistry YAML (default: embedded config/combiner.yaml)");
-    S("layers", AC_SET_STR, &c->layers, 0, 0,
+    S("layers", AC_SET_PATH, &c->layers, 0, 0,
       "CapLayerRegistry YAML (default: embedded config/cap_layers.yaml)");
-    S("store", AC_SET_STR, &c->store, 0, 0, "SQLite L3 file, or 'none'");
-    S("subsystems", AC_SET_STR, &c->subsystems, 0, 0,
+    S("store", AC_SET_PATH, &c->store, 0, 0, "SQLite L3 file, or 'none'");
+    S("subsystems", AC_SET_PATH, &c->subsystems, 0, 0,
       "folder of subsystem YAML files, or 'none' (default: config/subsystems when it exists "
       "and the registries are the embedded ones)");
     S("credit", AC_SET_INT, &c->credit, 1, 100000, "requests the broker may send before a reply");

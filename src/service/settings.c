@@ -64,9 +64,17 @@ int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_err
     return 0;
 }
 
-/* Sets s from text; `label` names it in messages ("--l1-entries", "file:3:5: l1.entries"). */
-static int set_value(const ac_setting_t *s, const char *text, const char *label, ac_error_t *err)
+/* Sets s from text; `label` names it in messages ("--l1-entries", "file:3:5: l1.entries");
+   `base` is the folder of the config file the value came from (NULL: the command line). */
+static int set_value(const ac_setting_t *s, const char *text, const char *label, const char *base,
+                     ac_error_t *err)
 {
+    char joined[4096];
+    if (s->type == AC_SET_PATH && base && *text && *text != '/' && strcmp(text, "none") != 0) {
+        if ((size_t)snprintf(joined, sizeof joined, "%s/%s", base, text) >= sizeof joined)
+            return ac_error_set(err, AC_ESCHEMA, s->name, "%s: the path is too long", label);
+        text = joined;
+    }
     switch (s->type) {
     case AC_SET_ENDPOINT:
         if (!(*text == '\0' && s->max == AC_ENDPOINT_OPTIONAL)) {
@@ -77,6 +85,7 @@ static int set_value(const ac_setting_t *s, const char *text, const char *label,
             }
         }
         __attribute__((fallthrough)); /* stored as a string */
+    case AC_SET_PATH:
     case AC_SET_STR: {
         char *copy = strdup(text);
         if (!copy)
@@ -125,7 +134,7 @@ static int set_value(const ac_setting_t *s, const char *text, const char *label,
 
 /* Walks a mapping, flattening nested maps into dotted names. */
 static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_setting_t *table,
-                size_t n, ac_error_t *err)
+                size_t n, const char *base, ac_error_t *err)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
@@ -138,7 +147,7 @@ static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_
         char name[128];
         snprintf(name, sizeof name, "%s%s%.*s", prefix, *prefix ? "." : "", (int)klen, key);
         if (v->type == YAML_MAPPING_NODE) {
-            if ((rc = walk(d, v, name, table, n, err)))
+            if ((rc = walk(d, v, name, table, n, base, err)))
                 return rc;
             continue;
         }
@@ -153,7 +162,7 @@ static int walk(ac_yamldoc_t *d, yaml_node_t *map, const char *prefix, const ac_
         char text[1024];
         snprintf(text, sizeof text, "%.*s", (int)v->data.scalar.length,
                  (const char *)v->data.scalar.value);
-        if ((rc = set_value(s, text, where, err)))
+        if ((rc = set_value(s, text, where, base, err)))
             return rc;
     }
     return 0;
@@ -166,6 +175,14 @@ int ac_settings_load_file(const char *path, const char *section, const ac_settin
     char *text = ac_read_file(path, AC_CONFIG_MAX_BYTES, &len, err);
     if (!text)
         return err->code;
+    /* The file's folder, for the relative paths in it ("." when it has none). */
+    char base[4096];
+    snprintf(base, sizeof base, "%s", path);
+    char *slash = strrchr(base, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(base, sizeof base, ".");
     ac_yamldoc_t d;
     int rc = ac_yamldoc_parse(&d, path, text, len, err);
     if (rc == 0) {
@@ -178,7 +195,7 @@ int ac_settings_load_file(const char *path, const char *section, const ac_settin
                 continue; /* another program's section */
             rc = ac_yaml_expect(&d, v, YAML_MAPPING_NODE, section, err);
             if (!rc)
-                rc = walk(&d, v, "", table, n, err);
+                rc = walk(&d, v, "", table, n, base, err);
         }
     }
     ac_yamldoc_fini(&d);
@@ -211,7 +228,7 @@ int ac_settings_apply_flag(const char *flag, const char *value, const ac_setting
         return AC_ENOT_FOUND;
     char label[132];
     snprintf(label, sizeof label, "--%s", flag); /* as the user spelt it */
-    return set_value(s, value, label, err);
+    return set_value(s, value, label, NULL, err);
 }
 
 int ac_settings_parse_args(int argc, char **argv, const char *prog, const char *section,
@@ -264,7 +281,8 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
             if (*c == '.' || *c == '_')
                 *c = '-';
         char def[160] = "";
-        if ((table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT) &&
+        if ((table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT ||
+             table[i].type == AC_SET_PATH) &&
             *(char **)table[i].dest)
             snprintf(def, sizeof def, " (default: %s)", *(char **)table[i].dest);
         else if (table[i].type == AC_SET_INT)
@@ -280,7 +298,8 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
 void ac_settings_free(const ac_setting_t *table, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT) {
+        if (table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT ||
+            table[i].type == AC_SET_PATH) {
             free(*(char **)table[i].dest);
             *(char **)table[i].dest = NULL;
         }

@@ -22,7 +22,10 @@ typedef enum {
     AC_SET_INT,
     AC_SET_BOOL,
     AC_SET_DOUBLE,
-    AC_SET_ENDPOINT /* a ZeroMQ endpoint, kept as a string (char **) */
+    AC_SET_ENDPOINT, /* a ZeroMQ endpoint, kept as a string (char **) */
+    AC_SET_PATH      /* a file or folder (char **): relative in a config file = relative to
+                        that file's folder; on the command line, to the current folder;
+                        "none" and "" are kept as they are */
 } ac_setting_type_t;
 
 /* AC_SET_ENDPOINT's flavour, in `min`: a bound endpoint may use `*` for the port. */
