@@ -21,7 +21,8 @@
       per backlogged client; a service entry without workers nor requests is reclaimed;
     - malformed frames are dropped and counted; the broker never exits on bad traffic;
     - MMI (RFC 8): mmi.service; and mmi.stats returns the broker's counters (msgpack);
-    - an XSUB -> XPUB forwarder (zmq_proxy_steerable in a thread) carries workers' snapshot events to subscribers.
+    - an XSUB -> XPUB forwarder (zmq_proxy_steerable in a thread) carries workers'
+      snapshot events to subscribers.
     SIGINT/SIGTERM: stop accepting, wait (up to a grace period) for in-flight replies,
     answer what is left with `unavailable`, exit 0.
 
