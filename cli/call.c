@@ -106,7 +106,19 @@ static int print_reply(const ac_reply_t *reply)
     return status;
 }
 
-int cli_call(int argc, char **argv)
+/* What `actorcore call OP` was asked to send. */
+typedef struct {
+    const char *op;                      /* the op */
+    const char *broker;                  /* --broker */
+    const char *actor, *outputs, *items; /* JSON files, or NULL */
+    const char *cache;                   /* --cache, or NULL */
+    bool publish;                        /* --publish */
+    const char *actor_id;                /* get / invalidate: the ACTOR_ID */
+    ac_client_config_t cfg;              /* --timeout, --retries */
+} call_args_t;
+
+/* Parses the flags after OP into a; returns -1 to go on, else the exit status. */
+static int parse_call_args(int argc, char **argv, call_args_t *a)
 {
     static const struct option opts[] = {
         {"broker", required_argument, NULL, 'b'},  {"timeout", required_argument, NULL, 't'},
@@ -115,26 +127,13 @@ int cli_call(int argc, char **argv)
         {"cache", required_argument, NULL, 'c'},   {"publish", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
-    const char *broker = "tcp://127.0.0.1:5555", *actor = NULL, *outputs = NULL, *items = NULL,
-               *cache = NULL;
-    bool publish = false;
-    ac_client_config_t cfg = {5000, 2};
-    if (argc < 2)
-        return cli_usage_error(
-            "call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
-    const char *op = argv[1];
-    if (strcmp(op, "--help") == 0 || strcmp(op, "-h") == 0) {
-        fputs(s_call_usage, stdout);
-        fputs(s_subscribe_usage, stdout);
-        return 0;
-    }
     opterr = 0;
     optind = 2;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'b':
-            broker = optarg;
+            a->broker = optarg;
             break;
         case 't':
         case 'r': {
@@ -143,25 +142,25 @@ int cli_call(int argc, char **argv)
                          c == 't' ? 86400000 : 1000, &v))
                 return 2;
             if (c == 't')
-                cfg.timeout_ms = (int)v;
+                a->cfg.timeout_ms = (int)v;
             else
-                cfg.retries = (int)v;
+                a->cfg.retries = (int)v;
             break;
         }
         case 'a':
-            actor = optarg;
+            a->actor = optarg;
             break;
         case 'o':
-            outputs = optarg;
+            a->outputs = optarg;
             break;
         case 'i':
-            items = optarg;
+            a->items = optarg;
             break;
         case 'c':
-            cache = optarg;
+            a->cache = optarg;
             break;
         case 'p':
-            publish = true;
+            a->publish = true;
             break;
         case 'h':
             fputs(s_call_usage, stdout);
@@ -170,57 +169,81 @@ int cli_call(int argc, char **argv)
             return cli_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
-    if (endpoint_flag("broker", broker))
+    if (endpoint_flag("broker", a->broker))
         return 2;
-    const char *arg = optind < argc ? argv[optind] : NULL;
-    bool needs_id = strcmp(op, "get") == 0 || strcmp(op, "invalidate") == 0;
-    if (needs_id && !arg)
-        return cli_usage_error("%s needs an ACTOR_ID", op);
-    if (strcmp(op, "resolve_batch") == 0 && !items)
+    bool needs_id = strcmp(a->op, "get") == 0 || strcmp(a->op, "invalidate") == 0;
+    a->actor_id = needs_id && optind < argc ? argv[optind] : NULL;
+    if (needs_id && !a->actor_id)
+        return cli_usage_error("%s needs an ACTOR_ID", a->op);
+    if (strcmp(a->op, "resolve_batch") == 0 && !a->items)
         return cli_usage_error("resolve_batch needs --items FILE%s", "");
+    return -1;
+}
 
-    msgpack_zone *zone = msgpack_zone_new(65536);
-    msgpack_object actor_obj, outputs_obj, items_obj;
-    ac_error_t err;
-    if ((actor && load_json(actor, zone, &actor_obj, &err)) ||
-        (outputs && load_json(outputs, zone, &outputs_obj, &err)) ||
-        (items && load_json(items, zone, &items_obj, &err))) {
-        msgpack_zone_free(zone);
-        return cli_report(&err);
-    }
-    ac_client_t *client = ac_client_new(broker, &cfg);
-    if (!client) {
-        msgpack_zone_free(zone);
-        return cli_usage_error("cannot connect to '%s'", broker);
-    }
-    uint64_t id = ac_client_next_id(client);
+/* Packs the request body: {op, id, actor?, outputs?, items?, cache?, publish?, actor_id?}. */
+static void pack_call(ac_client_t *client, uint64_t id, const call_args_t *a,
+                      const msgpack_object *actor, const msgpack_object *outputs,
+                      const msgpack_object *items)
+{
     msgpack_packer *pk;
-    uint32_t n = (uint32_t)(!!actor + !!outputs + !!items + !!cache + publish + (needs_id && arg));
-    ac_client_begin(client, &pk, op, id, n);
-    if (actor) {
-        ac_wire_pack_str(pk, "actor");
-        msgpack_pack_object(pk, actor_obj);
-    }
-    if (outputs) {
-        ac_wire_pack_str(pk, "outputs");
-        msgpack_pack_object(pk, outputs_obj);
-    }
-    if (items) {
-        ac_wire_pack_str(pk, "items");
-        msgpack_pack_object(pk, items_obj);
-    }
-    if (cache) {
+    uint32_t n = (uint32_t)(!!a->actor + !!a->outputs + !!a->items + !!a->cache + a->publish +
+                            !!a->actor_id);
+    ac_client_begin(client, &pk, a->op, id, n);
+    const struct {
+        const char *key;
+        const msgpack_object *v;
+    } objs[] = {{"actor", a->actor ? actor : NULL},
+                {"outputs", a->outputs ? outputs : NULL},
+                {"items", a->items ? items : NULL}};
+    for (size_t i = 0; i < 3; i++)
+        if (objs[i].v) {
+            ac_wire_pack_str(pk, objs[i].key);
+            msgpack_pack_object(pk, *objs[i].v);
+        }
+    if (a->cache) {
         ac_wire_pack_str(pk, "cache");
-        ac_wire_pack_str(pk, cache);
+        ac_wire_pack_str(pk, a->cache);
     }
-    if (publish) {
+    if (a->publish) {
         ac_wire_pack_str(pk, "publish");
         msgpack_pack_true(pk);
     }
-    if (needs_id && arg) {
+    if (a->actor_id) {
         ac_wire_pack_str(pk, "actor_id");
-        ac_wire_pack_str(pk, arg);
+        ac_wire_pack_str(pk, a->actor_id);
     }
+}
+
+int cli_call(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage_error(
+            "call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
+    call_args_t a = {.op = argv[1], .broker = "tcp://127.0.0.1:5555", .cfg = {5000, 2}};
+    if (strcmp(a.op, "--help") == 0 || strcmp(a.op, "-h") == 0) {
+        fputs(s_call_usage, stdout);
+        fputs(s_subscribe_usage, stdout);
+        return 0;
+    }
+    int parsed = parse_call_args(argc, argv, &a);
+    if (parsed >= 0)
+        return parsed;
+    msgpack_zone *zone = msgpack_zone_new(65536);
+    msgpack_object actor_obj, outputs_obj, items_obj;
+    ac_error_t err;
+    if ((a.actor && load_json(a.actor, zone, &actor_obj, &err)) ||
+        (a.outputs && load_json(a.outputs, zone, &outputs_obj, &err)) ||
+        (a.items && load_json(a.items, zone, &items_obj, &err))) {
+        msgpack_zone_free(zone);
+        return cli_report(&err);
+    }
+    ac_client_t *client = ac_client_new(a.broker, &a.cfg);
+    if (!client) {
+        msgpack_zone_free(zone);
+        return cli_usage_error("cannot connect to '%s'", a.broker);
+    }
+    uint64_t id = ac_client_next_id(client);
+    pack_call(client, id, &a, &actor_obj, &outputs_obj, &items_obj);
     ac_client_send(client, id);
     ac_reply_t reply;
     int status = 1;

@@ -112,6 +112,9 @@ static int decode_ext(dec_t *d, msgpack_object *o, uint64_t n)
     return 0;
 }
 
+/* One object at d's position into o. Long on purpose: it is one switch with a case per
+   msgpack type byte, read top to bottom like the format's own table; cutting it would
+   scatter that table over several functions and add a call per object on the hot path. */
 static int decode(dec_t *d, msgpack_object *o, int depth)
 {
     const unsigned char *at;

@@ -26,7 +26,8 @@ const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
 }
 
 /* Position after the object at pos, or SIZE_MAX when it runs past len. Containers are
-   walked with a counter, not recursion, so hostile nesting costs no stack. */
+   walked with a counter, not recursion, so hostile nesting costs no stack. Long on
+   purpose: one case per msgpack type byte, in the format's own order. */
 static size_t skip(const unsigned char *b, size_t len, size_t pos)
 {
     uint64_t pending = 1;
