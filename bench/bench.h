@@ -1,4 +1,5 @@
-/*  bench.h - what the benchmark programs share: clocks, sorting for medians, free ports. */
+/*  bench.h - what the benchmark programs share: clocks, sorting for medians, free ports,
+    a process's CPU time. */
 #ifndef AC_BENCH_H
 #define AC_BENCH_H
 
@@ -7,7 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +53,28 @@ static inline void bench_free_endpoints(char (*ep)[64], int n)
     }
     for (int i = 0; i < n && i < 8; i++)
         close(fds[i]);
+}
+
+/* CPU time pid has used so far (every thread, user + system), in seconds: utime and
+   stime, fields 14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the
+   command name (which may hold spaces). Exits when the file cannot be read. */
+static inline double bench_cpu_seconds(pid_t pid)
+{
+    char path[64], buf[2048];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
+        fprintf(stderr, "bench: cannot read %s\n", path);
+        exit(1);
+    }
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 #endif

@@ -845,28 +845,6 @@ static double echo_block(clients_t *c, int window, int requests)
     return t;
 }
 
-/* CPU time the process has used so far (every thread, user + system), in seconds: fields
-   14 and 15 of /proc/<pid>/stat, counted after the ")" that ends the command name. */
-static double cpu_seconds(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    unsigned long long ticks = 0;
-    int field = 2; /* the ")" closes field 2 */
-    for (char *tok = p ? strtok(p + 1, " ") : NULL; tok && field < 15; tok = strtok(NULL, " "))
-        if (++field >= 14)
-            ticks += strtoull(tok, NULL, 10);
-    if (field != 15)
-        fail("cannot read %s", path);
-    return (double)ticks / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* Prints "  <label> median [each run]" of v (RUNS values, with `decimals`) and returns the
    median. */
 static double print_runs(const char *label, const double *v, int decimals)
@@ -905,9 +883,9 @@ static void echo_throughput(void)
             for (int p = 0; p < ECHO_PAIRS; p++)
                 for (int j = 0; j < 2; j++) {
                     int k = p % 2 ? 1 - j : j; /* on, off, off, on, on, off... */
-                    double c0 = cpu_seconds(bs[k].pid);
+                    double c0 = bench_cpu_seconds(bs[k].pid);
                     secs[k] += echo_block(&cl[k], shapes[sh].window, ECHO_BLOCK);
-                    cpu_s[k] += cpu_seconds(bs[k].pid) - c0;
+                    cpu_s[k] += bench_cpu_seconds(bs[k].pid) - c0;
                 }
             for (int k = 0; k < 2; k++) {
                 tp[sh][k][run] = ECHO_PAIRS * ECHO_BLOCK / secs[k];

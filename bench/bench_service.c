@@ -545,28 +545,6 @@ static double alloc_count(const target_t *t)
 #endif
 }
 
-/* utime + stime of the whole process (every thread), in clock ticks. */
-static double cpu_ticks(pid_t pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = '\0';
-    /* After "pid (comm)": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-       cmajflt utime stime (fields 3..15). */
-    const char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    return (double)(ut + st);
-}
-
 /* One measured run: on one client, WARMUP requests, then `requests` timed with 256 in
    flight; the target's CPU and allocations are read between the two. */
 static void measured_run(const target_t *t, msgpack_sbuffer *body, int requests, double *tp,
@@ -575,14 +553,14 @@ static void measured_run(const target_t *t, msgpack_sbuffer *body, int requests,
     ac_client_config_t cfg = {30000, 0};
     ac_client_t *c = ac_client_new(t->ep[0], &cfg);
     pump(c, 256, 0, body, WARMUP);
-    double a0 = alloc_count(t), c0 = cpu_ticks(t->pid);
+    double a0 = alloc_count(t), c0 = bench_cpu_seconds(t->pid);
     double t0 = now_s();
     pump(c, 256, 0, body, requests);
     double t1 = now_s();
-    double c1 = cpu_ticks(t->pid), a1 = alloc_count(t);
+    double c1 = bench_cpu_seconds(t->pid), a1 = alloc_count(t);
     ac_client_destroy(&c);
     *tp = requests / (t1 - t0);
-    *cpu_us = (c1 - c0) * 1e6 / (double)sysconf(_SC_CLK_TCK) / requests;
+    *cpu_us = (c1 - c0) * 1e6 / requests;
     *allocs = a0 < 0 ? -1 : (a1 - a0) / requests;
 }
 
@@ -821,10 +799,10 @@ static void aff_pass(aff_setup_t *t, const uint32_t *seq, size_t n, aff_result_t
     size_t sent = 0, got = 0, hits = 0, moved = 0, seen = 0;
     uint64_t first = 0;
     double spills0 = broker_counter(t->ep[0], "affine_spills"), cpu0[3] = {0, 0, 0};
-    cpu0[0] = cpu_ticks(getpid());
-    cpu0[1] = cpu_ticks(t->broker);
+    cpu0[0] = bench_cpu_seconds(getpid());
+    cpu0[1] = bench_cpu_seconds(t->broker);
     for (int i = 0; i < AFF_WORKERS; i++)
-        cpu0[2] += cpu_ticks(t->workers[i]);
+        cpu0[2] += bench_cpu_seconds(t->workers[i]);
     double t0 = now_s();
     while (got < n) {
         while (sent < n && sent - got < AFF_WINDOW) {
@@ -855,11 +833,11 @@ static void aff_pass(aff_setup_t *t, const uint32_t *seq, size_t n, aff_result_t
         got++;
     }
     double t1 = now_s();
-    double cpu1[3] = {cpu_ticks(getpid()), cpu_ticks(t->broker), 0};
+    double cpu1[3] = {bench_cpu_seconds(getpid()), bench_cpu_seconds(t->broker), 0};
     for (int i = 0; i < AFF_WORKERS; i++)
-        cpu1[2] += cpu_ticks(t->workers[i]);
+        cpu1[2] += bench_cpu_seconds(t->workers[i]);
     for (int k = 0; k < 3; k++)
-        res->cpu[k] = (cpu1[k] - cpu0[k]) * 1e6 / (double)sysconf(_SC_CLK_TCK) / (double)n;
+        res->cpu[k] = (cpu1[k] - cpu0[k]) * 1e6 / (double)n;
     res->spilled = (broker_counter(t->ep[0], "affine_spills") - spills0) / (double)n;
     msgpack_zone_free(zone);
     ac_client_destroy(&c);
