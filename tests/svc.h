@@ -8,6 +8,7 @@
 #define AC_SVC_H
 
 #include <arpa/inet.h>
+#include <czmq.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "actorcore/wire.h"
 #include "testutil.h"
 
 #define SVC_MAX_PROCS 64
@@ -154,6 +156,38 @@ static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *s
         comb,           "--layers",     lay,        "--store",   store,  "--heartbeat-ms",
         heartbeat_ms,   "--l1-entries", l1_entries, "--verbose", "true", NULL};
     return svc_spawn(argv, "worker.log");
+}
+
+/* A counter or table size from the broker's mmi.stats at frontend fe (fails the test when
+   the broker does not answer within 5 s or has no such field). */
+static inline uint64_t svc_broker_stat(const char *fe, const char *name)
+{
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    zsock_set_rcvtimeo(d, 5000);
+    zsock_connect(d, "%s", fe);
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, NULL, 0);
+    zmsg_addstr(m, AC_MDPC);
+    zmsg_addstr(m, "mmi.stats");
+    zmsg_addstr(m, "");
+    zmsg_send(&m, d);
+    zmsg_t *rep = zmsg_recv(d);
+    if (!rep)
+        fail_msg("mmi.stats: no answer from %s", fe);
+    zframe_t *body = zmsg_last(rep);
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(
+        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err), 0);
+    const msgpack_object *v = ac_wire_get(&o, name);
+    if (!v)
+        fail_msg("mmi.stats has no %s", name);
+    uint64_t x = v->via.u64;
+    msgpack_zone_free(zone);
+    zmsg_destroy(&rep);
+    zsock_destroy(&d);
+    return x;
 }
 
 #endif

@@ -293,21 +293,7 @@ static bool reply_is_error(zmsg_t *rep, const char *code)
 /* A counter or table size of mmi.stats. */
 static uint64_t bstat(const char *name)
 {
-    zsock_t *c = client_new();
-    client_send(c, "mmi.stats", "", 0);
-    zmsg_t *rep = recv_within(c, 5000);
-    msgpack_zone zone;
-    msgpack_zone_init(&zone, 4096);
-    msgpack_object o;
-    reply_body(rep, &zone, &o);
-    const msgpack_object *v = ac_wire_get(&o, name);
-    if (!v)
-        fail_msg("mmi.stats has no %s", name);
-    uint64_t x = v->via.u64;
-    msgpack_zone_destroy(&zone);
-    zmsg_destroy(&rep);
-    zsock_destroy(&c);
-    return x;
+    return svc_broker_stat(s_b.fe, name);
 }
 
 /* Polls mmi.stats until name equals want, up to timeout_ms. */
