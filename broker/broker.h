@@ -141,6 +141,16 @@ struct service {
     uint32_t nchoices;  /* valid choices per bucket: min(nmembers, CHOICES) */
 };
 
+/* Entries of one size in chunks of SLAB_CHUNK (queue.c): grown a chunk at a time, never
+   shrunk or moved, so pointers to entries stay valid; free entries on a stack of indices. */
+typedef struct {
+    char **chunks;    /* chunks of SLAB_CHUNK entries */
+    uint32_t nchunks; /* chunks allocated */
+    uint32_t *free;   /* stack of free indices */
+    uint32_t nfree;   /* entries in free */
+    size_t elem;      /* bytes of an entry */
+} pool_t;
+
 /* An open-addressing index of pool entries (itab.c): slots hold a hash and an index. */
 typedef struct {
     uint64_t *slots; /* hash << 32 | (index + 1); 0 when empty */
@@ -196,13 +206,10 @@ typedef struct {
     events_t events;     /* the event forwarder */
     mpart_t in;          /* the message being handled */
     /* requests */
-    request_t **chunks;   /* the slab: chunks of SLAB_CHUNK requests */
-    uint32_t nchunks;     /* chunks allocated */
-    uint32_t *free_slots; /* stack of free slots */
-    uint32_t nfree;       /* entries in free_slots */
-    size_t held_bytes;    /* bytes of every request the broker holds */
-    size_t nrequests;     /* requests the broker holds (queued or in flight) */
-    rlist_t timeline;     /* queued requests by deadline (linked via tprev/tnext) */
+    pool_t requests;   /* the slab of request_t: slot = pool index */
+    size_t held_bytes; /* bytes of every request the broker holds */
+    size_t nrequests;  /* requests the broker holds (queued or in flight) */
+    rlist_t timeline;  /* queued requests by deadline (linked via tprev/tnext) */
     /* services */
     service_t *services; /* pool, [2 * max_services] */
     uint32_t nservices;  /* live entries */
@@ -214,10 +221,7 @@ typedef struct {
     uint32_t *free_workers; /* stack of free pool indices */
     itab_t worker_ix;       /* routing id -> worker */
     /* client queues */
-    cqueue_t **cq_chunks; /* pool of client queues, in chunks of SLAB_CHUNK */
-    uint32_t ncq_chunks;  /* chunks allocated */
-    uint32_t *free_cqs;   /* stack of free pool indices */
-    uint32_t nfree_cqs;   /* entries in free_cqs */
+    pool_t cqueues;       /* the pool of cqueue_t */
     uint32_t ncqs;        /* live client queues */
     itab_t cq_ix;         /* (service, client) -> client queue */
     int64_t heartbeat_at; /* next heartbeat to workers */

@@ -51,7 +51,7 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"client_queues", b->ncqs},
         {"requests_held", b->nrequests},
         {"bytes_held", b->held_bytes},
-        {"request_slots", (uint64_t)b->nchunks * SLAB_CHUNK},
+        {"request_slots", (uint64_t)b->requests.nchunks * SLAB_CHUNK},
     };
     size_t count = sizeof f / sizeof f[0];
     msgpack_pack_map(pk, (uint32_t)count);

@@ -10,42 +10,78 @@
 
 #include "broker.h"
 
+/* ---- pools ---- */
+
+static void *pool_at(const pool_t *p, uint32_t index)
+{
+    return p->chunks[index / SLAB_CHUNK] + (size_t)(index % SLAB_CHUNK) * p->elem;
+}
+
+/* Adds a chunk of zeroed entries, each given to init with its index, and pushes their
+   indices (lowest on top). -1 when out of memory; the pool is unchanged but for capacity. */
+static int pool_grow(pool_t *p, void (*init)(void *entry, uint32_t index))
+{
+    char **chunks = realloc(p->chunks, (p->nchunks + 1) * sizeof *chunks);
+    if (!chunks)
+        return -1;
+    p->chunks = chunks;
+    uint32_t cap = (p->nchunks + 1) * SLAB_CHUNK;
+    uint32_t *fs = realloc(p->free, cap * sizeof *fs);
+    if (fs)
+        p->free = fs;
+    char *chunk = fs ? calloc(SLAB_CHUNK, p->elem) : NULL;
+    if (!chunk)
+        return -1;
+    p->chunks[p->nchunks++] = chunk;
+    for (uint32_t i = 0; i < SLAB_CHUNK; i++) {
+        init(chunk + (size_t)i * p->elem, cap - SLAB_CHUNK + i);
+        p->free[p->nfree++] = cap - 1 - i;
+    }
+    return 0;
+}
+
+/* Frees every chunk, fini (when not NULL) seeing each entry first. */
+static void pool_fini(pool_t *p, void (*fini)(void *entry))
+{
+    for (uint32_t c = 0; c < p->nchunks; c++) {
+        for (uint32_t i = 0; fini && i < SLAB_CHUNK; i++)
+            fini(p->chunks[c] + (size_t)i * p->elem);
+        free(p->chunks[c]);
+    }
+    free(p->chunks);
+    free(p->free);
+    memset(p, 0, sizeof *p);
+}
+
 /* ---- request slab ---- */
 
 static request_t *request_at(const broker_t *b, uint32_t slot)
 {
-    return &b->chunks[slot / SLAB_CHUNK][slot % SLAB_CHUNK];
+    return pool_at(&b->requests, slot);
+}
+
+static void request_init(void *entry, uint32_t index)
+{
+    request_t *r = entry;
+    r->slot = index;
+    for (int f = 0; f < BODY_FRAMES_MAX; f++)
+        zmq_msg_init(&r->body[f]);
+}
+
+static void request_fini(void *entry)
+{
+    request_t *r = entry;
+    for (int f = 0; f < BODY_FRAMES_MAX; f++)
+        zmq_msg_close(&r->body[f]);
 }
 
 /* A free request; the slab grows by one chunk when none is left (never per request once
    warm). NULL when out of memory. */
 static request_t *request_alloc(broker_t *b)
 {
-    if (b->nfree == 0) {
-        request_t **chunks = realloc(b->chunks, (b->nchunks + 1) * sizeof *chunks);
-        if (!chunks)
-            return NULL;
-        b->chunks = chunks;
-        uint32_t cap = (b->nchunks + 1) * SLAB_CHUNK;
-        uint32_t *fs = realloc(b->free_slots, cap * sizeof *fs);
-        request_t *chunk = calloc(SLAB_CHUNK, sizeof *chunk);
-        if (!fs || !chunk) {
-            if (fs)
-                b->free_slots = fs;
-            free(chunk);
-            return NULL;
-        }
-        b->free_slots = fs;
-        b->chunks[b->nchunks] = chunk;
-        for (uint32_t i = 0; i < SLAB_CHUNK; i++) {
-            chunk[i].slot = b->nchunks * SLAB_CHUNK + i;
-            for (int f = 0; f < BODY_FRAMES_MAX; f++)
-                zmq_msg_init(&chunk[i].body[f]);
-            b->free_slots[b->nfree++] = cap - 1 - i;
-        }
-        b->nchunks++;
-    }
-    request_t *r = request_at(b, b->free_slots[--b->nfree]);
+    if (b->requests.nfree == 0 && pool_grow(&b->requests, request_init) != 0)
+        return NULL;
+    request_t *r = request_at(b, b->requests.free[--b->requests.nfree]);
     r->live = true;
     r->requeues = 0;
     r->worker = NULL;
@@ -65,7 +101,7 @@ void request_free(broker_t *b, request_t *r)
     r->gen++;
     b->held_bytes -= r->bytes;
     b->nrequests--;
-    b->free_slots[b->nfree++] = r->slot;
+    b->requests.free[b->requests.nfree++] = r->slot;
 }
 
 uint64_t request_tag(const request_t *r)
@@ -76,7 +112,7 @@ uint64_t request_tag(const request_t *r)
 request_t *request_by_tag(broker_t *b, uint64_t tag)
 {
     uint32_t slot = (uint32_t)tag;
-    if (slot >= b->nchunks * SLAB_CHUNK)
+    if (slot >= b->requests.nchunks * SLAB_CHUNK)
         return NULL;
     request_t *r = request_at(b, slot);
     return r->live && r->gen == (uint32_t)(tag >> 32) ? r : NULL;
@@ -309,7 +345,12 @@ typedef struct {
 
 static cqueue_t *cq_at(const broker_t *b, uint32_t index)
 {
-    return &b->cq_chunks[index / SLAB_CHUNK][index % SLAB_CHUNK];
+    return pool_at(&b->cqueues, index);
+}
+
+static void cq_init(void *entry, uint32_t index)
+{
+    ((cqueue_t *)entry)->index = index;
 }
 
 static bool cq_eq(const void *ctx, uint32_t index, const void *key)
@@ -334,32 +375,12 @@ static cqueue_t *cq_require(broker_t *b, service_t *s, const ident_t *client)
     int64_t i = itab_find(&b->cq_ix, h, cq_eq, b, &k);
     if (i >= 0)
         return cq_at(b, (uint32_t)i);
-    if (b->nfree_cqs == 0) {
-        cqueue_t **chunks = realloc(b->cq_chunks, (b->ncq_chunks + 1) * sizeof *chunks);
-        if (!chunks)
-            return NULL;
-        b->cq_chunks = chunks;
-        uint32_t cap = (b->ncq_chunks + 1) * SLAB_CHUNK;
-        uint32_t *fs = realloc(b->free_cqs, cap * sizeof *fs);
-        cqueue_t *chunk = calloc(SLAB_CHUNK, sizeof *chunk);
-        if (!fs || !chunk) {
-            if (fs)
-                b->free_cqs = fs;
-            free(chunk);
-            return NULL;
-        }
-        b->free_cqs = fs;
-        b->cq_chunks[b->ncq_chunks] = chunk;
-        for (uint32_t j = 0; j < SLAB_CHUNK; j++) {
-            chunk[j].index = b->ncq_chunks * SLAB_CHUNK + j;
-            b->free_cqs[b->nfree_cqs++] = cap - 1 - j;
-        }
-        b->ncq_chunks++;
-    }
-    cqueue_t *q = cq_at(b, b->free_cqs[b->nfree_cqs - 1]);
+    if (b->cqueues.nfree == 0 && pool_grow(&b->cqueues, cq_init) != 0)
+        return NULL;
+    cqueue_t *q = cq_at(b, b->cqueues.free[b->cqueues.nfree - 1]);
     if (itab_insert(&b->cq_ix, h, q->index) != 0)
         return NULL;
-    b->nfree_cqs--;
+    b->cqueues.nfree--;
     q->live = true;
     q->service = s;
     q->client = *client;
@@ -392,7 +413,7 @@ static void cq_release(broker_t *b, cqueue_t *q)
     }
     itab_remove(&b->cq_ix, cq_hash(s->index, &q->client), q->index);
     q->live = false;
-    b->free_cqs[b->nfree_cqs++] = q->index;
+    b->cqueues.free[b->cqueues.nfree++] = q->index;
     b->ncqs--;
 }
 
@@ -607,6 +628,8 @@ void on_client_message(broker_t *b)
 
 int queue_init(broker_t *b)
 {
+    b->requests.elem = sizeof(request_t);
+    b->cqueues.elem = sizeof(cqueue_t);
     size_t pool = (size_t)(2 * b->cfg.max_services);
     b->services = calloc(pool, sizeof *b->services);
     if (!b->services || itab_init(&b->service_ix, (uint32_t)pool) != 0 ||
@@ -619,18 +642,8 @@ int queue_init(broker_t *b)
 
 void queue_fini(broker_t *b)
 {
-    for (uint32_t c = 0; c < b->nchunks; c++) {
-        for (uint32_t i = 0; i < SLAB_CHUNK; i++)
-            for (int f = 0; f < BODY_FRAMES_MAX; f++)
-                zmq_msg_close(&b->chunks[c][i].body[f]);
-        free(b->chunks[c]);
-    }
-    free(b->chunks);
-    free(b->free_slots);
-    for (uint32_t c = 0; c < b->ncq_chunks; c++)
-        free(b->cq_chunks[c]);
-    free(b->cq_chunks);
-    free(b->free_cqs);
+    pool_fini(&b->requests, request_fini);
+    pool_fini(&b->cqueues, NULL);
     if (b->services)
         for (long long i = 0; i < 2 * b->cfg.max_services; i++) {
             free(b->services[i].members);

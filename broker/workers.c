@@ -99,15 +99,15 @@ static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
             service_reclaim(b, s);
         return;
     }
-    if (b->nworkers >= (uint32_t)b->cfg.max_workers ||
-        itab_insert(&b->worker_ix, ident_hash(id, 0x3a7),
-                    b->free_workers[(uint32_t)b->cfg.max_workers - b->nworkers - 1]) != 0) {
+    uint32_t nfree = (uint32_t)b->cfg.max_workers - b->nworkers; /* free_workers' depth */
+    if (nfree == 0 ||
+        itab_insert(&b->worker_ix, ident_hash(id, 0x3a7), b->free_workers[nfree - 1]) != 0) {
         b->n.workers_refused++;
         send_worker_command(b, id, AC_MDPW_DISCONNECT, false);
         service_reclaim(b, s);
         return;
     }
-    w = &b->workers[b->free_workers[(uint32_t)b->cfg.max_workers - b->nworkers - 1]];
+    w = &b->workers[b->free_workers[nfree - 1]];
     b->nworkers++;
     w->live = true;
     w->id = *id;
