@@ -165,7 +165,7 @@ typedef struct {
 /* Waits until the service answers a resolve (a worker has joined). */
 static void wait_ready(const cluster_t *c)
 {
-    ac_client_config_t cfg = {200, 0};
+    ac_client_config_t cfg = {.timeout_ms = 200, .retries = 0};
     msgpack_zone zone;
     msgpack_zone_init(&zone, 4096);
     for (int attempt = 0; attempt < 100; attempt++) {
@@ -198,7 +198,7 @@ static run_t run(bool with_kill)
     start_cluster(&c);
     wait_ready(&c);
     usleep(300000); /* every worker registered */
-    ac_client_config_t cfg = {30000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
     ac_client_t *cl = ac_client_new(c.fe, &cfg);
     msgpack_zone zone;
     msgpack_zone_init(&zone, 8192);

@@ -402,7 +402,7 @@ static void pump(ac_client_t *c, int window, int check, msgpack_sbuffer *body, i
 static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body,
                            int requests)
 {
-    ac_client_config_t cfg = {30000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
     ac_client_t *c = ac_client_new(fe, &cfg);
     double t0 = zclock_usecs() / 1e6;
     pump(c, window, check, body, requests);
@@ -550,7 +550,7 @@ static double alloc_count(const target_t *t)
 static void measured_run(const target_t *t, msgpack_sbuffer *body, int requests, double *tp,
                          double *cpu_us, double *allocs)
 {
-    ac_client_config_t cfg = {30000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
     ac_client_t *c = ac_client_new(t->ep[0], &cfg);
     pump(c, 256, 0, body, WARMUP);
     double a0 = alloc_count(t), c0 = bench_cpu_seconds(t->pid);
@@ -793,7 +793,7 @@ static int aff_check(const aff_setup_t *t, const ac_reply_t *r, uint32_t actor, 
    and checks every reply (aff_check). */
 static void aff_pass(aff_setup_t *t, const uint32_t *seq, size_t n, aff_result_t *res)
 {
-    ac_client_config_t cfg = {30000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
     ac_client_t *c = ac_client_new(t->ep[0], &cfg);
     msgpack_zone *zone = msgpack_zone_new(65536);
     size_t sent = 0, got = 0, hits = 0, moved = 0, seen = 0;

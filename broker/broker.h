@@ -49,6 +49,7 @@
 
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
+#include "service/curve.h"
 
 #define BODY_FRAMES_MAX 4                /* body frames a request may have (SPEC: one) */
 #define FRAMES_MAX (6 + BODY_FRAMES_MAX) /* frames of the longest message we accept */
@@ -160,6 +161,7 @@ typedef struct {
 
 typedef struct {
     char *config, *frontend, *backend, *events_in, *events_out, *dispatch;
+    char *security, *curve_cert, *curve_clients, *curve_workers; /* auth.c */
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
     long long max_requeues, socket_max_bytes, grace_ms, max_services, max_workers;
     long long queue_max_bytes, client_queue_max, frontend_hwm;
@@ -181,7 +183,26 @@ typedef struct {
     uint64_t owner_changes;        /* buckets whose owner changed with the membership */
     uint64_t load_bound_exceeded;  /* dispatches leaving a worker past the bound + 1 */
     uint64_t workers_disconnected; /* workers found gone when their connection dropped */
+    uint64_t auth_admitted;        /* CURVE handshakes whose key was in its domain's folder */
+    uint64_t auth_refused;         /* CURVE handshakes refused (unknown key, wrong domain) */
 } counters_t;
+
+/* The public keys admitted in one ZAP domain: a folder of certificates (auth.c). */
+typedef struct {
+    const char *dir;     /* the folder (the setting's string) */
+    zcertstore_t *store; /* its keys as last read */
+    size_t count;        /* certificates in store */
+    int64_t mtime;       /* the folder's modification time when read (ns) */
+    int64_t loaded_at;   /* when read (zclock_mono) */
+} keyset_t;
+
+/* security: curve (auth.c); all NULL with security none. */
+typedef struct {
+    zcert_t *cert;    /* the broker's key pair */
+    zsock_t *zap;     /* REP at inproc://zeromq.zap.01 */
+    keyset_t clients; /* curve.clients: may call (frontend, events_out) */
+    keyset_t workers; /* curve.workers: may serve (backend, events_in) */
+} auth_t;
 
 /* The event forwarder: its sockets are bound by the main thread, so a bind that fails is
    an error there (zproxy would assert), then handed to a thread running the proxy. */
@@ -204,6 +225,7 @@ typedef struct {
     int64_t probe_until; /* after a disconnection: probe workers until then (0: no) */
     int64_t probe_at;    /* next probe */
     events_t events;     /* the event forwarder */
+    auth_t auth;         /* CURVE keys and the ZAP handler */
     mpart_t in;          /* the message being handled */
     /* requests */
     pool_t requests;   /* the slab of request_t: slot = pool index */
@@ -323,6 +345,17 @@ void workers_fini(broker_t *b);
 /* mmi.c */
 /* Answers an `mmi.*` request (RFC 8) from client; body is the message's first body frame. */
 void on_mmi(broker_t *b, const ident_t *client, const char *service, int body);
+
+/* auth.c */
+/* security none: a warning; curve: loads the key pair and both folders and binds the ZAP
+   handler (before any secured socket binds). -1 with the setting at fault on stderr. */
+int auth_start(broker_t *b);
+/* Makes s a CURVE server in domain (AC_ZAP_CLIENTS or AC_ZAP_WORKERS); nothing with
+   security none. Before bind. */
+void auth_secure(broker_t *b, zsock_t *s, const char *domain);
+/* Answers the ZAP requests waiting (when poll said the handler is readable). */
+void auth_on_readable(broker_t *b);
+void auth_stop(broker_t *b);
 
 /* events.c */
 /* Binds the XSUB (events_in) and XPUB (events_out) sockets and starts the forwarder

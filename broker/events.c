@@ -13,7 +13,8 @@
 #include "broker.h"
 
 /* A bound socket of `type`; NULL with the reason on stderr. */
-static zsock_t *bound(int type, const char *setting, const char *endpoint)
+static zsock_t *bound(broker_t *b, int type, const char *setting, const char *endpoint,
+                      const char *domain)
 {
     zsock_t *s = zsock_new(type);
     if (!s) {
@@ -21,6 +22,7 @@ static zsock_t *bound(int type, const char *setting, const char *endpoint)
                 zmq_strerror(zmq_errno()));
         return NULL;
     }
+    auth_secure(b, s, domain);
     if (zsock_bind(s, "%s", endpoint) < 0) {
         fprintf(stderr, "actorcore-broker: --%s: cannot bind %s: %s\n", setting, endpoint,
                 zmq_strerror(zmq_errno()));
@@ -48,8 +50,8 @@ int events_start(broker_t *b)
     events_t *e = &b->events;
     char ep[64];
     snprintf(ep, sizeof ep, "inproc://ac-broker-events-%u", s_n++);
-    e->xsub = bound(ZMQ_XSUB, "events-in", b->cfg.events_in);
-    e->xpub = e->xsub ? bound(ZMQ_XPUB, "events-out", b->cfg.events_out) : NULL;
+    e->xsub = bound(b, ZMQ_XSUB, "events-in", b->cfg.events_in, AC_ZAP_WORKERS);
+    e->xpub = e->xsub ? bound(b, ZMQ_XPUB, "events-out", b->cfg.events_out, AC_ZAP_CLIENTS) : NULL;
     if (!e->xpub)
         return -1;
     e->ctl = zsock_new(ZMQ_PAIR);

@@ -39,10 +39,17 @@ static void drain(broker_t *b)
 
 static void run(broker_t *b)
 {
-    /* The backend and its monitor first: while stopping, only they are polled. */
-    zmq_pollitem_t items[] = {{b->be, 0, ZMQ_POLLIN, 0},
-                              {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
-                              {b->fe, 0, ZMQ_POLLIN, 0}};
+    /* The backend, its monitor and the ZAP handler first: while stopping, only they are
+       polled; the frontend is last. */
+    zmq_pollitem_t items[4] = {{b->be, 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0}};
+    int nitems = 2, zap = -1;
+    if (b->auth.zap) {
+        zap = nitems;
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->auth.zap), 0, ZMQ_POLLIN, 0};
+    }
+    int fe = nitems;
+    items[nitems++] = (zmq_pollitem_t){b->fe, 0, ZMQ_POLLIN, 0};
     b->heartbeat_at = zclock_mono() + b->cfg.heartbeat_ms;
     int64_t tick = b->cfg.heartbeat_ms < 100 ? b->cfg.heartbeat_ms : 100,
             next_tick = zclock_mono() + tick;
@@ -60,13 +67,15 @@ static void run(broker_t *b)
         if (b->probe_until && wait > 5)
             wait = 5; /* a connection dropped: probe again soon */
         /* While stopping, the frontend is not read: nothing new is accepted. */
-        int rc = zmq_poll(items, stop_at ? 2 : 3, wait > 0 ? (long)wait : 0);
+        int rc = zmq_poll(items, stop_at ? nitems - 1 : nitems, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
             break;
         /* Several messages per wake-up, the two sockets in turn; a socket that poll did not
            report, or that ran dry, is not asked again in this wake-up (an empty read costs
            libzmq a system call). */
-        bool fe_open = !stop_at && (items[2].revents & ZMQ_POLLIN);
+        if (zap >= 0 && (items[zap].revents & ZMQ_POLLIN))
+            auth_on_readable(b);
+        bool fe_open = !stop_at && (items[fe].revents & ZMQ_POLLIN);
         bool be_open = items[0].revents & ZMQ_POLLIN;
         for (int n = 0; n < 256 && (fe_open || be_open); n++) {
             if (fe_open && (fe_open = frames_recv(b->fe, &b->in))) {
@@ -95,11 +104,13 @@ static void run(broker_t *b)
 
 /* A bound ROUTER; rcvhwm bounds the messages libzmq buffers per connected peer before the
    loop reads them (per peer, the bytes it may buffer are rcvhwm x the message size). */
-static zsock_t *router(broker_t *b, const char *setting, const char *endpoint, int rcvhwm)
+static zsock_t *router(broker_t *b, const char *setting, const char *endpoint, int rcvhwm,
+                       const char *domain)
 {
     zsock_t *s = zsock_new(ZMQ_ROUTER);
     if (!s)
         return NULL;
+    auth_secure(b, s, domain);
     zsock_set_router_mandatory(s, 1);
     zsock_set_linger(s, 500);
     zsock_set_maxmsgsize(s, b->cfg.socket_max_bytes);
@@ -146,6 +157,7 @@ static void config_defaults(config_t *c)
     c->fair_queuing = true;
     c->dispatch = strdup("affine");
     c->affinity_epsilon = 0.25;
+    c->security = strdup("none");
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
@@ -159,9 +171,11 @@ static int setup(broker_t *b)
         fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
         return -1;
     }
-    b->frontend = router(b, "frontend", b->cfg.frontend, (int)b->cfg.frontend_hwm);
+    if (auth_start(b) != 0)
+        return -1;
+    b->frontend = router(b, "frontend", b->cfg.frontend, (int)b->cfg.frontend_hwm, AC_ZAP_CLIENTS);
     /* Workers' replies are bounded by their credit already. */
-    b->backend = router(b, "backend", b->cfg.backend, 1000000);
+    b->backend = router(b, "backend", b->cfg.backend, 1000000, AC_ZAP_WORKERS);
     if (!b->frontend || !b->backend)
         return -1;
     b->fe = zsock_resolve(b->frontend);
@@ -185,6 +199,7 @@ static void teardown(broker_t *b)
     monitor_stop(b);
     zsock_destroy(&b->frontend);
     zsock_destroy(&b->backend);
+    auth_stop(b);
     msgpack_zone_destroy(&b->zone);
 }
 
@@ -230,6 +245,14 @@ int main(int argc, char **argv)
         {"dispatch", AC_SET_STR, &c->dispatch, 0, 0, "affine or least_loaded"},
         {"affinity_epsilon", AC_SET_DOUBLE, &c->affinity_epsilon, 0, 100,
          "affine: a worker may hold (1 + epsilon) x the average"},
+        {"security", AC_SET_STR, &c->security, 0, 0,
+         "none (plain text, a warning) or curve (keys below)"},
+        {"curve.cert", AC_SET_PATH, &c->curve_cert, 0, 0,
+         "the broker's key pair NAME (NAME_secret is read; actorcore keygen)"},
+        {"curve.clients", AC_SET_PATH, &c->curve_clients, 0, 0,
+         "folder of client certificates admitted on frontend and events_out"},
+        {"curve.workers", AC_SET_PATH, &c->curve_workers, 0, 0,
+         "folder of worker certificates admitted on backend and events_in"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];

@@ -44,6 +44,8 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"least_loaded", n->least_loaded},
         {"owner_changes", n->owner_changes},
         {"load_bound_exceeded", n->load_bound_exceeded},
+        {"auth_admitted", n->auth_admitted},
+        {"auth_refused", n->auth_refused},
         /* table sizes */
         {"workers", b->nworkers},
         {"services", b->nservices},

@@ -11,6 +11,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "cli.h"
+#include "service/curve.h"
 #include "service/settings.h"
 
 static const char *s_call_usage =
@@ -22,6 +23,8 @@ static const char *s_call_usage =
     "  --broker EP      the broker's frontend (default tcp://127.0.0.1:5555)\n"
     "  --timeout MS     per attempt (default 5000)\n"
     "  --retries N      further attempts after a timeout (default 2)\n"
+    "  --curve-cert NAME    this client's key pair (NAME_secret; actorcore keygen)\n"
+    "  --curve-server FILE  the broker's public certificate (with security: curve)\n"
     "Prints the reply as JSON. Exit 0 when ok is true, 2 for a rejected request,\n"
     "1 for timeout, unavailable or internal errors.\n"
     "\n";
@@ -32,7 +35,8 @@ static const char *s_subscribe_usage =
     "  (all actors when ACTOR_ID is omitted)\n"
     "Options:\n"
     "  --events EP      the broker's events-out (default tcp://127.0.0.1:5557)\n"
-    "  --count N        stop after N events (default: never)\n";
+    "  --count N        stop after N events (default: never)\n"
+    "  --curve-cert NAME, --curve-server FILE   as for call\n";
 
 /* A whole decimal number in [min, max] for --flag; else a usage error (exit 2). */
 static int int_flag(const char *flag, const char *text, long min, long max, long *out)
@@ -61,6 +65,26 @@ static int endpoint_flag(const char *flag, const char *text)
     cli_report(&err);
     fprintf(stderr, "Try 'actorcore --help'.\n");
     return 2;
+}
+
+/* --curve-cert and --curve-server: both or neither; their keys must load. On success keys
+   holds them (own == NULL: plain text). */
+static int curve_flags(const char *cert, const char *server, ac_curve_keys_t *keys)
+{
+    memset(keys, 0, sizeof *keys);
+    if (!cert && !server)
+        return 0;
+    if (!cert || !server)
+        return cli_usage_error("--curve-cert and --curve-server go together; only --%s given",
+                               cert ? "curve-cert" : "curve-server");
+    ac_curve_settings_t set = {"curve", (char *)cert, (char *)server};
+    ac_error_t err;
+    if (ac_curve_keys_load_client(&set, keys, &err) == 0)
+        return 0;
+    char msg[AC_ERROR_MESSAGE_MAX];
+    snprintf(msg, sizeof msg, "%s", err.message); /* "curve-cert: ..." names the flag */
+    snprintf(err.message, sizeof err.message, "--%s", msg);
+    return cli_report(&err);
 }
 
 /* Reads a JSON file into *obj (zone-allocated). */
@@ -121,11 +145,18 @@ typedef struct {
 static int parse_call_args(int argc, char **argv, call_args_t *a)
 {
     static const struct option opts[] = {
-        {"broker", required_argument, NULL, 'b'},  {"timeout", required_argument, NULL, 't'},
-        {"retries", required_argument, NULL, 'r'}, {"actor", required_argument, NULL, 'a'},
-        {"outputs", required_argument, NULL, 'o'}, {"items", required_argument, NULL, 'i'},
-        {"cache", required_argument, NULL, 'c'},   {"publish", no_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+        {"broker", required_argument, NULL, 'b'},
+        {"timeout", required_argument, NULL, 't'},
+        {"retries", required_argument, NULL, 'r'},
+        {"actor", required_argument, NULL, 'a'},
+        {"outputs", required_argument, NULL, 'o'},
+        {"items", required_argument, NULL, 'i'},
+        {"cache", required_argument, NULL, 'c'},
+        {"publish", no_argument, NULL, 'p'},
+        {"curve-cert", required_argument, NULL, 'k'},
+        {"curve-server", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 2;
@@ -162,6 +193,12 @@ static int parse_call_args(int argc, char **argv, call_args_t *a)
         case 'p':
             a->publish = true;
             break;
+        case 'k':
+            a->cfg.curve_cert = optarg;
+            break;
+        case 's':
+            a->cfg.curve_server = optarg;
+            break;
         case 'h':
             fputs(s_call_usage, stdout);
             return 0;
@@ -171,6 +208,11 @@ static int parse_call_args(int argc, char **argv, call_args_t *a)
     }
     if (endpoint_flag("broker", a->broker))
         return 2;
+    ac_curve_keys_t keys;
+    int bad = curve_flags(a->cfg.curve_cert, a->cfg.curve_server, &keys);
+    ac_curve_keys_fini(&keys);
+    if (bad)
+        return bad;
     bool needs_id = strcmp(a->op, "get") == 0 || strcmp(a->op, "invalidate") == 0;
     a->actor_id = needs_id && optind < argc ? argv[optind] : NULL;
     if (needs_id && !a->actor_id)
@@ -219,7 +261,8 @@ int cli_call(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error(
             "call needs an op (resolve, resolve_batch, get, invalidate, stats, ping)%s", "");
-    call_args_t a = {.op = argv[1], .broker = "tcp://127.0.0.1:5555", .cfg = {5000, 2}};
+    call_args_t a = {
+        .op = argv[1], .broker = "tcp://127.0.0.1:5555", .cfg = {.timeout_ms = 5000, .retries = 2}};
     if (strcmp(a.op, "--help") == 0 || strcmp(a.op, "-h") == 0) {
         fputs(s_call_usage, stdout);
         fputs(s_subscribe_usage, stdout);
@@ -259,10 +302,13 @@ int cli_subscribe(int argc, char **argv)
     static const struct option opts[] = {
         {"events", required_argument, NULL, 'e'},
         {"count", required_argument, NULL, 'n'},
+        {"curve-cert", required_argument, NULL, 'k'},
+        {"curve-server", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *events = "tcp://127.0.0.1:5557";
+    const char *cert = NULL, *server = NULL;
     long count = -1;
     opterr = 0;
     optind = 1;
@@ -276,6 +322,12 @@ int cli_subscribe(int argc, char **argv)
             if (int_flag("count", optarg, 1, 1000000000, &count))
                 return 2;
             break;
+        case 'k':
+            cert = optarg;
+            break;
+        case 's':
+            server = optarg;
+            break;
         case 'h':
             fputs(s_subscribe_usage, stdout);
             return 0;
@@ -285,12 +337,19 @@ int cli_subscribe(int argc, char **argv)
     }
     if (endpoint_flag("events", events))
         return 2;
+    zsys_init();
+    zsys_set_logstream(NULL);
+    ac_curve_keys_t keys;
+    int bad = curve_flags(cert, server, &keys);
+    if (bad)
+        return bad;
     char topic[160] = "snap/";
     if (optind < argc)
         snprintf(topic, sizeof topic, "snap/%s", argv[optind]);
-    zsys_init();
-    zsys_set_logstream(NULL);
     zsock_t *sub = zsock_new(ZMQ_SUB);
+    if (sub)
+        ac_curve_keys_apply(&keys, sub);
+    ac_curve_keys_fini(&keys);
     if (!sub || zsock_connect(sub, "%s", events) != 0) {
         zsock_destroy(&sub);
         return cli_usage_error("cannot connect to '%s'", events);

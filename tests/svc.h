@@ -159,11 +159,17 @@ static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *s
 }
 
 /* A counter or table size from the broker's mmi.stats at frontend fe (fails the test when
-   the broker does not answer within 5 s or has no such field). */
-static inline uint64_t svc_broker_stat(const char *fe, const char *name)
+   the broker does not answer within 5 s or has no such field); with security: curve, the
+   client's key pair cert and the broker's public key. */
+static inline uint64_t svc_broker_stat_as(const char *fe, const char *name, zcert_t *cert,
+                                          const char *server_key)
 {
     zsock_t *d = zsock_new(ZMQ_DEALER);
     zsock_set_rcvtimeo(d, 5000);
+    if (cert) { /* security: curve */
+        zcert_apply(cert, d);
+        zsock_set_curve_serverkey(d, server_key);
+    }
     zsock_connect(d, "%s", fe);
     zmsg_t *m = zmsg_new();
     zmsg_addmem(m, NULL, 0);
@@ -188,6 +194,11 @@ static inline uint64_t svc_broker_stat(const char *fe, const char *name)
     zmsg_destroy(&rep);
     zsock_destroy(&d);
     return x;
+}
+
+static inline uint64_t svc_broker_stat(const char *fe, const char *name)
+{
+    return svc_broker_stat_as(fe, name, NULL, NULL);
 }
 
 #endif

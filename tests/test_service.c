@@ -121,7 +121,7 @@ static void recv_one(ac_client_t *c, ac_reply_t *r, int timeout_ms)
 /* Blocks until the service answers a ping. */
 static void wait_ready(const svc_t *s)
 {
-    ac_client_config_t cfg = {300, 30};
+    ac_client_config_t cfg = {.timeout_ms = 300, .retries = 30};
     ac_client_t *c = ac_client_new(s->fe, &cfg);
     send_simple(c, "ping", NULL);
     ac_reply_t r;
@@ -384,7 +384,8 @@ static void two_workers_share_the_load_and_a_third_joining_gets_work(void **stat
 static int64_t load_with_signal(const svc_t *s, int n, int window, int at, pid_t victim, int sig,
                                 int resume_ms)
 {
-    ac_client_config_t cfg = {120000, 0}; /* no client retries: the broker must do it */
+    ac_client_config_t cfg = {.timeout_ms = 120000,
+                              .retries = 0}; /* no client retries: the broker must do it */
     ac_client_t *c = ac_client_new(s->fe, &cfg);
     parsed_t p = {0};
     unsigned char *seen = calloc((size_t)n, 1);
@@ -517,7 +518,7 @@ static void broker_restart_workers_reconnect_and_retries_succeed(void **state)
     (void)state;
     svc_t s;
     start_pair(&s, NULL, "100");
-    ac_client_config_t cfg = {500, 40};
+    ac_client_config_t cfg = {.timeout_ms = 500, .retries = 40};
     ac_client_t *c = ac_client_new(s.fe, &cfg);
     parsed_t p = {0};
     ac_reply_t r;
@@ -560,7 +561,7 @@ static void a_client_resends_at_once_when_its_broker_connection_returns(void **s
     svc_t s;
     pid_t w = start_one(&s, "100", "resend");
     /* One attempt of a minute: only the reconnection can bring the answer sooner. */
-    ac_client_config_t cfg = {60000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 60000, .retries = 0};
     ac_client_t *c = ac_client_new(s.fe, &cfg);
     parsed_t p = {0};
     ac_reply_t r;
@@ -602,7 +603,7 @@ static void a_worker_rejoins_a_restarted_broker_at_once(void **state)
     start_one(&s, "60000", "rejoin");
     svc_stop(s.broker, SIGKILL, 1000);
     svc_start_broker(&s, "60000");
-    ac_client_config_t cfg = {20000, 0};
+    ac_client_config_t cfg = {.timeout_ms = 20000, .retries = 0};
     ac_client_t *c = ac_client_new(s.fe, &cfg);
     parsed_t p = {0};
     ac_reply_t r;

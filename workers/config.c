@@ -24,6 +24,7 @@ void worker_config_defaults(worker_config_t *cfg)
     cfg->max_message_bytes = 1 << 20;
     cfg->max_contributions = 10000;
     cfg->max_batch = 1000;
+    cfg->curve.security = strdup("none");
 }
 
 ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
@@ -60,6 +61,11 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     S("limits.max_contributions", AC_SET_INT, &c->max_contributions, 1, 1ll << 24,
       "contributions + caps per request");
     S("limits.max_batch", AC_SET_INT, &c->max_batch, 1, 1ll << 20, "items per resolve_batch");
+    S("security", AC_SET_STR, &c->curve.security, 0, 0,
+      "none (plain text, a warning) or curve (keys below)");
+    S("curve.cert", AC_SET_PATH, &c->curve.cert, 0, 0,
+      "this worker's key pair NAME (NAME_secret is read; actorcore keygen)");
+    S("curve.server", AC_SET_PATH, &c->curve.server, 0, 0, "the broker's public certificate");
     S("verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log connections and errors");
 #undef S
     *n = i;

@@ -104,6 +104,7 @@ void worker_fini(worker_t *w)
     msgpack_zone_destroy(&w->zone);
     msgpack_sbuffer_destroy(&w->snap);
     msgpack_sbuffer_destroy(&w->reply);
+    ac_curve_keys_fini(&w->keys);
 }
 
 static void record_latency(worker_t *w, uint64_t us)

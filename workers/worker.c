@@ -46,6 +46,7 @@ static zsock_t *connect_broker(worker_t *w)
     zsock_set_maxmsgsize(s, (int64_t)w->cfg.max_message_bytes * 2 + 65536);
     zsock_set_rcvhwm(s, 100000);
     zsock_set_sndhwm(s, 100000);
+    ac_curve_keys_apply(&w->keys, s);
     if (zsock_connect(s, "%s", w->cfg.broker) != 0) {
         zsock_destroy(&s);
         return NULL;
@@ -84,7 +85,9 @@ static int link_open(worker_t *w, link_t *l)
     if (!l->sock)
         return -1;
     snprintf(ep, sizeof ep, "inproc://ac-worker-monitor-%u", s_links++);
-    if (zmq_socket_monitor(zsock_resolve(l->sock), ep, ZMQ_EVENT_DISCONNECTED) != 0 ||
+    if (zmq_socket_monitor(zsock_resolve(l->sock), ep,
+                           ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) != 0 ||
         !(l->mon = zsock_new(ZMQ_PAIR)) || zsock_connect(l->mon, "%s", ep) != 0) {
         link_close(l);
         return -1;
@@ -92,16 +95,28 @@ static int link_open(worker_t *w, link_t *l)
     return 0;
 }
 
-/* True when the monitor saw the connection drop (its events are drained). */
-static bool link_dropped(link_t *l)
+typedef enum { LINK_UP, LINK_DROPPED, LINK_REFUSED } link_state_t;
+
+/* What the monitor saw (its events are drained): the connection dropped, or the broker
+   refused this worker's CURVE key. */
+static link_state_t link_state(link_t *l)
 {
-    bool dropped = false;
+    link_state_t st = LINK_UP;
     zmq_msg_t f;
     zmq_msg_init(&f);
-    while (zmq_msg_recv(&f, zsock_resolve(l->mon), ZMQ_DONTWAIT) >= 0)
-        dropped = true;
+    while (zmq_msg_recv(&f, zsock_resolve(l->mon), ZMQ_DONTWAIT) >= 0) {
+        /* An event is [uint16 event, uint32 value][endpoint]. */
+        uint16_t event = 0;
+        if (zmq_msg_more(&f) && zmq_msg_size(&f) >= 2)
+            memcpy(&event, zmq_msg_data(&f), 2);
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+            event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            st = LINK_REFUSED;
+        else if (event == ZMQ_EVENT_DISCONNECTED && st == LINK_UP)
+            st = LINK_DROPPED;
+    }
     zmq_msg_close(&f);
-    return dropped;
+    return st;
 }
 
 /* Requests received and not yet answered, served in turn across clients: each time, the
@@ -275,10 +290,21 @@ static int run(worker_t *w)
             serve(w, l.sock, fair_pick(&s_pending));
             reconnect = drain(w, &l, &bad, &last_heard, &backoff);
         }
-        if (!reconnect && (items[1].revents & ZMQ_POLLIN) && link_dropped(&l)) {
+        link_state_t st = !reconnect && (items[1].revents & ZMQ_POLLIN) ? link_state(&l) : LINK_UP;
+        if (st == LINK_DROPPED) {
             if (w->cfg.verbose)
                 fprintf(stderr, "actorcore-worker[%d]: broker connection dropped, reconnecting\n",
                         w->pid);
+            reconnect = true;
+        } else if (st == LINK_REFUSED) {
+            /* Not a transient drop: retrying at once would only be refused again. */
+            fprintf(stderr,
+                    "actorcore-worker[%d]: the broker refused this worker's handshake (security "
+                    "none on one side, or curve.cert's certificate not in its curve.workers "
+                    "folder?); retrying in %lld ms\n",
+                    w->pid, (long long)backoff);
+            zclock_sleep((int)backoff);
+            backoff = backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : backoff * 2;
             reconnect = true;
         }
         int64_t now = clock_ms();
@@ -330,6 +356,14 @@ int main(int argc, char **argv)
 
     zsys_init();
     zsys_set_logstream(NULL);
+    if (ac_curve_keys_load_client(&w.cfg.curve, &w.keys, &err)) {
+        fprintf(stderr, "actorcore-worker: --%s\n", err.message);
+        ac_settings_free(table, n);
+        return 2;
+    }
+    if (!w.keys.own)
+        fprintf(stderr, "actorcore-worker: warning: security none: the broker is not "
+                        "authenticated and requests travel in plain text (set security: curve)\n");
     if (worker_init(&w, &err)) {
         fprintf(stderr, "actorcore-worker: %s\n", err.message);
         worker_fini(&w);
@@ -341,6 +375,7 @@ int main(int argc, char **argv)
         if (w.pub) {
             zsock_set_linger(w.pub, 100);
             zsock_set_sndhwm(w.pub, 100000);
+            ac_curve_keys_apply(&w.keys, w.pub);
         }
         if (!w.pub || zsock_connect(w.pub, "%s", w.cfg.events) != 0) {
             fprintf(stderr, "actorcore-worker: --events: cannot connect to %s: %s\n", w.cfg.events,

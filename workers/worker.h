@@ -15,6 +15,7 @@
 #include "actorcore/cache.h"
 #include "actorcore/store.h"
 #include "actorcore/wire.h"
+#include "service/curve.h"
 #include "service/settings.h"
 
 /* The store a worker uses when none is set: its folder is made when missing, so that a
@@ -41,7 +42,8 @@ typedef struct {
     long long max_message_bytes; /* SPEC 7 limits */
     long long max_contributions;
     long long max_batch;
-    bool verbose; /* log connections and errors */
+    bool verbose;              /* log connections and errors */
+    ac_curve_settings_t curve; /* security, curve.cert, curve.server */
 } worker_config_t;
 
 /* Latency histogram: 8 sub-buckets per power of two of microseconds. */
@@ -57,6 +59,7 @@ typedef struct {
     ac_l1_t *l1;             /* NULL when disabled */
     ac_store_t *store;       /* NULL when disabled or broken */
     zsock_t *pub;            /* events publisher, NULL when not connected */
+    ac_curve_keys_t keys;    /* own key pair and the broker's key (security curve) */
     msgpack_zone zone;       /* decoded request bodies */
     msgpack_sbuffer snap;    /* one encoded snapshot */
     msgpack_sbuffer reply;   /* the reply being built */

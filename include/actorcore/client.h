@@ -24,6 +24,12 @@ typedef struct ac_client ac_client_t;
 typedef struct {
     int timeout_ms; /* per attempt; default 5000 */
     int retries;    /* further attempts after a timeout; default 2 */
+    /* CURVE (the broker runs `security: curve`): this client's key pair NAME (NAME_secret is
+       read, as `actorcore keygen NAME` writes it) and the broker's public certificate file.
+       Both NULL: plain text. One without the other, or a file that holds no valid key,
+       makes ac_client_new fail. */
+    const char *curve_cert;
+    const char *curve_server;
 } ac_client_config_t;
 
 typedef struct {
@@ -39,6 +45,7 @@ typedef struct {
     uint64_t duplicates; /* late or unknown replies dropped */
     uint64_t timed_out;  /* requests given up on */
     uint64_t resent;     /* re-sent at once because the broker connection dropped */
+    uint64_t refused;    /* answered `unavailable`: the broker refused this client's key */
 } ac_client_stats_t;
 
 /* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */

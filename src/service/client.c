@@ -19,6 +19,7 @@
 #include "actorcore/codec.h"
 #include "actorcore/error.h"
 #include "actorcore/wire.h"
+#include "service/curve.h"
 
 typedef struct pending {
     uint64_t id;                 /* request id */
@@ -33,6 +34,7 @@ struct ac_client {
     zsock_t *sock;           /* DEALER to the broker frontend */
     zsock_t *monitor;        /* PAIR: the socket's connect / disconnect events */
     bool dropped;            /* the connection dropped and has not come back yet */
+    int refused;             /* the last handshake failed: 0 no, 1 key refused, 2 mismatch */
     ac_client_config_t cfg;  /* timeouts */
     uint64_t next_id;        /* last id handed out */
     pending_t **table;       /* open addressing by id; NULL empty */
@@ -113,6 +115,21 @@ static void list_unlink(ac_client_t *c, pending_t *p)
         c->tail = p->prev;
 }
 
+/* CURVE keys from the config, applied before connect; -1 when they do not load. */
+static int secure(zsock_t *sock, const ac_client_config_t *cfg)
+{
+    if (!cfg || (!cfg->curve_cert && !cfg->curve_server))
+        return 0;
+    ac_curve_settings_t set = {"curve", (char *)cfg->curve_cert, (char *)cfg->curve_server};
+    ac_curve_keys_t keys;
+    ac_error_t err;
+    if (ac_curve_keys_load_client(&set, &keys, &err) != 0)
+        return -1;
+    ac_curve_keys_apply(&keys, sock);
+    ac_curve_keys_fini(&keys);
+    return 0;
+}
+
 ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
 {
     ac_client_t *c = calloc(1, sizeof *c);
@@ -121,20 +138,26 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
     c->cfg.timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     c->cfg.retries = cfg && cfg->retries >= 0 ? cfg->retries : 2;
     c->sock = zsock_new(ZMQ_DEALER);
-    if (!c->sock || grow(c) || zsock_connect(c->sock, "%s", endpoint) != 0) {
+    if (!c->sock || grow(c) || secure(c->sock, cfg) != 0) {
         ac_client_destroy(&c);
         return NULL;
     }
     zsock_set_linger(c->sock, 0);
     zsock_set_sndhwm(c->sock, 1000000);
     zsock_set_rcvhwm(c->sock, 1000000);
+    if (zsock_connect(c->sock, "%s", endpoint) != 0) {
+        ac_client_destroy(&c);
+        return NULL;
+    }
     /* A name never used before in this process: a closed monitor's name is released
        asynchronously, so a new client at the same address could not reuse it. */
     static _Atomic unsigned s_monitors;
     char ep[64];
     snprintf(ep, sizeof ep, "inproc://ac-client-monitor-%u", s_monitors++);
-    if (zmq_socket_monitor(zsock_resolve(c->sock), ep,
-                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0 ||
+    if (zmq_socket_monitor(
+            zsock_resolve(c->sock), ep,
+            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0 ||
         !(c->monitor = zsock_new(ZMQ_PAIR)) || zsock_connect(c->monitor, "%s", ep) != 0) {
         ac_client_destroy(&c);
         return NULL;
@@ -235,10 +258,12 @@ int ac_client_send_raw(ac_client_t *c, uint64_t id, const void *body, size_t len
 static int handle_expired(ac_client_t *c, ac_reply_t *reply)
 {
     int64_t now = zclock_mono();
-    while (c->head && c->head->deadline <= now) {
+    /* While the broker refuses this client's key, nothing can get through: every pending
+       request is answered at once, so a misconfigured key is an error, not a timeout. */
+    while (c->head && (c->head->deadline <= now || c->refused)) {
         pending_t *p = c->head;
         list_unlink(c, p);
-        if (p->attempts <= c->cfg.retries) {
+        if (!c->refused && p->attempts <= c->cfg.retries) {
             p->attempts++;
             p->deadline = now + c->cfg.timeout_ms;
             list_append(c, p);
@@ -247,13 +272,23 @@ static int handle_expired(ac_client_t *c, ac_reply_t *reply)
             continue;
         }
         table_remove(c, p);
-        c->stats.timed_out++;
         msgpack_sbuffer_clear(&c->synth);
         msgpack_packer pk;
         msgpack_packer_init(&pk, &c->synth, msgpack_sbuffer_write);
         ac_error_t err;
-        ac_error_set(&err, AC_ETIMEOUT, "", "no reply after %d attempts of %d ms", p->attempts,
-                     c->cfg.timeout_ms);
+        if (c->refused) {
+            c->stats.refused++;
+            ac_error_set(&err, AC_EUNAVAILABLE, "", "%s",
+                         c->refused == 1
+                             ? "the broker refused this client's CURVE key (its certificate is "
+                               "not in the broker's curve.clients folder)"
+                             : "the handshake with the broker failed: its security (none or "
+                               "curve) or its server key does not match this client's");
+        } else {
+            c->stats.timed_out++;
+            ac_error_set(&err, AC_ETIMEOUT, "", "no reply after %d attempts of %d ms", p->attempts,
+                         c->cfg.timeout_ms);
+        }
         msgpack_object id = {.type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = p->id};
         ac_wire_pack_error(&pk, &id, &err);
         reply->id = p->id;
@@ -278,7 +313,13 @@ static void on_monitor(ac_client_t *c)
             continue;
         uint16_t event;
         memcpy(&event, zmq_msg_data(&f), 2);
-        if (event == ZMQ_EVENT_DISCONNECTED) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            c->refused = 1;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+            c->refused = 2;
+        } else if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            c->refused = 0;
+        } else if (event == ZMQ_EVENT_DISCONNECTED) {
             c->dropped = true;
         } else if (event == ZMQ_EVENT_CONNECTED && c->dropped) {
             c->dropped = false;
