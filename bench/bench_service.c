@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@
 #include "actorcore/wire.h"
 #include "w1.h"
 #include "core/yamldoc.h"
+#include "service/curve.h"
 
 #define RUNS 3
 #define REQUESTS 20000
@@ -353,6 +355,9 @@ static void check_reply(const ac_reply_t *r, bool w1, msgpack_zone *zone)
 /* A small body for the broker's own ceiling: {op, pad: 1 000 bytes, id}. */
 static msgpack_sbuffer s_small;
 
+/* The client's CURVE keys while the curve section measures the secured broker; else NULL. */
+static const char *s_curve_cert, *s_curve_server;
+
 static void build_small_body(void)
 {
     msgpack_packer pk;
@@ -402,7 +407,10 @@ static void pump(ac_client_t *c, int window, int check, msgpack_sbuffer *body, i
 static double throughput_n(const char *fe, int window, int check, msgpack_sbuffer *body,
                            int requests)
 {
-    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
+    ac_client_config_t cfg = {.timeout_ms = 30000,
+                              .retries = 0,
+                              .curve_cert = s_curve_cert,
+                              .curve_server = s_curve_server};
     ac_client_t *c = ac_client_new(fe, &cfg);
     double t0 = zclock_usecs() / 1e6;
     pump(c, window, check, body, requests);
@@ -990,19 +998,117 @@ static void affinity(void)
 
 /* main is long on purpose: it is the report, one block per figure in the order they are
    printed, each block setting up, timing and printing its own figure. */
+/* The curve section: W2 through a broker with security none and one with security curve
+   (CURVE on every hop: client, broker, workers), both started at once and measured in
+   alternating runs, so the machine's load falls on both alike. */
+static void curve_section(const char *dir)
+{
+    double t_start = now_s();
+    char names[4][128];
+    const char *who[] = {"broker", "worker", "client"};
+    char clients[160], workers[160];
+    snprintf(clients, sizeof clients, "%s/clients", dir);
+    snprintf(workers, sizeof workers, "%s/workers", dir);
+    mkdir(clients, 0700);
+    mkdir(workers, 0700);
+    for (int i = 0; i < 3; i++) {
+        snprintf(names[i], sizeof names[i], "%s/%s", dir, who[i]);
+        char key[AC_CURVE_KEY_TXT];
+        ac_error_t err;
+        if (ac_curve_keygen(names[i], key, &err) != 0) {
+            fprintf(stderr, "curve: %s\n", err.message);
+            exit(1);
+        }
+    }
+    /* Install the worker's and the client's public certificates. */
+    for (int i = 1; i < 3; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cp '%s' '%s/'", names[i], i == 1 ? workers : clients);
+        if (system(cmd) != 0)
+            exit(1);
+    }
+    char ep[2][4][64];
+    pid_t procs[2][3];
+    for (int secure = 0; secure < 2; secure++) {
+        bench_free_endpoints(ep[secure], 4);
+        const char *plain[] = {AC_BROKER_PATH, "--frontend",  ep[secure][0], "--backend",
+                               ep[secure][1],  "--events-in", ep[secure][2], "--events-out",
+                               ep[secure][3],  NULL};
+        const char *curve[] = {AC_BROKER_PATH,    "--frontend",      ep[secure][0],
+                               "--backend",       ep[secure][1],     "--events-in",
+                               ep[secure][2],     "--events-out",    ep[secure][3],
+                               "--security",      "curve",           "--curve-cert",
+                               names[0],          "--curve-clients", clients,
+                               "--curve-workers", workers,           NULL};
+        procs[secure][0] = spawn(secure ? curve : plain);
+    }
+    usleep(300000);
+    for (int secure = 0; secure < 2; secure++)
+        for (int i = 0; i < 2; i++) {
+            const char *argv[] = {AC_WORKER_PATH,
+                                  "--broker",
+                                  ep[secure][1],
+                                  "--events",
+                                  "",
+                                  "--combiner",
+                                  AC_SOURCE_DIR "/config/combiner.yaml",
+                                  "--layers",
+                                  AC_SOURCE_DIR "/config/cap_layers.yaml",
+                                  "--subsystems",
+                                  AC_SOURCE_DIR "/config/subsystems",
+                                  "--store",
+                                  "none",
+                                  "--l1-entries",
+                                  "0",
+                                  "--security",
+                                  secure ? "curve" : "none",
+                                  secure ? "--curve-cert" : NULL,
+                                  names[1],
+                                  "--curve-server",
+                                  names[0],
+                                  NULL};
+            procs[secure][1 + i] = spawn(argv);
+        }
+    usleep(500000);
+    printf("CURVE: W2 through the broker and 2 workers, security none vs curve (every hop), "
+           "256 in flight, %d requests per run, %d paired runs\n",
+           REQUESTS, RUNS);
+    double tp[2][RUNS], ratio[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        for (int secure = 0; secure < 2; secure++) {
+            s_curve_cert = secure ? names[2] : NULL;
+            s_curve_server = secure ? names[0] : NULL;
+            tp[secure][run] = throughput_n(ep[secure][0], 256, 2, &s_w2, REQUESTS);
+        }
+        ratio[run] = tp[1][run] / tp[0][run];
+    }
+    s_curve_cert = s_curve_server = NULL;
+    for (int secure = 0; secure < 2; secure++)
+        for (int i = 2; i >= 0; i--)
+            stop(procs[secure][i]);
+    report("W2, security none", tp[0], RUNS, "resolves/s");
+    report("W2, security curve", tp[1], RUNS, "resolves/s");
+    qsort(ratio, RUNS, sizeof(double), cmp_d);
+    printf("  curve / none, paired runs: median %.3f  min %.3f  max %.3f\n", ratio[RUNS / 2],
+           ratio[0], ratio[RUNS - 1]);
+    printf("  curve section: %.0f s\n", now_s() - t_start);
+}
+
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding]\n"
+        "usage: bench_service [affinity|forwarding|curve]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
-        "  minute); forwarding: only the forwarding limit (broker vs bare forwarder)\n";
+        "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
+        "  curve: only W2 with security curve vs none\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
+    bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding)) {
+    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1020,6 +1126,10 @@ int main(int argc, char **args)
     }
     if (only_forwarding) {
         forwarding_limit(s_dir);
+        return 0;
+    }
+    if (only_curve) {
+        curve_section(s_dir);
         return 0;
     }
     const char *dir = s_dir;
@@ -1134,5 +1244,7 @@ int main(int argc, char **args)
     forwarding_limit(dir);
     fflush(stdout);
     affinity();
+    fflush(stdout);
+    curve_section(dir);
     return 0;
 }
