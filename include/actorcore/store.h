@@ -36,7 +36,7 @@ typedef struct {
     uint64_t read_errors;  /* gets that failed */
     uint64_t writes;       /* rows written */
     uint64_t write_errors; /* rows that failed to write */
-    uint64_t dropped;      /* writes dropped because the queue was full */
+    uint64_t dropped;      /* writes dropped: the queue was full, or out of memory */
     uint64_t transactions; /* write transactions committed */
     size_t queued;         /* writes waiting now */
 } ac_store_stats_t;
