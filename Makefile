@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build build-asan test test-release test-asan run bench format mutate clean
+.PHONY: deps build build-asan test test-release test-asan run bench format mutation mutate clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -44,14 +44,16 @@ bench: build
 format: deps
 	./scripts/format.sh
 
-# Mutation testing (docs/mutation.md): MUTANTS small changes to src/ picked with SEED, each
+# Mutation testing (docs/mutation.md; `make mutation`, or `make mutate`): MUTANTS small changes to src/ picked with SEED, each
 # rebuilt in a copy of the tree and run against the fast suites; the survivors and their diffs
 # go to build-mutate/survivors.txt. Extra options in MUTATE_FLAGS (e.g. --files src/codec).
 MUTANTS ?= 40
 SEED ?= 1
 
-mutate: deps
+mutation: deps
 	python3 scripts/mutate.py --count $(MUTANTS) --seed $(SEED) --jobs $(JOBS) $(MUTATE_FLAGS)
+
+mutate: mutation # the first name of the target, kept
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

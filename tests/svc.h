@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <czmq.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -199,6 +200,23 @@ static inline uint64_t svc_broker_stat_as(const char *fe, const char *name, zcer
 static inline uint64_t svc_broker_stat(const char *fe, const char *name)
 {
     return svc_broker_stat_as(fe, name, NULL, NULL);
+}
+
+/* Waits for a condition instead of sleeping: polls mmi.stats every 10 ms until the broker's
+   `name` is at least `want`, and fails the test when deadline_ms pass first (the machine
+   may be loaded: the deadline is generous, the wait ends as soon as the condition holds). */
+static inline uint64_t svc_wait_stat(const char *fe, const char *name, uint64_t want,
+                                     int deadline_ms)
+{
+    int64_t end = zclock_mono() + deadline_ms;
+    uint64_t x;
+    while ((x = svc_broker_stat(fe, name)) < want) {
+        if (zclock_mono() > end)
+            fail_msg("mmi.stats %s is %" PRIu64 ", not %" PRIu64 " after %d ms", name, x, want,
+                     deadline_ms);
+        zclock_sleep(10);
+    }
+    return x;
 }
 
 #endif

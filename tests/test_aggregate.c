@@ -277,6 +277,42 @@ static void empty_request_gives_an_empty_snapshot(void **state)
     fx_free(fx);
 }
 
+/* A contribution with a bucket or a section out of range is refused, each alone. */
+static void an_unknown_bucket_or_section_is_refused_on_its_own(void **state)
+{
+    (void)state;
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    assert_int_equal(ac_request_add_contribution(fx->req, AC_PRIMARY, "strength", (ac_bucket_t)9, 1,
+                                                 "s", 0, &fx->err),
+                     AC_ESCHEMA);
+    assert_string_equal(fx->err.path, "outputs[0].primary[0].bucket");
+    assert_int_equal(ac_request_add_contribution(fx->req, (ac_section_t)5, "strength", AC_FLAT, 1,
+                                                 "s", 0, &fx->err),
+                     AC_ESCHEMA);
+    assert_int_equal(ac_request_contribution_count(fx->req), 0);
+    fx_free(fx);
+}
+
+/* Error paths count primary and derived items apart: the third primary is primary[2] and
+   the second derived derived[1], whatever the other list holds. */
+static void error_paths_count_primary_and_derived_apart(void **state)
+{
+    (void)state;
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 1, "s", 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 2, "s", 0);
+    fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 3, "s", 0);
+    assert_int_equal(
+        ac_request_add_contribution(fx->req, AC_DERIVED, "hp", AC_FLAT, NAN, "s", 0, &fx->err),
+        AC_ENON_FINITE);
+    assert_string_equal(fx->err.path, "outputs[0].derived[1].value");
+    assert_int_equal(ac_request_add_contribution(fx->req, AC_PRIMARY, "strength", AC_FLAT, INFINITY,
+                                                 "s", 0, &fx->err),
+                     AC_ENON_FINITE);
+    assert_string_equal(fx->err.path, "outputs[0].primary[2].value");
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +332,8 @@ int main(void)
         cmocka_unit_test(version_is_one_without_actor_else_the_actors),
         cmocka_unit_test(more_than_64_dimensions_each_keep_their_value),
         cmocka_unit_test(empty_request_gives_an_empty_snapshot),
+        cmocka_unit_test(an_unknown_bucket_or_section_is_refused_on_its_own),
+        cmocka_unit_test(error_paths_count_primary_and_derived_apart),
     };
     return cmocka_run_group_tests_name("aggregate", tests, NULL, NULL);
 }

@@ -511,6 +511,130 @@ static void error_json_is_valid_json_whatever_the_message(void **state)
         assert_int_equal(ac_code_from_name(ac_code_name(code)), code == 0 ? AC_EINTERNAL : code);
 }
 
+/* jansson refuses integers past 64 bits; tokens of up to 400 characters are spliced (a
+   finite one re-read as a real, an infinite one as a marker the walk rejects), a longer one
+   is invalid JSON and never copied into the splice buffer. */
+static void a_number_token_is_spliced_up_to_400_characters_and_refused_beyond(void **state)
+{
+    (void)state;
+    char text[1200];
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    msgpack_object o;
+    ac_error_t err;
+    const size_t lens[] = {300, 400, 401, 1000};
+    for (size_t t = 0; t < 4; t++) {
+        size_t n = lens[t];
+        text[0] = '[';
+        text[1] = '1';
+        memset(text + 2, '0', n - 1);
+        text[n + 1] = ']';
+        int rc = ac_json_parse(text, n + 2, &zone, &o, &err);
+        if (n > 400) {
+            assert_int_equal(rc, AC_EINVALID_JSON);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(o.via.array.size, 1);
+        const msgpack_object *v = &o.via.array.ptr[0];
+        assert_true(v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT);
+        if (n == 300)
+            assert_true(v->via.f64 == 1e299);
+        else
+            assert_true(isinf(v->via.f64) && v->via.f64 > 0);
+    }
+    msgpack_zone_destroy(&zone);
+}
+
+/* The broker's skim reads one top-level field without decoding: every value before it must
+   be skipped by its exact size, including uint32 (0xce) and the one-byte-header str8 (0xd9)
+   and bin8 (0xc4), and a uint32 value is read with its four bytes. */
+static void peek_skips_every_value_by_its_exact_size(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char str40[40], bin[20];
+    memset(str40, 'x', sizeof str40);
+    memset(bin, 7, sizeof bin);
+    msgpack_pack_map(&pk, 9);
+    ac_wire_pack_str(&pk, "u32");
+    msgpack_pack_uint32(&pk, 70000); /* 0xce */
+    ac_wire_pack_str(&pk, "s8");
+    msgpack_pack_str(&pk, sizeof str40); /* 0xd9 */
+    msgpack_pack_str_body(&pk, str40, sizeof str40);
+    ac_wire_pack_str(&pk, "b8");
+    msgpack_pack_bin(&pk, sizeof bin); /* 0xc4 */
+    msgpack_pack_bin_body(&pk, bin, sizeof bin);
+    ac_wire_pack_str(&pk, "u16");
+    msgpack_pack_uint16(&pk, 300); /* 0xcd */
+    ac_wire_pack_str(&pk, "i32");
+    msgpack_pack_int32(&pk, -70000); /* 0xd2 */
+    ac_wire_pack_str(&pk, "f64");
+    msgpack_pack_double(&pk, 0.5); /* 0xcb */
+    ac_wire_pack_str(&pk, "arr");
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint32(&pk, 4000000000u);
+    msgpack_pack_str(&pk, sizeof str40);
+    msgpack_pack_str_body(&pk, str40, sizeof str40);
+    ac_wire_pack_str(&pk, "big");
+    msgpack_pack_uint32(&pk, 4000000000u);
+    ac_wire_pack_str(&pk, "want");
+    msgpack_pack_uint8(&pk, 200); /* 0xcc */
+    const char *keys[] = {"u32", "u16", "big", "want"};
+    const uint64_t vals[] = {70000, 300, 4000000000u, 200};
+    for (int i = 0; i < 4; i++) {
+        uint64_t v = 0;
+        assert_int_equal(ac_wire_peek_uint(sb.data, sb.size, keys[i], &v), 1);
+        assert_int_equal(v, vals[i]);
+    }
+    uint64_t v = 0;
+    assert_int_equal(ac_wire_peek_uint(sb.data, sb.size, "absent", &v), 0);
+    assert_int_equal(ac_wire_peek_uint(sb.data, sb.size - 1, "want", &v), -1); /* truncated */
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A bad object anywhere (top level, in an array, as a map key or value, truncated in any
+   header) fails the whole message with invalid_msgpack. */
+static void a_bad_object_anywhere_fails_the_whole_message(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"\xc1", 1},                  /* reserved type */
+        {"\x92\x01\xc1", 3},          /* in an array */
+        {"\x81\xc1\x01", 3},          /* a map key */
+        {"\x81\xa1k\xc1", 4},         /* a map value */
+        {"\x81\xa1k\x91\x91\xc1", 6}, /* nested */
+        {"\xd9", 1},                  /* str8 without its length */
+        {"\xd9\x05"
+         "ab",
+         4},                      /* str8 body cut */
+        {"\xce\x00\x01", 3},      /* uint32 cut */
+        {"\xcb\x00\x00\x00", 4},  /* float64 cut */
+        {"\xc4\x03\x01", 3},      /* bin8 body cut */
+        {"\xd4\x01", 2},          /* fixext1 cut */
+        {"\xdc\x00", 2},          /* array16 header cut */
+        {"\xde\x00\x01\xa1k", 5}, /* map16 value missing */
+        {"\x91\x01\x02", 3},      /* trailing bytes */
+    };
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1024);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msgpack_object o;
+        ac_error_t err;
+        int rc = ac_msgpack_parse(bad[i].bytes, bad[i].len, &zone, &o, &err);
+        if (rc != AC_EINVALID_MSGPACK)
+            fail_msg("case %zu: code %d, expected invalid_msgpack", i, rc);
+        assert_int_equal(err.code, AC_EINVALID_MSGPACK);
+    }
+    msgpack_zone_destroy(&zone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +656,9 @@ int main(void)
         cmocka_unit_test(fast_snapshot_writer_matches_the_packer),
         cmocka_unit_test(numbers_print_in_shortest_round_trip_form),
         cmocka_unit_test(error_json_is_valid_json_whatever_the_message),
+        cmocka_unit_test(a_number_token_is_spliced_up_to_400_characters_and_refused_beyond),
+        cmocka_unit_test(peek_skips_every_value_by_its_exact_size),
+        cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
     };
     return cmocka_run_group_tests_name("codec", tests, setup, teardown);
 }

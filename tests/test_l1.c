@@ -29,6 +29,34 @@ static void a_lookup_hits_only_on_the_full_key(void **state)
     ac_l1_destroy(&c);
 }
 
+/* Two ids with the same 32-bit index hash (found by search for l1.c's id_hash; if the hash
+   changes they merely stop colliding) and an id that is a prefix of another: each keeps its
+   own entry, because a slot matches on hash, length and bytes together. */
+static void ids_that_share_a_hash_or_a_prefix_keep_their_own_entries(void **state)
+{
+    (void)state;
+    ac_l1_config_t cfg = {16, 1 << 20, 0};
+    ac_l1_t *c = ac_l1_new(&cfg);
+    const char *ids[] = {"hero-0011508", "hero-0059424", "hero-00", "hero-0"};
+    const char *vals[] = {"first", "second", "prefix", "shorter"};
+    for (int i = 0; i < 4; i++) {
+        ac_cache_key_t k = key(ids[i], 1, 1, 1);
+        assert_int_equal(ac_l1_put(c, &k, vals[i], strlen(vals[i]), 0), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        const ac_l1_entry_t *e = ac_l1_get(c, ids[i], strlen(ids[i]), 0);
+        assert_non_null(e);
+        assert_int_equal(e->value_len, strlen(vals[i]));
+        assert_memory_equal(e->value, vals[i], e->value_len);
+    }
+    assert_null(ac_l1_get(c, "hero-", 5, 0));
+    assert_null(ac_l1_get(c, "hero-001150", 11, 0));
+    ac_l1_stats_t st;
+    ac_l1_stats(c, &st);
+    assert_int_equal(st.entries, 4);
+    ac_l1_destroy(&c);
+}
+
 static void an_older_version_never_replaces_a_newer_one(void **state)
 {
     (void)state;
@@ -133,6 +161,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_lookup_hits_only_on_the_full_key),
+        cmocka_unit_test(ids_that_share_a_hash_or_a_prefix_keep_their_own_entries),
         cmocka_unit_test(an_older_version_never_replaces_a_newer_one),
         cmocka_unit_test(entries_bound_evicts_unreferenced_first),
         cmocka_unit_test(bytes_bound_is_kept),

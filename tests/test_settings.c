@@ -180,6 +180,32 @@ static void a_relative_path_resolves_against_its_config_file_not_the_current_fol
     ac_settings_free(t, 2);
 }
 
+/* --config FILE is read from the argument after it, wherever it stands, and a flag given
+   too overrides the file. */
+static void config_is_read_from_the_argument_after_the_flag(void **state)
+{
+    (void)state;
+    char *name = NULL;
+    long long count = 5;
+    ac_setting_t t[] = {
+        {"name", AC_SET_STR, &name, 0, 0, "a name"},
+        {"l1.max_count", AC_SET_INT, &count, 1, 10, "a count"},
+    };
+    char path[] = "/tmp/ac_settings_XXXXXX";
+    int fd = mkstemp(path);
+    const char *yaml = "mine:\n  name: from-file\n  l1: { max_count: 3 }\n";
+    assert_true(write(fd, yaml, strlen(yaml)) == (ssize_t)strlen(yaml));
+    close(fd);
+    char *argv[] = {"prog", "--l1-max-count", "9", "--config", path, NULL};
+    assert_int_equal(ac_settings_parse_args(5, argv, "prog", "mine", "usage\n", t, 2), -1);
+    assert_string_equal(name, "from-file");
+    assert_int_equal(count, 9);
+    char *missing[] = {"prog", "--config", "/nonexistent/x.yaml", NULL};
+    assert_int_equal(ac_settings_parse_args(3, missing, "prog", "mine", "usage\n", t, 2), 2);
+    unlink(path);
+    ac_settings_free(t, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -189,6 +215,7 @@ int main(void)
         cmocka_unit_test(a_number_setting_takes_finite_numbers_within_its_bounds),
         cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
         cmocka_unit_test(worker_endpoints_are_checked_when_set),
+        cmocka_unit_test(config_is_read_from_the_argument_after_the_flag),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
 }

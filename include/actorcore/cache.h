@@ -16,6 +16,8 @@
 #ifndef ACTORCORE_CACHE_H
 #define ACTORCORE_CACHE_H
 
+#include "actorcore/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,20 +61,21 @@ typedef struct {
 
 typedef struct ac_l1 ac_l1_t;
 
-ac_l1_t *ac_l1_new(const ac_l1_config_t *config);
-void ac_l1_destroy(ac_l1_t **self_p);
+AC_API ac_l1_t *ac_l1_new(const ac_l1_config_t *config);
+AC_API void ac_l1_destroy(ac_l1_t **self_p);
 
 /* The entry whose key matches exactly; NULL (a miss) otherwise. */
-const ac_l1_entry_t *ac_l1_lookup(ac_l1_t *self, const ac_cache_key_t *key, uint64_t now_ms);
+AC_API const ac_l1_entry_t *ac_l1_lookup(ac_l1_t *self, const ac_cache_key_t *key, uint64_t now_ms);
 /* The newest entry stored for an actor, whatever its key; NULL when none. */
-const ac_l1_entry_t *ac_l1_get(ac_l1_t *self, const char *actor_id, size_t len, uint64_t now_ms);
+AC_API const ac_l1_entry_t *ac_l1_get(ac_l1_t *self, const char *actor_id, size_t len,
+                                      uint64_t now_ms);
 /* Stores value under key, replacing the actor's entry unless that one has a higher
    version. Returns 0, or -1 when out of memory or the value alone exceeds max_bytes. */
-int ac_l1_put(ac_l1_t *self, const ac_cache_key_t *key, const void *value, size_t len,
-              uint64_t now_ms);
+AC_API int ac_l1_put(ac_l1_t *self, const ac_cache_key_t *key, const void *value, size_t len,
+                     uint64_t now_ms);
 /* Drops the actor's entry; true when there was one. */
-bool ac_l1_remove(ac_l1_t *self, const char *actor_id, size_t len);
-void ac_l1_stats(const ac_l1_t *self, ac_l1_stats_t *stats);
+AC_API bool ac_l1_remove(ac_l1_t *self, const char *actor_id, size_t len);
+AC_API void ac_l1_stats(const ac_l1_t *self, ac_l1_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,8 @@
 #ifndef ACTORCORE_CLIENT_H
 #define ACTORCORE_CLIENT_H
 
+#include "actorcore/export.h"
+
 #include <msgpack.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,29 +51,29 @@ typedef struct {
 } ac_client_stats_t;
 
 /* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */
-ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg);
-void ac_client_destroy(ac_client_t **self_p);
+AC_API ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg);
+AC_API void ac_client_destroy(ac_client_t **self_p);
 
 /* A fresh request id (1, 2, 3...). */
-uint64_t ac_client_next_id(ac_client_t *self);
+AC_API uint64_t ac_client_next_id(ac_client_t *self);
 
 /* Starts a request body {op, id, ...}: packs the map header with n_fields + 2 entries, then
    "op" and "id"; the caller packs n_fields more key/value pairs into pk. */
-void ac_client_begin(ac_client_t *self, msgpack_packer **pk, const char *op, uint64_t id,
-                     uint32_t n_fields);
+AC_API void ac_client_begin(ac_client_t *self, msgpack_packer **pk, const char *op, uint64_t id,
+                            uint32_t n_fields);
 /* Sends the body begun with ac_client_begin. 0, or -1 when it could not be queued. */
-int ac_client_send(ac_client_t *self, uint64_t id);
+AC_API int ac_client_send(ac_client_t *self, uint64_t id);
 
 /* Sends a complete body (a msgpack map whose "id" is `id`). */
-int ac_client_send_raw(ac_client_t *self, uint64_t id, const void *body, size_t len);
+AC_API int ac_client_send_raw(ac_client_t *self, uint64_t id, const void *body, size_t len);
 
 /* Waits up to timeout_ms (-1: until something happens) for the next reply. Returns 1 with
    *reply filled, 0 when nothing came in time or nothing is pending. */
-int ac_client_recv(ac_client_t *self, ac_reply_t *reply, int timeout_ms);
+AC_API int ac_client_recv(ac_client_t *self, ac_reply_t *reply, int timeout_ms);
 
 /* Requests sent and not yet answered. */
-size_t ac_client_pending(const ac_client_t *self);
-void ac_client_stats(const ac_client_t *self, ac_client_stats_t *stats);
+AC_API size_t ac_client_pending(const ac_client_t *self);
+AC_API void ac_client_stats(const ac_client_t *self, ac_client_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef ACTORCORE_CODEC_H
 #define ACTORCORE_CODEC_H
 
+#include "actorcore/export.h"
+
 #include <msgpack.h>
 #include <stddef.h>
 
@@ -28,43 +30,45 @@ extern "C" {
 /* Parses JSON text (an object or array at top level) into *out, allocated in zone.
    Errors: invalid_json (with line and column), non_finite_value never (infinities
    become float objects for the schema walk to reject at their path). */
-int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_object *out,
-                  ac_error_t *err);
+AC_API int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_object *out,
+                         ac_error_t *err);
 
 /* Parses exactly one msgpack object spanning all len bytes. Container sizes are checked
    against the bytes present before anything is allocated; nesting is limited to 32.
    Strings point into buf, which must outlive *out. */
-int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out,
-                     ac_error_t *err);
+AC_API int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *out,
+                            ac_error_t *err);
 
 /* Schema walk: an array of SubsystemOutput into req; path names the array in errors
    (e.g. "outputs" or "items[3].outputs"). Marks everything as inline. */
-int ac_decode_outputs(ac_request_t *req, const msgpack_object *outputs, const char *path,
-                      ac_error_t *err);
+AC_API int ac_decode_outputs(ac_request_t *req, const msgpack_object *outputs, const char *path,
+                             ac_error_t *err);
 
 /* Schema walk: an Actor map into req (deep-copying `data`). */
-int ac_decode_actor(ac_request_t *req, const msgpack_object *actor, const char *path,
-                    ac_error_t *err);
+AC_API int ac_decode_actor(ac_request_t *req, const msgpack_object *actor, const char *path,
+                           ac_error_t *err);
 
 /* Both steps for JSON text: parse, then walk. */
-int ac_decode_outputs_json(ac_request_t *req, const char *text, size_t len, ac_error_t *err);
-int ac_decode_actor_json(ac_request_t *req, const char *text, size_t len, ac_error_t *err);
+AC_API int ac_decode_outputs_json(ac_request_t *req, const char *text, size_t len, ac_error_t *err);
+AC_API int ac_decode_actor_json(ac_request_t *req, const char *text, size_t len, ac_error_t *err);
 
 /* Appends the snapshot as JSON (SPEC 9: Primary, Derived, CapsUsed, Version, and Context
    when any) to out, numbers in shortest round-trip form. Returns 0 or AC_EINTERNAL. */
-int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg, msgpack_sbuffer *out);
+AC_API int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg,
+                               msgpack_sbuffer *out);
 
 /* Packs the snapshot as a msgpack map with the same keys, plus Generation and, when
    actor_id is not NULL, ActorId. */
-int ac_snapshot_pack(msgpack_packer *pk, const ac_snapshot_t *snap, const ac_registry_t *reg,
-                     const char *actor_id, size_t actor_id_len);
+AC_API int ac_snapshot_pack(msgpack_packer *pk, const ac_snapshot_t *snap, const ac_registry_t *reg,
+                            const char *actor_id, size_t actor_id_len);
 
 /* The same bytes' meaning, appended straight to sb: the fast path the service uses. */
-int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
-                            const ac_registry_t *reg, const char *actor_id, size_t actor_id_len);
+AC_API int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
+                                   const ac_registry_t *reg, const char *actor_id,
+                                   size_t actor_id_len);
 
 /* Appends s as a JSON string literal (quoted, escaped) to out. */
-int ac_json_write_string(msgpack_sbuffer *out, const char *s, size_t len);
+AC_API int ac_json_write_string(msgpack_sbuffer *out, const char *s, size_t len);
 
 #ifdef __cplusplus
 }

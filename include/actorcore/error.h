@@ -9,6 +9,8 @@
 #ifndef ACTORCORE_ERROR_H
 #define ACTORCORE_ERROR_H
 
+#include "actorcore/export.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -32,6 +34,7 @@ typedef enum {
     AC_EUNAVAILABLE = -12,      /* no worker, queue full, store down... */
     AC_EINTERNAL = -13,         /* our bug or out of memory */
     AC_ENOT_FOUND = -14,        /* `get` of an actor nothing is stored for */
+    AC_ENOMEM = -15,            /* an allocation failed; nothing leaked, nothing half-written */
 } ac_code_t;
 
 #define AC_ERROR_MESSAGE_MAX 320
@@ -43,27 +46,28 @@ typedef struct {
     char path[AC_ERROR_PATH_MAX];       /* field path, "" when the whole input is at fault */
 } ac_error_t;
 
-/* The snake_case name of a code ("schema_violation"...); "internal" for unknown codes. */
-const char *ac_code_name(int code);
+/* The snake_case name of a code ("schema_violation"...); "internal" for unknown codes and
+   for AC_ENOMEM (SPEC 7 has no code of its own for it: the wire says `internal`). */
+AC_API const char *ac_code_name(int code);
 
 /* Code from its snake_case name; AC_EINTERNAL when unknown. */
-int ac_code_from_name(const char *name);
+AC_API int ac_code_from_name(const char *name);
 
 /* Fills err (when not NULL) and returns code, so callers can write
    `return ac_error_set (err, AC_ESCHEMA, path, "...")`. */
-int ac_error_set(ac_error_t *err, int code, const char *path, const char *fmt, ...)
+AC_API int ac_error_set(ac_error_t *err, int code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 /* The same with a va_list. */
-int ac_error_vset(ac_error_t *err, int code, const char *path, const char *fmt, va_list ap)
+AC_API int ac_error_vset(ac_error_t *err, int code, const char *path, const char *fmt, va_list ap)
     __attribute__((format(printf, 4, 0)));
 
 /* Resets err to "no error". */
-void ac_error_clear(ac_error_t *err);
+AC_API void ac_error_clear(ac_error_t *err);
 
 /* Writes err as the JSON object {"code":..,"message":..,"path":..} into buf (always
    NUL-terminated, truncated to size). Returns the length it wanted to write. */
-size_t ac_error_to_json(const ac_error_t *err, char *buf, size_t size);
+AC_API size_t ac_error_to_json(const ac_error_t *err, char *buf, size_t size);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef ACTORCORE_REGISTRY_H
 #define ACTORCORE_REGISTRY_H
 
+#include "actorcore/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -43,37 +45,37 @@ typedef struct {
 } ac_rule_t;
 
 /* Loads both files. On failure returns NULL and err names file, line and field. */
-ac_registry_t *ac_registry_load(const char *combiner_path, const char *layers_path,
-                                ac_error_t *err);
+AC_API ac_registry_t *ac_registry_load(const char *combiner_path, const char *layers_path,
+                                       ac_error_t *err);
 
 /* Same, from memory; the names are used in error messages only. */
-ac_registry_t *ac_registry_load_buffers(const char *combiner_name, const char *combiner_text,
-                                        size_t combiner_len, const char *layers_name,
-                                        const char *layers_text, size_t layers_len,
-                                        ac_error_t *err);
+AC_API ac_registry_t *ac_registry_load_buffers(const char *combiner_name, const char *combiner_text,
+                                               size_t combiner_len, const char *layers_name,
+                                               const char *layers_text, size_t layers_len,
+                                               ac_error_t *err);
 
-void ac_registry_destroy(ac_registry_t **self_p);
+AC_API void ac_registry_destroy(ac_registry_t **self_p);
 
-uint64_t ac_registry_generation(const ac_registry_t *self);
+AC_API uint64_t ac_registry_generation(const ac_registry_t *self);
 
-size_t ac_registry_dimension_count(const ac_registry_t *self);
+AC_API size_t ac_registry_dimension_count(const ac_registry_t *self);
 /* Id of a dimension, or -1 when the registry does not list it. */
-int ac_registry_dimension_id(const ac_registry_t *self, const char *name, size_t len);
-const char *ac_registry_dimension_name(const ac_registry_t *self, uint32_t id);
-const ac_rule_t *ac_registry_rule(const ac_registry_t *self, uint32_t id);
+AC_API int ac_registry_dimension_id(const ac_registry_t *self, const char *name, size_t len);
+AC_API const char *ac_registry_dimension_name(const ac_registry_t *self, uint32_t id);
+AC_API const ac_rule_t *ac_registry_rule(const ac_registry_t *self, uint32_t id);
 /* The `default` rule for unlisted dimensions, or NULL when the file has none. */
-const ac_rule_t *ac_registry_default_rule(const ac_registry_t *self);
+AC_API const ac_rule_t *ac_registry_default_rule(const ac_registry_t *self);
 
-size_t ac_registry_layer_count(const ac_registry_t *self);
+AC_API size_t ac_registry_layer_count(const ac_registry_t *self);
 /* Position of a layer in `order`, or -1 when unknown. */
-int ac_registry_layer_id(const ac_registry_t *self, const char *name, size_t len);
-const char *ac_registry_layer_name(const ac_registry_t *self, uint32_t id);
-ac_policy_t ac_registry_policy(const ac_registry_t *self);
+AC_API int ac_registry_layer_id(const ac_registry_t *self, const char *name, size_t len);
+AC_API const char *ac_registry_layer_name(const ac_registry_t *self, uint32_t id);
+AC_API ac_policy_t ac_registry_policy(const ac_registry_t *self);
 
-const char *ac_operator_name(int op);
+AC_API const char *ac_operator_name(int op);
 
 /* True when name matches ^[a-z][a-z0-9_]*$ (length is checked separately). */
-bool ac_dimension_name_valid(const char *name, size_t len);
+AC_API bool ac_dimension_name_valid(const char *name, size_t len);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef ACTORCORE_REQUEST_H
 #define ACTORCORE_REQUEST_H
 
+#include "actorcore/export.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -48,7 +50,7 @@ typedef struct {
     size_t max_dimension_len; /* bytes of a dimension name; 64 (never more) */
 } ac_limits_t;
 
-void ac_limits_default(ac_limits_t *limits);
+AC_API void ac_limits_default(ac_limits_t *limits);
 
 /* A Contribution, interned. */
 typedef struct {
@@ -95,56 +97,58 @@ typedef struct {
 
 typedef struct ac_request ac_request_t;
 
-ac_request_t *ac_request_new(const ac_registry_t *reg);
-void ac_request_destroy(ac_request_t **self_p);
+AC_API ac_request_t *ac_request_new(const ac_registry_t *reg);
+AC_API void ac_request_destroy(ac_request_t **self_p);
 /* Empties the request, keeping its memory. */
-void ac_request_reset(ac_request_t *self);
-void ac_request_set_limits(ac_request_t *self, const ac_limits_t *limits);
-const ac_limits_t *ac_request_limits(const ac_request_t *self);
-const ac_registry_t *ac_request_registry(const ac_request_t *self);
+AC_API void ac_request_reset(ac_request_t *self);
+AC_API void ac_request_set_limits(ac_request_t *self, const ac_limits_t *limits);
+AC_API const ac_limits_t *ac_request_limits(const ac_request_t *self);
+AC_API const ac_registry_t *ac_request_registry(const ac_request_t *self);
 
 /* Sets the actor (id and version; other fields via the decoders). */
-int ac_request_set_actor(ac_request_t *self, const char *id, int64_t version, ac_error_t *err);
+AC_API int ac_request_set_actor(ac_request_t *self, const char *id, int64_t version,
+                                ac_error_t *err);
 /* The actor, or NULL. */
-const ac_actor_t *ac_request_actor(const ac_request_t *self);
+AC_API const ac_actor_t *ac_request_actor(const ac_request_t *self);
 /* Overrides the snapshot's Version (else the actor's version, else 1). */
-void ac_request_set_version(ac_request_t *self, int64_t version);
-int64_t ac_request_version(const ac_request_t *self);
+AC_API void ac_request_set_version(ac_request_t *self, int64_t version);
+AC_API int64_t ac_request_version(const ac_request_t *self);
 
 /* Starts a SubsystemOutput whose meta.system is `system`; later items belong to it. */
-int ac_request_begin_output(ac_request_t *self, const char *system, ac_error_t *err);
+AC_API int ac_request_begin_output(ac_request_t *self, const char *system, ac_error_t *err);
 
 /* Adds a Contribution to the current output (priority: 0 unless a contribution says). */
-int ac_request_add_contribution(ac_request_t *self, ac_section_t section, const char *dimension,
-                                ac_bucket_t bucket, double value, const char *system,
-                                int32_t priority, ac_error_t *err);
+AC_API int ac_request_add_contribution(ac_request_t *self, ac_section_t section,
+                                       const char *dimension, ac_bucket_t bucket, double value,
+                                       const char *system, int32_t priority, ac_error_t *err);
 
 /* Adds a CapContribution; scope NULL means TOTAL; realm may be NULL unless scope is REALM. */
-int ac_request_add_cap(ac_request_t *self, const char *dimension, ac_cap_mode_t mode,
-                       ac_cap_kind_t kind, double value, const char *system, int32_t priority,
-                       const char *scope, const char *realm, ac_error_t *err);
+AC_API int ac_request_add_cap(ac_request_t *self, const char *dimension, ac_cap_mode_t mode,
+                              ac_cap_kind_t kind, double value, const char *system,
+                              int32_t priority, const char *scope, const char *realm,
+                              ac_error_t *err);
 
 /* Adds a context ModifierPack (SPEC 6) to the current output. */
-int ac_request_add_context(ac_request_t *self, const char *name, double additive_percent,
-                           const double *multipliers, size_t n_multipliers, double post_add,
-                           ac_error_t *err);
+AC_API int ac_request_add_context(ac_request_t *self, const char *name, double additive_percent,
+                                  const double *multipliers, size_t n_multipliers, double post_add,
+                                  ac_error_t *err);
 
-size_t ac_request_output_count(const ac_request_t *self);
-size_t ac_request_contribution_count(const ac_request_t *self);
-size_t ac_request_cap_count(const ac_request_t *self);
+AC_API size_t ac_request_output_count(const ac_request_t *self);
+AC_API size_t ac_request_contribution_count(const ac_request_t *self);
+AC_API size_t ac_request_cap_count(const ac_request_t *self);
 
 /* A 64-bit hash of the request's outputs (not of the actor): part of the cache key. Two
    requests with the same outputs in any order hash alike. */
-uint64_t ac_request_outputs_hash(const ac_request_t *self);
+AC_API uint64_t ac_request_outputs_hash(const ac_request_t *self);
 
 /* ac_request_outputs_hash mixed with a hash of the actor's content (name, race, age,
    lifespan, timestamps, data, subsystem list): what worker-side subsystems read. The
    service uses it as the cache key's hash, so an actor whose items change without a new
    version still misses rather than being served a stale snapshot. */
-uint64_t ac_request_content_hash(const ac_request_t *self);
+AC_API uint64_t ac_request_content_hash(const ac_request_t *self);
 
-const char *ac_bucket_name(int bucket);
-const char *ac_cap_mode_name(int mode);
+AC_API const char *ac_bucket_name(int bucket);
+AC_API const char *ac_cap_mode_name(int mode);
 
 #ifdef __cplusplus
 }

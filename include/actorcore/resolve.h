@@ -14,6 +14,8 @@
 #ifndef ACTORCORE_RESOLVE_H
 #define ACTORCORE_RESOLVE_H
 
+#include "actorcore/export.h"
+
 #include "actorcore/error.h"
 #include "actorcore/registry.h"
 #include "actorcore/request.h"
@@ -26,24 +28,26 @@ extern "C" {
 
 typedef struct ac_resolver ac_resolver_t;
 
-ac_resolver_t *ac_resolver_new(const ac_registry_t *reg);
+AC_API ac_resolver_t *ac_resolver_new(const ac_registry_t *reg);
 /* Destroys the resolver and calls destroy on the state of its subsystems. */
-void ac_resolver_destroy(ac_resolver_t **self_p);
+AC_API void ac_resolver_destroy(ac_resolver_t **self_p);
 
 /* Registers a worker-side subsystem (copied). Fails on a duplicate system id. */
-int ac_resolver_add_subsystem(ac_resolver_t *self, const ac_subsystem_t *sub, ac_error_t *err);
-size_t ac_resolver_subsystem_count(const ac_resolver_t *self);
+AC_API int ac_resolver_add_subsystem(ac_resolver_t *self, const ac_subsystem_t *sub,
+                                     ac_error_t *err);
+AC_API size_t ac_resolver_subsystem_count(const ac_resolver_t *self);
 
 /* Mixes extra configuration (e.g. the subsystem tables' generation) into the generation
    that snapshots carry and cache keys use; replaces any earlier mix. */
-void ac_resolver_mix_generation(ac_resolver_t *self, uint64_t extra);
+AC_API void ac_resolver_mix_generation(ac_resolver_t *self, uint64_t extra);
 /* The registry generation, mixed with any extra configuration. */
-uint64_t ac_resolver_generation(const ac_resolver_t *self);
+AC_API uint64_t ac_resolver_generation(const ac_resolver_t *self);
 
 /* Resolves req: runs the subsystems its actor lists, merges everything, and sets *snap to
    a snapshot owned by the resolver, valid until its next resolve (ac_snapshot_dup keeps
    one). Returns 0, or a negative code with err filled; never a partial snapshot. */
-int ac_resolve(ac_resolver_t *self, ac_request_t *req, const ac_snapshot_t **snap, ac_error_t *err);
+AC_API int ac_resolve(ac_resolver_t *self, ac_request_t *req, const ac_snapshot_t **snap,
+                      ac_error_t *err);
 
 /* Called once per batch item, in input order; exactly one of snap and err is non-NULL.
    snap is valid during the call only. */
@@ -51,8 +55,8 @@ typedef void(ac_batch_fn)(void *arg, size_t index, const ac_snapshot_t *snap,
                           const ac_error_t *err);
 
 /* Resolves each request in turn; a bad item fails only itself. Returns how many failed. */
-size_t ac_resolve_batch(ac_resolver_t *self, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,
-                        void *arg);
+AC_API size_t ac_resolve_batch(ac_resolver_t *self, ac_request_t *const *reqs, size_t n,
+                               ac_batch_fn *fn, void *arg);
 
 #ifdef __cplusplus
 }

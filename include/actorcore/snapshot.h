@@ -14,6 +14,8 @@
 #ifndef ACTORCORE_SNAPSHOT_H
 #define ACTORCORE_SNAPSHOT_H
 
+#include "actorcore/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,36 +59,36 @@ typedef struct {
     size_t derived;            /* next Derived value */
 } ac_snapshot_iter_t;
 
-size_t ac_snapshot_size(const ac_snapshot_t *snap);
-int64_t ac_snapshot_version(const ac_snapshot_t *snap);
-uint64_t ac_snapshot_generation(const ac_snapshot_t *snap);
-size_t ac_snapshot_dimension_count(const ac_snapshot_t *snap);
-size_t ac_snapshot_primary_count(const ac_snapshot_t *snap);
-size_t ac_snapshot_derived_count(const ac_snapshot_t *snap);
+AC_API size_t ac_snapshot_size(const ac_snapshot_t *snap);
+AC_API int64_t ac_snapshot_version(const ac_snapshot_t *snap);
+AC_API uint64_t ac_snapshot_generation(const ac_snapshot_t *snap);
+AC_API size_t ac_snapshot_dimension_count(const ac_snapshot_t *snap);
+AC_API size_t ac_snapshot_primary_count(const ac_snapshot_t *snap);
+AC_API size_t ac_snapshot_derived_count(const ac_snapshot_t *snap);
 
-void ac_snapshot_iter_init(ac_snapshot_iter_t *it, const ac_snapshot_t *snap,
-                           const ac_registry_t *reg);
+AC_API void ac_snapshot_iter_init(ac_snapshot_iter_t *it, const ac_snapshot_t *snap,
+                                  const ac_registry_t *reg);
 /* Fills dim with the next dimension; false at the end. */
-bool ac_snapshot_next(ac_snapshot_iter_t *it, ac_snapshot_dim_t *dim);
+AC_API bool ac_snapshot_next(ac_snapshot_iter_t *it, ac_snapshot_dim_t *dim);
 /* Finds a dimension by name; false when the snapshot has none. */
-bool ac_snapshot_find(const ac_snapshot_t *snap, const ac_registry_t *reg, const char *name,
-                      ac_snapshot_dim_t *dim);
+AC_API bool ac_snapshot_find(const ac_snapshot_t *snap, const ac_registry_t *reg, const char *name,
+                             ac_snapshot_dim_t *dim);
 
-size_t ac_snapshot_context_count(const ac_snapshot_t *snap);
+AC_API size_t ac_snapshot_context_count(const ac_snapshot_t *snap);
 /* Fills ctx with context i (0 <= i < count); contexts are in name byte order. */
-void ac_snapshot_context(const ac_snapshot_t *snap, size_t i, ac_context_t *ctx);
+AC_API void ac_snapshot_context(const ac_snapshot_t *snap, size_t i, ac_context_t *ctx);
 /* base * (1 + additive_percent) * each multiplier + post_add (SPEC 6). */
-double ac_context_apply(const ac_context_t *ctx, double base);
+AC_API double ac_context_apply(const ac_context_t *ctx, double base);
 
 /* Validates a block claimed to be a snapshot (e.g. read back from disk): sizes, counts
    and offsets all in bounds, and registry ids below dim_count. */
-bool ac_snapshot_check(const void *data, size_t size, size_t dim_count);
+AC_API bool ac_snapshot_check(const void *data, size_t size, size_t dim_count);
 
 /* A malloc'd copy (one allocation); NULL when out of memory. */
-ac_snapshot_t *ac_snapshot_dup(const ac_snapshot_t *snap);
-void ac_snapshot_destroy(ac_snapshot_t **self_p);
+AC_API ac_snapshot_t *ac_snapshot_dup(const ac_snapshot_t *snap);
+AC_API void ac_snapshot_destroy(ac_snapshot_t **self_p);
 /* Bitwise equality. */
-bool ac_snapshot_equal(const ac_snapshot_t *a, const ac_snapshot_t *b);
+AC_API bool ac_snapshot_equal(const ac_snapshot_t *a, const ac_snapshot_t *b);
 
 #ifdef __cplusplus
 }

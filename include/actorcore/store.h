@@ -15,6 +15,8 @@
 #ifndef ACTORCORE_STORE_H
 #define ACTORCORE_STORE_H
 
+#include "actorcore/export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,7 +36,7 @@ typedef struct {
     uint64_t read_errors;  /* gets that failed */
     uint64_t writes;       /* rows written */
     uint64_t write_errors; /* rows that failed to write */
-    uint64_t dropped;      /* writes dropped because the queue was full */
+    uint64_t dropped;      /* writes dropped: the queue was full, or out of memory */
     uint64_t transactions; /* write transactions committed */
     size_t queued;         /* writes waiting now */
 } ac_store_stats_t;
@@ -49,20 +51,20 @@ typedef struct {
 } ac_stored_t;
 
 /* Opens (creating or migrating) the store at path. queue_max bounds pending writes. */
-ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err);
+AC_API ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err);
 /* Flushes pending writes, stops the writer, closes. */
-void ac_store_close(ac_store_t **self_p);
+AC_API void ac_store_close(ac_store_t **self_p);
 
 /* Reads the actor's row: 1 found, 0 not found, negative on error (err filled). */
-int ac_store_get(ac_store_t *self, const char *actor_id, size_t len, ac_stored_t *out,
-                 ac_error_t *err);
+AC_API int ac_store_get(ac_store_t *self, const char *actor_id, size_t len, ac_stored_t *out,
+                        ac_error_t *err);
 /* Queues a write of value under key; never blocks on the disk. 0, or -1 when dropped. */
-int ac_store_put(ac_store_t *self, const ac_cache_key_t *key, const void *value, size_t len);
+AC_API int ac_store_put(ac_store_t *self, const ac_cache_key_t *key, const void *value, size_t len);
 /* Waits until every write queued so far is committed (or failed). */
-void ac_store_flush(ac_store_t *self);
+AC_API void ac_store_flush(ac_store_t *self);
 /* Deletes the actor's row after flushing queued writes: 1 deleted, 0 none, <0 error. */
-int ac_store_delete(ac_store_t *self, const char *actor_id, size_t len, ac_error_t *err);
-void ac_store_stats(ac_store_t *self, ac_store_stats_t *stats);
+AC_API int ac_store_delete(ac_store_t *self, const char *actor_id, size_t len, ac_error_t *err);
+AC_API void ac_store_stats(ac_store_t *self, ac_store_stats_t *stats);
 
 #ifdef __cplusplus
 }

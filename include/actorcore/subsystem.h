@@ -19,6 +19,8 @@
 #ifndef ACTORCORE_SUBSYSTEM_H
 #define ACTORCORE_SUBSYSTEM_H
 
+#include "actorcore/export.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,26 +37,26 @@ extern "C" {
 /* Where a subsystem writes its SubsystemOutput; items carry the subsystem's system id. */
 typedef struct ac_output ac_output_t;
 
-int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension, ac_bucket_t bucket,
-                  double value, int32_t priority, ac_error_t *err);
-int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mode,
-                      ac_cap_kind_t kind, double value, int32_t priority, const char *scope,
-                      const char *realm, ac_error_t *err);
-int ac_output_add_context(ac_output_t *out, const char *name, double additive_percent,
-                          const double *multipliers, size_t n_multipliers, double post_add,
-                          ac_error_t *err);
+AC_API int ac_output_add(ac_output_t *out, ac_section_t section, const char *dimension,
+                         ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err);
+AC_API int ac_output_add_cap(ac_output_t *out, const char *dimension, ac_cap_mode_t mode,
+                             ac_cap_kind_t kind, double value, int32_t priority, const char *scope,
+                             const char *realm, ac_error_t *err);
+AC_API int ac_output_add_context(ac_output_t *out, const char *name, double additive_percent,
+                                 const double *multipliers, size_t n_multipliers, double post_add,
+                                 ac_error_t *err);
 
 /* Fast forms for compiled tables: the dimension is a registry id and the layer a
    position in the layer order, both resolved when the table was loaded. */
-int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim, ac_bucket_t bucket,
-                     double value, int32_t priority, ac_error_t *err);
-int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode, ac_cap_kind_t kind,
-                         double value, int32_t priority, uint32_t layer, const char *realm,
-                         ac_error_t *err);
+AC_API int ac_output_add_id(ac_output_t *out, ac_section_t section, uint32_t dim,
+                            ac_bucket_t bucket, double value, int32_t priority, ac_error_t *err);
+AC_API int ac_output_add_cap_id(ac_output_t *out, uint32_t dim, ac_cap_mode_t mode,
+                                ac_cap_kind_t kind, double value, int32_t priority, uint32_t layer,
+                                const char *realm, ac_error_t *err);
 
 /* Stage 2 only: the capped stage-1 Primary value of a registry dimension. False (and
    *value 0) when stage 1 produced none. */
-bool ac_output_primary(const ac_output_t *out, uint32_t dim, double *value);
+AC_API bool ac_output_primary(const ac_output_t *out, uint32_t dim, double *value);
 
 typedef struct ac_subsystem {
     const char *system_id; /* unique; also the `system` of everything it contributes */

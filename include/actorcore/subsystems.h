@@ -23,6 +23,8 @@
 #ifndef ACTORCORE_SUBSYSTEMS_H
 #define ACTORCORE_SUBSYSTEMS_H
 
+#include "actorcore/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,16 +53,17 @@ typedef const ac_plugin_t *(*ac_plugin_entry_t)(void);
 typedef struct ac_subsystems ac_subsystems_t;
 
 /* Loads every *.yaml / *.yml of dir (in name order) against reg. */
-ac_subsystems_t *ac_subsystems_load(const ac_registry_t *reg, const char *dir, ac_error_t *err);
-void ac_subsystems_destroy(ac_subsystems_t **self_p);
+AC_API ac_subsystems_t *ac_subsystems_load(const ac_registry_t *reg, const char *dir,
+                                           ac_error_t *err);
+AC_API void ac_subsystems_destroy(ac_subsystems_t **self_p);
 
-size_t ac_subsystems_count(const ac_subsystems_t *self);
-const ac_subsystem_t *ac_subsystems_get(const ac_subsystems_t *self, size_t i);
-uint64_t ac_subsystems_generation(const ac_subsystems_t *self);
+AC_API size_t ac_subsystems_count(const ac_subsystems_t *self);
+AC_API const ac_subsystem_t *ac_subsystems_get(const ac_subsystems_t *self, size_t i);
+AC_API uint64_t ac_subsystems_generation(const ac_subsystems_t *self);
 
 /* Registers every subsystem in r (the set keeps owning their state: destroy the set after
    the resolvers) and mixes the set's generation into r's. */
-int ac_subsystems_install(const ac_subsystems_t *self, ac_resolver_t *r, ac_error_t *err);
+AC_API int ac_subsystems_install(const ac_subsystems_t *self, ac_resolver_t *r, ac_error_t *err);
 
 #ifdef __cplusplus
 }

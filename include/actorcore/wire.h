@@ -17,6 +17,8 @@
 #ifndef ACTORCORE_WIRE_H
 #define ACTORCORE_WIRE_H
 
+#include "actorcore/export.h"
+
 #include <msgpack.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,27 +45,27 @@ extern "C" {
 #define AC_DEFAULT_EVENTS_IN "tcp://*:5558"
 
 /* The value of key in a msgpack map, or NULL. */
-const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key);
+AC_API const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key);
 
 /* True when o is a usable request id: an integer or a string of at most 256 bytes. */
-bool ac_wire_id_ok(const msgpack_object *o);
+AC_API bool ac_wire_id_ok(const msgpack_object *o);
 
 /* Reads the unsigned integer under `key` at the top level of a msgpack map without
    decoding the rest (values are skipped, nothing is allocated). 1 found, 0 absent or not
    an unsigned integer, -1 malformed. */
-int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *out);
+AC_API int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *out);
 
 /* Packs id (nil when NULL or unusable). */
-int ac_wire_pack_id(msgpack_packer *pk, const msgpack_object *id);
+AC_API int ac_wire_pack_id(msgpack_packer *pk, const msgpack_object *id);
 
 /* Packs a whole error reply: {id, ok: false, error: {code, message, path}}. */
-int ac_wire_pack_error(msgpack_packer *pk, const msgpack_object *id, const ac_error_t *err);
+AC_API int ac_wire_pack_error(msgpack_packer *pk, const msgpack_object *id, const ac_error_t *err);
 
 /* Packs a string. */
-int ac_wire_pack_str(msgpack_packer *pk, const char *s);
+AC_API int ac_wire_pack_str(msgpack_packer *pk, const char *s);
 
 /* Appends o as JSON to out (floats in shortest round-trip form, binary as base-16 text). */
-int ac_msgpack_to_json(const msgpack_object *o, msgpack_sbuffer *out);
+AC_API int ac_msgpack_to_json(const msgpack_object *o, msgpack_sbuffer *out);
 
 #ifdef __cplusplus
 }

@@ -153,7 +153,7 @@ int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_obje
             if (!copy) {
                 copy = malloc(len + 1);
                 if (!copy)
-                    return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+                    return ac_error_set(err, AC_ENOMEM, "", "out of memory");
                 memcpy(copy, text, len);
                 copy[len] = '\0';
             }
@@ -170,7 +170,7 @@ int ac_json_parse(const char *text, size_t len, msgpack_zone *zone, msgpack_obje
     json_decref(root);
     free(copy);
     if (rc)
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     return 0;
 }
 
@@ -182,7 +182,7 @@ static int decode_json(ac_request_t *req, const char *text, size_t len, bool act
                             req->limits.max_message_bytes);
     msgpack_zone *zone = msgpack_zone_new(8192);
     if (!zone)
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     msgpack_object obj;
     int rc = ac_json_parse(text, len, zone, &obj, err);
     if (rc == 0)
@@ -298,6 +298,7 @@ static int put_contexts(msgpack_sbuffer *out, const ac_snapshot_t *snap)
 int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg, msgpack_sbuffer *out)
 {
     char version[32];
+    size_t size0 = out->size; /* restored on failure: nothing half-written */
     int rc = PUT_LIT(out, "{\"Primary\":");
     rc = rc ? rc : put_values(out, snap, reg, 0);
     rc = rc ? rc : PUT_LIT(out, ",\"Derived\":");
@@ -310,5 +311,7 @@ int ac_snapshot_to_json(const ac_snapshot_t *snap, const ac_registry_t *reg, msg
     if (!rc && ac_snapshot_context_count(snap))
         rc = put_contexts(out, snap);
     rc = rc ? rc : PUT_LIT(out, "}");
-    return rc ? AC_EINTERNAL : 0;
+    if (rc)
+        out->size = size0;
+    return rc ? AC_ENOMEM : 0; /* a buffer write is all that can fail */
 }

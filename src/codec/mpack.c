@@ -237,9 +237,9 @@ int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_ob
     if (decode(&d, out, 0) == 0 && d.p != d.end)
         fail(&d, "bytes after the end of the message");
     if (d.why)
-        return ac_error_set(
-            err, strcmp(d.why, "out of memory") == 0 ? AC_EINTERNAL : AC_EINVALID_MSGPACK, "", "%s",
-            d.why);
+        return ac_error_set(err,
+                            strcmp(d.why, "out of memory") == 0 ? AC_ENOMEM : AC_EINVALID_MSGPACK,
+                            "", "%s", d.why);
     return 0;
 }
 
@@ -308,7 +308,7 @@ int ac_snapshot_pack(msgpack_packer *pk, const ac_snapshot_t *snap, const ac_reg
             rc = rc ? rc : msgpack_pack_double(pk, c.post_add);
         }
     }
-    return rc ? AC_EINTERNAL : 0;
+    return rc ? AC_ENOMEM : 0; /* a buffer write is all that can fail */
 }
 
 /* ---- the fast snapshot writer ----
@@ -387,7 +387,7 @@ int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
     if (sb->alloc - sb->size < need) {
         char *bigger = realloc(sb->data, sb->size + need);
         if (!bigger)
-            return AC_EINTERNAL;
+            return AC_ENOMEM;
         sb->data = bigger;
         sb->alloc = sb->size + need;
     }

@@ -396,7 +396,7 @@ static int walk_pack(ac_request_t *req, uint32_t name, const msgpack_object *o, 
     double *vals = stage;
     if (n > 64) {
         if (ac_vec_reserve(&req->mults, sizeof(double), req->mults.count + 2 * n))
-            return fail(err, AC_EINTERNAL, p, "out of memory");
+            return fail(err, AC_ENOMEM, p, "out of memory");
         vals = (double *)req->mults.data + req->mults.count + n;
     }
     for (size_t i = 0; i < n; i++) {
@@ -536,7 +536,7 @@ static int copy_object(ac_request_t *req, const msgpack_object *src, msgpack_obj
     case MSGPACK_OBJECT_BIN: {
         char *s = ac_arena_strdup(&req->arena, src->via.str.ptr, src->via.str.size);
         if (!s)
-            return fail(err, AC_EINTERNAL, p, "out of memory");
+            return fail(err, AC_ENOMEM, p, "out of memory");
         dst->via.str.ptr = s;
         return 0;
     }
@@ -546,7 +546,7 @@ static int copy_object(ac_request_t *req, const msgpack_object *src, msgpack_obj
         uint32_t n = src->via.array.size;
         msgpack_object *items = ac_arena_alloc(&req->arena, (size_t)n * sizeof *items);
         if (!items)
-            return fail(err, AC_EINTERNAL, p, "out of memory");
+            return fail(err, AC_ENOMEM, p, "out of memory");
         dst->via.array.ptr = items;
         for (uint32_t i = 0; i < n; i++) {
             push_index(p, i);
@@ -561,7 +561,7 @@ static int copy_object(ac_request_t *req, const msgpack_object *src, msgpack_obj
         uint32_t n = src->via.map.size;
         msgpack_object_kv *kv = ac_arena_alloc(&req->arena, (size_t)n * sizeof *kv);
         if (!kv)
-            return fail(err, AC_EINTERNAL, p, "out of memory");
+            return fail(err, AC_ENOMEM, p, "out of memory");
         dst->via.map.ptr = kv;
         for (uint32_t i = 0; i < n; i++) {
             const msgpack_object *k = &src->via.map.ptr[i].key;
@@ -596,7 +596,7 @@ static int actor_string(ac_request_t *req, const msgpack_object *v, path_t *p, s
     if (memchr(s, '\0', len))
         return fail(err, AC_ESCHEMA, p, "NUL byte in a string");
     *out = ac_arena_strdup(&req->arena, s, len);
-    return *out ? 0 : fail(err, AC_EINTERNAL, p, "out of memory");
+    return *out ? 0 : fail(err, AC_ENOMEM, p, "out of memory");
 }
 
 static int walk_timestamp(ac_request_t *req, const msgpack_object *v, path_t *p,
@@ -607,7 +607,7 @@ static int walk_timestamp(ac_request_t *req, const msgpack_object *v, path_t *p,
         return fail(err, AC_ESCHEMA, p, "expected a string or an integer timestamp");
     msgpack_object *copy = ac_arena_alloc(&req->arena, sizeof *copy);
     if (!copy)
-        return fail(err, AC_EINTERNAL, p, "out of memory");
+        return fail(err, AC_ENOMEM, p, "out of memory");
     *out = copy;
     return copy_object(req, v, copy, p, 0, err);
 }
@@ -651,7 +651,7 @@ int ac_decode_actor(ac_request_t *req, const msgpack_object *o, const char *pref
             rc = want_type(v, MSGPACK_OBJECT_MAP, "a map", &p, err);
             msgpack_object *copy = rc ? NULL : ac_arena_alloc(&req->arena, sizeof *copy);
             if (!rc && !copy)
-                rc = fail(err, AC_EINTERNAL, &p, "out of memory");
+                rc = fail(err, AC_ENOMEM, &p, "out of memory");
             if (!rc)
                 rc = copy_object(req, v, copy, &p, 0, err);
             a.data = copy;
@@ -662,7 +662,7 @@ int ac_decode_actor(ac_request_t *req, const msgpack_object *o, const char *pref
                 rc = fail(err, AC_ETOO_LARGE, &p, "more than 1024 subsystems");
             const char **ids = (rc || !n) ? NULL : ac_arena_alloc(&req->arena, n * sizeof *ids);
             if (!rc && n && !ids)
-                rc = fail(err, AC_EINTERNAL, &p, "out of memory");
+                rc = fail(err, AC_ENOMEM, &p, "out of memory");
             for (size_t j = 0; !rc && j < n; j++) {
                 push_index(&p, (uint32_t)j);
                 rc = actor_string(req, &v->via.array.ptr[j], &p, 128, &ids[j], err);

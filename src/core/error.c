@@ -21,6 +21,7 @@ static const char *const s_names[] = {
     "unavailable",
     "internal",
     "not_found",
+    "internal", /* AC_ENOMEM: on the wire, out of memory is an internal error */
 };
 #define NAME_COUNT (sizeof s_names / sizeof s_names[0])
 

@@ -161,7 +161,7 @@ static int load_combiner(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
                             AC_MAX_REGISTRY_DIMS);
     parsed_dim_t *parsed = calloc(n ? n : 1, sizeof *parsed);
     if (!parsed)
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     size_t i = 0;
     for (yaml_node_pair_t *p = dims->data.mapping.pairs.start; p < dims->data.mapping.pairs.top;
          p++, i++) {
@@ -191,12 +191,12 @@ static int load_combiner(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
     qsort(parsed, n, sizeof *parsed, cmp_parsed);
     reg->rules = calloc(n ? n : 1, sizeof *reg->rules);
     if (!reg->rules) {
-        rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
         goto done;
     }
     for (i = 0; i < n; i++) {
         if (ac_symtab_intern(&reg->dims, parsed[i].name, parsed[i].len) != i) {
-            rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+            rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
             goto done;
         }
         reg->rules[i] = parsed[i].rule;
@@ -257,7 +257,7 @@ static int load_layers(ac_registry_t *reg, ac_yamldoc_t *d, ac_error_t *err)
         if (ac_symtab_find(&reg->layers, name, len) != AC_NO_ID)
             return ac_yaml_fail(d, v, path, err, "duplicate layer '%.*s'", (int)len, name);
         if (ac_symtab_intern(&reg->layers, name, len) == AC_NO_ID)
-            return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+            return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     }
     return 0;
 }
@@ -299,7 +299,7 @@ ac_registry_t *ac_registry_load_buffers(const char *combiner_name, const char *c
 {
     ac_registry_t *reg = calloc(1, sizeof *reg);
     if (!reg) {
-        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        ac_error_set(err, AC_ENOMEM, "", "out of memory");
         return NULL;
     }
     ac_symtab_init(&reg->dims);

@@ -127,7 +127,7 @@ int ac_request_set_actor(ac_request_t *req, const char *id, int64_t version, ac_
         return ac_error_set(err, AC_ESCHEMA, "actor.version", "actor version must be >= 0");
     char *copy = ac_arena_strdup(&req->arena, id, len);
     if (!copy)
-        return ac_error_set(err, AC_EINTERNAL, "actor.id", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "actor.id", "out of memory");
     if (!req->has_actor)
         memset(&req->actor, 0, sizeof req->actor);
     req->has_actor = true;

@@ -58,7 +58,7 @@ int ac_req_dim(ac_request_t *req, const char *name, size_t len, const ac_lpath_t
                            (int)len, name);
     uint32_t xid = ac_symtab_intern(&req->extra_dims, name, len);
     if (xid == AC_NO_ID)
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     if ((uint64_t)xid + req->reg->dims.count >= 65535)
         return ac_req_fail(err, AC_ETOO_LARGE, path, "too many distinct dimensions");
     *id = req->reg->dims.count + xid;
@@ -74,7 +74,7 @@ int ac_req_system(ac_request_t *req, const char *name, size_t len, const ac_lpat
         return ac_req_fail(err, AC_ESCHEMA, path, "NUL byte in a system id");
     uint32_t sid = ac_symtab_intern(&req->systems, name, len);
     if (sid == AC_NO_ID)
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     /* Sort keys reserve 22 bits for the system rank. */
     if (sid >= (1u << 22))
         return ac_req_fail(err, AC_ETOO_LARGE, path, "too many distinct systems");
@@ -91,7 +91,7 @@ int ac_req_string(ac_request_t *req, const char *s, size_t len, const ac_lpath_t
         return ac_req_fail(err, AC_ESCHEMA, path, "NUL byte in a string");
     uint32_t sid = ac_symtab_intern(&req->strings, s, len);
     if (sid == AC_NO_ID)
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     *id = sid;
     return 0;
 }
@@ -115,7 +115,7 @@ int ac_req_begin_output(ac_request_t *req, uint32_t system, const ac_lpath_t *pa
         return ac_req_fail(err, AC_ETOO_LARGE, path, "more than %zu outputs",
                            req->limits.max_contributions + 1);
     if (vec_push(&req->outputs, sizeof info, &info))
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     return 0;
 }
 
@@ -150,7 +150,7 @@ int ac_req_push_contribution(ac_request_t *req, const ac_contribution_t *c, cons
     if (rc)
         return rc;
     if (ac_vec_reserve(&req->contribs, sizeof *c, req->contribs.count + 1))
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     /* Field by field: copying the caller's freshly built struct with one wide load
        stalls on store forwarding, and this runs for every contribution. */
     ac_contribution_t *dst = (ac_contribution_t *)req->contribs.data + req->contribs.count++;
@@ -191,7 +191,7 @@ int ac_req_push_cap(ac_request_t *req, const ac_cap_t *c, const ac_lpath_t *path
     if (rc)
         return rc;
     if (vec_push(&req->caps, sizeof *c, c))
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     ac_output_info_t *out = ac_req_current_output(req);
     if (out)
         out->n_caps++;
@@ -222,7 +222,7 @@ int ac_req_push_pack(ac_request_t *req, uint32_t name, double additive_percent, 
         return ac_req_fail(err, AC_EINTERNAL, path, "a context needs an output");
     if (ac_vec_reserve(&req->mults, sizeof(double), req->mults.count + n_mults) ||
         vec_push(&req->packs, sizeof pack, &pack))
-        return ac_req_fail(err, AC_EINTERNAL, path, "out of memory");
+        return ac_req_fail(err, AC_ENOMEM, path, "out of memory");
     if (n_mults)
         memcpy((double *)req->mults.data + req->mults.count, mults, n_mults * sizeof(double));
     req->mults.count += n_mults;
@@ -243,7 +243,7 @@ ac_contribution_t *ac_req_append_contributions(ac_request_t *req, size_t n, ac_e
     if (check_room(req, n, err))
         return NULL;
     if (ac_vec_reserve(&req->contribs, sizeof(ac_contribution_t), req->contribs.count + n)) {
-        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        ac_error_set(err, AC_ENOMEM, "", "out of memory");
         return NULL;
     }
     ac_contribution_t *at = (ac_contribution_t *)req->contribs.data + req->contribs.count;
@@ -256,7 +256,7 @@ ac_cap_t *ac_req_append_caps(ac_request_t *req, size_t n, ac_error_t *err)
     if (check_room(req, n, err))
         return NULL;
     if (ac_vec_reserve(&req->caps, sizeof(ac_cap_t), req->caps.count + n)) {
-        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        ac_error_set(err, AC_ENOMEM, "", "out of memory");
         return NULL;
     }
     ac_cap_t *at = (ac_cap_t *)req->caps.data + req->caps.count;

@@ -135,7 +135,7 @@ int ac_resolver_add_subsystem(ac_resolver_t *r, const ac_subsystem_t *sub, ac_er
                             sub->system_id);
     if (ac_vec_reserve(&r->subs, sizeof *sub, r->subs.count + 1) ||
         ac_symtab_intern(&r->sub_names, sub->system_id, len) != r->subs.count)
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     ((ac_subsystem_t *)r->subs.data)[r->subs.count++] = *sub;
     return 0;
 }
@@ -230,9 +230,12 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
         if (!failed)
             continue;
         ac_req_rollback(req, mark); /* nothing it added is kept */
+        render_subsystem_path(&i, path, sizeof path);
+        if (inner.code == AC_ENOMEM) /* not the subsystem's fault; never skipped when optional */
+            return ac_error_set(err, AC_ENOMEM, path, "subsystem '%s': out of memory",
+                                sub->system_id);
         if (sub->optional)
             continue;
-        render_subsystem_path(&i, path, sizeof path);
         return ac_error_set(err, AC_ESUBSYSTEM_FAILED, path, "subsystem '%s' failed: %s%s%s",
                             sub->system_id, inner.message, inner.path[0] ? " at " : "", inner.path);
     }
@@ -539,7 +542,7 @@ static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *
     if (size > UINT32_MAX)
         return ac_error_set(err, AC_ETOO_LARGE, "", "snapshot too large");
     if (grow(&r->out, &r->out_cap, 8, size / 8))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     ac_snapshot_t *s = (ac_snapshot_t *)r->out;
     memset((char *)s + fixed - 8, 0, 8); /* padding after the flags */
     if (size > names_off)
@@ -629,7 +632,7 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
                 .nc = req->contribs.count,
                 .nk = req->caps.count};
     if (rank_systems(r, req) || pass_reserve(r, &p))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     count_per_dim(r, &p);
     order_dims(r, &p);
     if (p.n_dims > 65535)
@@ -639,7 +642,7 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
 
     ctx_plan_t plan;
     if (plan_contexts(r, req, &plan))
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     if (plan.n_names > 65535)
         return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 contexts");
     ac_snapshot_t *s;
@@ -694,7 +697,7 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
         /* Stage 2 reads the capped result of stage 1. */
         rc = resolve_pass(r, req, true, snap, err);
         if (rc == 0 && keep_stage1(r, *snap))
-            rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+            rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
         if (rc == 0)
             rc = run_subsystems(r, req, 2, NULL, err);
     }

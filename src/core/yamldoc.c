@@ -78,7 +78,7 @@ char *ac_read_file(const char *path, size_t max, size_t *len, ac_error_t *err)
     int failed = ferror(f);
     fclose(f);
     if (!buf) {
-        ac_error_set(err, AC_EINTERNAL, "", "%s: out of memory", path);
+        ac_error_set(err, AC_ENOMEM, "", "%s: out of memory", path);
         return NULL;
     }
     if (failed) {

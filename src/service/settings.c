@@ -89,7 +89,7 @@ static int set_value(const ac_setting_t *s, const char *text, const char *label,
     case AC_SET_STR: {
         char *copy = strdup(text);
         if (!copy)
-            return ac_error_set(err, AC_EINTERNAL, s->name, "out of memory");
+            return ac_error_set(err, AC_ENOMEM, s->name, "out of memory");
         free(*(char **)s->dest);
         *(char **)s->dest = copy;
         return 0;

@@ -197,7 +197,7 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
 {
     ac_store_t *s = calloc(1, sizeof *s);
     if (!s) {
-        ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+        ac_error_set(err, AC_ENOMEM, "", "out of memory");
         return NULL;
     }
     s->queue_max = queue_max ? queue_max : 65536;
@@ -269,7 +269,7 @@ int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *o
         out->value_len = (size_t)sqlite3_column_bytes(st, 3);
         out->value = malloc(out->value_len ? out->value_len : 1);
         if (!out->value)
-            result = ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+            result = ac_error_set(err, AC_ENOMEM, "", "out of memory");
         else {
             if (out->value_len)
                 memcpy(out->value, blob, out->value_len);
@@ -291,8 +291,12 @@ int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *o
 int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, size_t len)
 {
     job_t *j = malloc(sizeof *j + key->actor_id_len + len);
-    if (!j)
+    if (!j) { /* out of memory: dropped and counted like a full queue (the cache only saves work) */
+        pthread_mutex_lock(&s->lock);
+        s->stats.dropped++;
+        pthread_mutex_unlock(&s->lock);
         return -1;
+    }
     j->next = NULL;
     j->version = key->version;
     j->generation = key->generation;

@@ -45,6 +45,8 @@ int ac_sub_load_formulas(ld_t *l, item_t *it, yaml_node_t *n, int32_t prio)
     size_t nf = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), nt = 0;
     fs->f = calloc(nf ? nf : 1, sizeof *fs->f);
     fs->terms = calloc(1, sizeof *fs->terms);
+    if (!fs->f || !fs->terms) /* both freed by ac_sub_formulas_fini */
+        return ac_error_set(l->err, AC_ENOMEM, "formulas", "out of memory");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = ac_yamldoc_node(l->d, p->key), *v = ac_yamldoc_node(l->d, p->value);
         char path[AC_ERROR_PATH_MAX], sub[AC_ERROR_PATH_MAX];
@@ -73,7 +75,10 @@ int ac_sub_load_formulas(ld_t *l, item_t *it, yaml_node_t *n, int32_t prio)
                     snprintf(tpath, sizeof tpath, "%s.%.64s", sub,
                              tk->type == YAML_SCALAR_NODE ? (const char *)tk->data.scalar.value
                                                           : "?");
-                    fs->terms = realloc(fs->terms, (nt + 1) * sizeof *fs->terms);
+                    term_t *bigger = realloc(fs->terms, (nt + 1) * sizeof *fs->terms);
+                    if (!bigger) /* fs->terms is still valid and freed by ac_sub_formulas_fini */
+                        return ac_error_set(l->err, AC_ENOMEM, tpath, "out of memory");
+                    fs->terms = bigger;
                     if ((rc = ac_sub_dim_of(l, tk, tpath, &fs->terms[nt].dim)) ||
                         (rc = ac_yaml_double(l->d, tv, tpath, &fs->terms[nt].coef, l->err)))
                         return rc;

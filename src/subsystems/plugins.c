@@ -101,10 +101,12 @@ int ac_sub_load_plugin(ld_t *l, item_t *it, const char *dir, yaml_node_t *lib, y
     json_t *j = yaml_to_json(l->d, cfg, 0);
     char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     json_decref(j);
+    if (!text) /* out of memory: never hand the plugin a config it was not given */
+        return ac_error_set(l->err, AC_ENOMEM, "config", "out of memory");
     ac_error_t perr;
     ac_error_clear(&perr);
-    p->state = p->vt->create ? p->vt->create(text ? text : "null", &perr) : NULL;
-    *gen = ac_hash_str(hash_file(*gen, path), text ? text : "", text ? strlen(text) : 0);
+    p->state = p->vt->create ? p->vt->create(text, &perr) : NULL;
+    *gen = ac_hash_str(hash_file(*gen, path), text, strlen(text));
     free(text);
     if (p->vt->create && !p->state)
         return ac_yaml_fail(l->d, cfg ? cfg : lib, "config", l->err,

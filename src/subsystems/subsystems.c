@@ -91,6 +91,8 @@ static int compile_item(ld_t *l, item_t *it, yaml_node_t *root, const fields_t *
                         size_t idlen, const char *dir, uint64_t *gen)
 {
     it->id = strndup(ids, idlen);
+    if (!it->id)
+        return ac_error_set(l->err, AC_ENOMEM, "id", "out of memory");
     it->sub.system_id = it->id;
     it->sub.priority = (int32_t)f->prio;
     it->sub.optional = f->optional;
@@ -166,26 +168,38 @@ ac_subsystems_t *ac_subsystems_load(const ac_registry_t *reg, const char *dir, a
     }
     char **names = NULL;
     size_t n = 0;
+    bool nomem = false;
     for (struct dirent *e; (e = readdir(dh));) {
         size_t len = strlen(e->d_name);
         if (e->d_name[0] == '.' || !((len > 5 && strcmp(e->d_name + len - 5, ".yaml") == 0) ||
                                      (len > 4 && strcmp(e->d_name + len - 4, ".yml") == 0)))
             continue;
-        names = realloc(names, (n + 1) * sizeof *names);
-        names[n++] = strdup(e->d_name);
+        char **bigger = realloc(names, (n + 1) * sizeof *names);
+        char *name = bigger ? strdup(e->d_name) : NULL;
+        if (bigger)
+            names = bigger;
+        if (!name) {
+            nomem = true;
+            break;
+        }
+        names[n++] = name;
     }
     closedir(dh);
-    qsort(names, n, sizeof *names, cmp_str);
-    ac_subsystems_t *set = calloc(1, sizeof *set);
-    set->items = calloc(n ? n : 1, sizeof *set->items);
-    set->generation = ac_hash_str(AC_HASH_INIT, "actorcore-subsystems-1", 22);
-    int rc = 0;
+    if (n)
+        qsort(names, n, sizeof *names, cmp_str);
+    ac_subsystems_t *set = nomem ? NULL : calloc(1, sizeof *set);
+    if (set && !(set->items = calloc(n ? n : 1, sizeof *set->items)))
+        ac_subsystems_destroy(&set);
+    int rc = set ? 0 : ac_error_set(err, AC_ENOMEM, "", "%s: out of memory", dir);
+    if (set)
+        set->generation = ac_hash_str(AC_HASH_INIT, "actorcore-subsystems-1", 22);
     for (size_t i = 0; i < n && !rc; i++)
         rc = load_file(set, reg, dir, names[i], err);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
-    set->generation = ac_hash_finish(set->generation);
+    if (set)
+        set->generation = ac_hash_finish(set->generation);
     if (rc)
         ac_subsystems_destroy(&set);
     return set;

@@ -212,8 +212,12 @@ static int32_t per_index(table_t *t, const char *field)
             return (int32_t)i;
     if (t->n_per >= 16)
         return -1;
-    t->per = realloc(t->per, (t->n_per + 1) * sizeof *t->per);
-    t->per[t->n_per] = strdup(field);
+    char **bigger = realloc(t->per, (t->n_per + 1) * sizeof *t->per);
+    if (!bigger)
+        return -2; /* t->per is still valid and freed by ac_sub_table_fini */
+    t->per = bigger;
+    if (!(t->per[t->n_per] = strdup(field)))
+        return -2;
     return (int32_t)t->n_per++;
 }
 
@@ -254,7 +258,9 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
                   (strncmp((const char *)v->data.scalar.value, "data.", 5) == 0 ||
                    ac_yaml_is(v, "age") || ac_yaml_is(v, "lifespan"))))
                 rc = ac_yaml_fail(l->d, v, sub, l->err, "per names data.<field>, age or lifespan");
-            else if ((e->per = per_index(t, (const char *)v->data.scalar.value)) < 0)
+            else if ((e->per = per_index(t, (const char *)v->data.scalar.value)) == -2)
+                rc = ac_error_set(l->err, AC_ENOMEM, sub, "out of memory");
+            else if (e->per < 0)
                 rc = ac_yaml_fail(l->d, v, sub, l->err, "at most 16 scaling fields per table");
         } else if (!is_cap && ac_yaml_is(k, "bucket")) {
             int b = ac_sub_bucket_of(v);
@@ -304,7 +310,8 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
         size_t len;
         if ((rc = ac_yaml_string(l->d, realm_node, sub, &s, &len, l->err)))
             return rc;
-        e->realm = ac_arena_strdup(&t->rows.arena, s, len);
+        if (!(e->realm = ac_arena_strdup(&t->rows.arena, s, len)))
+            return ac_error_set(l->err, AC_ENOMEM, sub, "out of memory");
     }
     if (is_cap && !e->realm && !t->realm_from_key &&
         strcmp(ac_registry_layer_name(l->reg, e->layer), "REALM") == 0)
@@ -313,12 +320,15 @@ static int load_entry(ld_t *l, table_t *t, yaml_node_t *n, bool is_cap, ac_secti
 }
 
 /* Contributions first (Primary before Derived), caps after, each group in file order:
-   apply_row appends each group in one piece. Counts the row's contributions. */
-static void group_row(table_t *t, uint32_t r)
+   apply_row appends each group in one piece. Counts the row's contributions. -1 when out
+   of memory (the row is left as it was). */
+static int group_row(table_t *t, uint32_t r)
 {
     entry_t *rows_e = t->entries + t->row[r].first;
     size_t cnt = t->row[r].count, at = 0;
     entry_t *tmp = malloc((cnt ? cnt : 1) * sizeof *tmp);
+    if (!tmp)
+        return -1;
     for (int pass = 0; pass < 3; pass++)
         for (size_t i = 0; i < cnt; i++) {
             const entry_t *x = &rows_e[i];
@@ -332,6 +342,7 @@ static void group_row(table_t *t, uint32_t r)
         t->row[r].n_contrib += !rows_e[i].is_cap;
         t->row[r].n_primary += !rows_e[i].is_cap && rows_e[i].section == AC_PRIMARY;
     }
+    return 0;
 }
 
 int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
@@ -345,6 +356,8 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
     t->row = calloc(nrows ? nrows : 1, sizeof *t->row);
     size_t cap = 64;
     t->entries = malloc(cap * sizeof *t->entries);
+    if (!t->row || !t->entries) /* both freed by ac_sub_table_fini */
+        return ac_error_set(l->err, AC_ENOMEM, "rows", "out of memory");
     for (yaml_node_pair_t *p = rows_node->data.mapping.pairs.start;
          p < rows_node->data.mapping.pairs.top; p++) {
         yaml_node_t *k = ac_yamldoc_node(l->d, p->key), *v = ac_yamldoc_node(l->d, p->value);
@@ -357,6 +370,8 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
         if (ac_symtab_find(&t->rows, name, len) != AC_NO_ID)
             return ac_yaml_fail(l->d, k, path, l->err, "row listed twice");
         uint32_t r = ac_symtab_intern(&t->rows, name, len);
+        if (r == AC_NO_ID)
+            return ac_error_set(l->err, AC_ENOMEM, path, "out of memory");
         if ((rc = ac_yaml_expect(l->d, v, YAML_MAPPING_NODE, path, l->err)))
             return rc;
         t->row[r].first = (uint32_t)t->n_entries;
@@ -375,8 +390,11 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
             for (yaml_node_item_t *e = lv->data.sequence.items.start;
                  e < lv->data.sequence.items.top; e++, idx++) {
                 if (t->n_entries == cap) {
+                    entry_t *bigger = realloc(t->entries, cap * 2 * sizeof *t->entries);
+                    if (!bigger) /* t->entries is still valid and freed by ac_sub_table_fini */
+                        return ac_error_set(l->err, AC_ENOMEM, lpath, "out of memory");
+                    t->entries = bigger;
                     cap *= 2;
-                    t->entries = realloc(t->entries, cap * sizeof *t->entries);
                 }
                 char epath[AC_ERROR_PATH_MAX];
                 snprintf(epath, sizeof epath, "%s[%zu]", lpath, idx);
@@ -387,7 +405,8 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
             }
         }
         t->row[r].count = (uint32_t)t->n_entries - t->row[r].first;
-        group_row(t, r);
+        if (group_row(t, r))
+            return ac_error_set(l->err, AC_ENOMEM, path, "out of memory");
     }
     it->sub.contribute = table_contribute;
     it->sub.state = t;
@@ -403,8 +422,8 @@ int ac_sub_table_key(ld_t *l, table_t *t, yaml_node_t *k, yaml_node_t *v)
     if (!rc && field[0] == 'e') {
         if (strncmp(s, "data.", 5) != 0 || sl <= 5)
             rc = ac_yaml_fail(l->d, v, "each", l->err, "each names a list data.<field>");
-        else
-            t->each_data = strndup(s + 5, sl - 5);
+        else if (!(t->each_data = strndup(s + 5, sl - 5)))
+            rc = ac_error_set(l->err, AC_ENOMEM, "each", "out of memory");
     } else if (!rc) {
         if (strcmp(s, "race") == 0)
             t->key_src = SRC_RACE;
@@ -414,7 +433,8 @@ int ac_sub_table_key(ld_t *l, table_t *t, yaml_node_t *k, yaml_node_t *v)
             t->key_src = SRC_ID;
         else if (strncmp(s, "data.", 5) == 0 && sl > 5) {
             t->key_src = SRC_DATA;
-            t->key_data = strndup(s + 5, sl - 5);
+            if (!(t->key_data = strndup(s + 5, sl - 5)))
+                rc = ac_error_set(l->err, AC_ENOMEM, "key", "out of memory");
         } else
             rc = ac_yaml_fail(l->d, v, "key", l->err, "key is race, name, id or data.<field>");
     }
