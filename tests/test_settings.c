@@ -206,6 +206,25 @@ static void config_is_read_from_the_argument_after_the_flag(void **state)
     ac_settings_free(t, 2);
 }
 
+/* A switch takes true / 1 / yes and false / 0 / no, each spelling on its own. */
+static void a_switch_takes_each_spelling_of_true_and_false(void **state)
+{
+    (void)state;
+    bool on = false;
+    ac_setting_t t[] = {{"on", AC_SET_BOOL, &on, 0, 0, "a switch"}};
+    ac_error_t err;
+    const char *yes[] = {"true", "1", "yes"}, *no[] = {"false", "0", "no"};
+    for (int i = 0; i < 3; i++) {
+        on = false;
+        assert_int_equal(ac_settings_apply_flag("on", yes[i], t, 1, &err), 0);
+        assert_true(on);
+        assert_int_equal(ac_settings_apply_flag("on", no[i], t, 1, &err), 0);
+        assert_false(on);
+    }
+    assert_int_equal(ac_settings_apply_flag("on", "yess", t, 1, &err), AC_ESCHEMA);
+    assert_int_equal(ac_settings_apply_flag("on", "", t, 1, &err), AC_ESCHEMA);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +235,7 @@ int main(void)
         cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
         cmocka_unit_test(worker_endpoints_are_checked_when_set),
         cmocka_unit_test(config_is_read_from_the_argument_after_the_flag),
+        cmocka_unit_test(a_switch_takes_each_spelling_of_true_and_false),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
 }
