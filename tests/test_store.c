@@ -1,5 +1,6 @@
 /*  test_store.c - the SQLite L3 store: write-behind, durability, ordering, damage. */
 #include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "actorcore/store.h"
@@ -169,10 +170,52 @@ static void a_damaged_or_future_file_is_refused_with_a_message(void **state)
     assert_null(ac_store_open("/nonexistent/dir/x.db", 10, &err));
 }
 
+/* Two workers of one host start at once on a file that does not exist yet (the flake of
+   two service tests: one of them exited with "pragmas: database is locked"). Each round,
+   two processes released together open the same new file; both must succeed. */
+static void two_processes_opening_one_new_file_at_once_both_succeed(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 40; round++) {
+        char path[300], name[32];
+        snprintf(name, sizeof name, "race-%d.db", round);
+        path_of(path, sizeof path, name);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t kids[2];
+        for (int k = 0; k < 2; k++) {
+            kids[k] = fork();
+            if (kids[k] == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) != 0) /* released when the pipe closes */
+                    _exit(3);
+                ac_error_t err;
+                ac_store_t *st = ac_store_open(path, 10, &err);
+                if (!st) {
+                    fprintf(stderr, "round %d: %s\n", round, err.message);
+                    _exit(1);
+                }
+                ac_store_close(&st);
+                _exit(0);
+            }
+        }
+        close(go[0]);
+        close(go[1]); /* both start now */
+        for (int k = 0; k < 2; k++) {
+            int status = 0;
+            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writes_are_durable_across_reopen),
+        cmocka_unit_test(two_processes_opening_one_new_file_at_once_both_succeed),
         cmocka_unit_test(a_row_only_moves_forward_in_version),
         cmocka_unit_test(delete_waits_for_queued_writes),
         cmocka_unit_test(a_full_queue_drops_and_counts),

@@ -75,7 +75,17 @@ static sqlite3 *open_conn(const char *path, ac_error_t *err)
     sqlite3_busy_timeout(db, 5000);
     const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                           "PRAGMA mmap_size=268435456; PRAGMA temp_store=MEMORY;";
-    if (sqlite3_exec(db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+    /* Two processes opening a new file at once race to switch it to WAL; the loser gets
+       SQLITE_BUSY at once (the busy handler is not called there, to avoid a deadlock), so
+       retry for as long as the busy timeout would have waited. */
+    int rc = SQLITE_BUSY;
+    for (int tries = 0; tries < 250; tries++) {
+        rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL);
+        if (rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
+            break;
+        sqlite3_sleep(20);
+    }
+    if (rc != SQLITE_OK) {
         fail_db(err, db, "pragmas");
         sqlite3_close(db);
         return NULL;
