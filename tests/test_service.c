@@ -182,6 +182,7 @@ static void start_pair(svc_t *s, const char *layers, const char *hb)
     svc_start_worker(s, layers, store, hb, "100000");
     svc_start_worker(s, layers, store, hb, "100000");
     wait_ready(s);
+    svc_wait_stat(s->fe, "workers", 2, 20000); /* both joined, not only the first */
 }
 
 static int group_setup(void **state)
