@@ -66,17 +66,12 @@ static void run_free(run_t *r)
     free(r->err);
 }
 
-static void golden_file(char *buf, size_t size, const char *rel)
-{
-    tu_golden_path(buf, size, rel);
-}
-
 /* Resolves stdin with the golden registries. */
 static run_t resolve_stdin(const char *in, size_t len)
 {
     char c[512], l[512];
-    golden_file(c, sizeof c, "combiner.yaml");
-    golden_file(l, sizeof l, "cap_layers.yaml");
+    tu_golden_path(c, sizeof c, "combiner.yaml");
+    tu_golden_path(l, sizeof l, "cap_layers.yaml");
     const char *args[] = {"resolve", "--combiner", c, "--layers", l, "-", NULL};
     return run_cli(args, in, len);
 }
@@ -117,30 +112,16 @@ static int teardown(void **state)
 static void golden_cases_through_the_cli(void **state)
 {
     (void)state;
-    const char *cases[] = {
-        "case01_total_cap_sum",
-        "case02_realm_world_total",
-        "case03_override_priority",
-        "case04_mult_stacking",
-        "case05_cdr_cap",
-        "case06_lifespan_operator_max",
-        "case07_move_speed_floor",
-        "case08_min_gt_max_conflict",
-        "case09_prioritized_override",
-        "case10_primary_derived_realm_min",
-    };
-    for (size_t i = 0; i < 10; i++) {
+    for (size_t i = 0; i < TU_GOLDEN_NCASES; i++) {
         char c[512], l[512], in[512], want[512];
-        golden_file(c, sizeof c, "combiner.yaml");
-        snprintf(l, sizeof l, "%s/%s/cap_layer_registry.json", AC_GOLDEN_DIR, cases[i]);
-        if (access(l, R_OK) != 0)
-            golden_file(l, sizeof l, "cap_layers.yaml");
-        snprintf(in, sizeof in, "%s/%s/subsystems.json", AC_GOLDEN_DIR, cases[i]);
-        snprintf(want, sizeof want, "%s/%s/expected.json", AC_GOLDEN_DIR, cases[i]);
+        tu_golden_path(c, sizeof c, "combiner.yaml");
+        tu_case_layers(l, sizeof l, tu_golden_cases[i]);
+        snprintf(in, sizeof in, "%s/%s/subsystems.json", AC_GOLDEN_DIR, tu_golden_cases[i]);
+        snprintf(want, sizeof want, "%s/%s/expected.json", AC_GOLDEN_DIR, tu_golden_cases[i]);
         const char *args[] = {"resolve", "--combiner", c, "--layers", l, in, NULL};
         run_t r = run_cli(args, "", 0);
         if (r.status != 0)
-            fail_msg("%s: exit %d: %s", cases[i], r.status, r.err);
+            fail_msg("%s: exit %d: %s", tu_golden_cases[i], r.status, r.err);
         char *expected = tu_slurp(want);
         tu_assert_snapshot(expected, r.out);
         free(expected);
@@ -166,9 +147,9 @@ static void actor_and_actor_version_set_the_version(void **state)
 {
     (void)state;
     char c[512], l[512], actor[300], in[512];
-    golden_file(c, sizeof c, "combiner.yaml");
-    golden_file(l, sizeof l, "cap_layers.yaml");
-    golden_file(in, sizeof in, "case01_total_cap_sum/subsystems.json");
+    tu_golden_path(c, sizeof c, "combiner.yaml");
+    tu_golden_path(l, sizeof l, "cap_layers.yaml");
+    tu_golden_path(in, sizeof in, "case01_total_cap_sum/subsystems.json");
     snprintf(actor, sizeof actor, "%s/actor.json", s_dir);
     FILE *f = fopen(actor, "w");
     fputs("{\"id\":\"hero-1\",\"version\":12,\"race\":\"human\"}", f);
@@ -357,7 +338,7 @@ static void bad_config_names_the_file(void **state)
           "0, max: 1 } }\n",
           f);
     fclose(f);
-    golden_file(l, sizeof l, "cap_layers.yaml");
+    tu_golden_path(l, sizeof l, "cap_layers.yaml");
     const char *args[] = {"resolve", "--combiner", c, "--layers", l, "-", NULL};
     run_t r = run_cli(args, "[]", 2);
     assert_rejected(&r, "schema_violation", "dimensions.strength.operator");

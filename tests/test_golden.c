@@ -2,29 +2,11 @@
     through the command line). */
 #include "testutil.h"
 
-static const char *const s_cases[] = {
-    "case01_total_cap_sum",
-    "case02_realm_world_total",
-    "case03_override_priority",
-    "case04_mult_stacking",
-    "case05_cdr_cap",
-    "case06_lifespan_operator_max",
-    "case07_move_speed_floor",
-    "case08_min_gt_max_conflict",
-    "case09_prioritized_override",
-    "case10_primary_derived_realm_min",
-};
-
 static void run_case(const char *name)
 {
     char c[512], l[512], in[512], want[512];
     tu_golden_path(c, sizeof c, "combiner.yaml");
-    snprintf(l, sizeof l, "%s/%s/cap_layer_registry.json", AC_GOLDEN_DIR, name);
-    FILE *probe = fopen(l, "r");
-    if (probe)
-        fclose(probe);
-    else
-        tu_golden_path(l, sizeof l, "cap_layers.yaml");
+    tu_case_layers(l, sizeof l, name);
     snprintf(in, sizeof in, "%s/%s/subsystems.json", AC_GOLDEN_DIR, name);
     snprintf(want, sizeof want, "%s/%s/expected.json", AC_GOLDEN_DIR, name);
     ac_error_t err;
@@ -47,7 +29,7 @@ static void run_case(const char *name)
     static void golden_##i(void **state) \
     {                                    \
         (void)state;                     \
-        run_case(s_cases[i]);            \
+        run_case(tu_golden_cases[i]);    \
     }
 GOLDEN(0)
 GOLDEN(1)

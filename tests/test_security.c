@@ -12,19 +12,6 @@
 #include "service/curve.h"
 #include "svc.h"
 
-static const char *const s_cases[] = {
-    "case01_total_cap_sum",
-    "case02_realm_world_total",
-    "case03_override_priority",
-    "case04_mult_stacking",
-    "case05_cdr_cap",
-    "case06_lifespan_operator_max",
-    "case07_move_speed_floor",
-    "case08_min_gt_max_conflict",
-    "case09_prioritized_override",
-    "case10_primary_derived_realm_min",
-};
-
 /* The key folder of the suite: broker, worker, client and intruder pairs; the broker's
    folders hold only the worker's and the client's public certificates. */
 static char s_keys[300], s_clients[340], s_workers[340];
@@ -400,17 +387,16 @@ static void golden_set_passes_with_curve_on(void **state)
     (void)state;
     svc_t po; /* case09 has its own layer registry: a broker and worker of its own */
     char l9[512];
-    snprintf(l9, sizeof l9, "%s/case09_prioritized_override/cap_layer_registry.json",
-             AC_GOLDEN_DIR);
+    tu_case_layers(l9, sizeof l9, "case09_prioritized_override");
     start_curve_broker(&po, "broker9.log");
     start_curve_worker(&po, s_worker_cert, l9, "worker9.log");
     ac_client_t *c = client_as(&s_sec, s_client_cert, 2000, 10);
     ac_client_t *c9 = client_as(&po, s_client_cert, 2000, 10);
     msgpack_zone *zone = msgpack_zone_new(65536);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < TU_GOLDEN_NCASES; i++) {
         char path[512], want[512];
-        snprintf(path, sizeof path, "%s/%s/subsystems.json", AC_GOLDEN_DIR, s_cases[i]);
-        snprintf(want, sizeof want, "%s/%s/expected.json", AC_GOLDEN_DIR, s_cases[i]);
+        snprintf(path, sizeof path, "%s/%s/subsystems.json", AC_GOLDEN_DIR, tu_golden_cases[i]);
+        snprintf(want, sizeof want, "%s/%s/expected.json", AC_GOLDEN_DIR, tu_golden_cases[i]);
         char *outs = tu_slurp(path), *expected = tu_slurp(want);
         msgpack_object o;
         ac_error_t err;
@@ -425,12 +411,12 @@ static void golden_set_passes_with_curve_on(void **state)
         assert_int_equal(ac_client_send(cl, id), 0);
         ac_reply_t r;
         if (ac_client_recv(cl, &r, 30000) != 1)
-            fail_msg("%s: no reply", s_cases[i]);
+            fail_msg("%s: no reply", tu_golden_cases[i]);
         msgpack_object rep;
         assert_int_equal(ac_msgpack_parse(r.body, r.len, zone, &rep, &err), 0);
         const msgpack_object *snap = ac_wire_get(&rep, "snapshot");
         if (!snap)
-            fail_msg("%s: no snapshot in the reply", s_cases[i]);
+            fail_msg("%s: no snapshot in the reply", tu_golden_cases[i]);
         msgpack_sbuffer sb;
         msgpack_sbuffer_init(&sb);
         ac_msgpack_to_json(snap, &sb);

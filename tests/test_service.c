@@ -8,19 +8,6 @@
 #include "actorcore/wire.h"
 #include "svc.h"
 
-static const char *const CASES[] = {
-    "case01_total_cap_sum",
-    "case02_realm_world_total",
-    "case03_override_priority",
-    "case04_mult_stacking",
-    "case05_cdr_cap",
-    "case06_lifespan_operator_max",
-    "case07_move_speed_floor",
-    "case08_min_gt_max_conflict",
-    "case09_prioritized_override",
-    "case10_primary_derived_realm_min",
-};
-
 static svc_t s_main; /* broker + 2 workers shared by the simpler tests */
 
 /* A parsed reply. */
@@ -137,9 +124,7 @@ static char *cli_answer(const char *name)
 {
     char cmd[2048], c[512], l[512];
     tu_golden_path(c, sizeof c, "combiner.yaml");
-    snprintf(l, sizeof l, "%s/%s/cap_layer_registry.json", AC_GOLDEN_DIR, name);
-    if (access(l, R_OK) != 0)
-        tu_golden_path(l, sizeof l, "cap_layers.yaml");
+    tu_case_layers(l, sizeof l, name);
     snprintf(cmd, sizeof cmd, "%s resolve --combiner %s --layers %s %s/%s/subsystems.json",
              AC_CLI_PATH, c, l, AC_GOLDEN_DIR, name);
     FILE *f = popen(cmd, "r");
@@ -206,13 +191,13 @@ static void golden_cases_through_broker_and_two_workers_equal_the_cli(void **sta
     (void)state;
     svc_t po;
     char l[512];
-    snprintf(l, sizeof l, "%s/case09_prioritized_override/cap_layer_registry.json", AC_GOLDEN_DIR);
+    tu_case_layers(l, sizeof l, "case09_prioritized_override");
     start_pair(&po, l, "500");
     ac_client_t *c = ac_client_new(s_main.fe, NULL), *c9 = ac_client_new(po.fe, NULL);
     parsed_t p = {0};
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < TU_GOLDEN_NCASES; i++) {
         char path[512];
-        snprintf(path, sizeof path, "%s/%s/subsystems.json", AC_GOLDEN_DIR, CASES[i]);
+        snprintf(path, sizeof path, "%s/%s/subsystems.json", AC_GOLDEN_DIR, tu_golden_cases[i]);
         char *outs = tu_slurp(path);
         ac_client_t *cl = i == 8 ? c9 : c;
         send_resolve(cl, outs, NULL, false, NULL);
@@ -220,8 +205,9 @@ static void golden_cases_through_broker_and_two_workers_equal_the_cli(void **sta
         recv_one(cl, &r, 10000);
         const msgpack_object *o = parse_reply(&p, &r);
         if (!reply_ok(o))
-            fail_msg("%s: %s", CASES[i], to_json(o));
-        char *got = contract_json(ac_wire_get(o, "snapshot")), *want = cli_answer(CASES[i]);
+            fail_msg("%s: %s", tu_golden_cases[i], to_json(o));
+        char *got = contract_json(ac_wire_get(o, "snapshot")),
+             *want = cli_answer(tu_golden_cases[i]);
         assert_string_equal(got, want);
         free(got);
         free(want);

@@ -156,10 +156,38 @@ static inline int tu_rmtree(const char *dir)
     return system(cmd);
 }
 
+/* The design's ten truth files (../shared/golden), in order; case09 has a layer registry
+   of its own (cap_layer_registry.json beside its input). */
+#define TU_GOLDEN_NCASES 10
+static const char *const tu_golden_cases[TU_GOLDEN_NCASES] __attribute__((unused)) = {
+    "case01_total_cap_sum",
+    "case02_realm_world_total",
+    "case03_override_priority",
+    "case04_mult_stacking",
+    "case05_cdr_cap",
+    "case06_lifespan_operator_max",
+    "case07_move_speed_floor",
+    "case08_min_gt_max_conflict",
+    "case09_prioritized_override",
+    "case10_primary_derived_realm_min",
+};
+
 /* Path of a file in the golden folder. */
 static inline void tu_golden_path(char *buf, size_t size, const char *rel)
 {
     snprintf(buf, size, "%s/%s", AC_GOLDEN_DIR, rel);
+}
+
+/* The layer registry of golden case `name`: its own cap_layer_registry.json when it has
+   one, else the shared cap_layers.yaml. */
+static inline void tu_case_layers(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s/cap_layer_registry.json", AC_GOLDEN_DIR, name);
+    FILE *probe = fopen(buf, "r");
+    if (probe)
+        fclose(probe);
+    else
+        tu_golden_path(buf, size, "cap_layers.yaml");
 }
 
 #endif
