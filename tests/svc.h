@@ -132,19 +132,44 @@ static void svc_ports(svc_t *s)
     snprintf(s->eout, sizeof s->eout, "tcp://127.0.0.1:%d", s->port[3]);
 }
 
-static inline pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
+/* argv (NULL-terminated) followed by the flags of extra (NULL-terminated, or NULL), into
+   out (room for max entries). */
+static inline void svc_argv_join(const char **out, size_t max, const char *const *argv,
+                                 const char *const *extra)
 {
-    const char *argv[] = {AC_BROKER_PATH, "--frontend",     s->fe,        "--backend",
+    size_t n = 0;
+    for (; *argv && n + 1 < max; argv++)
+        out[n++] = *argv;
+    for (; extra && *extra && n + 1 < max; extra++)
+        out[n++] = *extra;
+    out[n] = NULL;
+}
+
+/* Starts the broker on s's endpoints with the given heartbeat, then the flags of extra
+   (NULL or NULL-terminated), its output in <tmp>/log. */
+static inline pid_t svc_start_broker_with(svc_t *s, const char *heartbeat_ms,
+                                          const char *const *extra, const char *log)
+{
+    const char *base[] = {AC_BROKER_PATH, "--frontend",     s->fe,        "--backend",
                           s->be,          "--events-in",    s->ein,       "--events-out",
                           s->eout,        "--heartbeat-ms", heartbeat_ms, "--request-timeout-ms",
                           "20000",        "--verbose",      "true",       NULL};
-    s->broker = svc_spawn(argv, "broker.log");
+    const char *argv[48];
+    svc_argv_join(argv, 48, base, extra);
+    s->broker = svc_spawn(argv, log);
     return s->broker;
 }
 
-/* Starts a worker on the golden registries (layers may be NULL for the default file). */
-static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
-                                     const char *heartbeat_ms, const char *l1_entries)
+static inline pid_t svc_start_broker(svc_t *s, const char *heartbeat_ms)
+{
+    return svc_start_broker_with(s, heartbeat_ms, NULL, "broker.log");
+}
+
+/* Starts a worker on the golden registries (layers may be NULL for the default file), then
+   the flags of extra (NULL or NULL-terminated), its output in <tmp>/log. */
+static inline pid_t svc_start_worker_with(const svc_t *s, const char *layers, const char *store,
+                                          const char *heartbeat_ms, const char *l1_entries,
+                                          const char *const *extra, const char *log)
 {
     char comb[512], lay[512];
     tu_golden_path(comb, sizeof comb, "combiner.yaml");
@@ -152,11 +177,19 @@ static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *s
         snprintf(lay, sizeof lay, "%s", layers);
     else
         tu_golden_path(lay, sizeof lay, "cap_layers.yaml");
-    const char *argv[] = {
+    const char *base[] = {
         AC_WORKER_PATH, "--broker",     s->be,      "--events",  s->ein, "--combiner",
         comb,           "--layers",     lay,        "--store",   store,  "--heartbeat-ms",
         heartbeat_ms,   "--l1-entries", l1_entries, "--verbose", "true", NULL};
-    return svc_spawn(argv, "worker.log");
+    const char *argv[48];
+    svc_argv_join(argv, 48, base, extra);
+    return svc_spawn(argv, log);
+}
+
+static inline pid_t svc_start_worker(svc_t *s, const char *layers, const char *store,
+                                     const char *heartbeat_ms, const char *l1_entries)
+{
+    return svc_start_worker_with(s, layers, store, heartbeat_ms, l1_entries, NULL, "worker.log");
 }
 
 /* A counter or table size from the broker's mmi.stats at frontend fe (fails the test when
@@ -205,18 +238,24 @@ static inline uint64_t svc_broker_stat(const char *fe, const char *name)
 /* Waits for a condition instead of sleeping: polls mmi.stats every 10 ms until the broker's
    `name` is at least `want`, and fails the test when deadline_ms pass first (the machine
    may be loaded: the deadline is generous, the wait ends as soon as the condition holds). */
-static inline uint64_t svc_wait_stat(const char *fe, const char *name, uint64_t want,
-                                     int deadline_ms)
+static inline uint64_t svc_wait_stat_as(const char *fe, const char *name, uint64_t want,
+                                        int deadline_ms, zcert_t *cert, const char *server_key)
 {
     int64_t end = zclock_mono() + deadline_ms;
     uint64_t x;
-    while ((x = svc_broker_stat(fe, name)) < want) {
+    while ((x = svc_broker_stat_as(fe, name, cert, server_key)) < want) {
         if (zclock_mono() > end)
             fail_msg("mmi.stats %s is %" PRIu64 ", not %" PRIu64 " after %d ms", name, x, want,
                      deadline_ms);
         zclock_sleep(10);
     }
     return x;
+}
+
+static inline uint64_t svc_wait_stat(const char *fe, const char *name, uint64_t want,
+                                     int deadline_ms)
+{
+    return svc_wait_stat_as(fe, name, want, deadline_ms, NULL, NULL);
 }
 
 #endif
