@@ -77,4 +77,11 @@ static inline double bench_cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* A worker's flags for the W2 workload (WORKLOADS.md): the shipped registries and subsystem
+   tables, with no L3 store. */
+#define BENCH_W2_WORKER_FLAGS                                        \
+    "--combiner", AC_SOURCE_DIR "/config/combiner.yaml", "--layers", \
+        AC_SOURCE_DIR "/config/cap_layers.yaml", "--subsystems",     \
+        AC_SOURCE_DIR "/config/subsystems", "--store", "none"
+
 #endif

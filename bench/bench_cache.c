@@ -72,15 +72,7 @@ static size_t w1_snapshot_bytes(void)
     ac_registry_t *reg = w1_registry();
     ac_request_t *req = ac_request_new(reg);
     ac_resolver_t *r = ac_resolver_new(reg);
-    w1_fill(req, "w1-actor", 0);
-    const ac_snapshot_t *snap;
-    ac_error_t err;
-    if (ac_resolve(r, req, &snap, &err)) {
-        fprintf(stderr, "W1: %s\n", err.message);
-        exit(1);
-    }
-    w1_verify(snap, reg, 0);
-    size_t n = ac_snapshot_size(snap);
+    size_t n = ac_snapshot_size(w1_resolve_checked(r, req, reg));
     ac_resolver_destroy(&r);
     ac_request_destroy(&req);
     ac_registry_destroy(&reg);

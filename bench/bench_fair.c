@@ -481,22 +481,9 @@ static void broker_start(broker_t *b, bool fair, bool echo, int credit)
             const char *wargv[] = {AC_ECHO_PATH, b->ep[1], cr, NULL};
             b->workers[i] = spawn(wargv, log);
         } else {
-            const char *wargv[] = {AC_WORKER_PATH,
-                                   "--broker",
-                                   b->ep[1],
-                                   "--events",
-                                   b->ep[2],
-                                   "--combiner",
-                                   AC_SOURCE_DIR "/config/combiner.yaml",
-                                   "--layers",
-                                   AC_SOURCE_DIR "/config/cap_layers.yaml",
-                                   "--subsystems",
-                                   AC_SOURCE_DIR "/config/subsystems",
-                                   "--store",
-                                   "none",
-                                   "--credit",
-                                   cr,
-                                   NULL};
+            const char *wargv[] = {AC_WORKER_PATH, "--broker", b->ep[1],
+                                   "--events",     b->ep[2],   BENCH_W2_WORKER_FLAGS,
+                                   "--credit",     cr,         NULL};
             b->workers[i] = spawn(wargv, log);
         }
     }

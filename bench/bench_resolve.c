@@ -105,14 +105,8 @@ int main(void)
     ac_registry_t *reg = w1_registry();
     ac_request_t *req = ac_request_new(reg);
     ac_resolver_t *r = ac_resolver_new(reg);
-    w1_fill(req, "w1-actor", 0);
-    const ac_snapshot_t *snap;
+    const ac_snapshot_t *snap = w1_resolve_checked(r, req, reg);
     ac_error_t err;
-    if (ac_resolve(r, req, &snap, &err)) {
-        fprintf(stderr, "resolve: %s\n", err.message);
-        return 1;
-    }
-    w1_verify(snap, reg, 0);
     size_t snap_bytes = ac_snapshot_size(snap);
 
     printf("W1 (WORKLOADS.md): %zu contributions, %zu caps, 20 dimensions; %d runs\n",

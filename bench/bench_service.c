@@ -701,24 +701,9 @@ static void aff_start(aff_setup_t *t, const char *dispatch)
     char entries[16];
     snprintf(entries, sizeof entries, "%d", AFF_L1_ENTRIES);
     for (int i = 0; i < AFF_WORKERS; i++) {
-        const char *wargv[] = {AC_WORKER_PATH,
-                               "--broker",
-                               t->ep[1],
-                               "--events",
-                               "",
-                               "--combiner",
-                               AC_SOURCE_DIR "/config/combiner.yaml",
-                               "--layers",
-                               AC_SOURCE_DIR "/config/cap_layers.yaml",
-                               "--subsystems",
-                               AC_SOURCE_DIR "/config/subsystems",
-                               "--store",
-                               "none",
-                               "--l1-entries",
-                               entries,
-                               "--credit",
-                               "64",
-                               NULL};
+        const char *wargv[] = {
+            AC_WORKER_PATH, "--broker", t->ep[1],   "--events", "",  BENCH_W2_WORKER_FLAGS,
+            "--l1-entries", entries,    "--credit", "64",       NULL};
         t->workers[i] = spawn(wargv);
     }
 }
@@ -1050,14 +1035,7 @@ static void curve_section(const char *dir)
                                   ep[secure][1],
                                   "--events",
                                   "",
-                                  "--combiner",
-                                  AC_SOURCE_DIR "/config/combiner.yaml",
-                                  "--layers",
-                                  AC_SOURCE_DIR "/config/cap_layers.yaml",
-                                  "--subsystems",
-                                  AC_SOURCE_DIR "/config/subsystems",
-                                  "--store",
-                                  "none",
+                                  BENCH_W2_WORKER_FLAGS,
                                   "--l1-entries",
                                   "0",
                                   "--security",
@@ -1179,14 +1157,7 @@ int main(int argc, char **args)
                                       be,
                                       "--events",
                                       "",
-                                      "--combiner",
-                                      AC_SOURCE_DIR "/config/combiner.yaml",
-                                      "--layers",
-                                      AC_SOURCE_DIR "/config/cap_layers.yaml",
-                                      "--subsystems",
-                                      AC_SOURCE_DIR "/config/subsystems",
-                                      "--store",
-                                      "none",
+                                      BENCH_W2_WORKER_FLAGS,
                                       "--l1-entries",
                                       phase == 2 ? "0" : "100000",
                                       NULL};

@@ -109,6 +109,22 @@ wrong:
     exit(1);
 }
 
+/* Fills req with W1 for actor_id, resolves it with r and checks the answer; exits on an
+   error or a wrong snapshot. */
+static inline const ac_snapshot_t *w1_resolve_checked(ac_resolver_t *r, ac_request_t *req,
+                                                      const ac_registry_t *reg)
+{
+    w1_fill(req, "w1-actor", 0);
+    const ac_snapshot_t *snap;
+    ac_error_t err;
+    if (ac_resolve(r, req, &snap, &err)) {
+        fprintf(stderr, "W1: resolve: %s\n", err.message);
+        exit(1);
+    }
+    w1_verify(snap, reg, 0);
+    return snap;
+}
+
 /* Packs W1's ten SubsystemOutputs as a msgpack array (W1-inline), as a client would:
    field names as SPEC 1 spells them, integral values as integers. */
 static inline void w1_pack_outputs(msgpack_packer *pk)
