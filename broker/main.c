@@ -272,10 +272,6 @@ int main(int argc, char **argv)
         ac_settings_free(t, n);
         return 2;
     }
-    /* CURVE encrypts and decrypts in libzmq's I/O threads: with one, every message of
-       every peer is sealed on one core. Set before the first socket. */
-    if (strcmp(c->security, "curve") == 0)
-        zsys_set_io_threads(2);
     zsys_init();
     zsys_set_logstream(c->verbose ? stderr : NULL);
     int status = 0;
