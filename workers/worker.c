@@ -256,6 +256,13 @@ static bool drain(worker_t *w, link_t *l, uint64_t *bad, int64_t *last_heard, in
     return reconnect;
 }
 
+/* Waits *backoff ms before a reconnection, then doubles it up to reconnect_max_ms. */
+static void back_off(const worker_t *w, int64_t *backoff)
+{
+    zclock_sleep((int)*backoff);
+    *backoff = *backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : *backoff * 2;
+}
+
 /* The MDP loop. The broker is presumed gone when its connection drops (the monitor says so
    at once: a fresh socket says READY, and reaches the broker as soon as one listens again)
    or when it has been silent for `liveness` heartbeats (a host that vanished without
@@ -303,8 +310,7 @@ static int run(worker_t *w)
                     "none on one side, or curve.cert's certificate not in its curve.workers "
                     "folder?); retrying in %lld ms\n",
                     w->pid, (long long)backoff);
-            zclock_sleep((int)backoff);
-            backoff = backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : backoff * 2;
+            back_off(w, &backoff);
             reconnect = true;
         }
         int64_t now = clock_ms();
@@ -312,8 +318,7 @@ static int run(worker_t *w)
             if (w->cfg.verbose)
                 fprintf(stderr, "actorcore-worker[%d]: broker silent, reconnecting in %lld ms\n",
                         w->pid, (long long)backoff);
-            zclock_sleep((int)backoff);
-            backoff = backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : backoff * 2;
+            back_off(w, &backoff);
             reconnect = true;
         }
         if (reconnect) {
