@@ -863,7 +863,7 @@ static void aff_in_process(const uint32_t *seq, double hit[2][RUNS])
         for (size_t i = from; i < from + n; i++) {
             char id[16];
             snprintf(id, sizeof id, "aff-%06u", seq[i]);
-            ac_cache_key_t key = {id, 10, 1, 1, 1};
+            ac_cache_key_t key = {id, 10, 1, 1, 1, 0};
             ac_l1_t *which[2] = {l1[0], l1[1 + splitmix64(&state) % AFF_WORKERS]};
             for (int k = 0; k < 2; k++) {
                 if (ac_l1_lookup(which[k], &key, 0))

@@ -158,6 +158,8 @@ static void config_defaults(config_t *c)
     c->dispatch = strdup("affine");
     c->affinity_epsilon = 0.25;
     c->security = strdup("none");
+    c->state = strdup(BROKER_DEFAULT_STATE);
+    c->replicas = 1;
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
@@ -171,6 +173,8 @@ static int setup(broker_t *b)
         fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
         return -1;
     }
+    if (floors_open(b) != 0)
+        return -1;
     if (auth_start(b) != 0)
         return -1;
     b->frontend = router(b, "frontend", b->cfg.frontend, (int)b->cfg.frontend_hwm, AC_ZAP_CLIENTS);
@@ -200,6 +204,7 @@ static void teardown(broker_t *b)
     zsock_destroy(&b->frontend);
     zsock_destroy(&b->backend);
     auth_stop(b);
+    floors_close(b);
     msgpack_zone_destroy(&b->zone);
 }
 
@@ -253,6 +258,10 @@ int main(int argc, char **argv)
          "folder of client certificates admitted on frontend and events_out"},
         {"curve.workers", AC_SET_PATH, &c->curve_workers, 0, 0,
          "folder of worker certificates admitted on backend and events_in"},
+        {"replicas", AC_SET_INT, &c->replicas, 1, 8,
+         "hosts each resolve is computed and stored on before it is answered"},
+        {"state", AC_SET_PATH, &c->state, 0, 0,
+         "file of the invalidation floors (coherence across restarts), or none"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];

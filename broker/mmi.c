@@ -46,6 +46,10 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"load_bound_exceeded", n->load_bound_exceeded},
         {"auth_admitted", n->auth_admitted},
         {"auth_refused", n->auth_refused},
+        {"fanouts", n->fanouts},
+        {"fanout_lost", n->fanout_lost},
+        {"invalidations", n->invalidations},
+        {"floor_evictions", n->floor_evictions},
         /* table sizes */
         {"workers", b->nworkers},
         {"services", b->nservices},

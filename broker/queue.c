@@ -66,6 +66,7 @@ static void request_init(void *entry, uint32_t index)
     r->slot = index;
     for (int f = 0; f < BODY_FRAMES_MAX; f++)
         zmq_msg_init(&r->body[f]);
+    zmq_msg_init(&r->best);
 }
 
 static void request_fini(void *entry)
@@ -73,6 +74,7 @@ static void request_fini(void *entry)
     request_t *r = entry;
     for (int f = 0; f < BODY_FRAMES_MAX; f++)
         zmq_msg_close(&r->body[f]);
+    zmq_msg_close(&r->best);
 }
 
 /* A free request; the slab grows by one chunk when none is left (never per request once
@@ -87,6 +89,20 @@ static request_t *request_alloc(broker_t *b)
     r->worker = NULL;
     r->cq = NULL;
     r->prev = r->next = r->tprev = r->tnext = NULL;
+    r->fan = FAN_NONE;
+    r->parent = NULL;
+    r->counted = false;
+    r->bytes = 0;
+    r->nbody = 0;
+    r->has_key = false;
+    return r;
+}
+
+request_t *request_new(broker_t *b)
+{
+    request_t *r = request_alloc(b);
+    if (r)
+        b->nrequests++;
     return r;
 }
 
@@ -97,6 +113,8 @@ void request_free(broker_t *b, request_t *r)
         zmq_msg_init(&r->body[f]);
     }
     r->nbody = 0;
+    zmq_msg_close(&r->best);
+    zmq_msg_init(&r->best);
     r->live = false;
     r->gen++;
     b->held_bytes -= r->bytes;
@@ -449,6 +467,30 @@ request_t *queue_pop(broker_t *b, service_t *s)
 
 /* ---- re-queue, timeouts, shutdown ---- */
 
+/* r (held by no worker) goes back to the front of its service's queue, or is answered
+   when it has lost its worker max_requeues times. */
+static void requeue_one(broker_t *b, request_t *r, int64_t deadline)
+{
+    service_t *s = r->service;
+    if (++r->requeues > b->cfg.max_requeues) {
+        b->n.lost++;
+        reply_error(b, &r->client, s->name, &r->body[0], AC_EINTERNAL,
+                    "the request lost its worker %s times; not retried again", "several");
+        request_free(b, r);
+        return;
+    }
+    b->n.requeued++;
+    r->deadline = deadline;
+    rlist_push_front(&s->retry, r);
+    timeline_append(b, r);
+    s->qlen++;
+}
+
+void requeue_request(broker_t *b, request_t *r)
+{
+    requeue_one(b, r, zclock_mono() + b->cfg.request_timeout_ms);
+}
+
 void requeue_held(broker_t *b, worker_t *w)
 {
     service_t *s = w->service;
@@ -456,22 +498,15 @@ void requeue_held(broker_t *b, worker_t *w)
     /* Requeue in reverse so that the oldest ends up first. */
     while (w->held.tail) {
         request_t *r = w->held.tail;
+        if (r->parent) { /* a fan-out's copy: its parent counts it answered */
+            fanout_lost(b, w, r);
+            continue;
+        }
         rlist_remove(&w->held, r);
         r->worker = NULL;
         w->inflight--;
         s->inflight--;
-        if (++r->requeues > b->cfg.max_requeues) {
-            b->n.lost++;
-            reply_error(b, &r->client, s->name, &r->body[0], AC_EINTERNAL,
-                        "the request lost its worker %s times; not retried again", "several");
-            request_free(b, r);
-            continue;
-        }
-        b->n.requeued++;
-        r->deadline = deadline;
-        rlist_push_front(&s->retry, r);
-        timeline_append(b, r);
-        s->qlen++;
+        requeue_one(b, r, deadline);
     }
 }
 
@@ -504,6 +539,17 @@ void drain_requests(broker_t *b)
             continue;
         while (w->held.head) {
             request_t *r = w->held.head;
+            if (r->parent) {
+                request_t *p = r->parent;
+                rlist_remove(&w->held, r);
+                request_free(b, r);
+                if (--p->pending == 0) {
+                    reply_error(b, &p->client, w->service->name, &p->body[0], AC_EUNAVAILABLE,
+                                "the broker is %s", "shutting down");
+                    request_free(b, p);
+                }
+                continue;
+            }
             rlist_remove(&w->held, r);
             w->inflight--;
             w->service->inflight--;
@@ -562,6 +608,38 @@ static int admit(broker_t *b, const ident_t *client, const char *name, size_t by
     return 0;
 }
 
+/* What the broker reads of r's body: the actor it names (affinity, floors); for get and
+   invalidate, every actor named (read whole), and an invalidate raises their floors now:
+   from here on, no request is sent without the new floor. */
+static void classify(broker_t *b, request_t *r)
+{
+    const uint8_t *p = zmq_msg_data(&r->body[0]);
+    size_t n = zmq_msg_size(&r->body[0]);
+    skim_info_t info = {.ids = b->ids, .cap = FLOOR_IDS_MAX};
+    bool whole = skim_body(p, n, SKIM_BUDGET, &info);
+    if (whole || (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)) {
+        r->has_key = whole && info.one_actor;
+        r->key = info.key;
+    } else {
+        whole = skim_body(p, n, (int)n + 1, &info);
+        r->has_key = whole && info.one_actor;
+        r->key = info.key;
+    }
+    if (info.op == SKIM_OP_RESOLVE && b->cfg.replicas > 1) {
+        r->fan = FAN_RESOLVE;
+        return;
+    }
+    if (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)
+        return;
+    uint32_t ids = info.nids < FLOOR_IDS_MAX ? info.nids : FLOOR_IDS_MAX;
+    if (ids == 0)
+        return; /* names no actor: one worker answers the error */
+    r->fan = info.op == SKIM_OP_GET ? FAN_GET : FAN_INVALIDATE;
+    if (r->fan == FAN_INVALIDATE)
+        for (uint32_t i = 0; i < ids; i++)
+            floors_raise(b, b->ids[i]);
+}
+
 void on_client_message(broker_t *b)
 {
     mpart_t *m = &b->in;
@@ -609,8 +687,7 @@ void on_client_message(broker_t *b)
     r->nbody = (uint8_t)(m->n - C_BODY);
     for (int f = 0; f < r->nbody; f++)
         zmq_msg_move(&r->body[f], &m->f[C_BODY + f]);
-    r->has_key =
-        b->affine && skim_actor(zmq_msg_data(&r->body[0]), zmq_msg_size(&r->body[0]), &r->key);
+    classify(b, r);
     r->bytes = bytes;
     r->service = s;
     r->deadline = zclock_mono() + b->cfg.request_timeout_ms;

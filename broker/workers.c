@@ -13,7 +13,7 @@
 /* Frames of a worker's message: [worker][empty][MDPW01][command]..., a REPLY going on with
    [envelope = tag + client][empty][body...], a READY with [service][credit]. */
 enum { W_ID, W_EMPTY, W_PROTO, W_CMD, W_ENV, W_DELIM, W_BODY };
-enum { W_SERVICE = 4, W_CREDIT = 5 };
+enum { W_SERVICE = 4, W_CREDIT = 5, W_HOST = 6 };
 
 int send_worker_command(broker_t *b, const ident_t *id, int command, bool more)
 {
@@ -112,6 +112,13 @@ static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
     w->live = true;
     w->id = *id;
     w->seed = ((uint64_t)ident_hash(id, 0x51) << 32) | ident_hash(id, 0x77);
+    w->host = w->seed; /* without a label, a host of its own */
+    if (m->n > W_HOST && zmq_msg_size((zmq_msg_t *)&m->f[W_HOST]) > 0 &&
+        zmq_msg_size((zmq_msg_t *)&m->f[W_HOST]) <= IDENT_MAX) {
+        ident_t label;
+        ident_from(&label, &m->f[W_HOST]);
+        w->host = ((uint64_t)ident_hash(&label, 0x105) << 32) | ident_hash(&label, 0x3f1);
+    }
     w->service = s;
     w->credit = (int)c;
     w->inflight = 0;
@@ -140,6 +147,12 @@ static void on_reply(broker_t *b, worker_t *w)
     request_t *r = request_by_tag(b, tag);
     if (!r || r->worker != w) {
         b->n.stale_replies++;
+        return;
+    }
+    if (r->parent) {
+        service_t *s = w->service;
+        fanout_reply(b, w, r, W_BODY);
+        dispatch(b, s);
         return;
     }
     service_t *s = w->service;

@@ -54,6 +54,7 @@ static zsock_t *connect_broker(worker_t *w)
     zmsg_t *ready = zmsg_new();
     zmsg_addstr(ready, AC_SERVICE);
     zmsg_addstrf(ready, "%lld", w->cfg.credit);
+    zmsg_addstr(ready, w->cfg.host);
     send_command(s, AC_MDPW_READY, ready);
     if (w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid,
@@ -188,16 +189,43 @@ static void pending_clear(pending_t *p)
     p->n = p->nclients = 0;
 }
 
-/* Resolves one held request and replies. */
+/* Replies held until the L3 writes behind them are committed (store_sync). */
+#define UNSENT_MAX 64
+static zmsg_t *s_unsent[UNSENT_MAX];
+static int s_nunsent;
+
+/* Commits the L3 writes queued so far, then sends the replies that waited for them. */
+static void send_unsent(worker_t *w, zsock_t *sock)
+{
+    if (!s_nunsent)
+        return;
+    ac_store_flush(w->store);
+    for (int i = 0; i < s_nunsent; i++)
+        send_command(sock, AC_MDPW_REPLY, s_unsent[i]);
+    s_nunsent = 0;
+}
+
+/* Resolves one held request and replies (with store_sync, once its L3 write is
+   committed: the replies of a run of requests share one commit). */
 static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
 {
     zframe_t *envelope = zmsg_pop(req), *delim = zmsg_pop(req), *body = zmsg_pop(req);
-    worker_handle(w, (const char *)zframe_data(body), zframe_size(body));
+    /* The broker's floors frame is the last one, after the body (and any extra body frame
+       a client sent, which is not read). */
+    zframe_t *floors = zmsg_size(req) ? zmsg_last(req) : NULL;
+    worker_handle(w, (const char *)zframe_data(body), zframe_size(body),
+                  floors ? zframe_data(floors) : NULL, floors ? zframe_size(floors) : 0);
     zmsg_t *reply = zmsg_new();
     zmsg_append(reply, &envelope);
     zmsg_addmem(reply, NULL, 0);
     zmsg_addmem(reply, w->reply.data, w->reply.size);
-    send_command(sock, AC_MDPW_REPLY, reply);
+    if (w->cfg.store_sync && w->wrote_store) {
+        s_unsent[s_nunsent++] = reply;
+        if (s_nunsent == UNSENT_MAX)
+            send_unsent(w, sock);
+    } else {
+        send_command(sock, AC_MDPW_REPLY, reply);
+    }
     zframe_destroy(&delim);
     zframe_destroy(&body);
     zmsg_destroy(&req);
@@ -297,6 +325,7 @@ static int run(worker_t *w)
             serve(w, l.sock, fair_pick(&s_pending));
             reconnect = drain(w, &l, &bad, &last_heard, &backoff);
         }
+        send_unsent(w, l.sock);
         link_state_t st = !reconnect && (items[1].revents & ZMQ_POLLIN) ? link_state(&l) : LINK_UP;
         if (st == LINK_DROPPED) {
             if (w->cfg.verbose)
@@ -359,6 +388,17 @@ int main(int argc, char **argv)
         return parsed;
     }
 
+    size_t hl = strlen(w.cfg.host);
+    if (hl == 0 || hl > 64 ||
+        strspn(w.cfg.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789._-") != hl) {
+        fprintf(stderr,
+                "actorcore-worker: --host: expected 1 to 64 letters, digits, '.', '_' "
+                "or '-', found '%.64s'\n",
+                w.cfg.host);
+        ac_settings_free(table, n);
+        return 2;
+    }
     zsys_init();
     zsys_set_logstream(NULL);
     if (ac_curve_keys_load_client(&w.cfg.curve, &w.keys, &err)) {
