@@ -1072,21 +1072,121 @@ static void curve_section(const char *dir)
     printf("  curve section: %.0f s\n", now_s() - t_start);
 }
 
+/* ---- coherence: invalidate answered by every worker ---- */
+
+/* p50 and p99 (us) of `n` invalidates (one in flight) of actors that each worker has
+   cached (a resolve of each first), on a fresh client. */
+static void invalidate_latency(const char *fe, int n, double *p50, double *p99)
+{
+    ac_client_t *c = ac_client_new(fe, NULL);
+    double *lat = malloc((size_t)n * sizeof *lat);
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    for (int i = -100; i < n; i++) {
+        char actor[32];
+        snprintf(actor, sizeof actor, "inv-%d", i + 100);
+        msgpack_sbuffer body;
+        msgpack_packer pk;
+        begin_body(&body, &pk, "invalidate", "actor_id");
+        ac_wire_pack_str(&pk, actor);
+        end_body(&pk);
+        uint64_t id = ac_client_next_id(c);
+        patch_id(&body, id);
+        int64_t t0 = zclock_usecs();
+        ac_client_send_raw(c, id, body.data, body.size);
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 30000) != 1) {
+            fprintf(stderr, "invalidate: no reply\n");
+            exit(1);
+        }
+        int64_t t1 = zclock_usecs();
+        msgpack_object o;
+        parse_or_die(&r, zone, &o);
+        const msgpack_object *ok = ac_wire_get(&o, "ok");
+        if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean) {
+            fprintf(stderr, "invalidate: not ok\n");
+            exit(1);
+        }
+        if (i >= 0)
+            lat[i] = (double)(t1 - t0);
+        msgpack_sbuffer_destroy(&body);
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    *p50 = lat[n / 2];
+    *p99 = lat[n * 99 / 100];
+    free(lat);
+    msgpack_zone_free(zone);
+    ac_client_destroy(&c);
+}
+
+/* A broker (state none) and `workers` workers, each with its own store file (a host of its
+   own: every invalidate is one SQLite delete per worker). */
+static void coherence_setup(const char *dir, int workers, char (*ep)[64], pid_t *procs)
+{
+    bench_free_endpoints(ep, 4);
+    const char *broker[] = {AC_BROKER_PATH, "--frontend",  ep[0],  "--backend",
+                            ep[1],          "--events-in", ep[2],  "--events-out",
+                            ep[3],          "--state",     "none", NULL};
+    procs[0] = spawn(broker);
+    usleep(300000);
+    for (int i = 0; i < workers; i++) {
+        char store[200], host[32];
+        snprintf(store, sizeof store, "%s/inv-%d-%d.db", dir, workers, i);
+        snprintf(host, sizeof host, "inv-%d-%d", workers, i);
+        const char *argv[] = {AC_WORKER_PATH, "--broker", ep[1],    "--events", "",
+                              "--store",      store,      "--host", host,       NULL};
+        procs[1 + i] = spawn(argv);
+    }
+    usleep(500000);
+}
+
+static void coherence_section(const char *dir)
+{
+    enum { N = 2000 };
+    char ep[2][4][64];
+    pid_t procs[2][5];
+    const int workers[2] = {1, 4};
+    for (int k = 0; k < 2; k++)
+        coherence_setup(dir, workers[k], ep[k], procs[k]);
+    printf("Coherence: invalidate (fanned out to every worker, each deleting its L3 row), one "
+           "in flight, %d per run, %d paired runs\n",
+           N, RUNS);
+    double p50[2][RUNS], p99[2][RUNS], ratio[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        for (int k = 0; k < 2; k++)
+            invalidate_latency(ep[k][0], N, &p50[k][run], &p99[k][run]);
+        ratio[run] = p50[1][run] / p50[0][run];
+    }
+    for (int k = 0; k < 2; k++)
+        for (int i = workers[k]; i >= 0; i--)
+            stop(procs[k][i]);
+    report("invalidate p50, 1 worker", p50[0], RUNS, "us");
+    report("invalidate p50, 4 workers", p50[1], RUNS, "us");
+    report("invalidate p99, 1 worker", p99[0], RUNS, "us");
+    report("invalidate p99, 4 workers", p99[1], RUNS, "us");
+    qsort(ratio, RUNS, sizeof(double), cmp_d);
+    printf("  4 workers / 1 worker p50, paired runs: median %.3f  min %.3f  max %.3f (target <= "
+           "2)\n",
+           ratio[RUNS / 2], ratio[0], ratio[RUNS - 1]);
+}
+
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding|curve]\n"
+        "usage: bench_service [affinity|forwarding|curve|coherence]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
         "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
-        "  curve: only W2 with security curve vs none\n";
+        "  curve: only W2 with security curve vs none; coherence: invalidate with 4\n"
+        "  workers vs 1\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
+    bool only_coherence = argc == 2 && strcmp(args[1], "coherence") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve)) {
+    if (argc > 2 ||
+        (argc == 2 && !only_affinity && !only_forwarding && !only_curve && !only_coherence)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1108,6 +1208,10 @@ int main(int argc, char **args)
     }
     if (only_curve) {
         curve_section(s_dir);
+        return 0;
+    }
+    if (only_coherence) {
+        coherence_section(s_dir);
         return 0;
     }
     const char *dir = s_dir;
@@ -1217,5 +1321,6 @@ int main(int argc, char **args)
     affinity();
     fflush(stdout);
     curve_section(dir);
+    coherence_section(dir);
     return 0;
 }

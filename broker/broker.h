@@ -206,7 +206,28 @@ typedef struct {
     bool file;         /* mapped from the state file (else anonymous) */
 } floors_t;
 
+/* The primary / backup pair (pair.c). */
+enum { PAIR_NONE, PAIR_PRIMARY, PAIR_BACKUP, PAIR_ACTIVE, PAIR_PASSIVE };
+
 typedef struct {
+    int role;              /* PAIR_PRIMARY or PAIR_BACKUP (PAIR_NONE: a lone broker) */
+    int state;             /* PAIR_* */
+    zsock_t *pub;          /* our state and floors, bound at pair.bind */
+    zsock_t *sub;          /* the peer's, connected to pair.peer */
+    int64_t peer_expiry;   /* the peer is presumed gone after this */
+    int64_t beat_at;       /* next heartbeat */
+    int64_t table_sent_at; /* when the floor table was last sent to the peer */
+    bool heard_peer;       /* the peer spoke since we started */
+    bool peer_needs_sync;  /* the peer asks for the floor table */
+    bool synced;           /* our floors are the pair's (a passive that synced) */
+    uint64_t seq;          /* floors we published */
+    uint64_t peer_seq;     /* the peer's last floor applied */
+    uint32_t sync_next;    /* the next set of a table being received */
+} pair_t;
+
+typedef struct {
+    char *pair_role, *pair_bind, *pair_peer;
+    long long pair_heartbeat_ms;
     char *config, *frontend, *backend, *events_in, *events_out, *dispatch, *state;
     char *security, *curve_cert, *curve_clients, *curve_workers; /* auth.c */
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
@@ -236,6 +257,9 @@ typedef struct {
     uint64_t fanout_lost;          /* children whose worker was lost before answering */
     uint64_t invalidations;        /* floors raised by invalidate */
     uint64_t floor_evictions;      /* actors whose exact floor was folded into their set's */
+    uint64_t floors_applied;       /* pair: floors learnt from the active peer */
+    uint64_t takeovers;            /* pair: times this broker became active */
+    uint64_t passive_refused;      /* pair: client requests refused while not active */
 } counters_t;
 
 /* The public keys admitted in one ZAP domain: a folder of certificates (auth.c). */
@@ -278,6 +302,7 @@ typedef struct {
     events_t events;             /* the event forwarder */
     auth_t auth;                 /* CURVE keys and the ZAP handler */
     floors_t floors;             /* per-actor invalidation floors (floors.c) */
+    pair_t pair;                 /* the primary / backup pair (pair.c) */
     uint64_t ids[FLOOR_IDS_MAX]; /* scratch: the actors a request names (skim_body) */
     mpart_t in;                  /* the message being handled */
     /* requests */
@@ -351,6 +376,9 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
 /* Answers a client with an error, echoing the id of body (NULL: nil id). */
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg);
+/* The same with the error's path. */
+void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                    int code, const char *path, const char *msg);
 /* The service of that name, or NULL. */
 service_t *service_find(broker_t *b, const char *name, size_t len);
 /* The service of that name, created when absent (evicting an entry without workers when
@@ -413,9 +441,32 @@ void floors_close(broker_t *b);
 uint64_t floors_of(const broker_t *b, uint64_t h);
 /* Raises that actor's floor to a new stamp (above every floor given so far). */
 void floors_raise(broker_t *b, uint64_t h);
+/* Applies a floor learnt from the pair's peer (hash 0: the global floor only). */
+void floors_apply(broker_t *b, uint64_t h, uint64_t floor);
+/* Applies n sets of the peer's table from set first. */
+void floors_apply_sets(broker_t *b, uint32_t first, const floor_set_t *sets, uint32_t n);
+/* Raises every floor to a new stamp: nothing cached before counts (a takeover unsynced). */
+void floors_raise_all(broker_t *b);
 /* The floors frame for r's body: [global][n][n x (hash, floor)], little-endian; written to
    out (AC_FLOORS_FRAME_MAX bytes); returns its length. */
 size_t floors_frame(broker_t *b, const request_t *r, uint8_t *out);
+
+/* pair.c */
+/* Binds and connects the pair's sockets (pair.role none: nothing). -1 with the setting at
+   fault on stderr. */
+int pair_start(broker_t *b);
+void pair_stop(broker_t *b);
+const char *pair_state_name(int state);
+/* True when this broker serves clients now. */
+bool pair_serves(const broker_t *b);
+/* A client's request arrived: true when it is to be served (possibly taking over now). */
+bool pair_client_request(broker_t *b);
+/* The active publishes every floor it raises to the peer. */
+void pair_floor_raised(broker_t *b, uint64_t hash, uint64_t stamp);
+/* Reads the peer's messages (when poll said readable). */
+void pair_on_readable(broker_t *b);
+/* Heartbeats (and the floor table when the peer asks). */
+void pair_tick(broker_t *b);
 
 /* fanout.c */
 /* When r (popped from s's queue) is a fan-out request and s has workers: sends it to each

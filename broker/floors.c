@@ -179,6 +179,67 @@ void floors_raise(broker_t *b, uint64_t h)
     s->way[at].hash = key;
     t->global = stamp;
     b->n.invalidations++;
+    pair_floor_raised(b, h, stamp);
+}
+
+/* Sets the floor of key in s to at least floor (taking a way, or the set's evicted floor). */
+static void set_apply(broker_t *b, floor_set_t *s, uint64_t key, uint64_t floor)
+{
+    int at = -1, oldest = 0;
+    for (int i = 0; i < FLOOR_WAYS && at < 0; i++) {
+        if (s->way[i].hash == key || s->way[i].hash == 0)
+            at = i;
+        else if (s->way[i].floor < s->way[oldest].floor)
+            oldest = i;
+    }
+    if (at < 0) {
+        at = oldest;
+        if (s->way[at].floor > s->evicted)
+            s->evicted = s->way[at].floor;
+        b->n.floor_evictions++;
+        s->way[at].floor = 0;
+    }
+    if (s->way[at].hash != key)
+        s->way[at].floor = 0;
+    s->way[at].hash = key;
+    if (floor > s->way[at].floor)
+        s->way[at].floor = floor;
+}
+
+void floors_apply(broker_t *b, uint64_t h, uint64_t floor)
+{
+    floor_file_t *t = b->floors.map;
+    if (h) {
+        set_apply(b, set_of(b, h), way_hash(h), floor);
+        b->n.floors_applied++;
+    }
+    if (floor > t->global)
+        t->global = floor;
+}
+
+void floors_apply_sets(broker_t *b, uint32_t first, const floor_set_t *sets, uint32_t n)
+{
+    floor_file_t *t = b->floors.map;
+    for (uint32_t i = 0; i < n && first + i < FLOOR_SETS; i++) {
+        floor_set_t *s = &t->set[first + i];
+        const floor_set_t *in = &sets[i];
+        if (in->evicted > s->evicted)
+            s->evicted = in->evicted;
+        for (int w = 0; w < FLOOR_WAYS; w++)
+            if (in->way[w].hash)
+                set_apply(b, s, in->way[w].hash, in->way[w].floor);
+    }
+}
+
+void floors_raise_all(broker_t *b)
+{
+    floor_file_t *t = b->floors.map;
+    uint64_t stamp = now_us();
+    if (stamp <= t->global)
+        stamp = t->global + 1;
+    for (uint32_t i = 0; i < FLOOR_SETS; i++)
+        t->set[i].evicted = stamp;
+    t->global = stamp;
 }
 
 size_t floors_frame(broker_t *b, const request_t *r, uint8_t *out)

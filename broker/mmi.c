@@ -50,6 +50,11 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"fanout_lost", n->fanout_lost},
         {"invalidations", n->invalidations},
         {"floor_evictions", n->floor_evictions},
+        {"takeovers", n->takeovers},
+        {"floors_applied", n->floors_applied},
+        {"passive_refused", n->passive_refused},
+        {"pair_state", (uint64_t)b->pair.state},
+        {"pair_synced", b->pair.synced},
         /* table sizes */
         {"workers", b->nworkers},
         {"services", b->nservices},

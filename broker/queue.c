@@ -224,6 +224,17 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg)
 {
+    char msg[200];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(msg, sizeof msg, fmt, arg);
+#pragma GCC diagnostic pop
+    reply_error_at(b, client, service, body, code, "", msg);
+}
+
+void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                    int code, const char *path, const char *msg)
+{
     msgpack_zone_clear(&b->zone);
     const msgpack_object *id = NULL;
     msgpack_object obj;
@@ -232,12 +243,7 @@ void reply_error(broker_t *b, const ident_t *client, const char *service, const 
                                  &b->zone, &obj, &perr) == 0)
         id = ac_wire_get(&obj, "id");
     ac_error_t err;
-    char msg[200];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    snprintf(msg, sizeof msg, fmt, arg);
-#pragma GCC diagnostic pop
-    ac_error_set(&err, code, "", "%s", msg);
+    ac_error_set(&err, code, path, "%s", msg);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -657,6 +663,11 @@ void on_client_message(broker_t *b)
     name[nlen] = '\0';
     if (strncmp(name, "mmi.", 4) == 0) {
         on_mmi(b, &client, name, C_BODY);
+        return;
+    }
+    if (!pair_client_request(b)) {
+        reply_error_at(b, &client, name, &m->f[C_BODY], AC_EUNAVAILABLE, "broker.passive",
+                       "this broker is the passive one of a pair: ask its peer");
         return;
     }
     b->n.requests++;

@@ -38,8 +38,8 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     static ac_setting_t t[32];
     size_t i = 0;
 #define S(nm, ty, dst, lo, hi, hp) t[i++] = (ac_setting_t){nm, ty, dst, lo, hi, hp}
-    S("broker", AC_SET_ENDPOINT, &c->broker, AC_ENDPOINT_CONNECT, 0,
-      "the broker's worker endpoint");
+    S("broker", AC_SET_ENDPOINT, &c->broker, AC_ENDPOINT_CONNECT, AC_ENDPOINT_LIST,
+      "the broker's worker endpoint (a pair's two, comma-separated: both are served)");
     S("events", AC_SET_ENDPOINT, &c->events, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL,
       "the broker's events-in endpoint (XSUB), or empty for none");
     S("combiner", AC_SET_PATH, &c->combiner, 0, 0,

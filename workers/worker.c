@@ -37,7 +37,7 @@ static void send_command(zsock_t *sock, int command, zmsg_t *msg)
     zmsg_destroy(&msg);
 }
 
-static zsock_t *connect_broker(worker_t *w)
+static zsock_t *connect_broker(worker_t *w, const char *endpoint)
 {
     zsock_t *s = zsock_new(ZMQ_DEALER);
     if (!s)
@@ -47,7 +47,7 @@ static zsock_t *connect_broker(worker_t *w)
     zsock_set_rcvhwm(s, 100000);
     zsock_set_sndhwm(s, 100000);
     ac_curve_keys_apply(&w->keys, s);
-    if (zsock_connect(s, "%s", w->cfg.broker) != 0) {
+    if (zsock_connect(s, "%s", endpoint) != 0) {
         zsock_destroy(&s);
         return NULL;
     }
@@ -57,15 +57,21 @@ static zsock_t *connect_broker(worker_t *w)
     zmsg_addstr(ready, w->cfg.host);
     send_command(s, AC_MDPW_READY, ready);
     if (w->cfg.verbose)
-        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid,
-                w->cfg.broker, w->cfg.credit);
+        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid, endpoint,
+                w->cfg.credit);
     return s;
 }
 
-/* The broker link: the DEALER and a monitor that reports its connection dropping. */
+/* A broker link: the DEALER and a monitor that reports its connection dropping, and the
+   link's timers. A worker of a pair of brokers has one link to each and serves both. */
 typedef struct {
-    zsock_t *sock; /* DEALER to the broker's backend */
-    zsock_t *mon;  /* PAIR: ZMQ_EVENT_DISCONNECTED of sock */
+    char *endpoint;       /* the broker's backend */
+    zsock_t *sock;        /* DEALER to it */
+    zsock_t *mon;         /* PAIR: ZMQ_EVENT_DISCONNECTED of sock */
+    int64_t heartbeat_at; /* next heartbeat to send */
+    int64_t last_heard;   /* last message from the broker */
+    int64_t backoff;      /* next reconnection's wait */
+    bool reconnect;       /* to be reopened */
 } link_t;
 
 static void link_close(link_t *l)
@@ -82,7 +88,7 @@ static int link_open(worker_t *w, link_t *l)
     static unsigned s_links; /* monitor names are released asynchronously: never reuse one */
     char ep[64];
     l->mon = NULL;
-    l->sock = connect_broker(w);
+    l->sock = connect_broker(w, l->endpoint);
     if (!l->sock)
         return -1;
     snprintf(ep, sizeof ep, "inproc://ac-worker-monitor-%u", s_links++);
@@ -129,6 +135,7 @@ static link_state_t link_state(link_t *l)
 
 typedef struct {
     zmsg_t *req[PENDING_MAX]; /* [envelope = tag + client][empty][body], arrival order */
+    int link[PENDING_MAX];    /* the link each came on (its reply goes back there) */
     int n;                    /* requests held */
     struct {
         const uint8_t *id; /* the client's bytes (in a held envelope or a copy) */
@@ -139,8 +146,9 @@ typedef struct {
     int nclients; /* clients seen since idle */
 } pending_t;
 
-static void pending_add(pending_t *p, zmsg_t **msg_p)
+static void pending_add(pending_t *p, zmsg_t **msg_p, int link)
 {
+    p->link[p->n] = link;
     p->req[p->n++] = *msg_p;
     *msg_p = NULL;
 }
@@ -162,8 +170,8 @@ static int client_of(pending_t *p, zmsg_t *req)
     return i;
 }
 
-/* Takes the next request to serve off p. */
-static zmsg_t *fair_pick(pending_t *p)
+/* Takes the next request to serve off p; *link is the link it came on. */
+static zmsg_t *fair_pick(pending_t *p, int *link)
 {
     int best = 0, best_served = INT32_MAX, best_client = 0;
     for (int i = 0; i < p->n; i++) {
@@ -176,32 +184,47 @@ static zmsg_t *fair_pick(pending_t *p)
     }
     p->clients[best_client].served++;
     zmsg_t *req = p->req[best];
+    *link = p->link[best];
     memmove(&p->req[best], &p->req[best + 1], (size_t)(p->n - best - 1) * sizeof p->req[0]);
+    memmove(&p->link[best], &p->link[best + 1], (size_t)(p->n - best - 1) * sizeof p->link[0]);
     if (--p->n == 0)
         p->nclients = 0;
     return req;
 }
 
-static void pending_clear(pending_t *p)
+/* Drops the requests that came on link (all when link < 0): its broker re-queues them. */
+static void pending_drop(pending_t *p, int link)
 {
-    for (int i = 0; i < p->n; i++)
-        zmsg_destroy(&p->req[i]);
-    p->n = p->nclients = 0;
+    int kept = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (link < 0 || p->link[i] == link) {
+            zmsg_destroy(&p->req[i]);
+        } else {
+            p->req[kept] = p->req[i];
+            p->link[kept++] = p->link[i];
+        }
+    }
+    p->n = kept;
+    if (!kept)
+        p->nclients = 0;
 }
 
 /* Replies held until the L3 writes behind them are committed (store_sync). */
 #define UNSENT_MAX 64
-static zmsg_t *s_unsent[UNSENT_MAX];
+static struct {
+    zmsg_t *reply; /* [envelope][empty][body] */
+    zsock_t *sock; /* the link it goes back on */
+} s_unsent[UNSENT_MAX];
 static int s_nunsent;
 
 /* Commits the L3 writes queued so far, then sends the replies that waited for them. */
-static void send_unsent(worker_t *w, zsock_t *sock)
+static void send_unsent(worker_t *w)
 {
     if (!s_nunsent)
         return;
     ac_store_flush(w->store);
     for (int i = 0; i < s_nunsent; i++)
-        send_command(sock, AC_MDPW_REPLY, s_unsent[i]);
+        send_command(s_unsent[i].sock, AC_MDPW_REPLY, s_unsent[i].reply);
     s_nunsent = 0;
 }
 
@@ -220,9 +243,10 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
     zmsg_addmem(reply, NULL, 0);
     zmsg_addmem(reply, w->reply.data, w->reply.size);
     if (w->cfg.store_sync && w->wrote_store) {
-        s_unsent[s_nunsent++] = reply;
+        s_unsent[s_nunsent].reply = reply;
+        s_unsent[s_nunsent++].sock = sock;
         if (s_nunsent == UNSENT_MAX)
-            send_unsent(w, sock);
+            send_unsent(w);
     } else {
         send_command(sock, AC_MDPW_REPLY, reply);
     }
@@ -232,8 +256,7 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
 }
 
 /* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
-static int on_broker_message(worker_t *w, pending_t *p, zsock_t *sock, zmsg_t **msg_p,
-                             uint64_t *bad)
+static int on_broker_message(worker_t *w, pending_t *p, int link, zmsg_t **msg_p, uint64_t *bad)
 {
     (void)w;
     zmsg_t *msg = *msg_p;
@@ -251,8 +274,7 @@ static int on_broker_message(worker_t *w, pending_t *p, zsock_t *sock, zmsg_t **
         if (!envelope || zframe_size(envelope) < 8 || !delim || zframe_size(delim) != 0 || !body)
             (*bad)++;
         else
-            pending_add(p, msg_p);
-        (void)sock;
+            pending_add(p, msg_p, link);
     } else if (command == AC_MDPW_DISCONNECT) {
         result = 1;
     } else if (command != AC_MDPW_HEARTBEAT) {
@@ -267,21 +289,20 @@ done:
 
 static pending_t s_pending;
 
-/* Reads what is queued on the link without waiting (up to room in s_pending): commands are
-   handled, requests held. True when the broker asked us to reconnect. */
-static bool drain(worker_t *w, link_t *l, uint64_t *bad, int64_t *last_heard, int64_t *backoff)
+/* Reads what is queued on link i without waiting (up to room in s_pending): commands are
+   handled, requests held. Marks the link for reconnection when the broker asks. */
+static void drain(worker_t *w, link_t *links, int i, uint64_t *bad)
 {
-    bool reconnect = false;
-    for (int n = 0; n < 1024 && !reconnect && s_pending.n < PENDING_MAX; n++) {
+    link_t *l = &links[i];
+    for (int n = 0; n < 1024 && !l->reconnect && s_pending.n < PENDING_MAX; n++) {
         zmsg_t *msg = zmsg_recv_nowait(l->sock);
         if (!msg)
             break;
-        *last_heard = clock_ms();
-        *backoff = 100;
-        reconnect = on_broker_message(w, &s_pending, l->sock, &msg, bad) == 1;
+        l->last_heard = clock_ms();
+        l->backoff = 100;
+        l->reconnect = on_broker_message(w, &s_pending, i, &msg, bad) == 1;
         zmsg_destroy(&msg);
     }
-    return reconnect;
 }
 
 /* Waits *backoff ms before a reconnection, then doubles it up to reconnect_max_ms. */
@@ -291,86 +312,128 @@ static void back_off(const worker_t *w, int64_t *backoff)
     *backoff = *backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : *backoff * 2;
 }
 
-/* The MDP loop. The broker is presumed gone when its connection drops (the monitor says so
-   at once: a fresh socket says READY, and reaches the broker as soon as one listens again)
-   or when it has been silent for `liveness` heartbeats (a host that vanished without
-   closing the connection: then with backoff). */
+/* Checks link l after a poll: its monitor (dropped, refused) and its broker's silence; a
+   link to reopen is marked. */
+static void watch(worker_t *w, link_t *l, bool monitor_readable)
+{
+    link_state_t st = !l->reconnect && monitor_readable ? link_state(l) : LINK_UP;
+    if (st == LINK_DROPPED) {
+        if (w->cfg.verbose)
+            fprintf(stderr, "actorcore-worker[%d]: broker %s dropped, reconnecting\n", w->pid,
+                    l->endpoint);
+        l->reconnect = true;
+    } else if (st == LINK_REFUSED) {
+        /* Not a transient drop: retrying at once would only be refused again. */
+        fprintf(stderr,
+                "actorcore-worker[%d]: the broker refused this worker's handshake (security "
+                "none on one side, or curve.cert's certificate not in its curve.workers "
+                "folder?); retrying in %lld ms\n",
+                w->pid, (long long)l->backoff);
+        back_off(w, &l->backoff);
+        l->reconnect = true;
+    }
+    if (!l->reconnect && clock_ms() - l->last_heard > w->cfg.heartbeat_ms * w->cfg.liveness) {
+        if (w->cfg.verbose)
+            fprintf(stderr, "actorcore-worker[%d]: broker %s silent, reconnecting in %lld ms\n",
+                    w->pid, l->endpoint, (long long)l->backoff);
+        back_off(w, &l->backoff);
+        l->reconnect = true;
+    }
+}
+
+/* The MDP loop, over one link per broker (a pair's two). A broker is presumed gone when
+   its connection drops (the monitor says so at once: a fresh socket says READY, and
+   reaches the broker as soon as one listens again) or when it has been silent for
+   `liveness` heartbeats (a host that vanished without closing the connection: then with
+   backoff). */
 static int run(worker_t *w)
 {
-    link_t l;
-    if (link_open(w, &l) != 0) {
-        /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
-        fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", w->cfg.broker,
-                zmq_strerror(zmq_errno()));
-        return 2;
+    char *eps[AC_ENDPOINTS_MAX];
+    int nlinks = ac_endpoint_list_split(w->cfg.broker, eps, AC_ENDPOINTS_MAX);
+    link_t links[AC_ENDPOINTS_MAX];
+    memset(links, 0, sizeof links);
+    int status = 0, opened = 0;
+    int64_t interval = w->cfg.heartbeat_ms;
+    for (; opened < nlinks; opened++) {
+        link_t *l = &links[opened];
+        l->endpoint = eps[opened];
+        l->backoff = 100;
+        l->last_heard = clock_ms();
+        l->heartbeat_at = l->last_heard + interval;
+        if (link_open(w, l) != 0) {
+            /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
+            fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", l->endpoint,
+                    zmq_strerror(zmq_errno()));
+            status = 2;
+            break;
+        }
     }
-    int64_t interval = w->cfg.heartbeat_ms, backoff = 100;
-    int64_t heartbeat_at = clock_ms() + interval, last_heard = clock_ms();
     uint64_t bad = 0;
-    while (!zsys_interrupted) {
-        zmq_pollitem_t items[] = {{zsock_resolve(l.sock), 0, ZMQ_POLLIN, 0},
-                                  {zsock_resolve(l.mon), 0, ZMQ_POLLIN, 0}};
-        int64_t wait = heartbeat_at - clock_ms();
-        int rc = zmq_poll(items, 2, wait > 0 ? (long)wait : 0);
+    while (!status && !zsys_interrupted) {
+        zmq_pollitem_t items[2 * AC_ENDPOINTS_MAX];
+        int64_t wait = INT64_MAX, now = clock_ms();
+        for (int i = 0; i < nlinks; i++) {
+            items[2 * i] = (zmq_pollitem_t){zsock_resolve(links[i].sock), 0, ZMQ_POLLIN, 0};
+            items[2 * i + 1] = (zmq_pollitem_t){zsock_resolve(links[i].mon), 0, ZMQ_POLLIN, 0};
+            if (links[i].heartbeat_at - now < wait)
+                wait = links[i].heartbeat_at - now;
+        }
+        int rc = zmq_poll(items, 2 * nlinks, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno == EINTR && !zsys_interrupted)
             continue; /* e.g. SIGCONT after SIGSTOP: poll is never restarted */
         if (rc < 0)
             break; /* interrupted: stop */
-        bool reconnect = false;
-        if (items[0].revents & ZMQ_POLLIN)
-            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
+        for (int i = 0; i < nlinks; i++)
+            if (items[2 * i].revents & ZMQ_POLLIN)
+                drain(w, links, i, &bad);
         /* Serve what is held one request at a time, reading what arrived in between, so a
            newcomer's request is weighed against the backlog at once. */
-        while (!reconnect && s_pending.n) {
-            serve(w, l.sock, fair_pick(&s_pending));
-            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
+        while (s_pending.n) {
+            int link;
+            zmsg_t *req = fair_pick(&s_pending, &link);
+            if (links[link].reconnect) {
+                zmsg_destroy(&req); /* its broker re-queues it */
+                continue;
+            }
+            serve(w, links[link].sock, req);
+            for (int i = 0; i < nlinks; i++)
+                drain(w, links, i, &bad);
         }
-        send_unsent(w, l.sock);
-        link_state_t st = !reconnect && (items[1].revents & ZMQ_POLLIN) ? link_state(&l) : LINK_UP;
-        if (st == LINK_DROPPED) {
-            if (w->cfg.verbose)
-                fprintf(stderr, "actorcore-worker[%d]: broker connection dropped, reconnecting\n",
-                        w->pid);
-            reconnect = true;
-        } else if (st == LINK_REFUSED) {
-            /* Not a transient drop: retrying at once would only be refused again. */
-            fprintf(stderr,
-                    "actorcore-worker[%d]: the broker refused this worker's handshake (security "
-                    "none on one side, or curve.cert's certificate not in its curve.workers "
-                    "folder?); retrying in %lld ms\n",
-                    w->pid, (long long)backoff);
-            back_off(w, &backoff);
-            reconnect = true;
-        }
-        int64_t now = clock_ms();
-        if (!reconnect && now - last_heard > interval * w->cfg.liveness) {
-            if (w->cfg.verbose)
-                fprintf(stderr, "actorcore-worker[%d]: broker silent, reconnecting in %lld ms\n",
-                        w->pid, (long long)backoff);
-            back_off(w, &backoff);
-            reconnect = true;
-        }
-        if (reconnect) {
-            pending_clear(&s_pending); /* the broker re-queues what this link held */
-            link_close(&l);
-            if (link_open(w, &l) != 0)
-                return 1;
-            last_heard = clock_ms();
-            heartbeat_at = last_heard + interval;
-            continue;
-        }
-        if (now >= heartbeat_at) {
-            send_command(l.sock, AC_MDPW_HEARTBEAT, NULL);
-            heartbeat_at = now + interval;
+        send_unsent(w);
+        for (int i = 0; i < nlinks; i++) {
+            link_t *l = &links[i];
+            watch(w, l, items[2 * i + 1].revents & ZMQ_POLLIN);
+            if (l->reconnect) {
+                pending_drop(&s_pending, i); /* the broker re-queues what this link held */
+                link_close(l);
+                l->reconnect = false;
+                if (link_open(w, l) != 0) {
+                    status = 1;
+                    break;
+                }
+                l->last_heard = clock_ms();
+                l->heartbeat_at = l->last_heard + interval;
+                continue;
+            }
+            if (clock_ms() >= l->heartbeat_at) {
+                send_command(l->sock, AC_MDPW_HEARTBEAT, NULL);
+                l->heartbeat_at = clock_ms() + interval;
+            }
         }
     }
-    send_command(l.sock, AC_MDPW_DISCONNECT, NULL);
-    pending_clear(&s_pending);
-    link_close(&l);
+    send_unsent(w);
+    for (int i = 0; i < opened; i++) {
+        if (links[i].sock)
+            send_command(links[i].sock, AC_MDPW_DISCONNECT, NULL);
+        link_close(&links[i]);
+    }
+    pending_drop(&s_pending, -1);
+    for (int i = 0; i < nlinks; i++)
+        free(eps[i]);
     if (bad && w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
                 (unsigned long long)bad);
-    return 0;
+    return status;
 }
 
 int main(int argc, char **argv)
