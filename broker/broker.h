@@ -96,6 +96,7 @@ struct request {
     bool live;                       /* in use */
     bool has_key;                    /* names an actor: key is its hash */
     uint8_t nbody;                   /* body frames */
+    bool packed;                     /* its client spoke packed: so is its answer */
     int16_t requeues;                /* times its worker was lost */
     uint64_t key;                    /* hash of the actor id, for affinity */
     size_t bytes;                    /* what it costs against queue_max_bytes */
@@ -135,6 +136,7 @@ struct worker {
     ident_t id;         /* routing id */
     uint64_t seed;      /* hash of the id: its rendezvous weights */
     uint64_t host;      /* hash of its READY's host label (its seed without one) */
+    bool packed;        /* speaks the packed framing (service/mdp.h) */
     service_t *service; /* the service it serves */
     int credit;         /* outstanding requests allowed */
     int inflight;       /* outstanding requests now */
@@ -305,6 +307,7 @@ typedef struct {
     pair_t pair;                 /* the primary / backup pair (pair.c) */
     uint64_t ids[FLOOR_IDS_MAX]; /* scratch: the actors a request names (skim_body) */
     mpart_t in;                  /* the message being handled */
+    bool in_packed;              /* it came packed from a client (rewritten as plain MDP) */
     /* requests */
     pool_t requests;   /* the slab of request_t: slot = pool index */
     size_t held_bytes; /* bytes of every request the broker holds */
@@ -373,6 +376,8 @@ request_t *queue_pop(broker_t *b, service_t *s);
 /* Sends [client][empty][MDPC01][service] then the frames of body from index from (moved). */
 void send_to_client(broker_t *b, const ident_t *client, const service_t *s, const char *name,
                     mpart_t *body, int from);
+/* The answer to r: packed when its client spoke packed, else as send_to_client. */
+void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from);
 /* Answers a client with an error, echoing the id of body (NULL: nil id). */
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg);

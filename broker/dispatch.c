@@ -186,8 +186,29 @@ worker_t *choose_worker(broker_t *b, service_t *s, const request_t *r)
 void send_to(broker_t *b, worker_t *w, const request_t *tagged, request_t *from,
              const uint8_t *floors, size_t flen)
 {
-    uint8_t env[8 + IDENT_MAX];
     uint64_t tag = request_tag(tagged);
+    if (w->packed) {
+        /* [worker][head = magic, REQUEST, envelope, floors][body...] */
+        uint8_t head[AC_PACKED_HEAD + 8 + IDENT_MAX + AC_FLOORS_FRAME_MAX];
+        size_t env_len = 8 + (size_t)from->client.len;
+        memcpy(head, AC_PACKED_MAGIC, 4);
+        head[4] = AC_MDPW_REQUEST;
+        head[5] = (uint8_t)env_len;
+        head[6] = (uint8_t)(env_len >> 8);
+        memcpy(head + AC_PACKED_HEAD, &tag, 8);
+        memcpy(head + AC_PACKED_HEAD + 8, from->client.b, from->client.len);
+        memcpy(head + AC_PACKED_HEAD + env_len, floors, flen);
+        if (frame_send(b->be, w->id.b, w->id.len, true) != 0) {
+            b->n.unroutable++;
+            worker_unreachable(b);
+            return;
+        }
+        frame_send(b->be, head, AC_PACKED_HEAD + env_len + flen, true);
+        for (int f = 0; f < from->nbody; f++)
+            frame_send_msg(b->be, &from->body[f], true, f + 1 < from->nbody);
+        return;
+    }
+    uint8_t env[8 + IDENT_MAX];
     memcpy(env, &tag, 8);
     memcpy(env + 8, from->client.b, from->client.len);
     if (send_worker_command(b, &w->id, AC_MDPW_REQUEST, true) == 0) {

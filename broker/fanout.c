@@ -82,7 +82,7 @@ static void reply_invalidated(broker_t *b, request_t *p)
     one.n = 1;
     if (zmq_msg_init_size(&one.f[0], sb.size) == 0) {
         memcpy(zmq_msg_data(&one.f[0]), sb.data, sb.size);
-        send_to_client(b, &p->client, p->service, NULL, &one, 0);
+        send_answer(b, p, &one, 0);
         zmq_msg_close(&one.f[0]);
     }
     msgpack_sbuffer_destroy(&sb);
@@ -105,7 +105,7 @@ static void finish(broker_t *b, request_t *p)
         one.n = 1;
         zmq_msg_init(&one.f[0]);
         zmq_msg_move(&one.f[0], &p->best);
-        send_to_client(b, &p->client, s, NULL, &one, 0);
+        send_answer(b, p, &one, 0);
         zmq_msg_close(&one.f[0]);
     }
     request_free(b, p);

@@ -221,6 +221,59 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
     send_frames(b, client, s ? s->name : name, &body->f[from], body->n - from);
 }
 
+void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
+{
+    if (!r->packed) {
+        send_to_client(b, &r->client, r->service, NULL, body, from);
+        return;
+    }
+    uint8_t head[AC_PACKED_HEAD + 255];
+    size_t n = r->service->name_len;
+    memcpy(head, AC_PACKED_MAGIC, 4);
+    head[4] = AC_PACKED_ANSWER;
+    head[5] = (uint8_t)n;
+    head[6] = 0;
+    memcpy(head + AC_PACKED_HEAD, r->service->name, n);
+    if (frame_send(b->fe, r->client.b, r->client.len, true) != 0) {
+        b->n.unroutable++;
+        return;
+    }
+    frame_send(b->fe, head, AC_PACKED_HEAD + n, body->n > from);
+    for (int i = from; i < body->n; i++)
+        frame_send_msg(b->fe, &body->f[i], false, i + 1 < body->n);
+}
+
+/* A packed client message [client][head][body...] rewritten in place as plain MDP,
+   [client][empty][MDPC01][service][body...]; false when it is not one. */
+static bool unpack_client(broker_t *b)
+{
+    mpart_t *m = &b->in;
+    if (m->overflow || m->n < 3 || m->n - 2 > BODY_FRAMES_MAX ||
+        zmq_msg_size(&m->f[1]) < AC_PACKED_HEAD)
+        return false;
+    const uint8_t *h = zmq_msg_data(&m->f[1]);
+    size_t n = (size_t)h[5] | (size_t)h[6] << 8;
+    if (memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != AC_PACKED_CLIENT ||
+        AC_PACKED_HEAD + n != zmq_msg_size(&m->f[1]) || n == 0 || n > 255)
+        return false;
+    for (int f = m->n - 1; f >= 2; f--) /* the body frames move up by two */
+        zmq_msg_move(&m->f[f + 2], &m->f[f]);
+    zmq_msg_t service;
+    zmq_msg_init_size(&service, n);
+    memcpy(zmq_msg_data(&service), h + AC_PACKED_HEAD, n);
+    zmq_msg_close(&m->f[1]);
+    zmq_msg_init(&m->f[1]);
+    zmq_msg_close(&m->f[2]);
+    zmq_msg_init_size(&m->f[2], 6);
+    memcpy(zmq_msg_data(&m->f[2]), AC_MDPC, 6);
+    zmq_msg_close(&m->f[3]);
+    zmq_msg_init(&m->f[3]);
+    zmq_msg_move(&m->f[3], &service);
+    zmq_msg_close(&service);
+    m->n += 2;
+    return true;
+}
+
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg)
 {
@@ -651,6 +704,7 @@ void on_client_message(broker_t *b)
     mpart_t *m = &b->in;
     ident_t client;
     char name[256];
+    b->in_packed = unpack_client(b);
     size_t nlen = m->n > C_SERVICE ? zmq_msg_size(&m->f[C_SERVICE]) : 0;
     if (m->overflow || m->n <= C_BODY || m->n - C_BODY > BODY_FRAMES_MAX ||
         !ident_from(&client, &m->f[C_CLIENT]) || zmq_msg_size(&m->f[C_EMPTY]) != 0 ||
@@ -695,6 +749,7 @@ void on_client_message(broker_t *b)
         return;
     }
     r->client = client;
+    r->packed = b->in_packed;
     r->nbody = (uint8_t)(m->n - C_BODY);
     for (int f = 0; f < r->nbody; f++)
         zmq_msg_move(&r->body[f], &m->f[C_BODY + f]);

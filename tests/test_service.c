@@ -905,9 +905,37 @@ static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
     svc_stop(s.broker, SIGTERM, 3000);
 }
 
+/* The C client speaks the broker's packed framing by default and plain MDP/0.1 when asked
+   (service/mdp.h): the same request gets the same snapshot either way. */
+static void a_plain_mdp_client_and_a_packed_one_get_the_same_answer(void **state)
+{
+    (void)state;
+    char outs[512], t[16];
+    one_flat(outs, sizeof outs, "strength", 7);
+    char *got[2];
+    for (int plain = 0; plain < 2; plain++) {
+        ac_client_config_t cfg = {.plain_mdp = plain};
+        ac_client_t *c = ac_client_new(s_main.fe, &cfg);
+        send_resolve(c, outs, NULL, false, NULL);
+        ac_reply_t r;
+        recv_one(c, &r, 10000);
+        parsed_t p = {0};
+        const msgpack_object *o = parse_reply(&p, &r);
+        assert_true(reply_ok(o));
+        assert_string_equal(tier_of(o, t, sizeof t), "miss");
+        got[plain] = to_json(ac_wire_get(o, "snapshot"));
+        msgpack_zone_free(p.zone);
+        ac_client_destroy(&c);
+    }
+    assert_string_equal(got[0], got[1]);
+    free(got[0]);
+    free(got[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_plain_mdp_client_and_a_packed_one_get_the_same_answer),
         cmocka_unit_test(golden_cases_through_broker_and_two_workers_equal_the_cli),
         cmocka_unit_test(cache_tiers_get_invalidate_and_modes),
         cmocka_unit_test(subscriber_receives_only_its_actors_events),

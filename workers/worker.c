@@ -55,6 +55,7 @@ static zsock_t *connect_broker(worker_t *w, const char *endpoint)
     zmsg_addstr(ready, AC_SERVICE);
     zmsg_addstrf(ready, "%lld", w->cfg.credit);
     zmsg_addstr(ready, w->cfg.host);
+    zmsg_addstr(ready, AC_PACKED_OPTION); /* our broker then sends [head][body] */
     send_command(s, AC_MDPW_READY, ready);
     if (w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid, endpoint,
@@ -146,6 +147,32 @@ typedef struct {
     int nclients; /* clients seen since idle */
 } pending_t;
 
+/* A request that came packed (service/mdp.h) is held with this bit on its link index,
+   and answered packed. */
+#define LINK_PACKED 0x100
+
+/* Sends a reply [envelope][empty][body] on sock, plain MDP or packed. */
+static void send_reply(zsock_t *sock, zmsg_t *reply, bool packed)
+{
+    if (!packed) {
+        send_command(sock, AC_MDPW_REPLY, reply);
+        return;
+    }
+    zframe_t *env = zmsg_pop(reply), *delim = zmsg_pop(reply);
+    size_t n = zframe_size(env);
+    uint8_t head[AC_PACKED_HEAD + 8 + 255];
+    memcpy(head, AC_PACKED_MAGIC, 4);
+    head[4] = AC_MDPW_REPLY;
+    head[5] = (uint8_t)n;
+    head[6] = (uint8_t)(n >> 8);
+    memcpy(head + AC_PACKED_HEAD, zframe_data(env), n < 8 + 255 ? n : 8 + 255);
+    zmsg_pushmem(reply, head, AC_PACKED_HEAD + (n < 8 + 255 ? n : 8 + 255));
+    zmsg_send(&reply, sock);
+    zmsg_destroy(&reply);
+    zframe_destroy(&env);
+    zframe_destroy(&delim);
+}
+
 static void pending_add(pending_t *p, zmsg_t **msg_p, int link)
 {
     p->link[p->n] = link;
@@ -197,7 +224,7 @@ static void pending_drop(pending_t *p, int link)
 {
     int kept = 0;
     for (int i = 0; i < p->n; i++) {
-        if (link < 0 || p->link[i] == link) {
+        if (link < 0 || (p->link[i] & ~LINK_PACKED) == link) {
             zmsg_destroy(&p->req[i]);
         } else {
             p->req[kept] = p->req[i];
@@ -214,6 +241,7 @@ static void pending_drop(pending_t *p, int link)
 static struct {
     zmsg_t *reply; /* [envelope][empty][body] */
     zsock_t *sock; /* the link it goes back on */
+    bool packed;   /* answered packed */
 } s_unsent[UNSENT_MAX];
 static int s_nunsent;
 
@@ -224,13 +252,13 @@ static void send_unsent(worker_t *w)
         return;
     ac_store_flush(w->store);
     for (int i = 0; i < s_nunsent; i++)
-        send_command(s_unsent[i].sock, AC_MDPW_REPLY, s_unsent[i].reply);
+        send_reply(s_unsent[i].sock, s_unsent[i].reply, s_unsent[i].packed);
     s_nunsent = 0;
 }
 
 /* Resolves one held request and replies (with store_sync, once its L3 write is
    committed: the replies of a run of requests share one commit). */
-static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
+static void serve(worker_t *w, zsock_t *sock, zmsg_t *req, bool packed)
 {
     zframe_t *envelope = zmsg_pop(req), *delim = zmsg_pop(req), *body = zmsg_pop(req);
     /* The broker's floors frame is the last one, after the body (and any extra body frame
@@ -244,11 +272,12 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
     zmsg_addmem(reply, w->reply.data, w->reply.size);
     if (w->cfg.store_sync && w->wrote_store) {
         s_unsent[s_nunsent].reply = reply;
+        s_unsent[s_nunsent].packed = packed;
         s_unsent[s_nunsent++].sock = sock;
         if (s_nunsent == UNSENT_MAX)
             send_unsent(w);
     } else {
-        send_command(sock, AC_MDPW_REPLY, reply);
+        send_reply(sock, reply, packed);
     }
     zframe_destroy(&delim);
     zframe_destroy(&body);
@@ -256,9 +285,39 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
 }
 
 /* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
+/* A packed request [head][body...] becomes the held form [envelope][empty][body][floors]
+   (false when it is not one). */
+static bool unpack_request(zmsg_t **msg_p)
+{
+    zframe_t *head = zmsg_first(*msg_p);
+    const uint8_t *h = zframe_data(head);
+    size_t n = zframe_size(head);
+    if (zmsg_size(*msg_p) < 2 || n < AC_PACKED_HEAD || memcmp(h, AC_PACKED_MAGIC, 4) != 0 ||
+        h[4] != AC_MDPW_REQUEST)
+        return false;
+    size_t env = (size_t)h[5] | (size_t)h[6] << 8;
+    if (env < 8 || AC_PACKED_HEAD + env > n)
+        return false;
+    zmsg_t *held = zmsg_new();
+    zmsg_addmem(held, h + AC_PACKED_HEAD, env);
+    zmsg_addmem(held, NULL, 0);
+    head = zmsg_pop(*msg_p);
+    zframe_t *body = zmsg_pop(*msg_p);
+    zmsg_append(held, &body);
+    zmsg_addmem(held, h + AC_PACKED_HEAD + env, n - AC_PACKED_HEAD - env);
+    zframe_destroy(&head);
+    zmsg_destroy(msg_p);
+    *msg_p = held;
+    return true;
+}
+
 static int on_broker_message(worker_t *w, pending_t *p, int link, zmsg_t **msg_p, uint64_t *bad)
 {
     (void)w;
+    if (unpack_request(msg_p)) {
+        pending_add(p, msg_p, link | LINK_PACKED);
+        return 0;
+    }
     zmsg_t *msg = *msg_p;
     zframe_t *empty = zmsg_pop(msg), *proto = zmsg_pop(msg), *cmd = zmsg_pop(msg);
     int result = 0;
@@ -391,11 +450,13 @@ static int run(worker_t *w)
         while (s_pending.n) {
             int link;
             zmsg_t *req = fair_pick(&s_pending, &link);
+            bool packed = link & LINK_PACKED;
+            link &= ~LINK_PACKED;
             if (links[link].reconnect) {
                 zmsg_destroy(&req); /* its broker re-queues it */
                 continue;
             }
-            serve(w, links[link].sock, req);
+            serve(w, links[link].sock, req, packed);
             for (int i = 0; i < nlinks; i++)
                 drain(w, links, i, &bad);
         }

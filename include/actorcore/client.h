@@ -32,6 +32,10 @@ typedef struct {
        makes ac_client_new fail. */
     const char *curve_cert;
     const char *curve_server;
+    /* Requests go to actorcore-broker in its packed framing (two frames instead of four,
+       each frame being one CURVE message); set plain_mdp to speak plain MDP/0.1 to another
+       MDP broker. */
+    int plain_mdp;
 } ac_client_config_t;
 
 typedef struct {

@@ -27,6 +27,7 @@
 #include "actorcore/error.h"
 #include "actorcore/wire.h"
 #include "service/curve.h"
+#include "service/mdp.h"
 #include "service/settings.h"
 
 #define FAILOVER_MS 250 /* a broker of a pair that does not connect in this long: the next */
@@ -191,6 +192,7 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
         return NULL;
     c->cfg.timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     c->cfg.retries = cfg && cfg->retries >= 0 ? cfg->retries : 2;
+    c->cfg.plain_mdp = cfg && cfg->plain_mdp;
     ac_error_t err;
     if (!endpoint || ac_endpoint_list_check("endpoint", endpoint, false, &err) != 0) {
         free(c);
@@ -260,9 +262,20 @@ static int transmit(ac_client_t *c, const pending_t *p)
     if (!c->sock)
         return -1;
     zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, NULL, 0);
-    zmsg_addstr(msg, AC_MDPC);
-    zmsg_addstr(msg, AC_SERVICE);
+    if (c->cfg.plain_mdp) {
+        zmsg_addmem(msg, NULL, 0);
+        zmsg_addstr(msg, AC_MDPC);
+        zmsg_addstr(msg, AC_SERVICE);
+    } else { /* [head][body] (service/mdp.h) */
+        uint8_t head[AC_PACKED_HEAD + sizeof AC_SERVICE];
+        size_t n = strlen(AC_SERVICE);
+        memcpy(head, AC_PACKED_MAGIC, 4);
+        head[4] = AC_PACKED_CLIENT;
+        head[5] = (uint8_t)n;
+        head[6] = 0;
+        memcpy(head + AC_PACKED_HEAD, AC_SERVICE, n);
+        zmsg_addmem(msg, head, AC_PACKED_HEAD + n);
+    }
     zmsg_addmem(msg, p->body, p->len);
     int rc = zmsg_send(&msg, c->sock);
     zmsg_destroy(&msg);
@@ -461,7 +474,10 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         /* [empty][MDPC01][service][body] */
         zframe_t *f = zmsg_first(msg);
         zframe_t *body = zmsg_last(msg);
-        if (zmsg_size(msg) < 4 || zframe_size(f) != 0) {
+        bool packed = zmsg_size(msg) == 2 && zframe_size(f) >= AC_PACKED_HEAD &&
+                      memcmp(zframe_data(f), AC_PACKED_MAGIC, 4) == 0 &&
+                      zframe_data(f)[4] == AC_PACKED_ANSWER;
+        if (!packed && (zmsg_size(msg) < 4 || zframe_size(f) != 0)) {
             zmsg_destroy(&msg);
             c->stats.duplicates++;
             continue;
