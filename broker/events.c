@@ -23,6 +23,9 @@ static zsock_t *bound(broker_t *b, int type, const char *setting, const char *en
         return NULL;
     }
     auth_secure(b, s, domain);
+    /* Events are at most once: past this many per peer, libzmq drops. */
+    zsock_set_sndhwm(s, (int)b->cfg.events_hwm);
+    zsock_set_rcvhwm(s, (int)b->cfg.events_hwm);
     if (zsock_bind(s, "%s", endpoint) < 0) {
         fprintf(stderr, "actorcore-broker: --%s: cannot bind %s: %s\n", setting, endpoint,
                 zmq_strerror(zmq_errno()));
@@ -44,6 +47,11 @@ static void *proxy_main(void *arg)
     return NULL;
 }
 
+void events_own_endpoint(const broker_t *b, char *buf, size_t size)
+{
+    snprintf(buf, size, "inproc://ac-broker-publish-%p", (const void *)b);
+}
+
 int events_start(broker_t *b)
 {
     static unsigned s_n; /* one control endpoint per start, never reused */
@@ -54,6 +62,13 @@ int events_start(broker_t *b)
     e->xpub = e->xsub ? bound(b, ZMQ_XPUB, "events-out", b->cfg.events_out, AC_ZAP_CLIENTS) : NULL;
     if (!e->xpub)
         return -1;
+    /* The broker's own publisher (ingest.c) reaches the forwarder in-process too. */
+    char own[64];
+    events_own_endpoint(b, own, sizeof own);
+    if (zsock_bind(e->xsub, "%s", own) < 0) {
+        fprintf(stderr, "actorcore-broker: cannot bind %s: %s\n", own, zmq_strerror(zmq_errno()));
+        return -1;
+    }
     e->ctl = zsock_new(ZMQ_PAIR);
     e->ctl_peer = zsock_new(ZMQ_PAIR);
     if (!e->ctl || !e->ctl_peer || zsock_bind(e->ctl, "%s", ep) < 0 ||
