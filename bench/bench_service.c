@@ -37,6 +37,7 @@
 #include "actorcore/cache.h"
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
+#include "keys.h"
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
@@ -218,39 +219,18 @@ static void patch_actor(uint32_t actor)
     }
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* n actor numbers from the fixed seed: Zipf(AFF_ZIPF_S) by rank (actor k - 1 is the k-th
-   most requested; drawn by binary search of the cumulative weights), or uniform. */
+/* n actor numbers from the fixed seed: Zipf(AFF_ZIPF_S) by rank (keys.h), or uniform. */
 static uint32_t *aff_sequence(bool zipf, size_t n)
 {
     uint32_t *seq = malloc(n * sizeof *seq);
-    double *cdf = malloc(AFF_ACTORS * sizeof *cdf);
-    double total = 0;
-    for (uint32_t k = 0; k < AFF_ACTORS; k++)
-        cdf[k] = total += pow(k + 1, -AFF_ZIPF_S);
-    uint64_t state = AFF_SEED + zipf;
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
-        uint32_t lo = 0, hi = AFF_ACTORS - 1;
-        if (!zipf)
-            lo = (uint32_t)(u * AFF_ACTORS);
-        while (zipf && lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (cdf[mid] <= u * total)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        seq[i] = lo;
+    keys_t keys;
+    if (!seq || keys_init(&keys, AFF_ACTORS, zipf ? AFF_ZIPF_S : 0, AFF_SEED + zipf)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
     }
-    free(cdf);
+    for (size_t i = 0; i < n; i++)
+        seq[i] = keys_next(&keys);
+    keys_fini(&keys);
     return seq;
 }
 
