@@ -75,6 +75,7 @@ struct hb_load {
     bh_hist_t hist;                /* this run's latencies */
     uint64_t done;                 /* replies this run */
     int inflight;                  /* requests in flight */
+    char label[96];                /* what the progress line says is running */
 };
 
 /* ---- request bodies ---- */
@@ -304,6 +305,11 @@ void hb_load_destroy(hb_load_t **self_p)
     close(l->tfd);
     free(l);
     *self_p = NULL;
+}
+
+void hb_load_label(hb_load_t *self, const char *label)
+{
+    snprintf(self->label, sizeof self->label, "%s", label);
 }
 
 size_t hb_load_request_bytes(const hb_load_t *self)
@@ -580,7 +586,7 @@ void hb_load_run(hb_load_t *l, double seconds, double rate, int per_socket, hb_r
     }
     uint64_t t1 = now_ns();
     if (tty)
-        fprintf(stderr, "\r%100s\r", "");
+        fprintf(stderr, "\r%140s\r", "");
     out->done = l->done;
     out->seconds = (double)(t1 - t0) * 1e-9;
     out->rate = (double)l->done / out->seconds;

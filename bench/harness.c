@@ -188,9 +188,14 @@ static summary_t measure(const hb_opts_t *o, hb_load_t *l, const hb_cluster_t *c
                          const char *prefix, double rate)
 {
     hb_run_t runs[HB_MAX_RUNS], warm;
+    char label[96];
+    snprintf(label, sizeof label, "warm-up");
+    hb_load_label(l, label);
     if (o->warmup > 0)
         hb_load_run(l, o->warmup, rate, 0, &warm);
     for (int i = 0; i < o->runs; i++) {
+        snprintf(label, sizeof label, "run %d of %d", i + 1, o->runs);
+        hb_load_label(l, label);
         hb_load_run(l, o->duration, rate, 0, &runs[i]);
         for (int q = 0; q < 5; q++)
             runs[i].q[q] = bh_quantile(runs[i].hist, (double[]){0.5, 0.9, 0.99, 0.999, 1.0}[q]);
@@ -689,6 +694,17 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     atexit(cleanup);
     settings_of(&o, mode);
+    /* Other work on the machine moves every figure: say so, and keep it in the file. */
+    double load[3];
+    if (getloadavg(load, 3) == 3) {
+        hb_setting("loadavg_1min_at_start", json_real(load[0]));
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (load[0] > 0.5 * (double)cpus)
+            fprintf(stderr,
+                    "actorcore-bench: the machine is busy (load average %.2f on %ld CPUs): "
+                    "expect noisy figures\n",
+                    load[0], cpus);
+    }
     switch (m) {
     case 0:
         hb_mode_inproc(&o);

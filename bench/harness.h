@@ -160,6 +160,8 @@ void hb_load_destroy(hb_load_t **self_p);
    `rate` requests/s (0: closed loop, `depth` in flight per socket). Every reply checked;
    missing replies fail after the drain timeout. */
 void hb_load_run(hb_load_t *self, double seconds, double rate, int per_socket, hb_run_t *out);
+/* What the progress line names (e.g. "run 2 of 3"). */
+void hb_load_label(hb_load_t *self, const char *label);
 /* The request body size in bytes. */
 size_t hb_load_request_bytes(const hb_load_t *self);
 
