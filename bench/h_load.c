@@ -363,16 +363,17 @@ static void wrong(const char *what, mp_span_t body)
 /* Checks one snapshot against the reference, and its ActorId when keyed. */
 static void check_snapshot(hb_load_t *l, mp_span_t snap, uint32_t key, mp_span_t body)
 {
-    if (!mp_span_eq(mp_get(snap, "Primary"), l->ref_p) ||
-        !mp_span_eq(mp_get(snap, "Derived"), l->ref_d) ||
-        !mp_span_eq(mp_get(snap, "CapsUsed"), l->ref_c))
+    static const char *const keys[] = {"Primary", "Derived", "CapsUsed", "ActorId"};
+    mp_span_t v[4];
+    if (mp_get_many(snap, keys, 4, v) != 0 || !mp_span_eq(v[0], l->ref_p) ||
+        !mp_span_eq(v[1], l->ref_d) || !mp_span_eq(v[2], l->ref_c))
         wrong("a snapshot whose Primary, Derived or CapsUsed differ from the reference computed "
               "in process",
               body);
     if (l->keyed) {
         char want[16];
         snprintf(want, sizeof want, "bench-%0*u", KEY_DIGITS, key);
-        if (!mp_str_eq(mp_get(snap, "ActorId"), want, 6 + KEY_DIGITS))
+        if (!mp_str_eq(v[3], want, 6 + KEY_DIGITS))
             wrong("the snapshot of another actor", body);
     }
 }
@@ -501,6 +502,7 @@ void hb_load_run(hb_load_t *l, double seconds, double rate, int per_socket, hb_r
     int rr = 0;
     bool issuing = true;
     bool blocked = false; /* open loop: a request is due and every slot is busy */
+    uint64_t armed = 0;   /* the time the pacing timer is set to */
     struct epoll_event ev[64];
     for (;;) {
         uint64_t now = now_ns();
@@ -554,8 +556,9 @@ void hb_load_run(hb_load_t *l, double seconds, double rate, int per_socket, hb_r
             next_progress = now + 500000000;
         }
         int timeout = progress_made ? 0 : 100;
-        if (!progress_made && issuing && rate > 0 && !blocked) {
-            uint64_t due = t0 + (uint64_t)((double)opened * interval);
+        if (!progress_made && issuing && rate > 0 && !blocked &&
+            t0 + (uint64_t)((double)opened * interval) != armed) {
+            uint64_t due = armed = t0 + (uint64_t)((double)opened * interval);
             struct itimerspec its = {{0, 0},
                                      {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)}};
             timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);

@@ -181,6 +181,39 @@ static inline mp_span_t mp_get(mp_span_t m, const char *key)
     return none;
 }
 
+/* The values under keys[0..n-1] of the map m, in one pass (out[i].p NULL when absent);
+   -1 when m is not a map or is malformed, else 0. */
+static inline int mp_get_many(mp_span_t m, const char *const *keys, int n, mp_span_t *out)
+{
+    const unsigned char *end = m.p + m.len;
+    uint64_t count;
+    int kind;
+    for (int i = 0; i < n; i++)
+        out[i] = (mp_span_t){NULL, 0};
+    size_t h = m.p ? mp_header(m.p, end, &count, &kind) : 0;
+    if (!h || kind != 2)
+        return -1;
+    const unsigned char *q = m.p + h;
+    for (uint64_t i = 0; i < count; i++) {
+        size_t ks = mp_skip(q, end, true);
+        if (!ks)
+            return -1;
+        const unsigned char *k = q;
+        q += ks;
+        size_t vs = mp_skip(q, end, true);
+        if (!vs)
+            return -1;
+        for (int j = 0; j < n; j++) {
+            size_t klen = strlen(keys[j]);
+            if (((*k & 0xe0) == 0xa0 && ks == klen + 1 && memcmp(k + 1, keys[j], klen) == 0) ||
+                (*k == 0xd9 && ks == klen + 2 && memcmp(k + 2, keys[j], klen) == 0))
+                out[j] = (mp_span_t){q, vs};
+        }
+        q += vs;
+    }
+    return 0;
+}
+
 /* The element count of the array a, or -1 when a is not one; *first gets its first
    element. */
 static inline int64_t mp_array(mp_span_t a, const unsigned char **first)
