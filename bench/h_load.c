@@ -76,6 +76,7 @@ struct hb_load {
     uint64_t done;                 /* replies this run */
     int inflight;                  /* requests in flight */
     char label[96];                /* what the progress line says is running */
+    uint64_t tick_ns;              /* open loop: pacing granularity (0: each request) */
 };
 
 /* ---- request bodies ---- */
@@ -237,6 +238,7 @@ hb_load_t *hb_load_new(const hb_opts_t *o, const hb_cluster_t *c, hb_check_t che
     l->batch = check == HB_CHECK_ECHO ? 1 : o->batch;
     l->echo_bytes = echo_bytes;
     l->keyed = check != HB_CHECK_W1;
+    l->tick_ns = (uint64_t)o->tick_us * 1000;
     if (keys_init(&l->gen, (uint32_t)o->keys, o->zipf, 0x5eed0010u))
         hb_fail("out of memory");
     build_body(l);
@@ -557,8 +559,14 @@ void hb_load_run(hb_load_t *l, double seconds, double rate, int per_socket, hb_r
         }
         int timeout = progress_made ? 0 : 100;
         if (!progress_made && issuing && rate > 0 && !blocked &&
-            t0 + (uint64_t)((double)opened * interval) != armed) {
-            uint64_t due = armed = t0 + (uint64_t)((double)opened * interval);
+            t0 + (uint64_t)((double)opened * interval) > armed) {
+            /* With --tick-us, wake at the next tick after the intended time: requests due
+               within a tick leave together (fewer wake-ups; each still timed from its own
+               intended time, so the wait shows in its latency). */
+            uint64_t due = t0 + (uint64_t)((double)opened * interval), tick = l->tick_ns;
+            if (tick)
+                due = (due + tick - 1) / tick * tick;
+            armed = due;
             struct itimerspec its = {{0, 0},
                                      {(time_t)(due / 1000000000ull), (long)(due % 1000000000ull)}};
             timerfd_settime(l->tfd, TFD_TIMER_ABSTIME, &its, NULL);

@@ -195,6 +195,12 @@ const char *hb_write_results(const hb_opts_t *o, int argc, char **argv)
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     if (o->out) {
         snprintf(path, sizeof path, "%s", o->out);
+        /* Make the folders the file goes in. */
+        for (char *slash = strchr(path + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+            *slash = '\0';
+            mkdir(path, 0755);
+            *slash = '/';
+        }
     } else {
         mkdir(o->results_dir, 0755);
         snprintf(path, sizeof path, "%s/%s.json", o->results_dir, stamp);

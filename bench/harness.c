@@ -55,6 +55,9 @@ static const char s_usage[] =
     "  --zipf S          Zipf exponent over the keys (default 0: uniform)\n"
     "  --rate R          open loop at R requests/s, latency from each intended send time\n"
     "  --sweep           closed loop, then open loop at 10..120 % of its rate (a chart)\n"
+    "  --tick-us T       open loop: send the requests due within T us together (fewer\n"
+    "                    wake-ups of the harness; still timed from each intended time;\n"
+    "                    default 0: each request at its own time)\n"
     "  --clients N       clients mode: sockets (default 5000)\n"
     "  --worker-bin P    the worker program to start (default: the one built beside)\n"
     "  --config-dir D    registries, subsystems and demo actor (default: the source's config/)\n"
@@ -183,24 +186,36 @@ static summary_t record(const char *prefix, hb_run_t *r, int runs, int batch, bo
     return s;
 }
 
+/* One measured run of l into *r, with its quantiles. */
+static void one_run(const hb_opts_t *o, hb_load_t *l, const hb_cluster_t *c, double rate, int i,
+                    hb_run_t *r)
+{
+    static const double qs[5] = {0.5, 0.9, 0.99, 0.999, 1.0};
+    char label[96];
+    snprintf(label, sizeof label, "run %d of %d", i + 1, o->runs);
+    hb_load_label(l, label);
+    hb_load_run(l, o->duration, rate, 0, r);
+    for (int q = 0; q < 5; q++)
+        r->q[q] = bh_quantile(r->hist, qs[q]);
+    r->n_workers = c->n_workers;
+}
+
+static void warm_up(const hb_opts_t *o, hb_load_t *l, double rate)
+{
+    hb_run_t warm;
+    hb_load_label(l, "warm-up");
+    if (o->warmup > 0)
+        hb_load_run(l, o->warmup, rate, 0, &warm);
+}
+
 /* Warm-up, then o->runs runs of one load at `rate` (0: closed loop); figures under prefix. */
 static summary_t measure(const hb_opts_t *o, hb_load_t *l, const hb_cluster_t *c,
                          const char *prefix, double rate)
 {
-    hb_run_t runs[HB_MAX_RUNS], warm;
-    char label[96];
-    snprintf(label, sizeof label, "warm-up");
-    hb_load_label(l, label);
-    if (o->warmup > 0)
-        hb_load_run(l, o->warmup, rate, 0, &warm);
-    for (int i = 0; i < o->runs; i++) {
-        snprintf(label, sizeof label, "run %d of %d", i + 1, o->runs);
-        hb_load_label(l, label);
-        hb_load_run(l, o->duration, rate, 0, &runs[i]);
-        for (int q = 0; q < 5; q++)
-            runs[i].q[q] = bh_quantile(runs[i].hist, (double[]){0.5, 0.9, 0.99, 0.999, 1.0}[q]);
-        runs[i].n_workers = c->n_workers;
-    }
+    hb_run_t runs[HB_MAX_RUNS];
+    warm_up(o, l, rate);
+    for (int i = 0; i < o->runs; i++)
+        one_run(o, l, c, rate, i, &runs[i]);
     return record(prefix, runs, o->runs, o->batch, c->broker > 0);
 }
 
@@ -240,6 +255,7 @@ static void settings_of(const hb_opts_t *o, const char *mode)
     hb_setting("zipf", json_real(o->zipf));
     hb_setting("rate", json_real(o->rate));
     hb_setting("sweep", json_boolean(o->sweep));
+    hb_setting("tick_us", json_integer(o->tick_us));
     hb_setting("clients", json_integer(o->clients));
     hb_setting("worker_bin", o->worker_bin ? json_string(o->worker_bin) : json_null());
 }
@@ -305,27 +321,36 @@ static summary_t mode_service(const hb_opts_t *o, const char *what)
     return s;
 }
 
-/* The echo mode: the broker, then the bare forwarder, each with o->workers echo workers. */
+/* The echo mode: the broker and the bare forwarder, each with o->workers echo workers, both
+   up at once and measured in alternating runs (broker, forwarder, broker, ...), so that the
+   machine's drift falls on both alike. */
 static void mode_echo(const hb_opts_t *o, summary_t out[2])
 {
     size_t reply = hb_w2_reply_bytes(o);
+    hb_cluster_t c[2];
+    hb_load_t *l[2];
+    hb_run_t runs[2][HB_MAX_RUNS];
     for (int fw = 0; fw < 2; fw++) {
-        hb_cluster_t c;
-        hb_cluster_start(&c, o, fw == 1, HB_WORKER_ECHO, o->workers, reply);
-        hb_load_t *l = hb_load_new(o, &c, HB_CHECK_ECHO, 0, reply);
+        hb_cluster_start(&c[fw], o, fw == 1, HB_WORKER_ECHO, o->workers, reply);
+        l[fw] = hb_load_new(o, &c[fw], HB_CHECK_ECHO, 0, reply);
+    }
+    for (int fw = 0; fw < 2; fw++)
+        warm_up(o, l[fw], 0);
+    for (int i = 0; i < o->runs; i++)
+        for (int fw = 0; fw < 2; fw++)
+            one_run(o, l[fw], &c[fw], 0, i, &runs[fw][i]);
+    for (int fw = 0; fw < 2; fw++) {
         char prefix[200];
         snprintf(prefix, sizeof prefix, "echo/%s/%s/c%dx%d", fw ? "forwarder" : "broker",
                  o->transport, o->connections, o->depth);
-        hb_opts_t one = *o;
-        one.batch = 1;
-        out[fw] = measure(&one, l, &c, prefix, 0);
-        hb_load_destroy(&l);
-        hb_cluster_stop(&c);
+        out[fw] = record(prefix, runs[fw], o->runs, 1, true);
+        hb_load_destroy(&l[fw]);
+        hb_cluster_stop(&c[fw]);
     }
     char title[300];
     snprintf(title, sizeof title,
              "echo: actorcore-broker and the bare forwarder, %d echo workers each (W2 request, "
-             "%zu-byte reply), %d sockets x %d in flight",
+             "%zu-byte reply), %d sockets x %d in flight, runs alternating",
              o->workers, reply, o->connections, o->depth);
     hb_setting("echo_reply_bytes", json_integer((json_int_t)reply));
     hb_table(title);
@@ -531,6 +556,7 @@ int main(int argc, char **argv)
         O_ZIPF,
         O_RATE,
         O_SWEEP,
+        O_TICK,
         O_CLIENTS,
         O_WBIN,
         O_CONF,
@@ -539,21 +565,35 @@ int main(int argc, char **argv)
         O_CMP,
         O_NOPROG
     };
-    static const struct option longs[] = {
-        {"duration", 1, 0, O_DUR},        {"warmup", 1, 0, O_WARM},
-        {"runs", 1, 0, O_RUNS},           {"threads", 1, 0, O_THREADS},
-        {"broker", 1, 0, O_BROKER},       {"curve-cert", 1, 0, O_CERT},
-        {"curve-server", 1, 0, O_SERVER}, {"workers", 1, 0, O_WORKERS},
-        {"connections", 1, 0, O_CONN},    {"depth", 1, 0, O_DEPTH},
-        {"transport", 1, 0, O_TRANSPORT}, {"workload", 1, 0, O_WORKLOAD},
-        {"batch", 1, 0, O_BATCH},         {"cache", 1, 0, O_CACHE},
-        {"keys", 1, 0, O_KEYS},           {"zipf", 1, 0, O_ZIPF},
-        {"rate", 1, 0, O_RATE},           {"sweep", 0, 0, O_SWEEP},
-        {"clients", 1, 0, O_CLIENTS},     {"worker-bin", 1, 0, O_WBIN},
-        {"config-dir", 1, 0, O_CONF},     {"out", 1, 0, O_OUT},
-        {"results-dir", 1, 0, O_RDIR},    {"compare", 1, 0, O_CMP},
-        {"no-progress", 0, 0, O_NOPROG},  {"help", 0, 0, 'h'},
-        {"version", 0, 0, 'V'},           {0, 0, 0, 0}};
+    static const struct option longs[] = {{"duration", 1, 0, O_DUR},
+                                          {"warmup", 1, 0, O_WARM},
+                                          {"runs", 1, 0, O_RUNS},
+                                          {"threads", 1, 0, O_THREADS},
+                                          {"broker", 1, 0, O_BROKER},
+                                          {"curve-cert", 1, 0, O_CERT},
+                                          {"curve-server", 1, 0, O_SERVER},
+                                          {"workers", 1, 0, O_WORKERS},
+                                          {"connections", 1, 0, O_CONN},
+                                          {"depth", 1, 0, O_DEPTH},
+                                          {"transport", 1, 0, O_TRANSPORT},
+                                          {"workload", 1, 0, O_WORKLOAD},
+                                          {"batch", 1, 0, O_BATCH},
+                                          {"cache", 1, 0, O_CACHE},
+                                          {"keys", 1, 0, O_KEYS},
+                                          {"zipf", 1, 0, O_ZIPF},
+                                          {"rate", 1, 0, O_RATE},
+                                          {"sweep", 0, 0, O_SWEEP},
+                                          {"tick-us", 1, 0, O_TICK},
+                                          {"clients", 1, 0, O_CLIENTS},
+                                          {"worker-bin", 1, 0, O_WBIN},
+                                          {"config-dir", 1, 0, O_CONF},
+                                          {"out", 1, 0, O_OUT},
+                                          {"results-dir", 1, 0, O_RDIR},
+                                          {"compare", 1, 0, O_CMP},
+                                          {"no-progress", 0, 0, O_NOPROG},
+                                          {"help", 0, 0, 'h'},
+                                          {"version", 0, 0, 'V'},
+                                          {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
@@ -617,6 +657,9 @@ int main(int argc, char **argv)
             break;
         case O_SWEEP:
             o.sweep = true;
+            break;
+        case O_TICK:
+            o.tick_us = (int)num("--tick-us", optarg, 0, 100000);
             break;
         case O_CLIENTS:
             o.clients = (int)num("--clients", optarg, 1, 100000);

@@ -48,6 +48,7 @@ typedef struct {
     double zipf;              /* Zipf exponent over the keys; 0: uniform */
     double rate;              /* open loop: requests/s (0: closed loop) */
     bool sweep;               /* a sweep of open-loop rates up to saturation */
+    int tick_us;              /* open loop: requests due within a tick leave together */
     int clients;              /* clients mode: sockets */
     const char *out;          /* result file; NULL: results_dir/<timestamp>.json */
     const char *results_dir;  /* where result files and charts go */
