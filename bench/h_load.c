@@ -610,3 +610,20 @@ void hb_load_run(hb_load_t *l, double seconds, double rate, int per_socket, hb_r
         out->cpu_workers += out->cpu_worker[i];
     }
 }
+
+void hb_load_probe(hb_load_t *l, int timeout_ms)
+{
+    bh_reset(&l->hist);
+    l->done = 0;
+    send_request(l, 0, 0);
+    uint64_t end = now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    while (!drain(l, 0) && now_ns() < end) {
+        struct epoll_event ev[8];
+        epoll_wait(l->epfd, ev, 8, 50);
+    }
+    if (!l->done)
+        hb_fail("no reply from %s within %d ms: is a broker there with workers of the "
+                "actorcore service, and does it run CURVE (then give --curve-cert and "
+                "--curve-server)?",
+                l->c->frontend, timeout_ms);
+}

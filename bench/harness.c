@@ -282,6 +282,7 @@ static summary_t mode_service(const hb_opts_t *o, const char *what)
     service_cluster(o, &c);
     hb_load_t *l =
         hb_load_new(o, &c, strcmp(o->workload, "w1") == 0 ? HB_CHECK_W1 : HB_CHECK_W2, 0, 0);
+    hb_load_probe(l, 5000);
     char prefix[200], name[260];
     service_prefix(o, what, prefix, sizeof prefix);
     summary_t s;
@@ -333,6 +334,7 @@ static void mode_echo(const hb_opts_t *o, summary_t out[2])
     for (int fw = 0; fw < 2; fw++) {
         hb_cluster_start(&c[fw], o, fw == 1, HB_WORKER_ECHO, o->workers, reply);
         l[fw] = hb_load_new(o, &c[fw], HB_CHECK_ECHO, 0, reply);
+        hb_load_probe(l[fw], 5000);
     }
     for (int fw = 0; fw < 2; fw++)
         warm_up(o, l[fw], 0);
@@ -366,6 +368,7 @@ static void mode_clients(const hb_opts_t *o)
         hb_rss_kib(c.broker, &rss0, &peak0);
     double t0 = now_s();
     hb_load_t *l = hb_load_new(o, &c, HB_CHECK_W2, o->clients, 0);
+    hb_load_probe(l, 5000);
     double setup = now_s() - t0;
     hb_run_t r[HB_MAX_RUNS];
     double secs[HB_MAX_RUNS], p50[HB_MAX_RUNS], p99[HB_MAX_RUNS], mx[HB_MAX_RUNS];

@@ -161,6 +161,9 @@ void hb_load_destroy(hb_load_t **self_p);
    `rate` requests/s (0: closed loop, `depth` in flight per socket). Every reply checked;
    missing replies fail after the drain timeout. */
 void hb_load_run(hb_load_t *self, double seconds, double rate, int per_socket, hb_run_t *out);
+/* One request on the first socket, answered within timeout_ms or the program fails with
+   a hint (no broker, no workers, CURVE keys missing or refused). */
+void hb_load_probe(hb_load_t *self, int timeout_ms);
 /* What the progress line names (e.g. "run 2 of 3"). */
 void hb_load_label(hb_load_t *self, const char *label);
 /* The request body size in bytes. */

@@ -3,7 +3,7 @@
 a complete result file, --compare / compare flag a regression and only a regression, a
 cluster that answers wrong fails the run, bad flags are exit 2. Nothing here checks speed.
 
-usage: check_bench_harness.py BENCH BROKER WORKER SOURCE_DIR
+usage: check_bench_harness.py BENCH BROKER WORKER CLI SOURCE_DIR
 """
 import json
 import os
@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-BENCH, BROKER, WORKER, SOURCE = sys.argv[1:5]
+BENCH, BROKER, WORKER, CLI, SOURCE = sys.argv[1:6]
 TINY = ["--duration", "0.3", "--warmup", "0.1", "--runs", "3", "--no-progress"]
 failures = []
 
@@ -139,7 +139,41 @@ try:
              "1", "--depth", "2", "--out", os.path.join(tmp, "right.json")] + TINY)
     check(r.returncode == 0, "the same cluster against its own --config-dir passes: %s" % r.stderr.strip()[-200:])
 
-    # 4. Bad flags are exit 2, --help exit 0.
+    # 4. A cluster running CURVE: measured with the harness's keys; without them the run
+    #    fails at once with a hint instead of waiting for replies that cannot come.
+    keys = os.path.join(tmp, "keys")
+    os.makedirs(os.path.join(keys, "clients"))
+    os.makedirs(os.path.join(keys, "workers"))
+    for name in ("broker", "worker", "loadgen"):
+        subprocess.run([CLI, "keygen", os.path.join(keys, name)], check=True, capture_output=True)
+    shutil.copy(os.path.join(keys, "worker"), os.path.join(keys, "workers"))
+    shutil.copy(os.path.join(keys, "loadgen"), os.path.join(keys, "clients"))
+    fe, be, ei, eo = free_ports(4)
+    procs.append(subprocess.Popen([BROKER, "--frontend", "tcp://127.0.0.1:%d" % fe, "--backend",
+                                   "tcp://127.0.0.1:%d" % be, "--events-in", "tcp://127.0.0.1:%d" % ei,
+                                   "--events-out", "tcp://127.0.0.1:%d" % eo, "--security", "curve",
+                                   "--curve-cert", os.path.join(keys, "broker"), "--curve-clients",
+                                   os.path.join(keys, "clients"), "--curve-workers",
+                                   os.path.join(keys, "workers")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.2)
+    procs.append(subprocess.Popen([WORKER, "--broker", "tcp://127.0.0.1:%d" % be, "--events", "",
+                                   "--combiner", os.path.join(SOURCE, "config", "combiner.yaml"),
+                                   "--layers", os.path.join(SOURCE, "config", "cap_layers.yaml"),
+                                   "--subsystems", os.path.join(SOURCE, "config", "subsystems"),
+                                   "--store", "none", "--security", "curve", "--curve-cert",
+                                   os.path.join(keys, "worker"), "--curve-server",
+                                   os.path.join(keys, "broker")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    time.sleep(0.5)
+    curve = ["service", "--broker", "tcp://127.0.0.1:%d" % fe, "--connections", "1", "--depth", "2"]
+    r = run(curve + ["--curve-cert", os.path.join(keys, "loadgen"), "--curve-server",
+                     os.path.join(keys, "broker"), "--out", os.path.join(tmp, "curve.json")] + TINY)
+    check(r.returncode == 0, "a CURVE cluster measured with the harness's keys: %s" % r.stderr.strip()[-200:])
+    r = run(curve + ["--out", os.path.join(tmp, "nokeys.json")] + TINY)
+    check(r.returncode == 1 and "CURVE" in r.stderr, "without keys the run fails with a hint")
+
+    # 5. Bad flags are exit 2, --help exit 0.
     check(run(["service", "--depth", "0"]).returncode == 2, "--depth 0 is exit 2")
     check(run(["nosuchmode"]).returncode == 2, "an unknown mode is exit 2")
     check(run(["--help"]).returncode == 0, "--help is exit 0")
