@@ -446,7 +446,8 @@ static int drain(hb_load_t *l, int ci)
             zmq_msg_t *m = n < 4 ? &f[n] : &extra;
             if (n >= 4)
                 zmq_msg_init(&extra);
-            if (zmq_msg_recv(m, k->raw, n ? 0 : ZMQ_DONTWAIT) < 0)
+            /* The parts of a message arrive together: none of them need wait. */
+            if (zmq_msg_recv(m, k->raw, ZMQ_DONTWAIT) < 0)
                 break;
             n++;
             bool more = zmq_msg_more(m);
@@ -458,6 +459,13 @@ static int drain(hb_load_t *l, int ci)
         if (n == 0) {
             for (int i = 0; i < 4; i++)
                 zmq_msg_close(&f[i]);
+            /* A non-blocking recv may leave the socket's commands unprocessed (libzmq
+               throttles that), so ZMQ_FD would stay readable and epoll spin: ZMQ_EVENTS
+               processes them, and tells whether a message came meanwhile. */
+            int events = 0;
+            size_t len = sizeof events;
+            if (zmq_getsockopt(k->raw, ZMQ_EVENTS, &events, &len) == 0 && (events & ZMQ_POLLIN))
+                continue;
             return got;
         }
         uint64_t now = now_ns();
