@@ -179,18 +179,32 @@ static void w2_free(w2_t *w)
     ac_registry_destroy(&w->reg);
 }
 
-size_t hb_w2_reply_bytes(const hb_opts_t *o)
+size_t hb_reply_bytes(const hb_opts_t *o)
 {
-    w2_t w;
-    w2_load(o, &w);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (ac_snapshot_pack_buffer(&sb, w.ref, w.reg, "bench-0000000", 13))
-        hb_fail("cannot pack the W2 snapshot");
+    if (strcmp(o->workload, "w1") == 0) {
+        ac_registry_t *reg = w1_registry();
+        ac_request_t *req = ac_request_new(reg);
+        ac_resolver_t *r = ac_resolver_new(reg);
+        ac_error_t err;
+        const ac_snapshot_t *snap;
+        w1_fill(req, NULL, 0);
+        if (ac_resolve(r, req, &snap, &err) || ac_snapshot_pack_buffer(&sb, snap, reg, NULL, 0))
+            hb_fail("cannot pack the W1 snapshot");
+        ac_resolver_destroy(&r);
+        ac_request_destroy(&req);
+        ac_registry_destroy(&reg);
+    } else {
+        w2_t w;
+        w2_load(o, &w);
+        if (ac_snapshot_pack_buffer(&sb, w.ref, w.reg, "bench-0000000", 13))
+            hb_fail("cannot pack the W2 snapshot");
+        w2_free(&w);
+    }
     /* {id: uint64, ok: true, snapshot: ..., cache: "miss", worker: uint32}: 49 bytes more. */
     size_t n = sb.size + 49;
     msgpack_sbuffer_destroy(&sb);
-    w2_free(&w);
     return n;
 }
 

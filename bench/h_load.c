@@ -58,6 +58,7 @@ struct hb_load {
     const hb_opts_t *o;            /* settings */
     const hb_cluster_t *c;         /* the processes, for their CPU (may have none) */
     hb_check_t check;              /* what a right reply is */
+    hb_check_t shape;              /* the request's workload: HB_CHECK_W1 or HB_CHECK_W2 */
     int n;                         /* sockets */
     int depth;                     /* slots per socket */
     int batch;                     /* actors per request */
@@ -122,24 +123,22 @@ static void demo_actor(const hb_opts_t *o, msgpack_zone *zone, msgpack_object *a
         hb_fail("W2: %s: %s", path, err.message);
 }
 
-/* The request template: {op, <item fields> | items: [...], id: <uint64 patched last>}. */
+/* The request template: {op, <item fields> | items: [...], id: <uint64 patched last>}, of
+   the workload's shape (an echo carries the workload's request too). */
 static void build_body(hb_load_t *l)
 {
     msgpack_zone *zone = msgpack_zone_new(8192);
     msgpack_object actor = {0};
     char *json = NULL;
-    if (l->check == HB_CHECK_W2 || l->check == HB_CHECK_ECHO)
+    hb_check_t check = l->check;
+    l->check = l->shape; /* pack_item packs by shape */
+    if (l->shape == HB_CHECK_W2)
         demo_actor(l->o, zone, &actor, &json);
-    if (l->check == HB_CHECK_ECHO)
-        l->check = HB_CHECK_ECHO; /* the echo carries the W2 request */
     msgpack_sbuffer_init(&l->body);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &l->body, msgpack_sbuffer_write);
-    hb_check_t saved = l->check;
-    if (saved == HB_CHECK_ECHO)
-        l->check = HB_CHECK_W2;
     if (l->batch == 1) {
-        msgpack_pack_map(&pk, l->check == HB_CHECK_W1 ? 3 : 4);
+        msgpack_pack_map(&pk, l->shape == HB_CHECK_W1 ? 3 : 4);
         ac_wire_pack_str(&pk, "op");
         ac_wire_pack_str(&pk, "resolve");
         pack_item(l, &pk, &actor);
@@ -150,19 +149,19 @@ static void build_body(hb_load_t *l)
         ac_wire_pack_str(&pk, "items");
         msgpack_pack_array(&pk, (uint32_t)l->batch);
         for (int i = 0; i < l->batch; i++) {
-            msgpack_pack_map(&pk, l->check == HB_CHECK_W1 ? 1 : 2);
+            msgpack_pack_map(&pk, l->shape == HB_CHECK_W1 ? 1 : 2);
             pack_item(l, &pk, &actor);
         }
     }
     ac_wire_pack_str(&pk, "id");
     msgpack_pack_uint64(&pk, UINT64_MAX);
-    l->check = saved;
+    l->check = check;
     l->key_off = calloc((size_t)l->batch, sizeof *l->key_off);
     int found = 0;
     for (size_t i = 0; i + 13 <= l->body.size && found < l->batch; i++)
         if (memcmp(l->body.data + i, "bench-0000000", 13) == 0)
             l->key_off[found++] = i + 6;
-    if (l->check != HB_CHECK_W1 && found != l->batch)
+    if (l->keyed && found != l->batch)
         hb_fail("the request template lost its actor ids");
     msgpack_zone_free(zone);
     free(json);
@@ -237,7 +236,8 @@ hb_load_t *hb_load_new(const hb_opts_t *o, const hb_cluster_t *c, hb_check_t che
     l->depth = n_sockets > 0 ? 1 : o->depth;
     l->batch = check == HB_CHECK_ECHO ? 1 : o->batch;
     l->echo_bytes = echo_bytes;
-    l->keyed = check != HB_CHECK_W1;
+    l->shape = strcmp(o->workload, "w1") == 0 ? HB_CHECK_W1 : HB_CHECK_W2;
+    l->keyed = l->shape == HB_CHECK_W2;
     l->tick_ns = (uint64_t)o->tick_us * 1000;
     if (keys_init(&l->gen, (uint32_t)o->keys, o->zipf, 0x5eed0010u))
         hb_fail("out of memory");

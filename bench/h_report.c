@@ -18,8 +18,8 @@
 
 #define MAX_FIGURES 1024
 #define MAX_POINTS 256
-/* --compare flags a change only beyond the runs' spread, and never one under this share
-   (run-to-run drift on a busy 2-core machine). */
+/* --compare flags a change only beyond the two files' spreads added, and never one under
+   this share (run-to-run drift on a busy 2-core machine). */
 #define NOISE_FLOOR 0.05
 
 static hb_figure_t s_fig[MAX_FIGURES];
@@ -296,9 +296,9 @@ int hb_compare(const char *old_path)
         return -1;
     }
     json_t *og = json_object_get(json_object_get(old, "git"), "commit");
-    printf("\nCompared with %s (commit %.12s): a change is flagged beyond the larger spread "
-           "(max - min) / median of the two,\nand never under %.0f %%; '/max' and '/p99.9' are "
-           "shown, not judged\n",
+    printf("\nCompared with %s (commit %.12s): a change is flagged beyond the two files' "
+           "spreads (max - min) / median added,\nand never under %.0f %%; '/max' and '/p99.9' "
+           "are shown, not judged\n",
            old_path, json_is_string(og) ? json_string_value(og) : "?", NOISE_FLOOR * 100);
     printf("  %-58s %12s %12s %8s %7s  %s\n", "figure", "old", "new", "change", "spread",
            "verdict");
@@ -323,7 +323,8 @@ int hb_compare(const char *old_path)
             continue;
         compared++;
         double change = (f->median - om) / om;
-        double spread = fmax((ohi - olo) / fabs(om), (f->max - f->min) / fabs(f->median));
+        /* The two files' spreads added: what the runs of either could explain. */
+        double spread = (ohi - olo) / fabs(om) + (f->max - f->min) / fabs(f->median);
         double tol = fmax(spread, NOISE_FLOOR);
         double worse = f->higher_better ? -change : change;
         const char *verdict = "same";

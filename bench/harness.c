@@ -327,10 +327,11 @@ static summary_t mode_service(const hb_opts_t *o, const char *what)
    machine's drift falls on both alike. */
 static void mode_echo(const hb_opts_t *o, summary_t out[2])
 {
-    size_t reply = hb_w2_reply_bytes(o);
+    size_t reply = hb_reply_bytes(o);
     hb_cluster_t c[2];
     hb_load_t *l[2];
     hb_run_t runs[2][HB_MAX_RUNS];
+    size_t request = 0;
     for (int fw = 0; fw < 2; fw++) {
         hb_cluster_start(&c[fw], o, fw == 1, HB_WORKER_ECHO, o->workers, reply);
         l[fw] = hb_load_new(o, &c[fw], HB_CHECK_ECHO, 0, reply);
@@ -343,17 +344,19 @@ static void mode_echo(const hb_opts_t *o, summary_t out[2])
             one_run(o, l[fw], &c[fw], 0, i, &runs[fw][i]);
     for (int fw = 0; fw < 2; fw++) {
         char prefix[200];
-        snprintf(prefix, sizeof prefix, "echo/%s/%s/c%dx%d", fw ? "forwarder" : "broker",
-                 o->transport, o->connections, o->depth);
+        snprintf(prefix, sizeof prefix, "echo/%s/%s/%s/c%dx%d", o->workload,
+                 fw ? "forwarder" : "broker", o->transport, o->connections, o->depth);
         out[fw] = record(prefix, runs[fw], o->runs, 1, true);
+        request = hb_load_request_bytes(l[fw]);
         hb_load_destroy(&l[fw]);
         hb_cluster_stop(&c[fw]);
     }
     char title[300];
     snprintf(title, sizeof title,
-             "echo: actorcore-broker and the bare forwarder, %d echo workers each (W2 request, "
-             "%zu-byte reply), %d sockets x %d in flight, runs alternating",
-             o->workers, reply, o->connections, o->depth);
+             "echo: actorcore-broker and the bare forwarder, %d echo workers each (%s request "
+             "of %zu bytes, %zu-byte reply), %d sockets x %d in flight, runs alternating",
+             o->workers, strcmp(o->workload, "w1") == 0 ? "W1-inline" : "W2", request, reply,
+             o->connections, o->depth);
     hb_setting("echo_reply_bytes", json_integer((json_int_t)reply));
     hb_table(title);
 }
@@ -442,9 +445,12 @@ static void mode_suite(const hb_opts_t *base)
     hb_mode_inproc(&q);
     q.duration = 0.3;
     hb_mode_cache(&q);
-    summary_t echo[2];
+    summary_t echo[2], echo1[2];
     mode_echo(&o, echo);
     hb_opts_t s = o;
+    s.workload = "w1";
+    mode_echo(&s, echo1);
+    s = o;
     summary_t w2 = mode_service(&s, "service");
     s.rate = w2.rate * 0.5;
     summary_t half = mode_service(&s, "service");
@@ -478,14 +484,22 @@ static void mode_suite(const hb_opts_t *base)
            "on this kind of machine)\n");
     char n[300];
     ratio("service W2 closed / echo ceiling (broker + echo workers)", w2.rate, echo[0].rate, "");
-    ratio("service W1-inline closed / echo ceiling", w1.rate, echo[0].rate,
-          "(the echo carries W2's request)");
-    ratio("echo: broker / bare forwarder, replies/s", echo[0].rate, echo[1].rate, "");
-    snprintf(n, sizeof n, "echo/broker/%s/c%dx%d/cpu/broker", o.transport, o.connections, o.depth);
-    double bc = fig(n);
-    snprintf(n, sizeof n, "echo/forwarder/%s/c%dx%d/cpu/broker", o.transport, o.connections,
-             o.depth);
-    ratio("echo: broker / bare forwarder, CPU per request", bc, fig(n), "");
+    ratio("service W1-inline closed / its echo ceiling (W1's request and reply)", w1.rate,
+          echo1[0].rate, "");
+    for (int k = 0; k < 2; k++) {
+        const char *wl = k ? "w1" : "w2";
+        summary_t *e = k ? echo1 : echo;
+        char what[160];
+        snprintf(what, sizeof what, "echo %s: broker / bare forwarder, replies/s", wl);
+        ratio(what, e[0].rate, e[1].rate, "");
+        snprintf(n, sizeof n, "echo/%s/broker/%s/c%dx%d/cpu/broker", wl, o.transport, o.connections,
+                 o.depth);
+        double bc = fig(n);
+        snprintf(n, sizeof n, "echo/%s/forwarder/%s/c%dx%d/cpu/broker", wl, o.transport,
+                 o.connections, o.depth);
+        snprintf(what, sizeof what, "echo %s: broker / bare forwarder, CPU per request", wl);
+        ratio(what, bc, fig(n), "");
+    }
     ratio("inproc W1, 1 thread / Go (5,669 resolves/s)", fig("inproc/w1/t1/b1/rate"), 5669, "");
     ratio("inproc W1, 2 threads / Go (7,744 resolves/s)", fig("inproc/w1/t2/b1/rate"), 7744, "");
     ratio("inproc W1 p50, 1 thread: Go (110 us) / ours", 110, fig("inproc/w1/t1/b1/p50"),

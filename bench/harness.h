@@ -104,8 +104,9 @@ const char *hb_tmpdir(void);
 /* ---- h_inproc.c ---- */
 void hb_mode_inproc(const hb_opts_t *o);
 void hb_mode_cache(const hb_opts_t *o);
-/* Bytes of the W2 reply a worker sends (msgpack {id, ok, snapshot, cache, worker}). */
-size_t hb_w2_reply_bytes(const hb_opts_t *o);
+/* Bytes of the reply a worker sends for o->workload (msgpack {id, ok, snapshot, cache,
+   worker}), for the echo workers to answer as much. */
+size_t hb_reply_bytes(const hb_opts_t *o);
 
 /* ---- h_cluster.c: processes ---- */
 
