@@ -38,6 +38,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "keys.h"
+#include "procs.h"
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
@@ -53,28 +54,18 @@
 #define WARMUP 2000
 #define LIMIT_LAT_REQUESTS 2000
 
-/* Every process started and not yet stopped, and the temporary directory: cleanup (atexit)
-   kills and reaps the ones left and removes the directory, also after a failed check's
-   exit(1). */
-#define MAX_CHILDREN 16
-static pid_t s_children[MAX_CHILDREN];
+/* The temporary directory: cleanup (atexit) kills and reaps the processes left (procs.h)
+   and removes it, also after a failed check's exit(1). */
 static char s_dir[] = "/tmp/ac_bsvc_XXXXXX";
 
 static void stop(pid_t pid)
 {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
+    procs_stop(pid);
 }
 
 static void cleanup(void)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        stop(s_children[i]);
+    procs_kill_all();
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
     if (system(cmd) != 0)
@@ -85,31 +76,7 @@ static void cleanup(void)
    NAME=VALUE entries added to the environment (NULL-terminated). */
 static pid_t spawn_env(const char *const *argv, const char *const *env)
 {
-    /* The child's environment is built before fork: the child only execs. */
-    size_t n = 0, extra = 0;
-    while (environ[n])
-        n++;
-    while (env && env[extra])
-        extra++;
-    char **envp = calloc(n + extra + 1, sizeof *envp);
-    memcpy(envp, environ, n * sizeof *envp);
-    for (size_t i = 0; i < extra; i++)
-        envp[n + i] = (char *)env[i];
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        dup2(nul, 2);
-        execve(argv[0], (char *const *)argv, envp);
-        _exit(127);
-    }
-    free(envp);
-    for (int i = 0; pid > 0 && i < MAX_CHILDREN; i++)
-        if (!s_children[i]) {
-            s_children[i] = pid;
-            break;
-        }
-    return pid;
+    return procs_spawn(argv, env, NULL);
 }
 
 static pid_t spawn(const char *const *argv)

@@ -17,10 +17,9 @@
 #include "actorcore/wire.h"
 #include "bench.h"
 #include "harness.h"
+#include "procs.h"
 
-#define MAX_CHILDREN 64
-static pid_t s_children[MAX_CHILDREN];
-static int s_spawned;
+static int s_spawned; /* children started, for their log files' names */
 
 /* The program `name`: built beside this one (its build-time path), else beside the running
    executable (an installed harness), else in ../libexec/actorcore. */
@@ -46,61 +45,20 @@ static const char *program(const char *built, const char *name)
     hb_fail("cannot find the program %s (looked at %s and beside this program)", name, built);
 }
 
+/* Starts argv with its output in <tmpdir>/<log>-<n>.log; failing to start fails the run. */
 static pid_t spawn(const char *const *argv, const char *log)
 {
-    int slot = 0;
-    while (slot < MAX_CHILDREN && s_children[slot])
-        slot++;
-    if (slot == MAX_CHILDREN)
-        hb_fail("more than %d processes", MAX_CHILDREN);
     char path[1100];
     snprintf(path, sizeof path, "%s/%s-%d.log", hb_tmpdir(), log, s_spawned++);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (nul >= 0)
-            dup2(nul, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = procs_spawn(argv, NULL, path);
     if (pid < 0)
         hb_fail("cannot start %s: %s", argv[0], strerror(errno));
-    s_children[slot] = pid;
     return pid;
-}
-
-/* SIGTERM, up to 3 s to exit, then SIGKILL; reaped either way. */
-static void stop(pid_t pid)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int waited = 0; waitpid(pid, NULL, WNOHANG) != pid; waited += 10) {
-        if (waited >= 3000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            break;
-        }
-        usleep(10000);
-    }
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
 }
 
 void hb_cluster_stop_all(void)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] > 0) {
-            kill(s_children[i], SIGKILL);
-            waitpid(s_children[i], NULL, 0);
-            s_children[i] = 0;
-        }
+    procs_kill_all();
 }
 
 /* The broker's counter `name` from mmi.stats, or -1 when it did not answer in timeout_ms. */
@@ -238,7 +196,7 @@ void hb_cluster_start(hb_cluster_t *c, const hb_opts_t *o, bool forwarder, hb_wo
         if (w >= n)
             break;
         for (int i = 0; i < n; i++)
-            if (waitpid(c->workers[i], NULL, WNOHANG) == c->workers[i])
+            if (procs_exited(c->workers[i]))
                 hb_fail("a worker exited at start (its output is in %s)", hb_tmpdir());
         if (waited > 15000)
             hb_fail("the broker counts %lld workers of %d after 15 s", w, n);
@@ -249,8 +207,8 @@ void hb_cluster_start(hb_cluster_t *c, const hb_opts_t *o, bool forwarder, hb_wo
 void hb_cluster_stop(hb_cluster_t *c)
 {
     for (int i = 0; i < c->n_workers; i++)
-        stop(c->workers[i]);
-    stop(c->broker);
+        procs_stop(c->workers[i]);
+    procs_stop(c->broker);
     c->n_workers = 0;
     c->broker = 0;
 }
