@@ -28,8 +28,9 @@ static const char s_usage[] =
     "            batches of 1, 10 and 100\n"
     "  cache     L1 get / put on 1,000 and 100,000 keys, 1 and 2 threads; L3 get, put\n"
     "            (each committed) and write-behind\n"
-    "  echo      the transport ceiling: the broker, then the bare forwarder of bench/, each\n"
-    "            with --workers echo workers answering a reply of the W2 snapshot's size\n"
+    "  echo      the transport ceiling: the broker and the bare forwarder of bench/, runs\n"
+    "            alternating, each with --workers echo workers answering the --workload's\n"
+    "            request with a reply of its size\n"
     "  service   --workload through a broker and --workers workers started here, or a running\n"
     "            cluster (--broker EP); closed loop, open loop (--rate) or --sweep\n"
     "  clients   --clients sockets, each one request in flight, --runs rounds: time, broker RSS\n"
@@ -137,8 +138,7 @@ typedef struct {
 /* Records the figures of `runs` runs under prefix. */
 static summary_t record(const char *prefix, hb_run_t *r, int runs, int batch, bool ours)
 {
-    static const double qs[] = {0.5, 0.9, 0.99, 0.999, 1.0};
-    static const char *const qn[] = {"p50", "p90", "p99", "p99.9", "max"};
+    static const char *const qn[] = {"p50", "p90", "p99", "p99.9", "max"}; /* hb_run_t.q */
     double v[HB_MAX_RUNS];
     char name[200];
     summary_t s = {0, 0, 0};
@@ -159,7 +159,6 @@ static summary_t record(const char *prefix, hb_run_t *r, int runs, int batch, bo
         double m = hb_figure(name, "us", false, v, runs)->median;
         if (q == 2)
             s.p99_us = m;
-        (void)qs;
     }
     for (int i = 0; i < runs; i++)
         v[i] = r[i].cpu_client * 1e6 / (double)r[i].done;
