@@ -111,7 +111,7 @@ int main(void)
     size_t heap0 = heap_in_use();
     ac_l1_t *l1 = ac_l1_new(&cfg);
     for (int i = 0; i < KEYS; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
         memcpy(snap, &i, sizeof i);
         if (ac_l1_put(l1, &k, snap, snap_bytes, 0)) {
             fprintf(stderr, "L1 put failed\n");
@@ -159,7 +159,7 @@ int main(void)
     }
     /* Correctness of what was timed. */
     for (int i = 0; i < KEYS; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
         const ac_l1_entry_t *e = ac_l1_lookup(l1, &k, 0);
         int got;
         memcpy(&got, e->value, sizeof got);
@@ -183,7 +183,7 @@ int main(void)
         }
         double t0 = now_s();
         for (int i = 0; i < KEYS; i++) {
-            ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+            ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
             memcpy(snap, &i, sizeof i);
             ac_store_put(st, &k, snap, snap_bytes);
         }

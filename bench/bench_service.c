@@ -505,7 +505,9 @@ static double alloc_count(const target_t *t)
 static void measured_run(const target_t *t, msgpack_sbuffer *body, int requests, double *tp,
                          double *cpu_us, double *allocs)
 {
-    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
+    /* Plain MDP to both: the forwarder speaks nothing else, and the comparison is of the
+       same protocol. */
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0, .plain_mdp = 1};
     ac_client_t *c = ac_client_new(t->ep[0], &cfg);
     pump(c, 256, 0, body, WARMUP);
     double a0 = alloc_count(t), c0 = bench_cpu_seconds(t->pid);
@@ -810,7 +812,7 @@ static void aff_in_process(const uint32_t *seq, double hit[2][RUNS])
         for (size_t i = from; i < from + n; i++) {
             char id[16];
             snprintf(id, sizeof id, "aff-%06u", seq[i]);
-            ac_cache_key_t key = {id, 10, 1, 1, 1};
+            ac_cache_key_t key = {id, 10, 1, 1, 1, 0};
             ac_l1_t *which[2] = {l1[0], l1[1 + splitmix64(&state) % AFF_WORKERS]};
             for (int k = 0; k < 2; k++) {
                 if (ac_l1_lookup(which[k], &key, 0))
@@ -998,14 +1000,24 @@ static void curve_section(const char *dir)
     printf("CURVE: W2 through the broker and 2 workers, security none vs curve (every hop), "
            "256 in flight, %d requests per run, %d paired runs\n",
            REQUESTS, RUNS);
-    double tp[2][RUNS], ratio[RUNS];
+    double tp[2][RUNS], ratio[RUNS], cpu[2][RUNS], cpu_ratio[RUNS];
     for (int run = 0; run < RUNS; run++) {
         for (int secure = 0; secure < 2; secure++) {
             s_curve_cert = secure ? names[2] : NULL;
             s_curve_server = secure ? names[0] : NULL;
+            /* CPU of every process of the run (broker, workers, this client), so the
+               figure holds on a machine busy with other work too. */
+            double c0 = bench_cpu_seconds(getpid());
+            for (int i = 0; i < 3; i++)
+                c0 += bench_cpu_seconds(procs[secure][i]);
             tp[secure][run] = throughput_n(ep[secure][0], 256, 2, &s_w2, REQUESTS);
+            double c1 = bench_cpu_seconds(getpid());
+            for (int i = 0; i < 3; i++)
+                c1 += bench_cpu_seconds(procs[secure][i]);
+            cpu[secure][run] = (c1 - c0) / REQUESTS * 1e6;
         }
         ratio[run] = tp[1][run] / tp[0][run];
+        cpu_ratio[run] = cpu[0][run] / cpu[1][run];
     }
     s_curve_cert = s_curve_server = NULL;
     for (int secure = 0; secure < 2; secure++)
@@ -1016,24 +1028,130 @@ static void curve_section(const char *dir)
     qsort(ratio, RUNS, sizeof(double), cmp_d);
     printf("  curve / none, paired runs: median %.3f  min %.3f  max %.3f\n", ratio[RUNS / 2],
            ratio[0], ratio[RUNS - 1]);
+    report("CPU per resolve, security none", cpu[0], RUNS, "us (all processes)");
+    report("CPU per resolve, security curve", cpu[1], RUNS, "us (all processes)");
+    qsort(cpu_ratio, RUNS, sizeof(double), cmp_d);
+    printf("  CPU per resolve none / curve (the throughput ratio of an idle machine): median "
+           "%.3f  min %.3f  max %.3f\n",
+           cpu_ratio[RUNS / 2], cpu_ratio[0], cpu_ratio[RUNS - 1]);
     printf("  curve section: %.0f s\n", now_s() - t_start);
+}
+
+/* ---- coherence: invalidate answered by every worker ---- */
+
+/* p50 and p99 (us) of `n` invalidates (one in flight) of actors that each worker has
+   cached (a resolve of each first), on a fresh client. */
+static void invalidate_latency(const char *fe, int n, double *p50, double *p99)
+{
+    ac_client_t *c = ac_client_new(fe, NULL);
+    double *lat = malloc((size_t)n * sizeof *lat);
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    for (int i = -100; i < n; i++) {
+        char actor[32];
+        snprintf(actor, sizeof actor, "inv-%d", i + 100);
+        msgpack_sbuffer body;
+        msgpack_packer pk;
+        begin_body(&body, &pk, "invalidate", "actor_id");
+        ac_wire_pack_str(&pk, actor);
+        end_body(&pk);
+        uint64_t id = ac_client_next_id(c);
+        patch_id(&body, id);
+        int64_t t0 = zclock_usecs();
+        ac_client_send_raw(c, id, body.data, body.size);
+        ac_reply_t r;
+        if (ac_client_recv(c, &r, 30000) != 1) {
+            fprintf(stderr, "invalidate: no reply\n");
+            exit(1);
+        }
+        int64_t t1 = zclock_usecs();
+        msgpack_object o;
+        parse_or_die(&r, zone, &o);
+        const msgpack_object *ok = ac_wire_get(&o, "ok");
+        if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean) {
+            fprintf(stderr, "invalidate: not ok\n");
+            exit(1);
+        }
+        if (i >= 0)
+            lat[i] = (double)(t1 - t0);
+        msgpack_sbuffer_destroy(&body);
+    }
+    qsort(lat, (size_t)n, sizeof *lat, cmp_d);
+    *p50 = lat[n / 2];
+    *p99 = lat[n * 99 / 100];
+    free(lat);
+    msgpack_zone_free(zone);
+    ac_client_destroy(&c);
+}
+
+/* A broker (state none) and `workers` workers, each with its own store file (a host of its
+   own: every invalidate is one SQLite delete per worker). */
+static void coherence_setup(const char *dir, int workers, char (*ep)[64], pid_t *procs)
+{
+    bench_free_endpoints(ep, 4);
+    const char *broker[] = {AC_BROKER_PATH, "--frontend",  ep[0],  "--backend",
+                            ep[1],          "--events-in", ep[2],  "--events-out",
+                            ep[3],          "--state",     "none", NULL};
+    procs[0] = spawn(broker);
+    usleep(300000);
+    for (int i = 0; i < workers; i++) {
+        char store[200], host[32];
+        snprintf(store, sizeof store, "%s/inv-%d-%d.db", dir, workers, i);
+        snprintf(host, sizeof host, "inv-%d-%d", workers, i);
+        const char *argv[] = {AC_WORKER_PATH, "--broker", ep[1],    "--events", "",
+                              "--store",      store,      "--host", host,       NULL};
+        procs[1 + i] = spawn(argv);
+    }
+    usleep(500000);
+}
+
+static void coherence_section(const char *dir)
+{
+    enum { N = 2000 };
+    char ep[2][4][64];
+    pid_t procs[2][5];
+    const int workers[2] = {1, 4};
+    for (int k = 0; k < 2; k++)
+        coherence_setup(dir, workers[k], ep[k], procs[k]);
+    printf("Coherence: invalidate (fanned out to every worker, each deleting its L3 row), one "
+           "in flight, %d per run, %d paired runs\n",
+           N, RUNS);
+    double p50[2][RUNS], p99[2][RUNS], ratio[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        for (int k = 0; k < 2; k++)
+            invalidate_latency(ep[k][0], N, &p50[k][run], &p99[k][run]);
+        ratio[run] = p50[1][run] / p50[0][run];
+    }
+    for (int k = 0; k < 2; k++)
+        for (int i = workers[k]; i >= 0; i--)
+            stop(procs[k][i]);
+    report("invalidate p50, 1 worker", p50[0], RUNS, "us");
+    report("invalidate p50, 4 workers", p50[1], RUNS, "us");
+    report("invalidate p99, 1 worker", p99[0], RUNS, "us");
+    report("invalidate p99, 4 workers", p99[1], RUNS, "us");
+    qsort(ratio, RUNS, sizeof(double), cmp_d);
+    printf("  4 workers / 1 worker p50, paired runs: median %.3f  min %.3f  max %.3f (target <= "
+           "2)\n",
+           ratio[RUNS / 2], ratio[0], ratio[RUNS - 1]);
 }
 
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding|curve]\n"
+        "usage: bench_service [affinity|forwarding|curve|coherence]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
         "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
-        "  curve: only W2 with security curve vs none\n";
+        "  curve: only W2 with security curve vs none; coherence: invalidate with 4\n"
+        "  workers vs 1\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
+    bool only_coherence = argc == 2 && strcmp(args[1], "coherence") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve)) {
+    if (argc > 2 ||
+        (argc == 2 && !only_affinity && !only_forwarding && !only_curve && !only_coherence)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1055,6 +1173,10 @@ int main(int argc, char **args)
     }
     if (only_curve) {
         curve_section(s_dir);
+        return 0;
+    }
+    if (only_coherence) {
+        coherence_section(s_dir);
         return 0;
     }
     const char *dir = s_dir;
@@ -1164,5 +1286,6 @@ int main(int argc, char **args)
     affinity();
     fflush(stdout);
     curve_section(dir);
+    coherence_section(dir);
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <czmq.h>
 
 #include "actorcore/wire.h"
+#include "service/mdp.h"
 
 /* A reply body of exactly `total` bytes (at least 24) with the request's id replaces
    *body's bytes (at most 65 536). */
@@ -74,6 +75,12 @@ int main(int argc, char **argv)
             cmd = zmsg_next(msg);
             if (cmd && zframe_size(cmd) == 1 && zframe_data(cmd)[0] == AC_MDPW_REQUEST) {
                 zframe_data(cmd)[0] = AC_MDPW_REPLY;
+                zframe_t *last = zmsg_last(msg);
+                if (zmsg_size(msg) > 6 && zframe_size(last) >= 4 &&
+                    memcmp(zframe_data(last), AC_FLOORS_MAGIC, 4) == 0) {
+                    zmsg_remove(msg, last); /* the broker's floors frame is not echoed */
+                    zframe_destroy(&last);
+                }
                 if (reply_bytes) {
                     zframe_t *body = zmsg_last(msg);
                     sized_reply(&body, reply_bytes);

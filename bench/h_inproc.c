@@ -279,7 +279,7 @@ static void *l1_thread(void *arg)
         hb_fail("out of memory");
     for (uint32_t k = 0; k < (uint32_t)j->keys; k++) {
         key_name(ids[k], sizeof ids[k], k);
-        ac_cache_key_t key = {ids[k], 12, 1, 2, 3};
+        ac_cache_key_t key = {ids[k], 12, 1, 2, 3, 0};
         memcpy(value, &k, sizeof k);
         if (ac_l1_put(l1, &key, value, j->snap_bytes, 0))
             hb_fail("L1 refused a put");
@@ -294,7 +294,7 @@ static void *l1_thread(void *arg)
         for (int i = 0; i < L1_KEYS; i++) {
             uint32_t k = order[i];
             if (j->put) {
-                ac_cache_key_t key = {ids[k], 12, 1, 2, 3};
+                ac_cache_key_t key = {ids[k], 12, 1, 2, 3, 0};
                 memcpy(value, &k, sizeof k);
                 if (ac_l1_put(l1, &key, value, j->snap_bytes, 0))
                     hb_fail("L1 refused a put");
@@ -387,7 +387,7 @@ void hb_mode_cache(const hb_opts_t *o)
             hb_fail("L3: %s", err.message);
         double t0 = now_s();
         for (uint32_t k = 0; k < L3_BEHIND; k++) {
-            ac_cache_key_t key = {ids[k], 12, 1, 2, 3};
+            ac_cache_key_t key = {ids[k], 12, 1, 2, 3, 0};
             memcpy(value, &k, sizeof k);
             if (ac_store_put(st, &key, value, snap_bytes))
                 hb_fail("L3 dropped a write-behind put");
@@ -408,7 +408,7 @@ void hb_mode_cache(const hb_opts_t *o)
         get[run] = L3_GETS / (now_s() - t0);
         t0 = now_s();
         for (uint32_t k = 0; k < L3_PUTS; k++) {
-            ac_cache_key_t key = {ids[k], 12, 2, 2, 3};
+            ac_cache_key_t key = {ids[k], 12, 2, 2, 3, 0};
             if (ac_store_put(st, &key, value, snap_bytes))
                 hb_fail("L3 dropped a put");
             ac_store_flush(st);

@@ -50,6 +50,7 @@
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
 #include "service/curve.h"
+#include "service/mdp.h"
 
 #define BODY_FRAMES_MAX 4                /* body frames a request may have (SPEC: one) */
 #define FRAMES_MAX (6 + BODY_FRAMES_MAX) /* frames of the longest message we accept */
@@ -57,6 +58,11 @@
 #define SLAB_CHUNK 256                   /* requests per slab chunk */
 #define AFFINITY_BUCKETS 4096            /* actors hash into these; each has owners */
 #define AFFINITY_CHOICES 4               /* owners kept per bucket, best first */
+
+#define BROKER_DEFAULT_STATE "var/broker.state" /* the floors file when none is set */
+#define FLOOR_SETS 16384                        /* sets of the floor table (floors.c) */
+#define FLOOR_WAYS 8                            /* actors kept exactly per set */
+#define FLOOR_IDS_MAX AC_FLOORS_IDS_MAX         /* actors of one request given their floor */
 
 typedef struct service service_t;
 typedef struct worker worker_t;
@@ -81,12 +87,16 @@ typedef struct {
     request_t *head, *tail;
 } rlist_t;
 
+/* What a fan-out request (fanout.c) does with its workers' answers. */
+enum { FAN_NONE, FAN_INVALIDATE, FAN_GET, FAN_RESOLVE };
+
 struct request {
     uint32_t slot;                   /* index in the slab */
     uint32_t gen;                    /* bumped when freed: tag = gen << 32 | slot */
     bool live;                       /* in use */
     bool has_key;                    /* names an actor: key is its hash */
     uint8_t nbody;                   /* body frames */
+    bool packed;                     /* its client spoke packed: so is its answer */
     int16_t requeues;                /* times its worker was lost */
     uint64_t key;                    /* hash of the actor id, for affinity */
     size_t bytes;                    /* what it costs against queue_max_bytes */
@@ -98,6 +108,15 @@ struct request {
     request_t *tprev, *tnext;        /* the timeline of queued requests, in deadline order */
     ident_t client;                  /* the client's routing id */
     zmq_msg_t body[BODY_FRAMES_MAX]; /* body frames */
+    /* fan-out (fanout.c): a parent is sent to every worker of its service through children,
+       each held by one worker; it is answered when no child is left */
+    uint8_t fan;          /* FAN_*: a parent of that kind; FAN_NONE otherwise */
+    request_t *parent;    /* a child: its parent; NULL otherwise */
+    bool counted;         /* a child counted in its worker's in-flight (FAN_RESOLVE) */
+    uint32_t pending;     /* a parent: children not answered yet */
+    bool removed;         /* invalidate: a worker had a copy */
+    int64_t best_version; /* get: the highest snapshot Version answered (-1: none) */
+    zmq_msg_t best;       /* get: that answer; invalidate / get: else the first error */
 };
 
 /* The queue of one client at one service (fair queuing). */
@@ -116,6 +135,8 @@ struct worker {
     bool live;          /* in use */
     ident_t id;         /* routing id */
     uint64_t seed;      /* hash of the id: its rendezvous weights */
+    uint64_t host;      /* hash of its READY's host label (its seed without one) */
+    bool packed;        /* speaks the packed framing (service/mdp.h) */
     service_t *service; /* the service it serves */
     int credit;         /* outstanding requests allowed */
     int inflight;       /* outstanding requests now */
@@ -159,12 +180,61 @@ typedef struct {
     uint32_t count;  /* entries */
 } itab_t;
 
+/* The floor table (floors.c), mapped from the `state` file (or anonymous memory): set i
+   holds up to FLOOR_WAYS actors' floors exactly, and the floor of every actor evicted
+   from it. */
 typedef struct {
-    char *config, *frontend, *backend, *events_in, *events_out, *dispatch;
+    uint64_t hash;  /* the actor id's hash (ac_hash of its bytes); 0: empty */
+    uint64_t floor; /* its floor */
+} floor_way_t;
+
+typedef struct {
+    uint64_t evicted;            /* the highest floor of an actor dropped from the set */
+    floor_way_t way[FLOOR_WAYS]; /* actors' floors */
+} floor_set_t;
+
+typedef struct {
+    char magic[8];   /* "acfloor1" */
+    uint64_t sets;   /* FLOOR_SETS */
+    uint64_t ways;   /* FLOOR_WAYS */
+    uint64_t global; /* the highest floor given (the floor of an actor not read) */
+    uint64_t reserved[4];
+    floor_set_t set[]; /* [sets] */
+} floor_file_t;
+
+typedef struct {
+    floor_file_t *map; /* the table */
+    size_t bytes;      /* mapped */
+    bool file;         /* mapped from the state file (else anonymous) */
+} floors_t;
+
+/* The primary / backup pair (pair.c). */
+enum { PAIR_NONE, PAIR_PRIMARY, PAIR_BACKUP, PAIR_ACTIVE, PAIR_PASSIVE };
+
+typedef struct {
+    int role;              /* PAIR_PRIMARY or PAIR_BACKUP (PAIR_NONE: a lone broker) */
+    int state;             /* PAIR_* */
+    zsock_t *pub;          /* our state and floors, bound at pair.bind */
+    zsock_t *sub;          /* the peer's, connected to pair.peer */
+    int64_t peer_expiry;   /* the peer is presumed gone after this */
+    int64_t beat_at;       /* next heartbeat */
+    int64_t table_sent_at; /* when the floor table was last sent to the peer */
+    bool heard_peer;       /* the peer spoke since we started */
+    bool peer_needs_sync;  /* the peer asks for the floor table */
+    bool synced;           /* our floors are the pair's (a passive that synced) */
+    uint64_t seq;          /* floors we published */
+    uint64_t peer_seq;     /* the peer's last floor applied */
+    uint32_t sync_next;    /* the next set of a table being received */
+} pair_t;
+
+typedef struct {
+    char *pair_role, *pair_bind, *pair_peer;
+    long long pair_heartbeat_ms;
+    char *config, *frontend, *backend, *events_in, *events_out, *dispatch, *state;
     char *security, *curve_cert, *curve_clients, *curve_workers; /* auth.c */
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
     long long max_requeues, socket_max_bytes, grace_ms, max_services, max_workers;
-    long long queue_max_bytes, client_queue_max, frontend_hwm;
+    long long queue_max_bytes, client_queue_max, frontend_hwm, replicas;
     double affinity_epsilon;
     bool verbose, fair_queuing;
 } config_t;
@@ -185,6 +255,13 @@ typedef struct {
     uint64_t workers_disconnected; /* workers found gone when their connection dropped */
     uint64_t auth_admitted;        /* CURVE handshakes whose key was in its domain's folder */
     uint64_t auth_refused;         /* CURVE handshakes refused (unknown key, wrong domain) */
+    uint64_t fanouts;              /* requests sent to every worker of their service */
+    uint64_t fanout_lost;          /* children whose worker was lost before answering */
+    uint64_t invalidations;        /* floors raised by invalidate */
+    uint64_t floor_evictions;      /* actors whose exact floor was folded into their set's */
+    uint64_t floors_applied;       /* pair: floors learnt from the active peer */
+    uint64_t takeovers;            /* pair: times this broker became active */
+    uint64_t passive_refused;      /* pair: client requests refused while not active */
 } counters_t;
 
 /* The public keys admitted in one ZAP domain: a folder of certificates (auth.c). */
@@ -216,17 +293,21 @@ typedef struct {
 } events_t;
 
 typedef struct {
-    config_t cfg;        /* settings in force */
-    bool affine;         /* dispatch: affine */
-    zsock_t *frontend;   /* clients' ROUTER */
-    zsock_t *backend;    /* workers' ROUTER */
-    void *fe, *be;       /* their libzmq handles */
-    zsock_t *monitor;    /* PAIR: the backend's disconnection events */
-    int64_t probe_until; /* after a disconnection: probe workers until then (0: no) */
-    int64_t probe_at;    /* next probe */
-    events_t events;     /* the event forwarder */
-    auth_t auth;         /* CURVE keys and the ZAP handler */
-    mpart_t in;          /* the message being handled */
+    config_t cfg;                /* settings in force */
+    bool affine;                 /* dispatch: affine */
+    zsock_t *frontend;           /* clients' ROUTER */
+    zsock_t *backend;            /* workers' ROUTER */
+    void *fe, *be;               /* their libzmq handles */
+    zsock_t *monitor;            /* PAIR: the backend's disconnection events */
+    int64_t probe_until;         /* after a disconnection: probe workers until then (0: no) */
+    int64_t probe_at;            /* next probe */
+    events_t events;             /* the event forwarder */
+    auth_t auth;                 /* CURVE keys and the ZAP handler */
+    floors_t floors;             /* per-actor invalidation floors (floors.c) */
+    pair_t pair;                 /* the primary / backup pair (pair.c) */
+    uint64_t ids[FLOOR_IDS_MAX]; /* scratch: the actors a request names (skim_body) */
+    mpart_t in;                  /* the message being handled */
+    bool in_packed;              /* it came packed from a client (rewritten as plain MDP) */
     /* requests */
     pool_t requests;   /* the slab of request_t: slot = pool index */
     size_t held_bytes; /* bytes of every request the broker holds */
@@ -277,7 +358,13 @@ void itab_remove(itab_t *t, uint32_t hash, uint32_t index);
 uint32_t ident_hash(const ident_t *id, uint32_t salt);
 
 /* queue.c */
+#define SKIM_BUDGET 256 /* msgpack objects the affinity skim may read */
+/* A new request (counted held); NULL when out of memory. */
+request_t *request_new(broker_t *b);
 void request_free(broker_t *b, request_t *r);
+/* r, held by no worker, goes back to the front of its queue (or is answered past
+   max_requeues). */
+void requeue_request(broker_t *b, request_t *r);
 /* The request holding that tag, or NULL when the tag is stale or unknown. */
 request_t *request_by_tag(broker_t *b, uint64_t tag);
 uint64_t request_tag(const request_t *r);
@@ -289,9 +376,14 @@ request_t *queue_pop(broker_t *b, service_t *s);
 /* Sends [client][empty][MDPC01][service] then the frames of body from index from (moved). */
 void send_to_client(broker_t *b, const ident_t *client, const service_t *s, const char *name,
                     mpart_t *body, int from);
+/* The answer to r: packed when its client spoke packed, else as send_to_client. */
+void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from);
 /* Answers a client with an error, echoing the id of body (NULL: nil id). */
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg);
+/* The same with the error's path. */
+void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                    int code, const char *path, const char *msg);
 /* The service of that name, or NULL. */
 service_t *service_find(broker_t *b, const char *name, size_t len);
 /* The service of that name, created when absent (evicting an entry without workers when
@@ -316,11 +408,80 @@ void dispatch(broker_t *b, service_t *s);
 /* Membership: w joins / leaves its service's workers, heap and affinity buckets. */
 int service_add_worker(broker_t *b, service_t *s, worker_t *w);
 void service_remove_worker(broker_t *b, service_t *s, worker_t *w);
+/* Sends w the request: [REQUEST][tag of tagged + client][empty][body of from...][floors]. */
+void send_to(broker_t *b, worker_t *w, const request_t *tagged, request_t *from,
+             const uint8_t *floors, size_t flen);
+/* The worker r goes to (s has a worker with credit): affine or least-loaded. */
+worker_t *choose_worker(broker_t *b, service_t *s, const request_t *r);
+/* w takes r: held by it and counted in its in-flight requests. */
+void worker_take(broker_t *b, service_t *s, worker_t *w, request_t *r);
 /* w's in-flight count went down by one (a reply): back in the heap or moved up. */
 void worker_released(service_t *s, worker_t *w);
 /* skim.c */
+enum { SKIM_OP_OTHER, SKIM_OP_RESOLVE, SKIM_OP_GET, SKIM_OP_INVALIDATE };
+typedef struct {
+    int op;         /* SKIM_OP_* of the body's `op` */
+    bool batch;     /* the body has `items` */
+    bool one_actor; /* at least one actor id, all the same: key is its hash */
+    bool complete;  /* the whole body was read and every id fits in ids */
+    uint64_t key;   /* the first id's hash */
+    uint64_t *ids;  /* the ids' hashes, in order (repeats kept); [cap], may be NULL */
+    uint32_t nids;  /* ids found (may pass cap) */
+    uint32_t cap;   /* room in ids */
+} skim_info_t;
+/* Skims a body reading at most budget objects; false when it cannot be read whole. */
+bool skim_body(const uint8_t *p, size_t n, int budget, skim_info_t *out);
 /* The hash of the actor a request body names, when a bounded skim finds one. */
 bool skim_actor(const uint8_t *p, size_t n, uint64_t *key);
+
+/* floors.c: coherence. Every actor has a floor, a stamp of the last time it was
+   invalidated (microseconds since the epoch, strictly increasing); a worker serves a
+   cached snapshot only when the floor it was computed under is at least the actor's
+   floor now, and stamps what it computes with the floor it was given. */
+/* Maps the table from cfg.state (created when missing; "none": memory only, every floor
+   starts at now, so nothing cached before counts). -1 with the reason on stderr. */
+int floors_open(broker_t *b);
+void floors_close(broker_t *b);
+/* The floor of the actor whose id hashes to h. */
+uint64_t floors_of(const broker_t *b, uint64_t h);
+/* Raises that actor's floor to a new stamp (above every floor given so far). */
+void floors_raise(broker_t *b, uint64_t h);
+/* Applies a floor learnt from the pair's peer (hash 0: the global floor only). */
+void floors_apply(broker_t *b, uint64_t h, uint64_t floor);
+/* Applies n sets of the peer's table from set first. */
+void floors_apply_sets(broker_t *b, uint32_t first, const floor_set_t *sets, uint32_t n);
+/* Raises every floor to a new stamp: nothing cached before counts (a takeover unsynced). */
+void floors_raise_all(broker_t *b);
+/* The floors frame for r's body: [global][n][n x (hash, floor)], little-endian; written to
+   out (AC_FLOORS_FRAME_MAX bytes); returns its length. */
+size_t floors_frame(broker_t *b, const request_t *r, uint8_t *out);
+
+/* pair.c */
+/* Binds and connects the pair's sockets (pair.role none: nothing). -1 with the setting at
+   fault on stderr. */
+int pair_start(broker_t *b);
+void pair_stop(broker_t *b);
+const char *pair_state_name(int state);
+/* True when this broker serves clients now. */
+bool pair_serves(const broker_t *b);
+/* A client's request arrived: true when it is to be served (possibly taking over now). */
+bool pair_client_request(broker_t *b);
+/* The active publishes every floor it raises to the peer. */
+void pair_floor_raised(broker_t *b, uint64_t hash, uint64_t stamp);
+/* Reads the peer's messages (when poll said readable). */
+void pair_on_readable(broker_t *b);
+/* Heartbeats (and the floor table when the peer asks). */
+void pair_tick(broker_t *b);
+
+/* fanout.c */
+/* When r (popped from s's queue) is a fan-out request and s has workers: sends it to each
+   and returns true (r is then answered by fanout_reply / fanout_lost). */
+bool fanout_start(broker_t *b, service_t *s, request_t *r);
+/* A child's answer (the message in b->in, body at frame from). */
+void fanout_reply(broker_t *b, worker_t *w, request_t *child, int from);
+/* A child's worker was lost: the child is dropped, its parent answered when it was the
+   last. */
+void fanout_lost(broker_t *b, worker_t *w, request_t *child);
 
 /* workers.c */
 /* Sends [id][empty][MDPW01][command] (no more frames when !more). */

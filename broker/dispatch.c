@@ -161,7 +161,7 @@ static int load_bound(const broker_t *b, const service_t *s)
     return (int)ceil((1 + b->cfg.affinity_epsilon) * avg);
 }
 
-static worker_t *choose(broker_t *b, service_t *s, const request_t *r)
+worker_t *choose_worker(broker_t *b, service_t *s, const request_t *r)
 {
     if (!b->affine || !r->has_key || !s->nchoices) {
         b->n.least_loaded++;
@@ -183,41 +183,81 @@ static worker_t *choose(broker_t *b, service_t *s, const request_t *r)
     return s->heap[0];
 }
 
-/* Sends r to w: [w][empty][MDPW01][REQUEST][tag + client][empty][body...], the body as
-   shared copies (kept for re-queue). */
-static void send_request(broker_t *b, worker_t *w, request_t *r)
+void send_to(broker_t *b, worker_t *w, const request_t *tagged, request_t *from,
+             const uint8_t *floors, size_t flen)
 {
+    uint64_t tag = request_tag(tagged);
+    if (w->packed) {
+        /* [worker][head = magic, REQUEST, envelope, floors][body...] */
+        uint8_t head[AC_PACKED_HEAD + 8 + IDENT_MAX + AC_FLOORS_FRAME_MAX];
+        size_t env_len = 8 + (size_t)from->client.len;
+        memcpy(head, AC_PACKED_MAGIC, 4);
+        head[4] = AC_MDPW_REQUEST;
+        head[5] = (uint8_t)env_len;
+        head[6] = (uint8_t)(env_len >> 8);
+        memcpy(head + AC_PACKED_HEAD, &tag, 8);
+        memcpy(head + AC_PACKED_HEAD + 8, from->client.b, from->client.len);
+        memcpy(head + AC_PACKED_HEAD + env_len, floors, flen);
+        if (frame_send(b->be, w->id.b, w->id.len, true) != 0) {
+            b->n.unroutable++;
+            worker_unreachable(b);
+            return;
+        }
+        frame_send(b->be, head, AC_PACKED_HEAD + env_len + flen, true);
+        for (int f = 0; f < from->nbody; f++)
+            frame_send_msg(b->be, &from->body[f], true, f + 1 < from->nbody);
+        return;
+    }
     uint8_t env[8 + IDENT_MAX];
-    uint64_t tag = request_tag(r);
     memcpy(env, &tag, 8);
-    memcpy(env + 8, r->client.b, r->client.len);
+    memcpy(env + 8, from->client.b, from->client.len);
     if (send_worker_command(b, &w->id, AC_MDPW_REQUEST, true) == 0) {
-        frame_send(b->be, env, 8 + (size_t)r->client.len, true);
+        frame_send(b->be, env, 8 + (size_t)from->client.len, true);
         frame_send(b->be, NULL, 0, true);
-        for (int f = 0; f < r->nbody; f++)
-            frame_send_msg(b->be, &r->body[f], true, f + 1 < r->nbody);
+        for (int f = 0; f < from->nbody; f++)
+            frame_send_msg(b->be, &from->body[f], true, true);
+        frame_send(b->be, floors, flen, false);
     } else {
-        /* Its connection is gone: r stays held and is re-queued when the probe deletes w. */
+        /* Its connection is gone: the request stays held and is re-queued (or, a fan-out's
+           copy, counted answered) when the probe deletes w. */
         worker_unreachable(b);
     }
+}
+
+/* Sends r to w: [w][empty][MDPW01][REQUEST][tag + client][empty][body...][floors], the body
+   as shared copies (kept for re-queue). */
+static void send_request(broker_t *b, worker_t *w, request_t *r)
+{
+    uint8_t floors[AC_FLOORS_FRAME_MAX];
+    size_t flen = floors_frame(b, r, floors);
+    send_to(b, w, r, r, floors, flen);
+}
+
+void worker_take(broker_t *b, service_t *s, worker_t *w, request_t *r)
+{
+    r->worker = w;
+    rlist_push_back(&w->held, r);
+    w->inflight++;
+    s->inflight++;
+    if (w->heap_pos >= 0) {
+        if (w->inflight >= w->credit)
+            heap_remove(s, w);
+        else
+            sift_down(s, (uint32_t)w->heap_pos);
+    }
+    if (b->affine &&
+        w->inflight > (int)ceil((1 + b->cfg.affinity_epsilon) * s->inflight / s->nmembers) + 1)
+        b->n.load_bound_exceeded++;
 }
 
 void dispatch(broker_t *b, service_t *s)
 {
     while (s->qlen && s->nheap) {
         request_t *r = queue_pop(b, s);
-        worker_t *w = choose(b, s, r);
-        r->worker = w;
-        rlist_push_back(&w->held, r);
-        w->inflight++;
-        s->inflight++;
-        if (w->inflight >= w->credit)
-            heap_remove(s, w);
-        else
-            sift_down(s, (uint32_t)w->heap_pos);
-        if (b->affine &&
-            w->inflight > (int)ceil((1 + b->cfg.affinity_epsilon) * s->inflight / s->nmembers) + 1)
-            b->n.load_bound_exceeded++;
+        if (fanout_start(b, s, r))
+            continue;
+        worker_t *w = choose_worker(b, s, r);
+        worker_take(b, s, w, r);
         send_request(b, w, r);
     }
 }

@@ -41,12 +41,16 @@ static void run(broker_t *b)
 {
     /* The backend, its monitor and the ZAP handler first: while stopping, only they are
        polled; the frontend is last. */
-    zmq_pollitem_t items[4] = {{b->be, 0, ZMQ_POLLIN, 0},
+    zmq_pollitem_t items[5] = {{b->be, 0, ZMQ_POLLIN, 0},
                                {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0}};
-    int nitems = 2, zap = -1;
+    int nitems = 2, zap = -1, pair = -1;
     if (b->auth.zap) {
         zap = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->auth.zap), 0, ZMQ_POLLIN, 0};
+    }
+    if (b->pair.sub) {
+        pair = nitems;
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->pair.sub), 0, ZMQ_POLLIN, 0};
     }
     int fe = nitems;
     items[nitems++] = (zmq_pollitem_t){b->fe, 0, ZMQ_POLLIN, 0};
@@ -66,6 +70,8 @@ static void run(broker_t *b)
         int64_t wait = next_tick - zclock_mono();
         if (b->probe_until && wait > 5)
             wait = 5; /* a connection dropped: probe again soon */
+        if (b->pair.pub && wait > b->pair.beat_at - zclock_mono())
+            wait = b->pair.beat_at - zclock_mono(); /* the pair's heartbeat is due */
         /* While stopping, the frontend is not read: nothing new is accepted. */
         int rc = zmq_poll(items, stop_at ? nitems - 1 : nitems, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
@@ -75,6 +81,9 @@ static void run(broker_t *b)
            libzmq a system call). */
         if (zap >= 0 && (items[zap].revents & ZMQ_POLLIN))
             auth_on_readable(b);
+        if (pair >= 0 && (items[pair].revents & ZMQ_POLLIN))
+            pair_on_readable(b);
+        pair_tick(b);
         bool fe_open = !stop_at && (items[fe].revents & ZMQ_POLLIN);
         bool be_open = items[0].revents & ZMQ_POLLIN;
         for (int n = 0; n < 256 && (fe_open || be_open); n++) {
@@ -158,6 +167,10 @@ static void config_defaults(config_t *c)
     c->dispatch = strdup("affine");
     c->affinity_epsilon = 0.25;
     c->security = strdup("none");
+    c->state = strdup(BROKER_DEFAULT_STATE);
+    c->replicas = 1;
+    c->pair_role = strdup("none");
+    c->pair_heartbeat_ms = 250;
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
@@ -171,6 +184,8 @@ static int setup(broker_t *b)
         fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
         return -1;
     }
+    if (floors_open(b) != 0)
+        return -1;
     if (auth_start(b) != 0)
         return -1;
     b->frontend = router(b, "frontend", b->cfg.frontend, (int)b->cfg.frontend_hwm, AC_ZAP_CLIENTS);
@@ -180,6 +195,8 @@ static int setup(broker_t *b)
         return -1;
     b->fe = zsock_resolve(b->frontend);
     b->be = zsock_resolve(b->backend);
+    if (pair_start(b) != 0)
+        return -1;
     if (monitor_start(b) != 0) {
         fprintf(stderr, "actorcore-broker: cannot monitor the backend: %s\n",
                 zmq_strerror(zmq_errno()));
@@ -192,6 +209,7 @@ static int setup(broker_t *b)
 static void teardown(broker_t *b)
 {
     events_stop(b);
+    pair_stop(b);
     queue_fini(b);
     workers_fini(b);
     for (int i = 0; i < FRAMES_MAX; i++)
@@ -200,6 +218,7 @@ static void teardown(broker_t *b)
     zsock_destroy(&b->frontend);
     zsock_destroy(&b->backend);
     auth_stop(b);
+    floors_close(b);
     msgpack_zone_destroy(&b->zone);
 }
 
@@ -253,6 +272,18 @@ int main(int argc, char **argv)
          "folder of client certificates admitted on frontend and events_out"},
         {"curve.workers", AC_SET_PATH, &c->curve_workers, 0, 0,
          "folder of worker certificates admitted on backend and events_in"},
+        {"pair.role", AC_SET_STR, &c->pair_role, 0, 0,
+         "none, or primary / backup of a fail-over pair (README \"Fail-over\")"},
+        {"pair.bind", AC_SET_ENDPOINT, &c->pair_bind, AC_ENDPOINT_BIND, AC_ENDPOINT_OPTIONAL,
+         "where this broker publishes its state to its peer (PUB)"},
+        {"pair.peer", AC_SET_ENDPOINT, &c->pair_peer, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL,
+         "the peer's pair.bind"},
+        {"pair.heartbeat_ms", AC_SET_INT, &c->pair_heartbeat_ms, 10, 60000,
+         "state heartbeats to the peer; silent for two, it is presumed gone"},
+        {"replicas", AC_SET_INT, &c->replicas, 1, 8,
+         "hosts each resolve is computed and stored on before it is answered"},
+        {"state", AC_SET_PATH, &c->state, 0, 0,
+         "file of the invalidation floors (coherence across restarts), or none"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
     };
     size_t n = sizeof t / sizeof t[0];

@@ -66,6 +66,7 @@ static void request_init(void *entry, uint32_t index)
     r->slot = index;
     for (int f = 0; f < BODY_FRAMES_MAX; f++)
         zmq_msg_init(&r->body[f]);
+    zmq_msg_init(&r->best);
 }
 
 static void request_fini(void *entry)
@@ -73,6 +74,7 @@ static void request_fini(void *entry)
     request_t *r = entry;
     for (int f = 0; f < BODY_FRAMES_MAX; f++)
         zmq_msg_close(&r->body[f]);
+    zmq_msg_close(&r->best);
 }
 
 /* A free request; the slab grows by one chunk when none is left (never per request once
@@ -87,6 +89,20 @@ static request_t *request_alloc(broker_t *b)
     r->worker = NULL;
     r->cq = NULL;
     r->prev = r->next = r->tprev = r->tnext = NULL;
+    r->fan = FAN_NONE;
+    r->parent = NULL;
+    r->counted = false;
+    r->bytes = 0;
+    r->nbody = 0;
+    r->has_key = false;
+    return r;
+}
+
+request_t *request_new(broker_t *b)
+{
+    request_t *r = request_alloc(b);
+    if (r)
+        b->nrequests++;
     return r;
 }
 
@@ -97,6 +113,8 @@ void request_free(broker_t *b, request_t *r)
         zmq_msg_init(&r->body[f]);
     }
     r->nbody = 0;
+    zmq_msg_close(&r->best);
+    zmq_msg_init(&r->best);
     r->live = false;
     r->gen++;
     b->held_bytes -= r->bytes;
@@ -203,8 +221,72 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
     send_frames(b, client, s ? s->name : name, &body->f[from], body->n - from);
 }
 
+void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
+{
+    if (!r->packed) {
+        send_to_client(b, &r->client, r->service, NULL, body, from);
+        return;
+    }
+    uint8_t head[AC_PACKED_HEAD + 255];
+    size_t n = r->service->name_len;
+    memcpy(head, AC_PACKED_MAGIC, 4);
+    head[4] = AC_PACKED_ANSWER;
+    head[5] = (uint8_t)n;
+    head[6] = 0;
+    memcpy(head + AC_PACKED_HEAD, r->service->name, n);
+    if (frame_send(b->fe, r->client.b, r->client.len, true) != 0) {
+        b->n.unroutable++;
+        return;
+    }
+    frame_send(b->fe, head, AC_PACKED_HEAD + n, body->n > from);
+    for (int i = from; i < body->n; i++)
+        frame_send_msg(b->fe, &body->f[i], false, i + 1 < body->n);
+}
+
+/* A packed client message [client][head][body...] rewritten in place as plain MDP,
+   [client][empty][MDPC01][service][body...]; false when it is not one. */
+static bool unpack_client(broker_t *b)
+{
+    mpart_t *m = &b->in;
+    if (m->overflow || m->n < 3 || m->n - 2 > BODY_FRAMES_MAX ||
+        zmq_msg_size(&m->f[1]) < AC_PACKED_HEAD)
+        return false;
+    const uint8_t *h = zmq_msg_data(&m->f[1]);
+    size_t n = (size_t)h[5] | (size_t)h[6] << 8;
+    if (memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != AC_PACKED_CLIENT ||
+        AC_PACKED_HEAD + n != zmq_msg_size(&m->f[1]) || n == 0 || n > 255)
+        return false;
+    for (int f = m->n - 1; f >= 2; f--) /* the body frames move up by two */
+        zmq_msg_move(&m->f[f + 2], &m->f[f]);
+    zmq_msg_t service;
+    zmq_msg_init_size(&service, n);
+    memcpy(zmq_msg_data(&service), h + AC_PACKED_HEAD, n);
+    zmq_msg_close(&m->f[1]);
+    zmq_msg_init(&m->f[1]);
+    zmq_msg_close(&m->f[2]);
+    zmq_msg_init_size(&m->f[2], 6);
+    memcpy(zmq_msg_data(&m->f[2]), AC_MDPC, 6);
+    zmq_msg_close(&m->f[3]);
+    zmq_msg_init(&m->f[3]);
+    zmq_msg_move(&m->f[3], &service);
+    zmq_msg_close(&service);
+    m->n += 2;
+    return true;
+}
+
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg)
+{
+    char msg[200];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(msg, sizeof msg, fmt, arg);
+#pragma GCC diagnostic pop
+    reply_error_at(b, client, service, body, code, "", msg);
+}
+
+void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
+                    int code, const char *path, const char *msg)
 {
     msgpack_zone_clear(&b->zone);
     const msgpack_object *id = NULL;
@@ -214,12 +296,7 @@ void reply_error(broker_t *b, const ident_t *client, const char *service, const 
                                  &b->zone, &obj, &perr) == 0)
         id = ac_wire_get(&obj, "id");
     ac_error_t err;
-    char msg[200];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-    snprintf(msg, sizeof msg, fmt, arg);
-#pragma GCC diagnostic pop
-    ac_error_set(&err, code, "", "%s", msg);
+    ac_error_set(&err, code, path, "%s", msg);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -449,6 +526,30 @@ request_t *queue_pop(broker_t *b, service_t *s)
 
 /* ---- re-queue, timeouts, shutdown ---- */
 
+/* r (held by no worker) goes back to the front of its service's queue, or is answered
+   when it has lost its worker max_requeues times. */
+static void requeue_one(broker_t *b, request_t *r, int64_t deadline)
+{
+    service_t *s = r->service;
+    if (++r->requeues > b->cfg.max_requeues) {
+        b->n.lost++;
+        reply_error(b, &r->client, s->name, &r->body[0], AC_EINTERNAL,
+                    "the request lost its worker %s times; not retried again", "several");
+        request_free(b, r);
+        return;
+    }
+    b->n.requeued++;
+    r->deadline = deadline;
+    rlist_push_front(&s->retry, r);
+    timeline_append(b, r);
+    s->qlen++;
+}
+
+void requeue_request(broker_t *b, request_t *r)
+{
+    requeue_one(b, r, zclock_mono() + b->cfg.request_timeout_ms);
+}
+
 void requeue_held(broker_t *b, worker_t *w)
 {
     service_t *s = w->service;
@@ -456,22 +557,15 @@ void requeue_held(broker_t *b, worker_t *w)
     /* Requeue in reverse so that the oldest ends up first. */
     while (w->held.tail) {
         request_t *r = w->held.tail;
+        if (r->parent) { /* a fan-out's copy: its parent counts it answered */
+            fanout_lost(b, w, r);
+            continue;
+        }
         rlist_remove(&w->held, r);
         r->worker = NULL;
         w->inflight--;
         s->inflight--;
-        if (++r->requeues > b->cfg.max_requeues) {
-            b->n.lost++;
-            reply_error(b, &r->client, s->name, &r->body[0], AC_EINTERNAL,
-                        "the request lost its worker %s times; not retried again", "several");
-            request_free(b, r);
-            continue;
-        }
-        b->n.requeued++;
-        r->deadline = deadline;
-        rlist_push_front(&s->retry, r);
-        timeline_append(b, r);
-        s->qlen++;
+        requeue_one(b, r, deadline);
     }
 }
 
@@ -504,6 +598,17 @@ void drain_requests(broker_t *b)
             continue;
         while (w->held.head) {
             request_t *r = w->held.head;
+            if (r->parent) {
+                request_t *p = r->parent;
+                rlist_remove(&w->held, r);
+                request_free(b, r);
+                if (--p->pending == 0) {
+                    reply_error(b, &p->client, w->service->name, &p->body[0], AC_EUNAVAILABLE,
+                                "the broker is %s", "shutting down");
+                    request_free(b, p);
+                }
+                continue;
+            }
             rlist_remove(&w->held, r);
             w->inflight--;
             w->service->inflight--;
@@ -562,11 +667,44 @@ static int admit(broker_t *b, const ident_t *client, const char *name, size_t by
     return 0;
 }
 
+/* What the broker reads of r's body: the actor it names (affinity, floors); for get and
+   invalidate, every actor named (read whole), and an invalidate raises their floors now:
+   from here on, no request is sent without the new floor. */
+static void classify(broker_t *b, request_t *r)
+{
+    const uint8_t *p = zmq_msg_data(&r->body[0]);
+    size_t n = zmq_msg_size(&r->body[0]);
+    skim_info_t info = {.ids = b->ids, .cap = FLOOR_IDS_MAX};
+    bool whole = skim_body(p, n, SKIM_BUDGET, &info);
+    if (whole || (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)) {
+        r->has_key = whole && info.one_actor;
+        r->key = info.key;
+    } else {
+        whole = skim_body(p, n, (int)n + 1, &info);
+        r->has_key = whole && info.one_actor;
+        r->key = info.key;
+    }
+    if (info.op == SKIM_OP_RESOLVE && b->cfg.replicas > 1) {
+        r->fan = FAN_RESOLVE;
+        return;
+    }
+    if (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)
+        return;
+    uint32_t ids = info.nids < FLOOR_IDS_MAX ? info.nids : FLOOR_IDS_MAX;
+    if (ids == 0)
+        return; /* names no actor: one worker answers the error */
+    r->fan = info.op == SKIM_OP_GET ? FAN_GET : FAN_INVALIDATE;
+    if (r->fan == FAN_INVALIDATE)
+        for (uint32_t i = 0; i < ids; i++)
+            floors_raise(b, b->ids[i]);
+}
+
 void on_client_message(broker_t *b)
 {
     mpart_t *m = &b->in;
     ident_t client;
     char name[256];
+    b->in_packed = unpack_client(b);
     size_t nlen = m->n > C_SERVICE ? zmq_msg_size(&m->f[C_SERVICE]) : 0;
     if (m->overflow || m->n <= C_BODY || m->n - C_BODY > BODY_FRAMES_MAX ||
         !ident_from(&client, &m->f[C_CLIENT]) || zmq_msg_size(&m->f[C_EMPTY]) != 0 ||
@@ -579,6 +717,11 @@ void on_client_message(broker_t *b)
     name[nlen] = '\0';
     if (strncmp(name, "mmi.", 4) == 0) {
         on_mmi(b, &client, name, C_BODY);
+        return;
+    }
+    if (!pair_client_request(b)) {
+        reply_error_at(b, &client, name, &m->f[C_BODY], AC_EUNAVAILABLE, "broker.passive",
+                       "this broker is the passive one of a pair: ask its peer");
         return;
     }
     b->n.requests++;
@@ -606,11 +749,11 @@ void on_client_message(broker_t *b)
         return;
     }
     r->client = client;
+    r->packed = b->in_packed;
     r->nbody = (uint8_t)(m->n - C_BODY);
     for (int f = 0; f < r->nbody; f++)
         zmq_msg_move(&r->body[f], &m->f[C_BODY + f]);
-    r->has_key =
-        b->affine && skim_actor(zmq_msg_data(&r->body[0]), zmq_msg_size(&r->body[0]), &r->key);
+    classify(b, r);
     r->bytes = bytes;
     r->service = s;
     r->deadline = zclock_mono() + b->cfg.request_timeout_ms;

@@ -1,19 +1,23 @@
-/*  skim.c - the actor a request body names, read by a bounded skim of its msgpack: the
-    top-level map's `actor_id`, or `actor.id`, or (a batch) every item of `items` naming the
-    same actor. The skim reads object headers and jumps over strings; it gives up (and the
-    request goes least-loaded) on anything else, on a truncated body, and after SKIM_BUDGET
-    objects, so its cost is bounded whatever the body holds. Nothing is allocated.
+/*  skim.c - what the broker reads of a request body, by a bounded skim of its msgpack: its
+    `op`, and the actors it names: the top-level map's `actor_id` or `actor.id`, and those
+    of every item of a batch's `items`. Affinity needs one actor (every id the same);
+    coherence (floors.c) needs the hash of each. The skim reads object headers and jumps
+    over strings; it gives up on anything else, on a truncated body, past its budget of
+    objects and past SKIM_DEPTH nested containers, so its cost is bounded by the body's size
+    whatever the body holds. Nothing is allocated.
 */
 #include <string.h>
 
 #include "broker.h"
 #include "core/hash.h"
 
-#define SKIM_BUDGET 256 /* msgpack objects the skim may read */
+#define SKIM_DEPTH 32 /* containers the skim may open inside one another */
 
 typedef struct {
     const uint8_t *p, *end;
-    int budget;
+    int budget;       /* objects left to read */
+    int depth;        /* containers open */
+    skim_info_t *out; /* what was found */
 } skim_t;
 
 enum { K_BAD, K_STR, K_MAP, K_ARRAY, K_OTHER };
@@ -85,9 +89,12 @@ static bool skip_object(skim_t *k)
         return true;
     }
     uint64_t n = kind == K_MAP ? 2ull * len : kind == K_ARRAY ? len : 0;
+    if (n && ++k->depth > SKIM_DEPTH)
+        return false;
     for (uint64_t i = 0; i < n; i++)
         if (!skip_object(k))
             return false;
+    k->depth -= n != 0;
     return true;
 }
 
@@ -107,42 +114,41 @@ static bool key_is(const uint8_t *s, uint32_t n, const char *want)
     return n == strlen(want) && memcmp(s, want, n) == 0;
 }
 
-/* In a map of `len` entries, the actor id (`actor_id`, or `actor.id`); found is false when
-   the map names none. False on a body that cannot be skimmed. */
-static bool map_actor(skim_t *k, uint32_t len, const uint8_t **id, uint32_t *idlen, bool *found,
-                      bool top, const uint8_t **items_at)
+/* Records an actor id the body names: its hash, whether every id so far is the same, and
+   (room allowing) the hash in out->ids. */
+static void found_id(skim_t *k, const uint8_t *id, uint32_t len)
 {
-    for (uint32_t i = 0; i < len; i++) {
-        const uint8_t *key;
-        uint32_t klen;
-        if (!read_str(k, &key, &klen))
+    skim_info_t *o = k->out;
+    uint64_t h = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id, len));
+    if (len == 0)
+        o->one_actor = false;
+    else if (o->nids == 0)
+        o->key = h, o->one_actor = true;
+    else if (h != o->key)
+        o->one_actor = false;
+    if (o->nids < o->cap)
+        o->ids[o->nids] = h;
+    else
+        o->complete = false;
+    o->nids++;
+}
+
+/* The value of `actor`: a map whose `id` is the actor id. */
+static bool actor_map(skim_t *k)
+{
+    int kind;
+    uint32_t n;
+    if (!header(k, &kind, &n) || kind != K_MAP)
+        return false;
+    for (uint32_t j = 0; j < n; j++) {
+        const uint8_t *ak, *id;
+        uint32_t aklen, idlen;
+        if (!read_str(k, &ak, &aklen))
             return false;
-        if (key_is(key, klen, "actor_id")) {
-            if (!read_str(k, id, idlen))
+        if (key_is(ak, aklen, "id")) {
+            if (!read_str(k, &id, &idlen))
                 return false;
-            *found = true;
-        } else if (key_is(key, klen, "actor")) {
-            int kind;
-            uint32_t n;
-            if (!header(k, &kind, &n) || kind != K_MAP)
-                return false;
-            for (uint32_t j = 0; j < n; j++) {
-                const uint8_t *ak;
-                uint32_t aklen;
-                if (!read_str(k, &ak, &aklen))
-                    return false;
-                if (key_is(ak, aklen, "id")) {
-                    if (!read_str(k, id, idlen))
-                        return false;
-                    *found = true;
-                } else if (!skip_object(k)) {
-                    return false;
-                }
-            }
-        } else if (top && key_is(key, klen, "items")) {
-            *items_at = k->p;
-            if (!skip_object(k))
-                return false;
+            found_id(k, id, idlen);
         } else if (!skip_object(k)) {
             return false;
         }
@@ -150,42 +156,77 @@ static bool map_actor(skim_t *k, uint32_t len, const uint8_t **id, uint32_t *idl
     return true;
 }
 
-bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
+/* The op a body names, when it is one the broker treats apart. */
+static int op_of(const uint8_t *s, uint32_t n)
 {
-    skim_t k = {p, p + n, SKIM_BUDGET};
+    if (key_is(s, n, "get"))
+        return SKIM_OP_GET;
+    if (key_is(s, n, "invalidate"))
+        return SKIM_OP_INVALIDATE;
+    if (key_is(s, n, "resolve") || key_is(s, n, "resolve_batch"))
+        return SKIM_OP_RESOLVE;
+    return SKIM_OP_OTHER;
+}
+
+/* A map of `len` entries: its actor ids (`actor_id`, `actor.id`), and at the top level
+   its op and the ids of its batch `items`. False on a body that cannot be skimmed. */
+static bool map_actor(skim_t *k, uint32_t len, bool top)
+{
+    for (uint32_t i = 0; i < len; i++) {
+        const uint8_t *key, *s;
+        uint32_t klen, n;
+        if (!read_str(k, &key, &klen))
+            return false;
+        if (key_is(key, klen, "actor_id")) {
+            if (!read_str(k, &s, &n))
+                return false;
+            found_id(k, s, n);
+        } else if (key_is(key, klen, "actor")) {
+            if (!actor_map(k))
+                return false;
+        } else if (top && key_is(key, klen, "op")) {
+            if (!read_str(k, &s, &n))
+                return false;
+            k->out->op = op_of(s, n);
+        } else if (top && key_is(key, klen, "items")) {
+            int kind;
+            uint32_t count, ilen;
+            if (!header(k, &kind, &count) || kind != K_ARRAY)
+                return false;
+            k->out->batch = true;
+            for (uint32_t j = 0; j < count; j++)
+                if (!header(k, &kind, &ilen) || kind != K_MAP || !map_actor(k, ilen, false))
+                    return false;
+        } else if (!skip_object(k)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool skim_body(const uint8_t *p, size_t n, int budget, skim_info_t *out)
+{
+    skim_t k = {p, p + n, budget, 0, out};
+    out->op = SKIM_OP_OTHER;
+    out->nids = 0;
+    out->one_actor = false;
+    out->batch = false;
+    out->complete = true;
     int kind;
     uint32_t len;
-    if (!header(&k, &kind, &len) || kind != K_MAP)
+    if (!header(&k, &kind, &len) || kind != K_MAP || !map_actor(&k, len, true)) {
+        out->complete = false;
+        out->one_actor = false;
         return false;
-    const uint8_t *id = NULL, *items = NULL;
-    uint32_t idlen = 0;
-    bool found = false;
-    if (!map_actor(&k, len, &id, &idlen, &found, true, &items))
-        return false;
-    if (!found && items) {
-        /* A batch: every item must name the same actor. */
-        k.p = items;
-        uint32_t count;
-        if (!header(&k, &kind, &count) || kind != K_ARRAY || count == 0)
-            return false;
-        for (uint32_t i = 0; i < count; i++) {
-            const uint8_t *iid = NULL;
-            uint32_t iidlen = 0;
-            bool ifound = false;
-            uint32_t ilen;
-            if (!header(&k, &kind, &ilen) || kind != K_MAP ||
-                !map_actor(&k, ilen, &iid, &iidlen, &ifound, false, NULL) || !ifound)
-                return false;
-            if (i == 0) {
-                id = iid, idlen = iidlen;
-            } else if (iidlen != idlen || memcmp(iid, id, idlen) != 0) {
-                return false;
-            }
-        }
-        found = true;
     }
-    if (!found || idlen == 0)
+    return true;
+}
+
+bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
+{
+    skim_info_t info = {0};
+    if (!skim_body(p, n, SKIM_BUDGET, &info) || !info.one_actor)
         return false;
-    *key = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id, idlen));
+    *key = info.key;
     return true;
 }

@@ -13,7 +13,7 @@
 /* Frames of a worker's message: [worker][empty][MDPW01][command]..., a REPLY going on with
    [envelope = tag + client][empty][body...], a READY with [service][credit]. */
 enum { W_ID, W_EMPTY, W_PROTO, W_CMD, W_ENV, W_DELIM, W_BODY };
-enum { W_SERVICE = 4, W_CREDIT = 5 };
+enum { W_SERVICE = 4, W_CREDIT = 5, W_HOST = 6, W_OPTION = 7 };
 
 int send_worker_command(broker_t *b, const ident_t *id, int command, bool more)
 {
@@ -112,6 +112,14 @@ static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
     w->live = true;
     w->id = *id;
     w->seed = ((uint64_t)ident_hash(id, 0x51) << 32) | ident_hash(id, 0x77);
+    w->packed = frame_is(m, W_OPTION, AC_PACKED_OPTION);
+    w->host = w->seed; /* without a label, a host of its own */
+    if (m->n > W_HOST && zmq_msg_size((zmq_msg_t *)&m->f[W_HOST]) > 0 &&
+        zmq_msg_size((zmq_msg_t *)&m->f[W_HOST]) <= IDENT_MAX) {
+        ident_t label;
+        ident_from(&label, &m->f[W_HOST]);
+        w->host = ((uint64_t)ident_hash(&label, 0x105) << 32) | ident_hash(&label, 0x3f1);
+    }
     w->service = s;
     w->credit = (int)c;
     w->inflight = 0;
@@ -125,21 +133,27 @@ static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
     dispatch(b, s);
 }
 
-/* A reply from w: forwarded to its client when w holds its tag, else dropped and counted. */
-static void on_reply(broker_t *b, worker_t *w)
+/* A reply from w, its envelope in env and its body from frame `from` of b->in: forwarded
+   to its client when w holds its tag, else dropped and counted. */
+static void on_reply(broker_t *b, worker_t *w, const uint8_t *env, size_t env_len, int from)
 {
     mpart_t *m = &b->in;
-    if (m->n <= W_BODY || zmq_msg_size(&m->f[W_ENV]) < 8 || zmq_msg_size(&m->f[W_DELIM]) != 0) {
+    if (m->n <= from || env_len < 8) {
         b->n.malformed++;
-        if (m->n > W_DELIM)
-            b->n.stale_replies++;
+        b->n.stale_replies++;
         return;
     }
     uint64_t tag;
-    memcpy(&tag, zmq_msg_data(&m->f[W_ENV]), 8);
+    memcpy(&tag, env, 8);
     request_t *r = request_by_tag(b, tag);
     if (!r || r->worker != w) {
         b->n.stale_replies++;
+        return;
+    }
+    if (r->parent) {
+        service_t *s = w->service;
+        fanout_reply(b, w, r, from);
+        dispatch(b, s);
         return;
     }
     service_t *s = w->service;
@@ -148,15 +162,54 @@ static void on_reply(broker_t *b, worker_t *w)
     s->inflight--;
     worker_released(s, w);
     b->n.replies++;
-    send_to_client(b, &r->client, s, NULL, m, W_BODY);
+    send_answer(b, r, m, from);
     request_free(b, r);
     dispatch(b, s);
+}
+
+/* A plain MDP reply: [worker][empty][MDPW01][REPLY][envelope][empty][body...]. */
+static void on_plain_reply(broker_t *b, worker_t *w)
+{
+    mpart_t *m = &b->in;
+    if (m->n <= W_BODY || zmq_msg_size(&m->f[W_DELIM]) != 0) {
+        b->n.malformed++;
+        if (m->n > W_DELIM)
+            b->n.stale_replies++;
+        return;
+    }
+    on_reply(b, w, zmq_msg_data(&m->f[W_ENV]), zmq_msg_size(&m->f[W_ENV]), W_BODY);
+}
+
+/* A packed message (service/mdp.h): [worker][head][body]; only replies come packed. */
+static void on_packed(broker_t *b, worker_t *w)
+{
+    mpart_t *m = &b->in;
+    const uint8_t *h = zmq_msg_data(&m->f[1]);
+    size_t n = zmq_msg_size(&m->f[1]);
+    size_t env_len = n >= AC_PACKED_HEAD ? (size_t)h[5] | (size_t)h[6] << 8 : 0;
+    if (!w || h[4] != AC_MDPW_REPLY || AC_PACKED_HEAD + env_len > n) {
+        b->n.malformed++;
+        if (!w && h[4] == AC_MDPW_REPLY)
+            b->n.stale_replies++;
+        return;
+    }
+    on_reply(b, w, h + AC_PACKED_HEAD, env_len, 2);
 }
 
 void on_worker_message(broker_t *b)
 {
     mpart_t *m = &b->in;
     ident_t id;
+    if (!m->overflow && m->n >= 2 && zmq_msg_size(&m->f[1]) >= AC_PACKED_HEAD &&
+        memcmp(zmq_msg_data(&m->f[1]), AC_PACKED_MAGIC, 4) == 0 && ident_from(&id, &m->f[W_ID])) {
+        worker_t *w = worker_find(b, &id);
+        if (w)
+            w->expiry = zclock_mono() + b->cfg.heartbeat_ms * b->cfg.liveness;
+        else
+            send_worker_command(b, &id, AC_MDPW_DISCONNECT, false);
+        on_packed(b, w);
+        return;
+    }
     if (m->overflow || m->n <= W_CMD || !ident_from(&id, &m->f[W_ID]) ||
         zmq_msg_size(&m->f[W_EMPTY]) != 0 || !frame_is(m, W_PROTO, AC_MDPW) ||
         zmq_msg_size(&m->f[W_CMD]) != 1) {
@@ -179,7 +232,7 @@ void on_worker_message(broker_t *b)
         if (command != AC_MDPW_DISCONNECT)
             send_worker_command(b, &id, AC_MDPW_DISCONNECT, false);
     } else if (command == AC_MDPW_REPLY) {
-        on_reply(b, w);
+        on_plain_reply(b, w);
     } else if (command == AC_MDPW_DISCONNECT) {
         worker_delete(b, w, false);
     } else if (command != AC_MDPW_HEARTBEAT) {

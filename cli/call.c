@@ -20,7 +20,8 @@ static const char *s_call_usage =
     "  resolve_batch  --items FILE      (a JSON array of {actor?, outputs?})\n"
     "  get ACTOR_ID | invalidate ACTOR_ID | stats | ping\n"
     "Options:\n"
-    "  --broker EP      the broker's frontend (default tcp://127.0.0.1:5555)\n"
+    "  --broker EP[,EP] the broker's frontend, or a pair's two (fail-over; default\n"
+    "                   tcp://127.0.0.1:5555)\n"
     "  --timeout MS     per attempt (default 5000)\n"
     "  --retries N      further attempts after a timeout (default 2)\n"
     "  --curve-cert NAME    this client's key pair (NAME_secret; actorcore keygen)\n"
@@ -60,7 +61,7 @@ static int endpoint_flag(const char *flag, const char *text)
     ac_error_t err;
     char label[64];
     snprintf(label, sizeof label, "--%s", flag);
-    if (ac_endpoint_check(label, text, false, &err) == 0)
+    if (ac_endpoint_list_check(label, text, false, &err) == 0)
         return 0;
     cli_report(&err);
     fprintf(stderr, "Try 'actorcore --help'.\n");

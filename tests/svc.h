@@ -84,9 +84,14 @@ static pid_t svc_spawn(const char *const *argv, const char *log)
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    if (pid < 0 || s_nprocs >= SVC_MAX_PROCS)
+    int slot = 0;
+    while (slot < s_nprocs && s_procs[slot] != 0)
+        slot++; /* a slot svc_forget freed, or the next one */
+    if (pid < 0 || slot >= SVC_MAX_PROCS)
         fail_msg("cannot start %s", argv[0]);
-    s_procs[s_nprocs++] = pid;
+    s_procs[slot] = pid;
+    if (slot == s_nprocs)
+        s_nprocs++;
     return pid;
 }
 
@@ -119,6 +124,7 @@ gone:
 typedef struct {
     int port[4]; /* frontend, backend, events in, events out */
     char fe[64], be[64], ein[64], eout[64];
+    char state[320]; /* the broker's floors file (--state), one per set of ports */
     pid_t broker;
 } svc_t;
 
@@ -127,6 +133,7 @@ static void svc_ports(svc_t *s)
     for (int i = 0; i < 4; i++)
         s->port[i] = svc_free_port();
     snprintf(s->fe, sizeof s->fe, "tcp://127.0.0.1:%d", s->port[0]);
+    snprintf(s->state, sizeof s->state, "%s/broker-%d.state", svc_tmpdir(), s->port[0]);
     snprintf(s->be, sizeof s->be, "tcp://127.0.0.1:%d", s->port[1]);
     snprintf(s->ein, sizeof s->ein, "tcp://127.0.0.1:%d", s->port[2]);
     snprintf(s->eout, sizeof s->eout, "tcp://127.0.0.1:%d", s->port[3]);
@@ -150,10 +157,12 @@ static inline void svc_argv_join(const char **out, size_t max, const char *const
 static inline pid_t svc_start_broker_with(svc_t *s, const char *heartbeat_ms,
                                           const char *const *extra, const char *log)
 {
-    const char *base[] = {AC_BROKER_PATH, "--frontend",     s->fe,        "--backend",
-                          s->be,          "--events-in",    s->ein,       "--events-out",
-                          s->eout,        "--heartbeat-ms", heartbeat_ms, "--request-timeout-ms",
-                          "20000",        "--verbose",      "true",       NULL};
+    const char *base[] = {AC_BROKER_PATH,   "--frontend",   s->fe,
+                          "--backend",      s->be,          "--events-in",
+                          s->ein,           "--events-out", s->eout,
+                          "--heartbeat-ms", heartbeat_ms,   "--request-timeout-ms",
+                          "20000",          "--verbose",    "true",
+                          "--state",        s->state,       NULL};
     const char *argv[48];
     svc_argv_join(argv, 48, base, extra);
     s->broker = svc_spawn(argv, log);

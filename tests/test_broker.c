@@ -32,11 +32,12 @@ static void pack_kv_str(msgpack_packer *pk, const char *k, const char *v)
     ac_wire_pack_str(pk, v);
 }
 
-/* {op: get, actor_id: <actor>, id: <id>} */
+/* {op: resolve, actor_id: <actor>, id: <id>}: a request the played workers answer, naming
+   an actor (not `get`: the broker sends a get to every worker, fanout.c). */
 static void body_get(body_t *b, const char *actor, int64_t id)
 {
     body_begin(b, 3);
-    pack_kv_str(&b->pk, "op", "get");
+    pack_kv_str(&b->pk, "op", "resolve");
     pack_kv_str(&b->pk, "actor_id", actor);
     ac_wire_pack_str(&b->pk, "id");
     msgpack_pack_int64(&b->pk, id);
@@ -198,11 +199,11 @@ static svc_t s_b;
 static void broker_start(const char *const *extra)
 {
     svc_ports(&s_b);
-    const char *argv[64] = {AC_BROKER_PATH, "--frontend",  s_b.fe,  "--backend",
-                            s_b.be,         "--events-in", s_b.ein, "--events-out",
-                            s_b.eout,       "--verbose",   "true",  "--heartbeat-ms",
-                            "1000"};
-    int n = 13;
+    const char *argv[64] = {AC_BROKER_PATH, "--frontend",  s_b.fe,   "--backend",
+                            s_b.be,         "--events-in", s_b.ein,  "--events-out",
+                            s_b.eout,       "--verbose",   "true",   "--heartbeat-ms",
+                            "1000",         "--state",     s_b.state};
+    int n = 15;
     for (int i = 0; extra && extra[i] && n < 62; i++)
         argv[n++] = extra[i];
     argv[n] = NULL;
@@ -258,6 +259,12 @@ static void reply_body(zmsg_t *rep, msgpack_zone *zone, msgpack_object *o)
 {
     assert_non_null(rep);
     zframe_t *body = zmsg_last(rep);
+    if (zframe_size(body) >= 4 && memcmp(zframe_data(body), AC_FLOORS_MAGIC, 4) == 0) {
+        /* a request held by a played worker: [envelope][empty][body][floors] */
+        zmsg_first(rep);
+        zmsg_next(rep);
+        body = zmsg_next(rep);
+    }
     ac_error_t err;
     assert_int_equal(
         ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, o, &err), 0);
@@ -361,9 +368,15 @@ static void fw_beat(fw_t *w)
     }
 }
 
-/* Answers one held request (echoing its body). */
+/* Answers one held request [envelope][empty][body][floors] with [envelope][empty][body]
+   (its body echoed). */
 static void fw_answer(fw_t *w, zmsg_t *req)
 {
+    if (zmsg_size(req) > 3) {
+        zframe_t *floors = zmsg_last(req);
+        zmsg_remove(req, floors);
+        zframe_destroy(&floors);
+    }
     fw_command(w, AC_MDPW_REPLY, req);
 }
 

@@ -4,7 +4,7 @@
 
 static ac_cache_key_t key(const char *id, int64_t version, uint64_t gen, uint64_t hash)
 {
-    return (ac_cache_key_t){id, strlen(id), version, gen, hash};
+    return (ac_cache_key_t){id, strlen(id), version, gen, hash, 0};
 }
 
 static void a_lookup_hits_only_on_the_full_key(void **state)
@@ -157,12 +157,40 @@ static void many_keys_churn_without_losing_consistency(void **state)
     ac_l1_destroy(&c);
 }
 
+/* Entries are ordered by (stamp, version): a higher stamp (the actor was invalidated since)
+   replaces a higher version; a lower stamp never replaces anything. */
+static void a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does(void **state)
+{
+    (void)state;
+    ac_l1_config_t cfg = {16, 1 << 20, 0};
+    ac_l1_t *c = ac_l1_new(&cfg);
+    ac_cache_key_t v5 = key("hero", 5, 1, 1), v3 = key("hero", 3, 1, 1);
+    v5.stamp = 100;
+    v3.stamp = 200;
+    assert_int_equal(ac_l1_put(c, &v5, "five", 4, 0), 0);
+    assert_int_equal(ac_l1_put(c, &v3, "three", 5, 0), 0);
+    const ac_l1_entry_t *e = ac_l1_get(c, "hero", 4, 0);
+    assert_int_equal(e->version, 3);
+    assert_true(e->stamp == 200);
+    assert_int_equal(ac_l1_put(c, &v5, "five", 4, 0), 0); /* stamp 100: dead, kept out */
+    e = ac_l1_get(c, "hero", 4, 0);
+    assert_int_equal(e->version, 3);
+    ac_cache_key_t v4 = key("hero", 4, 1, 1);
+    v4.stamp = 200;
+    assert_int_equal(ac_l1_put(c, &v4, "four", 4, 0), 0); /* same stamp: by version */
+    assert_int_equal(ac_l1_get(c, "hero", 4, 0)->version, 4);
+    assert_int_equal(ac_l1_put(c, &v3, "three", 5, 0), 0);
+    assert_int_equal(ac_l1_get(c, "hero", 4, 0)->version, 4);
+    ac_l1_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_lookup_hits_only_on_the_full_key),
         cmocka_unit_test(ids_that_share_a_hash_or_a_prefix_keep_their_own_entries),
         cmocka_unit_test(an_older_version_never_replaces_a_newer_one),
+        cmocka_unit_test(a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does),
         cmocka_unit_test(entries_bound_evicts_unreferenced_first),
         cmocka_unit_test(bytes_bound_is_kept),
         cmocka_unit_test(entries_expire_after_the_ttl),

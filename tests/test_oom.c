@@ -214,7 +214,7 @@ static int path_store(void)
     ac_error_t err = {0};
     ac_store_t *s = ac_store_open(path, 16, &err);
     int rc = s ? 0 : err_code(&err);
-    ac_cache_key_t key = {"hero", 4, 3, 42, 7};
+    ac_cache_key_t key = {"hero", 4, 3, 42, 7, 0};
     if (!rc && ac_store_put(s, &key, "snapshot-bytes", 14) != 0) {
         ac_store_stats_t st;
         ac_store_stats(s, &st);

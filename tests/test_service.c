@@ -6,118 +6,10 @@
 
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
+#include "reply.h"
 #include "svc.h"
 
 static svc_t s_main; /* broker + 2 workers shared by the simpler tests */
-
-/* A parsed reply. */
-typedef struct {
-    msgpack_zone *zone;
-    msgpack_object obj;
-} parsed_t;
-
-static const msgpack_object *parse_reply(parsed_t *p, const ac_reply_t *r)
-{
-    if (!p->zone)
-        p->zone = msgpack_zone_new(8192);
-    msgpack_zone_clear(p->zone);
-    ac_error_t err;
-    if (ac_msgpack_parse(r->body, r->len, p->zone, &p->obj, &err))
-        fail_msg("reply is not msgpack: %s", err.message);
-    return &p->obj;
-}
-
-static bool reply_ok(const msgpack_object *o)
-{
-    const msgpack_object *ok = ac_wire_get(o, "ok");
-    return ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
-}
-
-static char *to_json(const msgpack_object *o)
-{
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    ac_msgpack_to_json(o, &sb);
-    char *s = strndup(sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    return s;
-}
-
-static const char *error_code(const msgpack_object *o, char *buf, size_t size)
-{
-    const msgpack_object *c = ac_wire_get(ac_wire_get(o, "error"), "code");
-    snprintf(buf, size, "%.*s", c ? (int)c->via.str.size : 0, c ? c->via.str.ptr : "");
-    return buf;
-}
-
-/* Packs {op: resolve, id, outputs: <json file or text>, actor?: {id, version}, extra...}. */
-static uint64_t send_resolve(ac_client_t *c, const char *outputs_json, const char *actor_id,
-                             bool publish, const char *cache)
-{
-    msgpack_zone *zone = msgpack_zone_new(8192);
-    msgpack_object outs;
-    ac_error_t err;
-    if (ac_json_parse(outputs_json, strlen(outputs_json), zone, &outs, &err))
-        fail_msg("bad test input: %s", err.message);
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, "resolve", id, 1 + (actor_id != NULL) + publish + (cache != NULL));
-    ac_wire_pack_str(pk, "outputs");
-    msgpack_pack_object(pk, outs);
-    if (actor_id) {
-        ac_wire_pack_str(pk, "actor");
-        msgpack_pack_map(pk, 2);
-        ac_wire_pack_str(pk, "id");
-        ac_wire_pack_str(pk, actor_id);
-        ac_wire_pack_str(pk, "version");
-        msgpack_pack_int(pk, 1);
-    }
-    if (publish) {
-        ac_wire_pack_str(pk, "publish");
-        msgpack_pack_true(pk);
-    }
-    if (cache) {
-        ac_wire_pack_str(pk, "cache");
-        ac_wire_pack_str(pk, cache);
-    }
-    assert_int_equal(ac_client_send(c, id), 0);
-    msgpack_zone_free(zone);
-    return id;
-}
-
-static uint64_t send_simple(ac_client_t *c, const char *op, const char *actor_id)
-{
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, op, id, actor_id != NULL);
-    if (actor_id) {
-        ac_wire_pack_str(pk, "actor_id");
-        ac_wire_pack_str(pk, actor_id);
-    }
-    assert_int_equal(ac_client_send(c, id), 0);
-    return id;
-}
-
-/* Waits for one reply, failing the test after timeout. */
-static void recv_one(ac_client_t *c, ac_reply_t *r, int timeout_ms)
-{
-    if (ac_client_recv(c, r, timeout_ms) != 1)
-        fail_msg("no reply within %d ms", timeout_ms);
-}
-
-/* Blocks until the service answers a ping. */
-static void wait_ready(const svc_t *s)
-{
-    ac_client_config_t cfg = {.timeout_ms = 300, .retries = 30};
-    ac_client_t *c = ac_client_new(s->fe, &cfg);
-    send_simple(c, "ping", NULL);
-    ac_reply_t r;
-    recv_one(c, &r, 20000);
-    parsed_t p = {0};
-    assert_true(reply_ok(parse_reply(&p, &r)));
-    msgpack_zone_free(p.zone);
-    ac_client_destroy(&c);
-}
 
 /* The CLI's answer for a golden case, as JSON text. */
 static char *cli_answer(const char *name)
@@ -217,22 +109,6 @@ static void golden_cases_through_broker_and_two_workers_equal_the_cli(void **sta
     ac_client_destroy(&c);
     ac_client_destroy(&c9);
     svc_stop(po.broker, SIGTERM, 3000);
-}
-
-static const char *one_flat(char *buf, size_t size, const char *dim, double v)
-{
-    snprintf(buf, size,
-             "[{\"meta\":{\"system\":\"t\"},\"primary\":[{\"dimension\":\"%s\",\"bucket\":\"FLAT\","
-             "\"value\":%.17g,\"system\":\"t\"}]}]",
-             dim, v);
-    return buf;
-}
-
-static const char *tier_of(const msgpack_object *o, char *buf, size_t size)
-{
-    const msgpack_object *tier = ac_wire_get(o, "cache");
-    snprintf(buf, size, "%.*s", tier ? (int)tier->via.str.size : 0, tier ? tier->via.str.ptr : "");
-    return buf;
 }
 
 /* One worker, so that its L1 is the only one: every tier is exact. */
@@ -1029,9 +905,37 @@ static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
     svc_stop(s.broker, SIGTERM, 3000);
 }
 
+/* The C client speaks the broker's packed framing by default and plain MDP/0.1 when asked
+   (service/mdp.h): the same request gets the same snapshot either way. */
+static void a_plain_mdp_client_and_a_packed_one_get_the_same_answer(void **state)
+{
+    (void)state;
+    char outs[512], t[16];
+    one_flat(outs, sizeof outs, "strength", 7);
+    char *got[2];
+    for (int plain = 0; plain < 2; plain++) {
+        ac_client_config_t cfg = {.plain_mdp = plain};
+        ac_client_t *c = ac_client_new(s_main.fe, &cfg);
+        send_resolve(c, outs, NULL, false, NULL);
+        ac_reply_t r;
+        recv_one(c, &r, 10000);
+        parsed_t p = {0};
+        const msgpack_object *o = parse_reply(&p, &r);
+        assert_true(reply_ok(o));
+        assert_string_equal(tier_of(o, t, sizeof t), "miss");
+        got[plain] = to_json(ac_wire_get(o, "snapshot"));
+        msgpack_zone_free(p.zone);
+        ac_client_destroy(&c);
+    }
+    assert_string_equal(got[0], got[1]);
+    free(got[0]);
+    free(got[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_plain_mdp_client_and_a_packed_one_get_the_same_answer),
         cmocka_unit_test(golden_cases_through_broker_and_two_workers_equal_the_cli),
         cmocka_unit_test(cache_tiers_get_invalidate_and_modes),
         cmocka_unit_test(subscriber_receives_only_its_actors_events),

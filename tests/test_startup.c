@@ -28,6 +28,8 @@ typedef struct {
 
 static const skip_t s_skips[] = {
     {"--store", {"-1", "abc", "99999999999999999999", NULL}},
+    {"--state", {"-1", "abc", "99999999999999999999", NULL}}, /* file names too */
+    {"--host", {"-1", "abc", "99999999999999999999", NULL}},  /* host names too */
 };
 
 static bool skipped(const char *flag, const char *value)

@@ -27,7 +27,7 @@ static void path_of(char *buf, size_t size, const char *name)
 
 static ac_cache_key_t key(const char *id, int64_t version)
 {
-    return (ac_cache_key_t){id, strlen(id), version, 11, 22};
+    return (ac_cache_key_t){id, strlen(id), version, 11, 22, 0};
 }
 
 static void writes_are_durable_across_reopen(void **state)
@@ -211,12 +211,70 @@ static void two_processes_opening_one_new_file_at_once_both_succeed(void **state
     }
 }
 
+/* A file of schema 1 (before stamps) is migrated on open: its rows read back with stamp 0,
+   so they are served until their actor is invalidated. */
+static void a_schema_1_file_is_migrated_and_keeps_its_rows(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "schema1.db");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE snapshots (actor_id TEXT PRIMARY KEY, version "
+                                  "INTEGER NOT NULL, generation INTEGER NOT NULL, outputs_hash "
+                                  "INTEGER NOT NULL, snapshot BLOB NOT NULL, updated_at INTEGER "
+                                  "NOT NULL); INSERT INTO snapshots VALUES ('old', 7, 11, 22, "
+                                  "x'abcd', 0); PRAGMA user_version=1;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1000, &err);
+    assert_non_null(s);
+    ac_stored_t row;
+    assert_int_equal(ac_store_get(s, "old", 3, &row, &err), 1);
+    assert_int_equal(row.version, 7);
+    assert_true(row.stamp == 0);
+    assert_int_equal(row.value_len, 2);
+    free(row.value);
+    ac_store_close(&s);
+}
+
+/* Rows are ordered by (stamp, version), as L1's entries; the stamp is read back. */
+static void a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "stamps.db");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1000, &err);
+    assert_non_null(s);
+    ac_cache_key_t v5 = key("hero", 5), v3 = key("hero", 3), v4 = key("hero", 4);
+    v5.stamp = 100;
+    v3.stamp = v4.stamp = 200;
+    const ac_cache_key_t *order[] = {&v5, &v3, &v5, &v4, &v3};
+    const int64_t want[] = {5, 3, 3, 4, 4};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(ac_store_put(s, order[i], "x", 1), 0);
+        ac_store_flush(s);
+        ac_stored_t row;
+        assert_int_equal(ac_store_get(s, "hero", 4, &row, &err), 1);
+        assert_int_equal(row.version, want[i]);
+        assert_true(row.stamp == (want[i] == 5 ? 100u : 200u));
+        free(row.value);
+    }
+    ac_store_close(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(writes_are_durable_across_reopen),
         cmocka_unit_test(two_processes_opening_one_new_file_at_once_both_succeed),
         cmocka_unit_test(a_row_only_moves_forward_in_version),
+        cmocka_unit_test(a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does),
+        cmocka_unit_test(a_schema_1_file_is_migrated_and_keeps_its_rows),
         cmocka_unit_test(delete_waits_for_queued_writes),
         cmocka_unit_test(a_full_queue_drops_and_counts),
         cmocka_unit_test(a_damaged_or_future_file_is_refused_with_a_message),

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/yamldoc.h"
 #include "worker.h"
@@ -25,6 +26,11 @@ void worker_config_defaults(worker_config_t *cfg)
     cfg->max_contributions = 10000;
     cfg->max_batch = 1000;
     cfg->curve.security = strdup("none");
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) != 0 || !*host)
+        snprintf(host, sizeof host, "localhost");
+    host[64] = '\0';
+    cfg->host = strdup(host);
 }
 
 ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
@@ -32,8 +38,8 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     static ac_setting_t t[32];
     size_t i = 0;
 #define S(nm, ty, dst, lo, hi, hp) t[i++] = (ac_setting_t){nm, ty, dst, lo, hi, hp}
-    S("broker", AC_SET_ENDPOINT, &c->broker, AC_ENDPOINT_CONNECT, 0,
-      "the broker's worker endpoint");
+    S("broker", AC_SET_ENDPOINT, &c->broker, AC_ENDPOINT_CONNECT, AC_ENDPOINT_LIST,
+      "the broker's worker endpoint (a pair's two, comma-separated: both are served)");
     S("events", AC_SET_ENDPOINT, &c->events, AC_ENDPOINT_CONNECT, AC_ENDPOINT_OPTIONAL,
       "the broker's events-in endpoint (XSUB), or empty for none");
     S("combiner", AC_SET_PATH, &c->combiner, 0, 0,
@@ -56,6 +62,11 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     S("l1.ttl_ms", AC_SET_INT, &c->l1_ttl_ms, 0, 1ll << 40, "L1 time to live (0 = none)");
     S("store_queue", AC_SET_INT, &c->store_queue, 1, 1ll << 24,
       "pending L3 writes before dropping");
+    S("store_sync", AC_SET_BOOL, &c->store_sync, 0, 0,
+      "answer a resolve only once its L3 write is committed (survives kill -9)");
+    S("host", AC_SET_STR, &c->host, 0, 0,
+      "the host this worker's L3 lives on (default: the host name); the broker replicates "
+      "across hosts");
     S("limits.max_message_bytes", AC_SET_INT, &c->max_message_bytes, 64, 1ll << 30,
       "largest request body");
     S("limits.max_contributions", AC_SET_INT, &c->max_contributions, 1, 1ll << 24,

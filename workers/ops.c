@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "worker.h"
+#include "core/hash.h"
 #include "core/request_impl.h"
+#include "service/mdp.h"
 
 enum { CACHE_USE, CACHE_BYPASS, CACHE_REFRESH };
 
@@ -261,12 +263,61 @@ static int decode_item(worker_t *w, const msgpack_object *item, const char *pref
     return rc;
 }
 
+/* ---- coherence: the floors of the request being served (service/mdp.h) ---- */
+
+/* Reads the floors frame of a request; a frame that is not one is ignored (every floor
+   then 0, as with a broker that sends none). */
+static void floors_read(worker_t *w, const uint8_t *f, size_t len)
+{
+    w->floors = false;
+    w->floor_count = 0;
+    w->floor_global = 0;
+    w->floor_pairs = NULL;
+    if (!f || len < AC_FLOORS_HEAD || memcmp(f, AC_FLOORS_MAGIC, 4) != 0)
+        return;
+    uint32_t n =
+        (uint32_t)f[12] | (uint32_t)f[13] << 8 | (uint32_t)f[14] << 16 | (uint32_t)f[15] << 24;
+    if (n > AC_FLOORS_IDS_MAX || len != AC_FLOORS_HEAD + 16 * (size_t)n)
+        return;
+    w->floors = true;
+    w->floor_global = ac_le64_get(f + 4);
+    w->floor_count = n;
+    w->floor_pairs = f + AC_FLOORS_HEAD;
+}
+
+/* The floor of an actor: the broker's for it when listed (*exact), else the global floor
+   (every floor is at most that: safe for reads, but nothing computed is stored under it). */
+static uint64_t floor_of(const worker_t *w, const char *id, size_t len, bool *exact)
+{
+    *exact = true;
+    if (!w->floors)
+        return 0;
+    uint64_t h = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id, len));
+    for (uint32_t i = 0; i < w->floor_count; i++)
+        if (ac_le64_get(w->floor_pairs + 16 * i) == h)
+            return ac_le64_get(w->floor_pairs + 16 * i + 8);
+    *exact = false;
+    return w->floor_global;
+}
+
+/* An L1 entry computed before the actor's floor: dropped, and counted. */
+static const ac_l1_entry_t *fresh_l1(worker_t *w, const ac_l1_entry_t *e, const char *id,
+                                     size_t len, uint64_t floor)
+{
+    if (!e || e->stamp >= floor)
+        return e;
+    w->stale++;
+    ac_l1_remove(w->l1, id, len);
+    return NULL;
+}
+
 /* Looks the snapshot up in L1, then in L3 (a hit warms L1); on a hit writes the result
    fields (3) and returns true. */
 static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_key_t *key,
-                             bool want_publish, msgpack_packer *pk)
+                             uint64_t floor, bool want_publish, msgpack_packer *pk)
 {
     const ac_l1_entry_t *hit = w->l1 ? ac_l1_lookup(w->l1, key, now_ms()) : NULL;
+    hit = fresh_l1(w, hit, a->id, a->id_len, floor);
     if (hit) {
         w->l1_hits++;
         pack_ok_snapshot(pk, hit->value, hit->value_len, "l1");
@@ -281,11 +332,16 @@ static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_ke
         int got = ac_store_get(w->store, a->id, a->id_len, &row, &serr);
         if (got < 0)
             w->store_errors++;
-        if (got == 1 && row.version == key->version && row.generation == key->generation &&
-            row.outputs_hash == key->outputs_hash) {
+        if (got == 1 && row.stamp < floor) {
+            w->stale++;
+        } else if (got == 1 && row.version == key->version && row.generation == key->generation &&
+                   row.outputs_hash == key->outputs_hash) {
             w->l3_hits++;
-            if (w->l1)
-                ac_l1_put(w->l1, key, row.value, row.value_len, now_ms());
+            if (w->l1) {
+                ac_cache_key_t k = *key;
+                k.stamp = row.stamp;
+                ac_l1_put(w->l1, &k, row.value, row.value_len, now_ms());
+            }
             pack_ok_snapshot(pk, row.value, row.value_len, "l3");
             if (want_publish)
                 publish(w, a, row.value, row.value_len);
@@ -319,6 +375,8 @@ static int reply_computed(worker_t *w, const ac_actor_t *a, const ac_snapshot_t 
             ac_l1_put(w->l1, key, w->snap.data, w->snap.size, now_ms());
         if (w->store && ac_store_put(w->store, key, w->snap.data, w->snap.size))
             w->store_errors++;
+        else if (w->store)
+            w->wrote_store = true;
     }
     pack_ok_snapshot(pk, w->snap.data, w->snap.size, "miss");
     if (want_publish && a)
@@ -342,12 +400,22 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
     /* The key (a hash over the whole actor) is only worth computing when a tier will be
        read or written. */
     bool cached = a && mode != CACHE_BYPASS && (w->l1 || w->store);
+    uint64_t floor = 0;
+    bool exact = true;
     if (!rc && cached) {
-        key = (ac_cache_key_t){a->id, a->id_len, a->version, ac_resolver_generation(w->resolver),
-                               ac_request_content_hash(w->req)};
+        floor = floor_of(w, a->id, a->id_len, &exact);
+        key = (ac_cache_key_t){a->id,
+                               a->id_len,
+                               a->version,
+                               ac_resolver_generation(w->resolver),
+                               ac_request_content_hash(w->req),
+                               floor};
     }
-    if (!rc && cached && mode == CACHE_USE && reply_from_cache(w, a, &key, want_publish, pk))
+    if (!rc && cached && mode == CACHE_USE && reply_from_cache(w, a, &key, floor, want_publish, pk))
         return 3;
+    /* Computed under a floor that is not the actor's own: not stored (it could look newer
+       than an invalidate it never saw). */
+    cached = cached && exact;
     const ac_snapshot_t *snap = NULL;
     if (!rc)
         rc = ac_resolve(w->resolver, w->req, &snap, &err);
@@ -383,31 +451,43 @@ static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object
         ac_wire_pack_error(pk, id, &err);
         return;
     }
+    /* The newest of L1's and L3's copies: the host's L3 may hold a version another worker
+       of the host computed since this one cached its own. */
+    bool exact;
+    uint64_t floor = floor_of(w, aid, alen, &exact);
     const ac_l1_entry_t *e = w->l1 ? ac_l1_get(w->l1, aid, alen, now_ms()) : NULL;
+    e = fresh_l1(w, e, aid, alen, floor);
+    ac_stored_t row;
+    int got = 0;
+    if (w->store) {
+        got = ac_store_get(w->store, aid, alen, &row, &err);
+        if (got < 0)
+            w->store_errors++;
+        if (got == 1 && (row.stamp < floor || (e && e->version >= row.version))) {
+            w->stale += row.stamp < floor;
+            free(row.value);
+            got = 0;
+        }
+    }
+    if (got == 1) {
+        msgpack_pack_map(pk, 4);
+        PK_STR(pk, "id");
+        ac_wire_pack_id(pk, id);
+        pack_ok_snapshot(pk, row.value, row.value_len, "l3");
+        if (w->l1) {
+            ac_cache_key_t key = {aid,      alen, row.version, row.generation, row.outputs_hash,
+                                  row.stamp};
+            ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
+        }
+        free(row.value);
+        return;
+    }
     if (e) {
         msgpack_pack_map(pk, 4);
         PK_STR(pk, "id");
         ac_wire_pack_id(pk, id);
         pack_ok_snapshot(pk, e->value, e->value_len, "l1");
         return;
-    }
-    if (w->store) {
-        ac_stored_t row;
-        int got = ac_store_get(w->store, aid, alen, &row, &err);
-        if (got == 1) {
-            msgpack_pack_map(pk, 4);
-            PK_STR(pk, "id");
-            ac_wire_pack_id(pk, id);
-            pack_ok_snapshot(pk, row.value, row.value_len, "l3");
-            if (w->l1) {
-                ac_cache_key_t key = {aid, alen, row.version, row.generation, row.outputs_hash};
-                ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
-            }
-            free(row.value);
-            return;
-        }
-        if (got < 0)
-            w->store_errors++;
     }
     ac_error_set(&err, AC_ENOT_FOUND, "actor_id", "no snapshot is stored for '%.*s'", (int)alen,
                  aid);
@@ -469,7 +549,7 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     PK_STR(pk, "worker");
     msgpack_pack_int(pk, w->pid);
     PK_STR(pk, "stats");
-    msgpack_pack_map(pk, 20);
+    msgpack_pack_map(pk, 21);
     pack_counter(pk, "requests", w->requests);
     pack_counter(pk, "errors", w->errors);
     pack_counter(pk, "resolves", w->resolves);
@@ -488,6 +568,7 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     pack_counter(pk, "l3_write_errors", l3.write_errors);
     pack_counter(pk, "l3_dropped", l3.dropped);
     pack_counter(pk, "store_errors", w->store_errors);
+    pack_counter(pk, "stale", w->stale);
     pack_counter(pk, "l3_enabled", w->store != NULL);
     pack_counter(pk, "generation", ac_resolver_generation(w->resolver));
     PK_STR(pk, "latency_us");
@@ -640,8 +721,11 @@ static int dispatch(worker_t *w, const char *name, const msgpack_object *req,
     return 0;
 }
 
-void worker_handle(worker_t *w, const char *body, size_t len)
+void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *floors,
+                   size_t floors_len)
 {
+    floors_read(w, floors, floors_len);
+    w->wrote_store = false;
     uint64_t t0 = now_us();
     msgpack_sbuffer_clear(&w->reply);
     msgpack_packer pk;

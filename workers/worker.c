@@ -37,7 +37,7 @@ static void send_command(zsock_t *sock, int command, zmsg_t *msg)
     zmsg_destroy(&msg);
 }
 
-static zsock_t *connect_broker(worker_t *w)
+static zsock_t *connect_broker(worker_t *w, const char *endpoint)
 {
     zsock_t *s = zsock_new(ZMQ_DEALER);
     if (!s)
@@ -47,24 +47,32 @@ static zsock_t *connect_broker(worker_t *w)
     zsock_set_rcvhwm(s, 100000);
     zsock_set_sndhwm(s, 100000);
     ac_curve_keys_apply(&w->keys, s);
-    if (zsock_connect(s, "%s", w->cfg.broker) != 0) {
+    if (zsock_connect(s, "%s", endpoint) != 0) {
         zsock_destroy(&s);
         return NULL;
     }
     zmsg_t *ready = zmsg_new();
     zmsg_addstr(ready, AC_SERVICE);
     zmsg_addstrf(ready, "%lld", w->cfg.credit);
+    zmsg_addstr(ready, w->cfg.host);
+    zmsg_addstr(ready, AC_PACKED_OPTION); /* our broker then sends [head][body] */
     send_command(s, AC_MDPW_READY, ready);
     if (w->cfg.verbose)
-        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid,
-                w->cfg.broker, w->cfg.credit);
+        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid, endpoint,
+                w->cfg.credit);
     return s;
 }
 
-/* The broker link: the DEALER and a monitor that reports its connection dropping. */
+/* A broker link: the DEALER and a monitor that reports its connection dropping, and the
+   link's timers. A worker of a pair of brokers has one link to each and serves both. */
 typedef struct {
-    zsock_t *sock; /* DEALER to the broker's backend */
-    zsock_t *mon;  /* PAIR: ZMQ_EVENT_DISCONNECTED of sock */
+    char *endpoint;       /* the broker's backend */
+    zsock_t *sock;        /* DEALER to it */
+    zsock_t *mon;         /* PAIR: ZMQ_EVENT_DISCONNECTED of sock */
+    int64_t heartbeat_at; /* next heartbeat to send */
+    int64_t last_heard;   /* last message from the broker */
+    int64_t backoff;      /* next reconnection's wait */
+    bool reconnect;       /* to be reopened */
 } link_t;
 
 static void link_close(link_t *l)
@@ -81,7 +89,7 @@ static int link_open(worker_t *w, link_t *l)
     static unsigned s_links; /* monitor names are released asynchronously: never reuse one */
     char ep[64];
     l->mon = NULL;
-    l->sock = connect_broker(w);
+    l->sock = connect_broker(w, l->endpoint);
     if (!l->sock)
         return -1;
     snprintf(ep, sizeof ep, "inproc://ac-worker-monitor-%u", s_links++);
@@ -128,6 +136,7 @@ static link_state_t link_state(link_t *l)
 
 typedef struct {
     zmsg_t *req[PENDING_MAX]; /* [envelope = tag + client][empty][body], arrival order */
+    int link[PENDING_MAX];    /* the link each came on (its reply goes back there) */
     int n;                    /* requests held */
     struct {
         const uint8_t *id; /* the client's bytes (in a held envelope or a copy) */
@@ -138,8 +147,35 @@ typedef struct {
     int nclients; /* clients seen since idle */
 } pending_t;
 
-static void pending_add(pending_t *p, zmsg_t **msg_p)
+/* A request that came packed (service/mdp.h) is held with this bit on its link index,
+   and answered packed. */
+#define LINK_PACKED 0x100
+
+/* Sends a reply [envelope][empty][body] on sock, plain MDP or packed. */
+static void send_reply(zsock_t *sock, zmsg_t *reply, bool packed)
 {
+    if (!packed) {
+        send_command(sock, AC_MDPW_REPLY, reply);
+        return;
+    }
+    zframe_t *env = zmsg_pop(reply), *delim = zmsg_pop(reply);
+    size_t n = zframe_size(env);
+    uint8_t head[AC_PACKED_HEAD + 8 + 255];
+    memcpy(head, AC_PACKED_MAGIC, 4);
+    head[4] = AC_MDPW_REPLY;
+    head[5] = (uint8_t)n;
+    head[6] = (uint8_t)(n >> 8);
+    memcpy(head + AC_PACKED_HEAD, zframe_data(env), n < 8 + 255 ? n : 8 + 255);
+    zmsg_pushmem(reply, head, AC_PACKED_HEAD + (n < 8 + 255 ? n : 8 + 255));
+    zmsg_send(&reply, sock);
+    zmsg_destroy(&reply);
+    zframe_destroy(&env);
+    zframe_destroy(&delim);
+}
+
+static void pending_add(pending_t *p, zmsg_t **msg_p, int link)
+{
+    p->link[p->n] = link;
     p->req[p->n++] = *msg_p;
     *msg_p = NULL;
 }
@@ -161,8 +197,8 @@ static int client_of(pending_t *p, zmsg_t *req)
     return i;
 }
 
-/* Takes the next request to serve off p. */
-static zmsg_t *fair_pick(pending_t *p)
+/* Takes the next request to serve off p; *link is the link it came on. */
+static zmsg_t *fair_pick(pending_t *p, int *link)
 {
     int best = 0, best_served = INT32_MAX, best_client = 0;
     for (int i = 0; i < p->n; i++) {
@@ -175,39 +211,113 @@ static zmsg_t *fair_pick(pending_t *p)
     }
     p->clients[best_client].served++;
     zmsg_t *req = p->req[best];
+    *link = p->link[best];
     memmove(&p->req[best], &p->req[best + 1], (size_t)(p->n - best - 1) * sizeof p->req[0]);
+    memmove(&p->link[best], &p->link[best + 1], (size_t)(p->n - best - 1) * sizeof p->link[0]);
     if (--p->n == 0)
         p->nclients = 0;
     return req;
 }
 
-static void pending_clear(pending_t *p)
+/* Drops the requests that came on link (all when link < 0): its broker re-queues them. */
+static void pending_drop(pending_t *p, int link)
 {
-    for (int i = 0; i < p->n; i++)
-        zmsg_destroy(&p->req[i]);
-    p->n = p->nclients = 0;
+    int kept = 0;
+    for (int i = 0; i < p->n; i++) {
+        if (link < 0 || (p->link[i] & ~LINK_PACKED) == link) {
+            zmsg_destroy(&p->req[i]);
+        } else {
+            p->req[kept] = p->req[i];
+            p->link[kept++] = p->link[i];
+        }
+    }
+    p->n = kept;
+    if (!kept)
+        p->nclients = 0;
 }
 
-/* Resolves one held request and replies. */
-static void serve(worker_t *w, zsock_t *sock, zmsg_t *req)
+/* Replies held until the L3 writes behind them are committed (store_sync). */
+#define UNSENT_MAX 64
+static struct {
+    zmsg_t *reply; /* [envelope][empty][body] */
+    zsock_t *sock; /* the link it goes back on */
+    bool packed;   /* answered packed */
+} s_unsent[UNSENT_MAX];
+static int s_nunsent;
+
+/* Commits the L3 writes queued so far, then sends the replies that waited for them. */
+static void send_unsent(worker_t *w)
+{
+    if (!s_nunsent)
+        return;
+    ac_store_flush(w->store);
+    for (int i = 0; i < s_nunsent; i++)
+        send_reply(s_unsent[i].sock, s_unsent[i].reply, s_unsent[i].packed);
+    s_nunsent = 0;
+}
+
+/* Resolves one held request and replies (with store_sync, once its L3 write is
+   committed: the replies of a run of requests share one commit). */
+static void serve(worker_t *w, zsock_t *sock, zmsg_t *req, bool packed)
 {
     zframe_t *envelope = zmsg_pop(req), *delim = zmsg_pop(req), *body = zmsg_pop(req);
-    worker_handle(w, (const char *)zframe_data(body), zframe_size(body));
+    /* The broker's floors frame is the last one, after the body (and any extra body frame
+       a client sent, which is not read). */
+    zframe_t *floors = zmsg_size(req) ? zmsg_last(req) : NULL;
+    worker_handle(w, (const char *)zframe_data(body), zframe_size(body),
+                  floors ? zframe_data(floors) : NULL, floors ? zframe_size(floors) : 0);
     zmsg_t *reply = zmsg_new();
     zmsg_append(reply, &envelope);
     zmsg_addmem(reply, NULL, 0);
     zmsg_addmem(reply, w->reply.data, w->reply.size);
-    send_command(sock, AC_MDPW_REPLY, reply);
+    if (w->cfg.store_sync && w->wrote_store) {
+        s_unsent[s_nunsent].reply = reply;
+        s_unsent[s_nunsent].packed = packed;
+        s_unsent[s_nunsent++].sock = sock;
+        if (s_nunsent == UNSENT_MAX)
+            send_unsent(w);
+    } else {
+        send_reply(sock, reply, packed);
+    }
     zframe_destroy(&delim);
     zframe_destroy(&body);
     zmsg_destroy(&req);
 }
 
 /* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
-static int on_broker_message(worker_t *w, pending_t *p, zsock_t *sock, zmsg_t **msg_p,
-                             uint64_t *bad)
+/* A packed request [head][body...] becomes the held form [envelope][empty][body][floors]
+   (false when it is not one). */
+static bool unpack_request(zmsg_t **msg_p)
+{
+    zframe_t *head = zmsg_first(*msg_p);
+    const uint8_t *h = zframe_data(head);
+    size_t n = zframe_size(head);
+    if (zmsg_size(*msg_p) < 2 || n < AC_PACKED_HEAD || memcmp(h, AC_PACKED_MAGIC, 4) != 0 ||
+        h[4] != AC_MDPW_REQUEST)
+        return false;
+    size_t env = (size_t)h[5] | (size_t)h[6] << 8;
+    if (env < 8 || AC_PACKED_HEAD + env > n)
+        return false;
+    zmsg_t *held = zmsg_new();
+    zmsg_addmem(held, h + AC_PACKED_HEAD, env);
+    zmsg_addmem(held, NULL, 0);
+    head = zmsg_pop(*msg_p);
+    zframe_t *body = zmsg_pop(*msg_p);
+    zmsg_append(held, &body);
+    zmsg_addmem(held, h + AC_PACKED_HEAD + env, n - AC_PACKED_HEAD - env);
+    zframe_destroy(&head);
+    zmsg_destroy(msg_p);
+    *msg_p = held;
+    return true;
+}
+
+static int on_broker_message(worker_t *w, pending_t *p, int link, zmsg_t **msg_p, uint64_t *bad)
 {
     (void)w;
+    if (unpack_request(msg_p)) {
+        pending_add(p, msg_p, link | LINK_PACKED);
+        return 0;
+    }
     zmsg_t *msg = *msg_p;
     zframe_t *empty = zmsg_pop(msg), *proto = zmsg_pop(msg), *cmd = zmsg_pop(msg);
     int result = 0;
@@ -223,8 +333,7 @@ static int on_broker_message(worker_t *w, pending_t *p, zsock_t *sock, zmsg_t **
         if (!envelope || zframe_size(envelope) < 8 || !delim || zframe_size(delim) != 0 || !body)
             (*bad)++;
         else
-            pending_add(p, msg_p);
-        (void)sock;
+            pending_add(p, msg_p, link);
     } else if (command == AC_MDPW_DISCONNECT) {
         result = 1;
     } else if (command != AC_MDPW_HEARTBEAT) {
@@ -239,21 +348,20 @@ done:
 
 static pending_t s_pending;
 
-/* Reads what is queued on the link without waiting (up to room in s_pending): commands are
-   handled, requests held. True when the broker asked us to reconnect. */
-static bool drain(worker_t *w, link_t *l, uint64_t *bad, int64_t *last_heard, int64_t *backoff)
+/* Reads what is queued on link i without waiting (up to room in s_pending): commands are
+   handled, requests held. Marks the link for reconnection when the broker asks. */
+static void drain(worker_t *w, link_t *links, int i, uint64_t *bad)
 {
-    bool reconnect = false;
-    for (int n = 0; n < 1024 && !reconnect && s_pending.n < PENDING_MAX; n++) {
+    link_t *l = &links[i];
+    for (int n = 0; n < 1024 && !l->reconnect && s_pending.n < PENDING_MAX; n++) {
         zmsg_t *msg = zmsg_recv_nowait(l->sock);
         if (!msg)
             break;
-        *last_heard = clock_ms();
-        *backoff = 100;
-        reconnect = on_broker_message(w, &s_pending, l->sock, &msg, bad) == 1;
+        l->last_heard = clock_ms();
+        l->backoff = 100;
+        l->reconnect = on_broker_message(w, &s_pending, i, &msg, bad) == 1;
         zmsg_destroy(&msg);
     }
-    return reconnect;
 }
 
 /* Waits *backoff ms before a reconnection, then doubles it up to reconnect_max_ms. */
@@ -263,85 +371,130 @@ static void back_off(const worker_t *w, int64_t *backoff)
     *backoff = *backoff * 2 > w->cfg.reconnect_max_ms ? w->cfg.reconnect_max_ms : *backoff * 2;
 }
 
-/* The MDP loop. The broker is presumed gone when its connection drops (the monitor says so
-   at once: a fresh socket says READY, and reaches the broker as soon as one listens again)
-   or when it has been silent for `liveness` heartbeats (a host that vanished without
-   closing the connection: then with backoff). */
+/* Checks link l after a poll: its monitor (dropped, refused) and its broker's silence; a
+   link to reopen is marked. */
+static void watch(worker_t *w, link_t *l, bool monitor_readable)
+{
+    link_state_t st = !l->reconnect && monitor_readable ? link_state(l) : LINK_UP;
+    if (st == LINK_DROPPED) {
+        if (w->cfg.verbose)
+            fprintf(stderr, "actorcore-worker[%d]: broker %s dropped, reconnecting\n", w->pid,
+                    l->endpoint);
+        l->reconnect = true;
+    } else if (st == LINK_REFUSED) {
+        /* Not a transient drop: retrying at once would only be refused again. */
+        fprintf(stderr,
+                "actorcore-worker[%d]: the broker refused this worker's handshake (security "
+                "none on one side, or curve.cert's certificate not in its curve.workers "
+                "folder?); retrying in %lld ms\n",
+                w->pid, (long long)l->backoff);
+        back_off(w, &l->backoff);
+        l->reconnect = true;
+    }
+    if (!l->reconnect && clock_ms() - l->last_heard > w->cfg.heartbeat_ms * w->cfg.liveness) {
+        if (w->cfg.verbose)
+            fprintf(stderr, "actorcore-worker[%d]: broker %s silent, reconnecting in %lld ms\n",
+                    w->pid, l->endpoint, (long long)l->backoff);
+        back_off(w, &l->backoff);
+        l->reconnect = true;
+    }
+}
+
+/* The MDP loop, over one link per broker (a pair's two). A broker is presumed gone when
+   its connection drops (the monitor says so at once: a fresh socket says READY, and
+   reaches the broker as soon as one listens again) or when it has been silent for
+   `liveness` heartbeats (a host that vanished without closing the connection: then with
+   backoff). */
 static int run(worker_t *w)
 {
-    link_t l;
-    if (link_open(w, &l) != 0) {
-        /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
-        fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", w->cfg.broker,
-                zmq_strerror(zmq_errno()));
-        return 2;
+    char *eps[AC_ENDPOINTS_MAX];
+    int nlinks = ac_endpoint_list_split(w->cfg.broker, eps, AC_ENDPOINTS_MAX);
+    link_t links[AC_ENDPOINTS_MAX];
+    memset(links, 0, sizeof links);
+    int status = 0, opened = 0;
+    int64_t interval = w->cfg.heartbeat_ms;
+    for (; opened < nlinks; opened++) {
+        link_t *l = &links[opened];
+        l->endpoint = eps[opened];
+        l->backoff = 100;
+        l->last_heard = clock_ms();
+        l->heartbeat_at = l->last_heard + interval;
+        if (link_open(w, l) != 0) {
+            /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
+            fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", l->endpoint,
+                    zmq_strerror(zmq_errno()));
+            status = 2;
+            break;
+        }
     }
-    int64_t interval = w->cfg.heartbeat_ms, backoff = 100;
-    int64_t heartbeat_at = clock_ms() + interval, last_heard = clock_ms();
     uint64_t bad = 0;
-    while (!zsys_interrupted) {
-        zmq_pollitem_t items[] = {{zsock_resolve(l.sock), 0, ZMQ_POLLIN, 0},
-                                  {zsock_resolve(l.mon), 0, ZMQ_POLLIN, 0}};
-        int64_t wait = heartbeat_at - clock_ms();
-        int rc = zmq_poll(items, 2, wait > 0 ? (long)wait : 0);
+    while (!status && !zsys_interrupted) {
+        zmq_pollitem_t items[2 * AC_ENDPOINTS_MAX];
+        int64_t wait = INT64_MAX, now = clock_ms();
+        for (int i = 0; i < nlinks; i++) {
+            items[2 * i] = (zmq_pollitem_t){zsock_resolve(links[i].sock), 0, ZMQ_POLLIN, 0};
+            items[2 * i + 1] = (zmq_pollitem_t){zsock_resolve(links[i].mon), 0, ZMQ_POLLIN, 0};
+            if (links[i].heartbeat_at - now < wait)
+                wait = links[i].heartbeat_at - now;
+        }
+        int rc = zmq_poll(items, 2 * nlinks, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno == EINTR && !zsys_interrupted)
             continue; /* e.g. SIGCONT after SIGSTOP: poll is never restarted */
         if (rc < 0)
             break; /* interrupted: stop */
-        bool reconnect = false;
-        if (items[0].revents & ZMQ_POLLIN)
-            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
+        for (int i = 0; i < nlinks; i++)
+            if (items[2 * i].revents & ZMQ_POLLIN)
+                drain(w, links, i, &bad);
         /* Serve what is held one request at a time, reading what arrived in between, so a
            newcomer's request is weighed against the backlog at once. */
-        while (!reconnect && s_pending.n) {
-            serve(w, l.sock, fair_pick(&s_pending));
-            reconnect = drain(w, &l, &bad, &last_heard, &backoff);
+        while (s_pending.n) {
+            int link;
+            zmsg_t *req = fair_pick(&s_pending, &link);
+            bool packed = link & LINK_PACKED;
+            link &= ~LINK_PACKED;
+            if (links[link].reconnect) {
+                zmsg_destroy(&req); /* its broker re-queues it */
+                continue;
+            }
+            serve(w, links[link].sock, req, packed);
+            for (int i = 0; i < nlinks; i++)
+                drain(w, links, i, &bad);
         }
-        link_state_t st = !reconnect && (items[1].revents & ZMQ_POLLIN) ? link_state(&l) : LINK_UP;
-        if (st == LINK_DROPPED) {
-            if (w->cfg.verbose)
-                fprintf(stderr, "actorcore-worker[%d]: broker connection dropped, reconnecting\n",
-                        w->pid);
-            reconnect = true;
-        } else if (st == LINK_REFUSED) {
-            /* Not a transient drop: retrying at once would only be refused again. */
-            fprintf(stderr,
-                    "actorcore-worker[%d]: the broker refused this worker's handshake (security "
-                    "none on one side, or curve.cert's certificate not in its curve.workers "
-                    "folder?); retrying in %lld ms\n",
-                    w->pid, (long long)backoff);
-            back_off(w, &backoff);
-            reconnect = true;
-        }
-        int64_t now = clock_ms();
-        if (!reconnect && now - last_heard > interval * w->cfg.liveness) {
-            if (w->cfg.verbose)
-                fprintf(stderr, "actorcore-worker[%d]: broker silent, reconnecting in %lld ms\n",
-                        w->pid, (long long)backoff);
-            back_off(w, &backoff);
-            reconnect = true;
-        }
-        if (reconnect) {
-            pending_clear(&s_pending); /* the broker re-queues what this link held */
-            link_close(&l);
-            if (link_open(w, &l) != 0)
-                return 1;
-            last_heard = clock_ms();
-            heartbeat_at = last_heard + interval;
-            continue;
-        }
-        if (now >= heartbeat_at) {
-            send_command(l.sock, AC_MDPW_HEARTBEAT, NULL);
-            heartbeat_at = now + interval;
+        send_unsent(w);
+        for (int i = 0; i < nlinks; i++) {
+            link_t *l = &links[i];
+            watch(w, l, items[2 * i + 1].revents & ZMQ_POLLIN);
+            if (l->reconnect) {
+                pending_drop(&s_pending, i); /* the broker re-queues what this link held */
+                link_close(l);
+                l->reconnect = false;
+                if (link_open(w, l) != 0) {
+                    status = 1;
+                    break;
+                }
+                l->last_heard = clock_ms();
+                l->heartbeat_at = l->last_heard + interval;
+                continue;
+            }
+            if (clock_ms() >= l->heartbeat_at) {
+                send_command(l->sock, AC_MDPW_HEARTBEAT, NULL);
+                l->heartbeat_at = clock_ms() + interval;
+            }
         }
     }
-    send_command(l.sock, AC_MDPW_DISCONNECT, NULL);
-    pending_clear(&s_pending);
-    link_close(&l);
+    send_unsent(w);
+    for (int i = 0; i < opened; i++) {
+        if (links[i].sock)
+            send_command(links[i].sock, AC_MDPW_DISCONNECT, NULL);
+        link_close(&links[i]);
+    }
+    pending_drop(&s_pending, -1);
+    for (int i = 0; i < nlinks; i++)
+        free(eps[i]);
     if (bad && w->cfg.verbose)
         fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
                 (unsigned long long)bad);
-    return 0;
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -359,6 +512,17 @@ int main(int argc, char **argv)
         return parsed;
     }
 
+    size_t hl = strlen(w.cfg.host);
+    if (hl == 0 || hl > 64 ||
+        strspn(w.cfg.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789._-") != hl) {
+        fprintf(stderr,
+                "actorcore-worker: --host: expected 1 to 64 letters, digits, '.', '_' "
+                "or '-', found '%.64s'\n",
+                w.cfg.host);
+        ac_settings_free(table, n);
+        return 2;
+    }
     zsys_init();
     zsys_set_logstream(NULL);
     if (ac_curve_keys_load_client(&w.cfg.curve, &w.keys, &err)) {

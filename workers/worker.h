@@ -39,6 +39,8 @@ typedef struct {
     long long l1_bytes;          /* L1 bound in bytes */
     long long l1_ttl_ms;         /* L1 TTL; 0 = none */
     long long store_queue;       /* pending L3 writes before dropping */
+    bool store_sync;             /* a reply waits until its L3 write is committed */
+    char *host;                  /* the host label sent in READY (replication) */
     long long max_message_bytes; /* SPEC 7 limits */
     long long max_contributions;
     long long max_batch;
@@ -64,9 +66,16 @@ typedef struct {
     msgpack_sbuffer snap;    /* one encoded snapshot */
     msgpack_sbuffer reply;   /* the reply being built */
     int pid;                 /* reported in replies */
+    /* the floors frame of the request being served (service/mdp.h); absent: every floor 0 */
+    const uint8_t *floor_pairs; /* n x (hash, floor), little-endian */
+    uint32_t floor_count;       /* pairs */
+    uint64_t floor_global;      /* the floor of an actor not listed */
+    bool floors;                /* the request carried a floors frame */
+    bool wrote_store;           /* the request queued an L3 write */
     /* counters */
     uint64_t requests, errors, resolves, batch_items, gets, invalidates, published;
     uint64_t l1_hits, l1_misses, l3_hits, l3_misses, store_errors;
+    uint64_t stale; /* cached snapshots refused: computed before an invalidate */
     uint64_t hist[HIST_BUCKETS];
 } worker_t;
 
@@ -80,7 +89,9 @@ int worker_setting_error(ac_error_t *err, const char *setting);
 /* ops.c */
 int worker_init(worker_t *w, ac_error_t *err);
 void worker_fini(worker_t *w);
-/* Answers one request body; the reply is left in w->reply. */
-void worker_handle(worker_t *w, const char *body, size_t len);
+/* Answers one request body; the reply is left in w->reply. floors is the request's floors
+   frame (service/mdp.h) or NULL. */
+void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *floors,
+                   size_t floors_len);
 
 #endif

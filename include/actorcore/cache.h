@@ -3,7 +3,8 @@
 
     One entry per actor: the newest snapshot stored for it, with the full cache key it was
     computed under (actor version, registry generation, hash of the request's inline
-    outputs). A lookup hits only when every part of the key matches, so a new actor
+    outputs) and its stamp (the invalidation floor it was computed under, which the worker
+    compares with the actor's floor now). A lookup hits only when every part of the key matches, so a new actor
     version or a new configuration can never be served a stale snapshot. `get` by actor id
     alone answers the `get` op: the newest snapshot, whatever produced it.
 
@@ -33,6 +34,7 @@ typedef struct {
     int64_t version;       /* the actor's version */
     uint64_t generation;   /* registry (and subsystem) generation */
     uint64_t outputs_hash; /* ac_request_outputs_hash of the inline outputs */
+    uint64_t stamp;        /* the actor's invalidation floor it was computed under (0: none) */
 } ac_cache_key_t;
 
 typedef struct {
@@ -57,6 +59,7 @@ typedef struct {
     uint64_t outputs_hash;
     const void *value;
     size_t value_len;
+    uint64_t stamp; /* the key's stamp */
 } ac_l1_entry_t;
 
 typedef struct ac_l1 ac_l1_t;
@@ -69,8 +72,10 @@ AC_API const ac_l1_entry_t *ac_l1_lookup(ac_l1_t *self, const ac_cache_key_t *ke
 /* The newest entry stored for an actor, whatever its key; NULL when none. */
 AC_API const ac_l1_entry_t *ac_l1_get(ac_l1_t *self, const char *actor_id, size_t len,
                                       uint64_t now_ms);
-/* Stores value under key, replacing the actor's entry unless that one has a higher
-   version. Returns 0, or -1 when out of memory or the value alone exceeds max_bytes. */
+/* Stores value under key, replacing the actor's entry unless that one is newer: entries
+   are ordered by (stamp, version), since a higher stamp means the actor was invalidated in
+   between and the older entry is dead whatever its version. Returns 0, or -1 when out of
+   memory or the value alone exceeds max_bytes. */
 AC_API int ac_l1_put(ac_l1_t *self, const ac_cache_key_t *key, const void *value, size_t len,
                      uint64_t now_ms);
 /* Drops the actor's entry; true when there was one. */

@@ -32,6 +32,10 @@ typedef struct {
        makes ac_client_new fail. */
     const char *curve_cert;
     const char *curve_server;
+    /* Requests go to actorcore-broker in its packed framing (two frames instead of four,
+       each frame being one CURVE message); set plain_mdp to speak plain MDP/0.1 to another
+       MDP broker. */
+    int plain_mdp;
 } ac_client_config_t;
 
 typedef struct {
@@ -48,9 +52,14 @@ typedef struct {
     uint64_t timed_out;  /* requests given up on */
     uint64_t resent;     /* re-sent at once because the broker connection dropped */
     uint64_t refused;    /* answered `unavailable`: the broker refused this client's key */
+    uint64_t failovers;  /* moves to the next broker of the list */
+    uint64_t passive;    /* refusals of a passive broker (the request went on) */
 } ac_client_stats_t;
 
-/* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"); cfg may be NULL. */
+/* Connects to the broker's frontend (e.g. "tcp://127.0.0.1:5555"), or to the first of a
+   comma-separated list (a primary / backup pair: the client fails over to the next when
+   its broker drops, times out or says it is passive, and re-sends what is pending there;
+   each request is still answered exactly once); cfg may be NULL. NULL on a bad endpoint. */
 AC_API ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg);
 AC_API void ac_client_destroy(ac_client_t **self_p);
 

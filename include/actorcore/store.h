@@ -1,7 +1,8 @@
 /*  actorcore/store.h - L3: the durable snapshot store, one SQLite file per host.
     Layer: service (see src/service/README.md; scripts/check-layers.sh).
 
-    One row per actor: its newest snapshot with the cache key it was computed under. The
+    One row per actor: its newest snapshot with the cache key it was computed under and its
+    stamp (a row is replaced by one of a higher stamp, or of the same stamp and a version as high). The
     database runs in WAL mode with synchronous=NORMAL and a busy timeout, so the workers of
     a host share one file, readers never block the writer, and a snapshot survives a
     restart. The schema is versioned (PRAGMA user_version) and migrated on open.
@@ -48,6 +49,7 @@ typedef struct {
     uint64_t outputs_hash;
     void *value;
     size_t value_len;
+    uint64_t stamp; /* the invalidation floor it was computed under (cache.h) */
 } ac_stored_t;
 
 /* Opens (creating or migrating) the store at path. queue_max bounds pending writes. */

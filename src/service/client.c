@@ -8,6 +8,13 @@
     route a reply to a connection that is gone; so a monitor watches the socket, and when
     the connection comes back after a drop, every pending request is sent again at once
     (replies that arrive twice are dropped by id), instead of waiting for its timeout.
+
+    Fail-over: the endpoint may be a comma-separated list (a primary / backup pair of
+    brokers, broker/pair.c). The client talks to one at a time; it moves to the next when
+    the connection drops, when a fresh connection has not come up within FAILOVER_MS, when
+    an attempt times out, or when the broker answers that it is the passive one, and sends
+    every pending request there at once. A request leaves the pending table at its first
+    reply, so the caller gets each exactly once whichever broker answered.
 */
 #include "actorcore/client.h"
 
@@ -20,6 +27,10 @@
 #include "actorcore/error.h"
 #include "actorcore/wire.h"
 #include "service/curve.h"
+#include "service/mdp.h"
+#include "service/settings.h"
+
+#define FAILOVER_MS 250 /* a broker of a pair that does not connect in this long: the next */
 
 typedef struct pending {
     uint64_t id;                 /* request id */
@@ -31,9 +42,16 @@ typedef struct pending {
 } pending_t;
 
 struct ac_client {
-    zsock_t *sock;           /* DEALER to the broker frontend */
-    zsock_t *monitor;        /* PAIR: the socket's connect / disconnect events */
-    bool dropped;            /* the connection dropped and has not come back yet */
+    char *eps[AC_ENDPOINTS_MAX];     /* the brokers' frontends (a pair: two) */
+    int neps;                        /* entries in eps */
+    int cur;                         /* the one talked to */
+    int64_t switched_at;             /* when it was chosen */
+    bool connected;                  /* its connection came up since */
+    int64_t switch_at;               /* a move to the next broker is due then (0: none) */
+    char *curve_cert, *curve_server; /* kept for the sockets of a fail-over */
+    zsock_t *sock;                   /* DEALER to the broker frontend */
+    zsock_t *monitor;                /* PAIR: the socket's connect / disconnect events */
+    bool dropped;                    /* the connection dropped and has not come back yet */
     int refused;             /* the last handshake failed: 0 no, 1 key refused, 2 mismatch */
     ac_client_config_t cfg;  /* timeouts */
     uint64_t next_id;        /* last id handed out */
@@ -130,25 +148,18 @@ static int secure(zsock_t *sock, const ac_client_config_t *cfg)
     return 0;
 }
 
-ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
+/* The socket and its monitor for eps[cur]. -1 when either cannot be made. */
+static int open_socket(ac_client_t *c)
 {
-    ac_client_t *c = calloc(1, sizeof *c);
-    if (!c)
-        return NULL;
-    c->cfg.timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
-    c->cfg.retries = cfg && cfg->retries >= 0 ? cfg->retries : 2;
+    ac_client_config_t keys = {.curve_cert = c->curve_cert, .curve_server = c->curve_server};
     c->sock = zsock_new(ZMQ_DEALER);
-    if (!c->sock || grow(c) || secure(c->sock, cfg) != 0) {
-        ac_client_destroy(&c);
-        return NULL;
-    }
+    if (!c->sock || secure(c->sock, &keys) != 0)
+        return -1;
     zsock_set_linger(c->sock, 0);
     zsock_set_sndhwm(c->sock, 1000000);
     zsock_set_rcvhwm(c->sock, 1000000);
-    if (zsock_connect(c->sock, "%s", endpoint) != 0) {
-        ac_client_destroy(&c);
-        return NULL;
-    }
+    if (zsock_connect(c->sock, "%s", c->eps[c->cur]) != 0)
+        return -1;
     /* A name never used before in this process: a closed monitor's name is released
        asynchronously, so a new client at the same address could not reuse it. */
     static _Atomic unsigned s_monitors;
@@ -158,13 +169,45 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
             zsock_resolve(c->sock), ep,
             ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
                 ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) != 0 ||
-        !(c->monitor = zsock_new(ZMQ_PAIR)) || zsock_connect(c->monitor, "%s", ep) != 0) {
-        ac_client_destroy(&c);
+        !(c->monitor = zsock_new(ZMQ_PAIR)) || zsock_connect(c->monitor, "%s", ep) != 0)
+        return -1;
+    c->switched_at = zclock_mono();
+    c->connected = false;
+    c->dropped = false;
+    return 0;
+}
+
+static void close_socket(ac_client_t *c)
+{
+    if (c->monitor && c->sock)
+        zmq_socket_monitor(zsock_resolve(c->sock), NULL, 0);
+    zsock_destroy(&c->monitor);
+    zsock_destroy(&c->sock);
+}
+
+ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
+{
+    ac_client_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->cfg.timeout_ms = cfg && cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
+    c->cfg.retries = cfg && cfg->retries >= 0 ? cfg->retries : 2;
+    c->cfg.plain_mdp = cfg && cfg->plain_mdp;
+    ac_error_t err;
+    if (!endpoint || ac_endpoint_list_check("endpoint", endpoint, false, &err) != 0) {
+        free(c);
         return NULL;
     }
+    c->neps = ac_endpoint_list_split(endpoint, c->eps, AC_ENDPOINTS_MAX);
+    c->curve_cert = cfg && cfg->curve_cert ? strdup(cfg->curve_cert) : NULL;
+    c->curve_server = cfg && cfg->curve_server ? strdup(cfg->curve_server) : NULL;
     msgpack_sbuffer_init(&c->build);
     msgpack_packer_init(&c->pk, &c->build, msgpack_sbuffer_write);
     msgpack_sbuffer_init(&c->synth);
+    if (c->neps < 1 || grow(c) || open_socket(c) != 0) {
+        ac_client_destroy(&c);
+        return NULL;
+    }
     return c;
 }
 
@@ -181,10 +224,11 @@ void ac_client_destroy(ac_client_t **self_p)
     }
     free(c->table);
     zmsg_destroy(&c->last);
-    if (c->monitor)
-        zmq_socket_monitor(zsock_resolve(c->sock), NULL, 0);
-    zsock_destroy(&c->monitor);
-    zsock_destroy(&c->sock);
+    close_socket(c);
+    for (int i = 0; i < c->neps; i++)
+        free(c->eps[i]);
+    free(c->curve_cert);
+    free(c->curve_server);
     msgpack_sbuffer_destroy(&c->build);
     msgpack_sbuffer_destroy(&c->synth);
     free(c);
@@ -215,10 +259,23 @@ int ac_client_send(ac_client_t *c, uint64_t id)
 
 static int transmit(ac_client_t *c, const pending_t *p)
 {
+    if (!c->sock)
+        return -1;
     zmsg_t *msg = zmsg_new();
-    zmsg_addmem(msg, NULL, 0);
-    zmsg_addstr(msg, AC_MDPC);
-    zmsg_addstr(msg, AC_SERVICE);
+    if (c->cfg.plain_mdp) {
+        zmsg_addmem(msg, NULL, 0);
+        zmsg_addstr(msg, AC_MDPC);
+        zmsg_addstr(msg, AC_SERVICE);
+    } else { /* [head][body] (service/mdp.h) */
+        uint8_t head[AC_PACKED_HEAD + sizeof AC_SERVICE];
+        size_t n = strlen(AC_SERVICE);
+        memcpy(head, AC_PACKED_MAGIC, 4);
+        head[4] = AC_PACKED_CLIENT;
+        head[5] = (uint8_t)n;
+        head[6] = 0;
+        memcpy(head + AC_PACKED_HEAD, AC_SERVICE, n);
+        zmsg_addmem(msg, head, AC_PACKED_HEAD + n);
+    }
     zmsg_addmem(msg, p->body, p->len);
     int rc = zmsg_send(&msg, c->sock);
     zmsg_destroy(&msg);
@@ -255,9 +312,33 @@ int ac_client_send_raw(ac_client_t *c, uint64_t id, const void *body, size_t len
 
 /* Deals with expired attempts: retries them, or turns the oldest exhausted one into a
    synthesized timeout reply (returns 1 with *reply filled). */
+/* Moves to the next broker of the list and sends it every pending request (their attempts
+   are not counted again). */
+static void fail_over(ac_client_t *c)
+{
+    close_socket(c);
+    c->cur = (c->cur + 1) % c->neps;
+    c->switch_at = 0;
+    c->stats.failovers++;
+    if (open_socket(c) != 0) {
+        close_socket(c); /* retried at the next attempt's deadline */
+        return;
+    }
+    for (pending_t *p = c->head; p; p = p->next) {
+        c->stats.resent++;
+        transmit(c, p);
+    }
+}
+
 static int handle_expired(ac_client_t *c, ac_reply_t *reply)
 {
     int64_t now = zclock_mono();
+    if (c->neps > 1 && !c->refused &&
+        ((c->switch_at && now >= c->switch_at) || !c->sock ||
+         (c->count && !c->connected && now - c->switched_at >= FAILOVER_MS)))
+        fail_over(c);
+    if (c->neps > 1 && c->head && c->head->deadline <= now && !c->refused)
+        fail_over(c); /* an attempt timed out: the other broker gets this one and the rest */
     /* While the broker refuses this client's key, nothing can get through: every pending
        request is answered at once, so a misconfigured key is an error, not a timeout. */
     while (c->head && (c->head->deadline <= now || c->refused)) {
@@ -321,7 +402,12 @@ static void on_monitor(ac_client_t *c)
             c->refused = 0;
         } else if (event == ZMQ_EVENT_DISCONNECTED) {
             c->dropped = true;
+            if (c->neps > 1)
+                c->switch_at = zclock_mono(); /* the pair's other broker, at once */
+        } else if (event == ZMQ_EVENT_CONNECTED && !c->dropped) {
+            c->connected = true;
         } else if (event == ZMQ_EVENT_CONNECTED && c->dropped) {
+            c->connected = true;
             c->dropped = false;
             int64_t deadline = zclock_mono() + c->cfg.timeout_ms;
             /* Oldest first; each gets a fresh deadline, so the list stays in order. */
@@ -333,6 +419,23 @@ static void on_monitor(ac_client_t *c)
         }
     }
     zmq_msg_close(&f);
+}
+
+/* True when a reply is the passive broker's refusal (error path "broker.passive"). */
+static bool from_passive(const void *body, size_t len)
+{
+    if (!memmem(body, len, "broker.passive", 14))
+        return false;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    bool passive = false;
+    if (msgpack_unpack_next(&u, body, len, NULL) == MSGPACK_UNPACK_SUCCESS) {
+        const msgpack_object *path = ac_wire_get(ac_wire_get(&u.data, "error"), "path");
+        passive = path && path->type == MSGPACK_OBJECT_STR && path->via.str.size == 14 &&
+                  memcmp(path->via.str.ptr, "broker.passive", 14) == 0;
+    }
+    msgpack_unpacked_destroy(&u);
+    return passive;
 }
 
 int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
@@ -350,6 +453,12 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         int64_t wait = until - now;
         if (c->head && c->head->deadline - now < wait)
             wait = c->head->deadline - now;
+        if (c->neps > 1 && wait > 10 && (c->switch_at || !c->connected || !c->sock))
+            wait = 10; /* a fail-over may be due: look again soon */
+        if (!c->sock) {
+            zclock_sleep((int)(wait > 0 ? wait : 0));
+            continue;
+        }
         zmq_pollitem_t items[] = {{zsock_resolve(c->sock), 0, ZMQ_POLLIN, 0},
                                   {zsock_resolve(c->monitor), 0, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, 2, wait > 0 ? (long)(wait > 1000000 ? 1000000 : wait) : 0);
@@ -365,7 +474,10 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         /* [empty][MDPC01][service][body] */
         zframe_t *f = zmsg_first(msg);
         zframe_t *body = zmsg_last(msg);
-        if (zmsg_size(msg) < 4 || zframe_size(f) != 0) {
+        bool packed = zmsg_size(msg) == 2 && zframe_size(f) >= AC_PACKED_HEAD &&
+                      memcmp(zframe_data(f), AC_PACKED_MAGIC, 4) == 0 &&
+                      zframe_data(f)[4] == AC_PACKED_ANSWER;
+        if (!packed && (zmsg_size(msg) < 4 || zframe_size(f) != 0)) {
             zmsg_destroy(&msg);
             c->stats.duplicates++;
             continue;
@@ -378,6 +490,16 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         if (!slot || !*slot) {
             c->stats.duplicates++;
             zmsg_destroy(&msg);
+            continue;
+        }
+        if (c->neps > 1 && from_passive(zframe_data(body), zframe_size(body))) {
+            /* Not an answer: the broker is the passive one. The request stays pending, and
+               goes to the next broker (soon, not at once: the pair may be taking over). */
+            zmsg_destroy(&msg);
+            c->stats.passive++;
+            if (!c->switch_at)
+                c->switch_at =
+                    c->switched_at + 50 > zclock_mono() ? c->switched_at + 50 : zclock_mono();
             continue;
         }
         pending_t *p = *slot;

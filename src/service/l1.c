@@ -203,7 +203,9 @@ int ac_l1_put(ac_l1_t *c, const ac_cache_key_t *key, const void *value, size_t l
     uint32_t h = id_hash(key->actor_id, key->actor_id_len);
     int32_t old = find(c, key->actor_id, key->actor_id_len, h, NULL);
     if (old != NIL) {
-        if (c->slots[old].view.version > key->version && !expired(c, &c->slots[old], now_ms))
+        const ac_l1_entry_t *e = &c->slots[old].view;
+        bool newer = e->stamp > key->stamp || (e->stamp == key->stamp && e->version > key->version);
+        if (newer && !expired(c, &c->slots[old], now_ms))
             return 0; /* keep the newer snapshot */
         drop(c, old);
     }
@@ -224,8 +226,9 @@ int ac_l1_put(ac_l1_t *c, const ac_cache_key_t *key, const void *value, size_t l
     s->hash = h;
     s->ref = 0;
     s->stored_ms = now_ms;
-    s->view = (ac_l1_entry_t){key->version, key->generation, key->outputs_hash,
-                              block + key->actor_id_len, len};
+    s->view =
+        (ac_l1_entry_t){key->version, key->generation, key->outputs_hash, block + key->actor_id_len,
+                        len,          key->stamp};
     int32_t *head = &c->buckets[h & c->mask];
     s->next = *head;
     *head = i;

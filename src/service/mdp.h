@@ -18,4 +18,45 @@ static inline zmsg_t *ac_mdp_worker_frames(zmsg_t *msg, int command)
     return msg;
 }
 
+/* Coherence: the broker appends a floors frame after a request's body, the last frame of
+   the REQUEST: "acF1", the global floor (8 bytes), a count n (4), then n pairs (the hash of
+   an actor id the body names, its floor; 8 bytes each), integers little-endian. A worker
+   serves a cached snapshot of an actor only when its stamp is at least the actor's floor
+   (the global floor when the actor is not listed) and stores what it computes with the
+   actor's listed floor (nothing when it is not listed). See broker/floors.c. */
+#define AC_FLOORS_MAGIC "acF1"
+#define AC_FLOORS_HEAD 16
+#define AC_FLOORS_IDS_MAX 1024
+#define AC_FLOORS_FRAME_MAX (AC_FLOORS_HEAD + 16 * AC_FLOORS_IDS_MAX)
+
+static inline void ac_le64_put(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t ac_le64_get(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Packed framing between the broker and its own workers (a worker says READY with a last
+   frame "packed"; any other MDP worker is sent plain MDP/0.1): a request is two frames,
+   [head][body], and so is a reply, instead of MDP's six or seven. Each frame is one CURVE
+   message (one encryption and one MAC each way), so fewer frames is most of CURVE's cost.
+   head = "acP1" | command (1 byte) | envelope length (2, little-endian) | envelope | the
+   floors frame's bytes (a request only). Heartbeats and DISCONNECT stay plain MDP.
+   Clients of the C library speak it too: a request is [head][body] with head = "acP1" |
+   'C' | service length (2) | service, and the broker answers such a request [head][body]
+   with 'R' in place of 'C' (its other answers, errors and MMI, are plain MDP, which the
+   client reads as well). */
+#define AC_PACKED_CLIENT 'C'
+#define AC_PACKED_ANSWER 'R'
+#define AC_PACKED_MAGIC "acP1"
+#define AC_PACKED_HEAD 7
+#define AC_PACKED_OPTION "packed"
+
 #endif

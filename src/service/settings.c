@@ -31,6 +31,42 @@ static bool host_ok(const char *h, size_t len, bool bind)
     return strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") == len;
 }
 
+int ac_endpoint_list_split(const char *list, char **out, int max)
+{
+    int n = 0;
+    for (const char *p = list; n < max;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        out[n] = strndup(p, len);
+        if (!out[n])
+            break;
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+int ac_endpoint_list_check(const char *label, const char *list, bool bind, ac_error_t *err)
+{
+    char *eps[AC_ENDPOINTS_MAX + 1];
+    size_t commas = 0;
+    for (const char *p = list; *p; p++)
+        commas += *p == ',';
+    if (commas >= AC_ENDPOINTS_MAX)
+        return ac_error_set(err, AC_ESCHEMA, "", "%s: at most %d endpoints, comma-separated", label,
+                            AC_ENDPOINTS_MAX);
+    int n = ac_endpoint_list_split(list, eps, AC_ENDPOINTS_MAX);
+    int rc = n == (int)commas + 1 ? 0 : ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    for (int i = 0; i < n; i++) {
+        if (!rc)
+            rc = ac_endpoint_check(label, eps[i], bind, err);
+        free(eps[i]);
+    }
+    return rc;
+}
+
 int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_error_t *err)
 {
     const char *why = NULL;
@@ -77,8 +113,10 @@ static int set_value(const ac_setting_t *s, const char *text, const char *label,
     }
     switch (s->type) {
     case AC_SET_ENDPOINT:
-        if (!(*text == '\0' && s->max == AC_ENDPOINT_OPTIONAL)) {
-            int rc = ac_endpoint_check(label, text, s->min == AC_ENDPOINT_BIND, err);
+        if (!(*text == '\0' && (s->max & AC_ENDPOINT_OPTIONAL))) {
+            int rc = s->max & AC_ENDPOINT_LIST
+                         ? ac_endpoint_list_check(label, text, s->min == AC_ENDPOINT_BIND, err)
+                         : ac_endpoint_check(label, text, s->min == AC_ENDPOINT_BIND, err);
             if (rc) {
                 snprintf(err->path, sizeof err->path, "%s", s->name);
                 return rc;

@@ -31,8 +31,11 @@ typedef enum {
 /* AC_SET_ENDPOINT's flavour, in `min`: a bound endpoint may use `*` for the port. */
 #define AC_ENDPOINT_CONNECT 0
 #define AC_ENDPOINT_BIND 1
-/* AC_SET_ENDPOINT in `max`: an empty value is accepted (the socket is not made). */
+/* AC_SET_ENDPOINT in `max` (bits): an empty value is accepted (the socket is not made); a
+   comma-separated list of up to AC_ENDPOINTS_MAX endpoints is accepted (a pair of brokers). */
 #define AC_ENDPOINT_OPTIONAL 1
+#define AC_ENDPOINT_LIST 2
+#define AC_ENDPOINTS_MAX 4
 
 typedef struct {
     const char *name;       /* dotted name, e.g. "l1.entries" */
@@ -46,6 +49,11 @@ typedef struct {
 /* Checks that `endpoint` is tcp://HOST:PORT (port 1-65535, or `*` when bind), ipc://PATH
    or inproc://NAME. Returns 0 or AC_ESCHEMA with a message starting with `label`. */
 int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_error_t *err);
+/* The same for a comma-separated list of 1 to AC_ENDPOINTS_MAX endpoints. */
+int ac_endpoint_list_check(const char *label, const char *list, bool bind, ac_error_t *err);
+/* Splits a checked list into copies of its endpoints in out[]; returns how many (freed
+   with free). */
+int ac_endpoint_list_split(const char *list, char **out, int max);
 
 /* Loads `section` (e.g. "worker") of the YAML file into the table's destinations. */
 int ac_settings_load_file(const char *path, const char *section, const ac_setting_t *table,

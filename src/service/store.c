@@ -3,7 +3,9 @@
     Two connections: the caller's (point reads and deletes, prepared once) and the writer
     thread's (upserts). A row only moves forward: an upsert with a lower actor version than
     the stored one leaves the row alone, so a late write of an old snapshot cannot replace
-    a newer one.
+    a newer one. Rows are ordered by (stamp, version): a higher stamp means the actor was
+    invalidated in between, so the stored row is dead whatever its version, and a write of
+    a lower stamp is itself dead.
 */
 #include "actorcore/store.h"
 
@@ -13,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BATCH_MAX 512
 
 typedef struct job {
@@ -21,6 +23,7 @@ typedef struct job {
     int64_t version;  /* key parts */
     uint64_t generation;
     uint64_t outputs_hash;
+    uint64_t stamp;
     size_t id_len;    /* bytes of the id at data */
     size_t value_len; /* bytes of the value after the id */
     char data[];      /* id, then value */
@@ -54,6 +57,8 @@ static const char *const s_migrations[] = {
     "  outputs_hash INTEGER NOT NULL,"
     "  snapshot BLOB NOT NULL,"
     "  updated_at INTEGER NOT NULL)",
+    /* 1 -> 2: the invalidation floor a row was computed under */
+    "ALTER TABLE snapshots ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0",
 };
 
 static int fail_db(ac_error_t *err, sqlite3 *db, const char *what)
@@ -109,9 +114,18 @@ static int migrate(sqlite3 *db, ac_error_t *err)
     for (int v = version; v < SCHEMA_VERSION; v++) {
         char sql[64];
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", v + 1);
-        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, s_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+        if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return fail_db(err, db, "migration");
+        /* Another process may have migrated the file since it was read: read it again
+           under the write lock. */
+        int now = v;
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+            if (sqlite3_step(st) == SQLITE_ROW)
+                now = sqlite3_column_int(st, 0);
+            sqlite3_finalize(st);
+        }
+        if ((now <= v && (sqlite3_exec(db, s_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+                          sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)) ||
             sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
             int rc = fail_db(err, db, "migration");
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -133,6 +147,7 @@ static void write_batch(ac_store_t *s, job_t *jobs)
         sqlite3_bind_int64(st, 3, (sqlite3_int64)j->generation);
         sqlite3_bind_int64(st, 4, (sqlite3_int64)j->outputs_hash);
         sqlite3_bind_blob(st, 5, j->data + j->id_len, (int)j->value_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)j->stamp);
         if (sqlite3_step(st) == SQLITE_DONE)
             ok++;
         else
@@ -217,10 +232,11 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
     s->db = open_conn(path, err);
     if (!s->db || migrate(s->db, err))
         goto fail;
-    if (sqlite3_prepare_v2(s->db,
-                           "SELECT version, generation, outputs_hash, snapshot FROM snapshots "
-                           "WHERE actor_id = ?1",
-                           -1, &s->get_stmt, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(
+            s->db,
+            "SELECT version, generation, outputs_hash, snapshot, stamp FROM snapshots "
+            "WHERE actor_id = ?1",
+            -1, &s->get_stmt, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM snapshots WHERE actor_id = ?1", -1, &s->del_stmt,
                            NULL) != SQLITE_OK) {
         fail_db(err, s->db, "prepare");
@@ -232,12 +248,14 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
     if (sqlite3_prepare_v2(
             s->wdb,
             "INSERT INTO snapshots (actor_id, version, generation, outputs_hash, "
-            "snapshot, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-            "CAST(strftime('%s','now') AS INTEGER)) "
+            "snapshot, updated_at, stamp) VALUES (?1, ?2, ?3, ?4, ?5, "
+            "CAST(strftime('%s','now') AS INTEGER), ?6) "
             "ON CONFLICT(actor_id) DO UPDATE SET version = excluded.version, "
             "generation = excluded.generation, outputs_hash = excluded.outputs_hash, "
-            "snapshot = excluded.snapshot, updated_at = excluded.updated_at "
-            "WHERE excluded.version >= snapshots.version",
+            "snapshot = excluded.snapshot, updated_at = excluded.updated_at, "
+            "stamp = excluded.stamp "
+            "WHERE excluded.stamp > snapshots.stamp OR "
+            "(excluded.stamp = snapshots.stamp AND excluded.version >= snapshots.version)",
             -1, &s->put_stmt, NULL) != SQLITE_OK) {
         fail_db(err, s->wdb, "prepare");
         goto fail;
@@ -275,6 +293,7 @@ int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *o
         out->version = sqlite3_column_int64(st, 0);
         out->generation = (uint64_t)sqlite3_column_int64(st, 1);
         out->outputs_hash = (uint64_t)sqlite3_column_int64(st, 2);
+        out->stamp = (uint64_t)sqlite3_column_int64(st, 4);
         const void *blob = sqlite3_column_blob(st, 3);
         out->value_len = (size_t)sqlite3_column_bytes(st, 3);
         out->value = malloc(out->value_len ? out->value_len : 1);
@@ -311,6 +330,7 @@ int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, si
     j->version = key->version;
     j->generation = key->generation;
     j->outputs_hash = key->outputs_hash;
+    j->stamp = key->stamp;
     j->id_len = key->actor_id_len;
     j->value_len = len;
     memcpy(j->data, key->actor_id, key->actor_id_len);
