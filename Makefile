@@ -9,7 +9,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: deps build build-asan test test-release test-asan run bench format mutation mutate clean
+.PHONY: deps build build-asan test test-release test-asan run bench bench-programs format mutation mutate clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -34,7 +34,14 @@ test: test-release test-asan
 run: build
 	./scripts/demo.sh $(BUILD)
 
+# The benchmark harness's standard set (README "Benchmark harness"; under 5 minutes):
+# figures, a result file in bench/results/ and the ratio table. BENCH_FLAGS adds flags
+# (e.g. BENCH_FLAGS="--compare bench/results/OLD.json").
 bench: build
+	./$(BUILD)/bench/actorcore-bench suite $(BENCH_FLAGS)
+
+# The single-purpose bench programs the harness grew from (each prints its own report).
+bench-programs: build
 	./$(BUILD)/bench/bench_resolve
 	./$(BUILD)/bench/bench_cache
 	./$(BUILD)/bench/bench_service

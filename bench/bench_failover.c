@@ -21,6 +21,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "bench.h"
+#include "procs.h"
 
 #define RUNS 3
 #define REQUESTS 5000
@@ -29,38 +30,14 @@
 #define WORKERS 3
 
 static char s_tmp[64] = "/tmp/ac_failover_XXXXXX";
-static pid_t s_pids[16];
-static int s_npids;
-
 static pid_t spawn(const char *const *argv)
 {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        dup2(nul, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    if (pid > 0 && s_npids < 16)
-        s_pids[s_npids++] = pid;
-    return pid;
-}
-
-static void reap(pid_t pid, int sig)
-{
-    kill(pid, sig);
-    waitpid(pid, NULL, 0);
-    for (int i = 0; i < s_npids; i++)
-        if (s_pids[i] == pid)
-            s_pids[i] = 0;
+    return procs_spawn(argv, NULL, NULL);
 }
 
 static void cleanup(void)
 {
-    for (int i = 0; i < s_npids; i++)
-        if (s_pids[i] > 0)
-            reap(s_pids[i], SIGKILL);
+    procs_kill_all();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);
     if (system(cmd) != 0)
@@ -100,8 +77,8 @@ static void start_cluster(cluster_t *c)
 static void stop_cluster(cluster_t *c)
 {
     for (int i = 0; i < WORKERS; i++)
-        reap(c->workers[i], SIGTERM);
-    reap(c->broker, SIGTERM);
+        procs_signal(c->workers[i], SIGTERM);
+    procs_signal(c->broker, SIGTERM);
 }
 
 /* A resolve of one FLAT contribution of value v, which the snapshot must echo. */
@@ -229,7 +206,7 @@ static run_t run(bool with_kill)
         seen[k] = 1;
         lat[got++] = (double)(now_ns() - sent_at[k]) / 1e6;
         if (with_kill && got == KILL_AFTER) {
-            reap(c.workers[0], SIGKILL);
+            procs_signal(c.workers[0], SIGKILL);
             c.workers[0] = start_worker(&c, 0);
         }
     }

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "procs.h"
 #include "actorcore/codec.h"
 #include "actorcore/wire.h"
 
@@ -71,8 +72,6 @@
 
 /* ---- processes: every child is remembered, killed and reaped at exit ---- */
 
-#define MAX_CHILDREN 16
-static pid_t s_children[MAX_CHILDREN];
 static char s_dir[] = "/tmp/ac_bfair_XXXXXX";
 static bool s_failed;    /* keep the children's logs for a look */
 static void *s_ctx;      /* the libzmq context of every client socket */
@@ -80,12 +79,7 @@ static double s_start_s; /* the program's start, for the wall time */
 
 static void cleanup(void)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] > 0) {
-            kill(s_children[i], SIGKILL);
-            waitpid(s_children[i], NULL, 0);
-            s_children[i] = 0;
-        }
+    procs_kill_all();
     if (s_failed) {
         fprintf(stderr, "bench_fair: the processes' output is in %s\n", s_dir);
         return;
@@ -100,11 +94,7 @@ static void cleanup(void)
    async-signal-safe); their logs stay, as after a failure. */
 static void on_signal(int sig)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] > 0) {
-            kill(s_children[i], SIGKILL);
-            waitpid(s_children[i], NULL, 0);
-        }
+    procs_kill_all();
     static const char msg[] = "bench_fair: interrupted; the processes' output is in ";
     if (write(2, msg, sizeof msg - 1) < 0 || write(2, s_dir, strlen(s_dir)) < 0 ||
         write(2, "\n", 1) < 0)
@@ -129,62 +119,23 @@ static void fail(const char *fmt, ...)
 /* Starts argv with stdout and stderr appended to <dir>/<log>. */
 static pid_t spawn(const char *const *argv, const char *log)
 {
-    int slot = 0;
-    while (slot < MAX_CHILDREN && s_children[slot])
-        slot++;
-    if (slot == MAX_CHILDREN)
-        fail("more than %d processes", MAX_CHILDREN);
     char path[128];
     snprintf(path, sizeof path, "%s/%s", s_dir, log);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (nul >= 0)
-            dup2(nul, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = procs_spawn(argv, NULL, path);
     if (pid < 0)
         fail("cannot start %s", argv[0]);
-    s_children[slot] = pid;
     return pid;
 }
 
-/* SIGTERM, up to 3 s to exit (a worker flushes, a broker waits for in-flight replies),
-   then SIGKILL; reaped either way. */
 static void stop(pid_t pid)
 {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    int waited = 0;
-    while (waitpid(pid, NULL, WNOHANG) != pid) {
-        if (waited >= 3000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            break;
-        }
-        usleep(10000);
-        waited += 10;
-    }
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
+    procs_stop(pid);
 }
 
 static void check_alive(pid_t pid, const char *what)
 {
-    if (waitpid(pid, NULL, WNOHANG) == pid) {
-        for (int i = 0; i < MAX_CHILDREN; i++)
-            if (s_children[i] == pid)
-                s_children[i] = 0;
+    if (procs_exited(pid))
         fail("%s exited early", what);
-    }
 }
 
 /* ---- a bare MDP/0.1 client ---- */

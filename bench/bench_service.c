@@ -37,6 +37,8 @@
 #include "actorcore/cache.h"
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
+#include "keys.h"
+#include "procs.h"
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
@@ -52,28 +54,18 @@
 #define WARMUP 2000
 #define LIMIT_LAT_REQUESTS 2000
 
-/* Every process started and not yet stopped, and the temporary directory: cleanup (atexit)
-   kills and reaps the ones left and removes the directory, also after a failed check's
-   exit(1). */
-#define MAX_CHILDREN 16
-static pid_t s_children[MAX_CHILDREN];
+/* The temporary directory: cleanup (atexit) kills and reaps the processes left (procs.h)
+   and removes it, also after a failed check's exit(1). */
 static char s_dir[] = "/tmp/ac_bsvc_XXXXXX";
 
 static void stop(pid_t pid)
 {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
+    procs_stop(pid);
 }
 
 static void cleanup(void)
 {
-    for (int i = 0; i < MAX_CHILDREN; i++)
-        stop(s_children[i]);
+    procs_kill_all();
     char cmd[64];
     snprintf(cmd, sizeof cmd, "rm -rf %s", s_dir);
     if (system(cmd) != 0)
@@ -84,31 +76,7 @@ static void cleanup(void)
    NAME=VALUE entries added to the environment (NULL-terminated). */
 static pid_t spawn_env(const char *const *argv, const char *const *env)
 {
-    /* The child's environment is built before fork: the child only execs. */
-    size_t n = 0, extra = 0;
-    while (environ[n])
-        n++;
-    while (env && env[extra])
-        extra++;
-    char **envp = calloc(n + extra + 1, sizeof *envp);
-    memcpy(envp, environ, n * sizeof *envp);
-    for (size_t i = 0; i < extra; i++)
-        envp[n + i] = (char *)env[i];
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 1);
-        dup2(nul, 2);
-        execve(argv[0], (char *const *)argv, envp);
-        _exit(127);
-    }
-    free(envp);
-    for (int i = 0; pid > 0 && i < MAX_CHILDREN; i++)
-        if (!s_children[i]) {
-            s_children[i] = pid;
-            break;
-        }
-    return pid;
+    return procs_spawn(argv, env, NULL);
 }
 
 static pid_t spawn(const char *const *argv)
@@ -218,39 +186,18 @@ static void patch_actor(uint32_t actor)
     }
 }
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* n actor numbers from the fixed seed: Zipf(AFF_ZIPF_S) by rank (actor k - 1 is the k-th
-   most requested; drawn by binary search of the cumulative weights), or uniform. */
+/* n actor numbers from the fixed seed: Zipf(AFF_ZIPF_S) by rank (keys.h), or uniform. */
 static uint32_t *aff_sequence(bool zipf, size_t n)
 {
     uint32_t *seq = malloc(n * sizeof *seq);
-    double *cdf = malloc(AFF_ACTORS * sizeof *cdf);
-    double total = 0;
-    for (uint32_t k = 0; k < AFF_ACTORS; k++)
-        cdf[k] = total += pow(k + 1, -AFF_ZIPF_S);
-    uint64_t state = AFF_SEED + zipf;
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;
-        uint32_t lo = 0, hi = AFF_ACTORS - 1;
-        if (!zipf)
-            lo = (uint32_t)(u * AFF_ACTORS);
-        while (zipf && lo < hi) {
-            uint32_t mid = (lo + hi) / 2;
-            if (cdf[mid] <= u * total)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        seq[i] = lo;
+    keys_t keys;
+    if (!seq || keys_init(&keys, AFF_ACTORS, zipf ? AFF_ZIPF_S : 0, AFF_SEED + zipf)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
     }
-    free(cdf);
+    for (size_t i = 0; i < n; i++)
+        seq[i] = keys_next(&keys);
+    keys_fini(&keys);
     return seq;
 }
 

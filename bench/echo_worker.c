@@ -1,16 +1,53 @@
-/*  echo_worker - a bare MDP/0.1 worker that answers every request with its own body.
-    The transport baseline for bench_service: broker + echo workers is the ceiling any
-    real worker can reach on this machine.
-    usage: echo_worker BACKEND CREDIT */
+/*  echo_worker - a bare MDP/0.1 worker that answers every request with its own body, or,
+    given REPLY_BYTES, with a reply of exactly that many bytes, {id: <the request's id>,
+    ok: true, pad: <bin>} (actorcore-bench's echo mode: a reply of a snapshot's size).
+    The transport baseline for bench_service and actorcore-bench: broker + echo workers is
+    the ceiling any real worker can reach on this machine.
+    usage: echo_worker BACKEND CREDIT [REPLY_BYTES] */
 #include <czmq.h>
 
 #include "actorcore/wire.h"
 #include "service/mdp.h"
 
+/* A reply body of exactly `total` bytes (at least 24) with the request's id replaces
+   *body's bytes (at most 65 536). */
+static void sized_reply(zframe_t **body, size_t total)
+{
+    uint64_t id = 0;
+    if (ac_wire_peek_uint((const char *)zframe_data(*body), zframe_size(*body), "id", &id) != 1)
+        id = 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, UINT64_MAX);
+    for (int i = 0; i < 8; i++)
+        sb.data[sb.size - 1 - i] = (char)(id >> (8 * i));
+    ac_wire_pack_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    ac_wire_pack_str(&pk, "pad");
+    size_t left = total - sb.size;
+    size_t pad = left - (left - 2 <= 255 ? 2 : left - 3 <= 65535 ? 3 : 5);
+    msgpack_pack_bin(&pk, pad);
+    static char xs[65536];
+    if (!xs[0])
+        memset(xs, 'x', sizeof xs);
+    msgpack_pack_bin_body(&pk, xs, pad);
+    zframe_reset(*body, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
+    size_t reply_bytes = argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 0;
+    if (reply_bytes && reply_bytes < 24)
+        reply_bytes = 24;
+    if (reply_bytes > 65536)
+        reply_bytes = 65536;
     zsys_init();
     zsys_set_logstream(NULL);
     zsock_t *s = zsock_new(ZMQ_DEALER);
@@ -43,6 +80,10 @@ int main(int argc, char **argv)
                     memcmp(zframe_data(last), AC_FLOORS_MAGIC, 4) == 0) {
                     zmsg_remove(msg, last); /* the broker's floors frame is not echoed */
                     zframe_destroy(&last);
+                }
+                if (reply_bytes) {
+                    zframe_t *body = zmsg_last(msg);
+                    sized_reply(&body, reply_bytes);
                 }
                 zmsg_send(&msg, s);
             }
