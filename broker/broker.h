@@ -220,7 +220,6 @@ typedef struct {
     uint64_t *ready;       /* actors whose waiting change goes in at the next pump */
     uint32_t nready;       /* entries in ready */
     msgpack_sbuffer sb;    /* a resolve body being built */
-    zsock_t *pub;          /* the snapshots of changes, in order, to the event forwarder */
 } ingest_t;
 
 /* The primary / backup pair (pair.c). */
@@ -307,15 +306,10 @@ typedef struct {
     keyset_t workers; /* curve.workers: may serve (backend, events_in) */
 } auth_t;
 
-/* The event forwarder: its sockets are bound by the main thread, so a bind that fails is
-   an error there (zproxy would assert), then handed to a thread running the proxy. */
+/* The event forwarder (events.c), run by the poll loop. */
 typedef struct {
-    zsock_t *xsub;     /* events_in: workers publish here */
-    zsock_t *xpub;     /* events_out: subscribers connect here */
-    zsock_t *ctl;      /* PAIR, main side: TERMINATE stops the proxy */
-    zsock_t *ctl_peer; /* PAIR, the proxy's side */
-    pthread_t thread;  /* runs zmq_proxy_steerable */
-    bool running;      /* thread was started */
+    zsock_t *xsub; /* events_in: workers publish here */
+    zsock_t *xpub; /* events_out: subscribers connect here */
 } events_t;
 
 typedef struct {
@@ -460,6 +454,10 @@ typedef struct {
 } skim_info_t;
 /* Skims a body reading at most budget objects; false when it cannot be read whole. */
 bool skim_body(const uint8_t *p, size_t n, int budget, skim_info_t *out);
+/* The bytes of the value of `key` in the top-level map of a msgpack body (bounded by the
+   body's size); false when the body has none or cannot be read. */
+bool skim_value(const uint8_t *p, size_t n, const char *key, const uint8_t **value,
+                size_t *value_len);
 /* The hash of the actor a request body names, when a bounded skim finds one. */
 bool skim_actor(const uint8_t *p, size_t n, uint64_t *key);
 
@@ -565,11 +563,13 @@ void auth_on_readable(broker_t *b);
 void auth_stop(broker_t *b);
 
 /* events.c */
-/* Binds the XSUB (events_in) and XPUB (events_out) sockets and starts the forwarder
-   thread between them. -1 when a socket cannot bind (the setting and reason on stderr). */
+/* Binds the XSUB (events_in) and XPUB (events_out) sockets. -1 when a socket cannot bind
+   (the setting and reason on stderr). */
 int events_start(broker_t *b);
-/* The in-process endpoint where the broker itself publishes events (a PUB connects). */
-void events_own_endpoint(const broker_t *b, char *buf, size_t size);
+/* Forwards what is waiting: events (xsub readable), subscriptions (xpub readable). */
+void events_on_readable(broker_t *b, bool xsub, bool xpub);
+/* The broker's own event [topic][body] to the subscribers. -1 when it cannot be sent. */
+int events_publish(broker_t *b, const void *topic, size_t topic_len, const void *body, size_t len);
 void events_stop(broker_t *b);
 
 #endif

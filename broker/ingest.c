@@ -7,7 +7,7 @@
     high-water mark there, which the broker cannot see; what it sees, it counts). The broker
     checks the item, turns it into `{op: resolve, actor, outputs}` and queues it with no
     client; the worker's answer is not sent to anyone: the broker publishes its snapshot on
-    `snap/<actor_id>` (through its own event forwarder), itself, so that an actor's
+    `snap/<actor_id>` (on its event forwarder's XPUB), itself, so that an actor's
     snapshots go out in the order of its changes whichever workers computed them.
 
     One change per actor at a time: an actor has an entry while a change of it is in the
@@ -56,12 +56,6 @@ int ingest_start(broker_t *b)
         zmq_msg_init(&g->slots[i].wbody);
     g->mask = cap - 1;
     msgpack_sbuffer_init(&g->sb);
-    char own[64];
-    events_own_endpoint(b, own, sizeof own);
-    g->pub = zsock_new(ZMQ_PUB);
-    if (!g->pub || zsock_connect(g->pub, "%s", own) != 0)
-        return -1;
-    zsock_set_sndhwm(g->pub, 100000);
     if (pull) {
         g->pull = zsock_new(ZMQ_PULL);
         if (!g->pull)
@@ -110,7 +104,6 @@ void ingest_stop(broker_t *b)
     ingest_t *g = &b->ingest;
     zsock_destroy(&g->pull);
     zsock_destroy(&g->sub);
-    zsock_destroy(&g->pub);
     if (g->slots) {
         for (uint32_t i = 0; i <= g->mask; i++)
             zmq_msg_close(&g->slots[i].wbody);
@@ -320,34 +313,27 @@ void ingest_pump(broker_t *b)
 
 void ingest_answered(broker_t *b, const zmq_msg_t *body)
 {
-    ingest_t *g = &b->ingest;
-    msgpack_zone_clear(&b->zone);
-    msgpack_object o;
-    ac_error_t err;
-    const msgpack_object *ok = NULL, *snap = NULL, *id = NULL;
-    if (ac_msgpack_parse(zmq_msg_data((zmq_msg_t *)body), zmq_msg_size((zmq_msg_t *)body), &b->zone,
-                         &o, &err) == 0 &&
-        o.type == MSGPACK_OBJECT_MAP) {
-        ok = ac_wire_get(&o, "ok");
-        snap = ac_wire_get(&o, "snapshot");
-        id = snap && snap->type == MSGPACK_OBJECT_MAP ? ac_wire_get(snap, "ActorId") : NULL;
+    /* The snapshot's bytes are published as they are: a skim finds them and the actor's
+       id in them (no decoding, no encoding). */
+    const uint8_t *p = zmq_msg_data((zmq_msg_t *)body), *ok, *snap, *id;
+    size_t n = zmq_msg_size((zmq_msg_t *)body), ok_len, snap_len, id_len;
+    if (!skim_value(p, n, "ok", &ok, &ok_len) || ok_len != 1 || ok[0] != 0xc3 ||
+        !skim_value(p, n, "snapshot", &snap, &snap_len) ||
+        !skim_value(snap, snap_len, "ActorId", &id, &id_len) || id_len < 2) {
+        b->n.ingest_failed++;
+        return;
     }
-    if (!ok || ok->type != MSGPACK_OBJECT_BOOLEAN || !ok->via.boolean || !id ||
-        id->type != MSGPACK_OBJECT_STR) {
+    /* id is a msgpack string: its header, then its bytes */
+    size_t head = id[0] >= 0xa0 && id[0] <= 0xbf ? 1 : id[0] == 0xd9 ? 2 : id[0] == 0xda ? 3 : 0;
+    if (!head || id_len - head > 128) {
         b->n.ingest_failed++;
         return;
     }
     b->n.ingest_resolved++;
     char topic[5 + 128];
-    int n = snprintf(topic, sizeof topic, "snap/%.*s",
-                     (int)(id->via.str.size > 128 ? 128 : id->via.str.size), id->via.str.ptr);
-    msgpack_sbuffer_clear(&g->sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &g->sb, msgpack_sbuffer_write);
-    msgpack_pack_object(&pk, *snap);
-    void *pub = zsock_resolve(g->pub);
-    if (zmq_send(pub, topic, (size_t)n, ZMQ_SNDMORE) >= 0 &&
-        zmq_send(pub, g->sb.data, g->sb.size, 0) >= 0)
+    memcpy(topic, "snap/", 5);
+    memcpy(topic + 5, id + head, id_len - head);
+    if (events_publish(b, topic, 5 + id_len - head, snap, snap_len) == 0)
         b->n.ingest_published++;
 }
 

@@ -41,9 +41,11 @@ static void run(broker_t *b)
 {
     /* The backend, its monitor and the ZAP handler first: while stopping, only they are
        polled; the frontend is last. */
-    zmq_pollitem_t items[7] = {{b->be, 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0}};
-    int nitems = 2, zap = -1, pair = -1, isub = -1, ipull = -1;
+    zmq_pollitem_t items[9] = {{b->be, 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->events.xsub), 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->events.xpub), 0, ZMQ_POLLIN, 0}};
+    int nitems = 4, zap = -1, pair = -1, isub = -1, ipull = -1;
     if (b->auth.zap) {
         zap = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->auth.zap), 0, ZMQ_POLLIN, 0};
@@ -95,6 +97,7 @@ static void run(broker_t *b)
            libzmq a system call). */
         if (zap >= 0 && (items[zap].revents & ZMQ_POLLIN))
             auth_on_readable(b);
+        events_on_readable(b, items[2].revents & ZMQ_POLLIN, items[3].revents & ZMQ_POLLIN);
         if (pair >= 0 && (items[pair].revents & ZMQ_POLLIN))
             pair_on_readable(b);
         pair_tick(b);
