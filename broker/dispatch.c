@@ -188,24 +188,32 @@ void send_to(broker_t *b, worker_t *w, const request_t *tagged, request_t *from,
 {
     uint64_t tag = request_tag(tagged);
     if (w->packed) {
-        /* [worker][head = magic, REQUEST, envelope, floors][body...] */
-        uint8_t head[AC_PACKED_HEAD + 8 + IDENT_MAX + AC_FLOORS_FRAME_MAX];
+        /* [worker][magic, REQUEST, envelope, floors, body] */
         size_t env_len = 8 + (size_t)from->client.len;
-        memcpy(head, AC_PACKED_MAGIC, 4);
-        head[4] = AC_MDPW_REQUEST;
-        head[5] = (uint8_t)env_len;
-        head[6] = (uint8_t)(env_len >> 8);
-        memcpy(head + AC_PACKED_HEAD, &tag, 8);
-        memcpy(head + AC_PACKED_HEAD + 8, from->client.b, from->client.len);
-        memcpy(head + AC_PACKED_HEAD + env_len, floors, flen);
+        size_t body_len = from->nbody ? zmq_msg_size(&from->body[0]) : 0;
+        zmq_msg_t one;
+        if (zmq_msg_init_size(&one, AC_PACKED_HEAD + env_len + 2 + flen + body_len) != 0)
+            return;
+        uint8_t *h = zmq_msg_data(&one), *p = h + AC_PACKED_HEAD;
+        memcpy(h, AC_PACKED_MAGIC, 4);
+        h[4] = AC_MDPW_REQUEST;
+        h[5] = (uint8_t)env_len;
+        h[6] = (uint8_t)(env_len >> 8);
+        memcpy(p, &tag, 8);
+        memcpy(p + 8, from->client.b, from->client.len);
+        p += env_len;
+        p[0] = (uint8_t)flen;
+        p[1] = (uint8_t)(flen >> 8);
+        memcpy(p + 2, floors, flen);
+        if (body_len)
+            memcpy(p + 2 + flen, zmq_msg_data(&from->body[0]), body_len);
         if (frame_send(b->be, w->id.b, w->id.len, true) != 0) {
             b->n.unroutable++;
             worker_unreachable(b);
-            return;
+        } else {
+            frame_send_msg(b->be, &one, false, false);
         }
-        frame_send(b->be, head, AC_PACKED_HEAD + env_len + flen, true);
-        for (int f = 0; f < from->nbody; f++)
-            frame_send_msg(b->be, &from->body[f], true, f + 1 < from->nbody);
+        zmq_msg_close(&one);
         return;
     }
     uint8_t env[8 + IDENT_MAX];

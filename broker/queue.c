@@ -237,50 +237,49 @@ void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
         send_to_client(b, &r->client, r->service, NULL, body, from);
         return;
     }
-    uint8_t head[AC_PACKED_HEAD + 255];
-    size_t n = r->service->name_len;
-    memcpy(head, AC_PACKED_MAGIC, 4);
-    head[4] = AC_PACKED_ANSWER;
-    head[5] = (uint8_t)n;
-    head[6] = 0;
-    memcpy(head + AC_PACKED_HEAD, r->service->name, n);
+    size_t n = r->service->name_len, len = body->n > from ? zmq_msg_size(&body->f[from]) : 0;
+    zmq_msg_t one;
+    if (zmq_msg_init_size(&one, AC_PACKED_HEAD + n + len) != 0)
+        return;
+    uint8_t *h = zmq_msg_data(&one);
+    memcpy(h, AC_PACKED_MAGIC, 4);
+    h[4] = AC_PACKED_ANSWER;
+    h[5] = (uint8_t)n;
+    h[6] = 0;
+    memcpy(h + AC_PACKED_HEAD, r->service->name, n);
+    if (len)
+        memcpy(h + AC_PACKED_HEAD + n, zmq_msg_data(&body->f[from]), len);
     if (frame_send(b->fe, r->client.b, r->client.len, true) != 0) {
         b->n.unroutable++;
+        zmq_msg_close(&one);
         return;
     }
-    frame_send(b->fe, head, AC_PACKED_HEAD + n, body->n > from);
-    for (int i = from; i < body->n; i++)
-        frame_send_msg(b->fe, &body->f[i], false, i + 1 < body->n);
+    frame_send_msg(b->fe, &one, false, false);
+    zmq_msg_close(&one);
 }
 
-/* A packed client message [client][head][body...] rewritten in place as plain MDP,
-   [client][empty][MDPC01][service][body...]; false when it is not one. */
+/* A packed client message [client][head + body] (service/mdp.h) rewritten in place as
+   plain MDP, [client][empty][MDPC01][service][body]; false when it is not one. */
 static bool unpack_client(broker_t *b)
 {
     mpart_t *m = &b->in;
-    if (m->overflow || m->n < 3 || m->n - 2 > BODY_FRAMES_MAX ||
-        zmq_msg_size(&m->f[1]) < AC_PACKED_HEAD)
+    if (m->overflow || m->n != 2 || zmq_msg_size(&m->f[1]) < AC_PACKED_HEAD)
         return false;
     const uint8_t *h = zmq_msg_data(&m->f[1]);
-    size_t n = (size_t)h[5] | (size_t)h[6] << 8;
-    if (memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != AC_PACKED_CLIENT ||
-        AC_PACKED_HEAD + n != zmq_msg_size(&m->f[1]) || n == 0 || n > 255)
+    size_t size = zmq_msg_size(&m->f[1]), n = (size_t)h[5] | (size_t)h[6] << 8;
+    if (memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != AC_PACKED_CLIENT || n == 0 || n > 255 ||
+        AC_PACKED_HEAD + n > size)
         return false;
-    for (int f = m->n - 1; f >= 2; f--) /* the body frames move up by two */
-        zmq_msg_move(&m->f[f + 2], &m->f[f]);
-    zmq_msg_t service;
-    zmq_msg_init_size(&service, n);
-    memcpy(zmq_msg_data(&service), h + AC_PACKED_HEAD, n);
-    zmq_msg_close(&m->f[1]);
-    zmq_msg_init(&m->f[1]);
-    zmq_msg_close(&m->f[2]);
+    size_t body = AC_PACKED_HEAD + n;
     zmq_msg_init_size(&m->f[2], 6);
     memcpy(zmq_msg_data(&m->f[2]), AC_MDPC, 6);
-    zmq_msg_close(&m->f[3]);
-    zmq_msg_init(&m->f[3]);
-    zmq_msg_move(&m->f[3], &service);
-    zmq_msg_close(&service);
-    m->n += 2;
+    zmq_msg_init_size(&m->f[3], n);
+    memcpy(zmq_msg_data(&m->f[3]), h + AC_PACKED_HEAD, n);
+    zmq_msg_init_size(&m->f[4], size - body);
+    memcpy(zmq_msg_data(&m->f[4]), h + body, size - body);
+    zmq_msg_close(&m->f[1]);
+    zmq_msg_init(&m->f[1]);
+    m->n = 5;
     return true;
 }
 

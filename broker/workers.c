@@ -180,7 +180,8 @@ static void on_plain_reply(broker_t *b, worker_t *w)
     on_reply(b, w, zmq_msg_data(&m->f[W_ENV]), zmq_msg_size(&m->f[W_ENV]), W_BODY);
 }
 
-/* A packed message (service/mdp.h): [worker][head][body]; only replies come packed. */
+/* A packed message (service/mdp.h): [worker][head + body]; only replies come packed. The
+   body is copied into a frame of its own (b->in's third), as a plain reply has it. */
 static void on_packed(broker_t *b, worker_t *w)
 {
     mpart_t *m = &b->in;
@@ -193,6 +194,14 @@ static void on_packed(broker_t *b, worker_t *w)
             b->n.stale_replies++;
         return;
     }
+    size_t at = AC_PACKED_HEAD + env_len;
+    zmq_msg_close(&m->f[2]);
+    if (zmq_msg_init_size(&m->f[2], n - at) != 0) {
+        zmq_msg_init(&m->f[2]);
+        return;
+    }
+    memcpy(zmq_msg_data(&m->f[2]), h + at, n - at);
+    m->n = 3;
     on_reply(b, w, h + AC_PACKED_HEAD, env_len, 2);
 }
 
@@ -200,7 +209,7 @@ void on_worker_message(broker_t *b)
 {
     mpart_t *m = &b->in;
     ident_t id;
-    if (!m->overflow && m->n >= 2 && zmq_msg_size(&m->f[1]) >= AC_PACKED_HEAD &&
+    if (!m->overflow && m->n == 2 && zmq_msg_size(&m->f[1]) >= AC_PACKED_HEAD &&
         memcmp(zmq_msg_data(&m->f[1]), AC_PACKED_MAGIC, 4) == 0 && ident_from(&id, &m->f[W_ID])) {
         worker_t *w = worker_find(b, &id);
         if (w)

@@ -151,26 +151,33 @@ typedef struct {
    and answered packed. */
 #define LINK_PACKED 0x100
 
-/* Sends a reply [envelope][empty][body] on sock, plain MDP or packed. */
+/* Sends a reply [envelope][empty][body] on sock, plain MDP or packed (one frame). */
 static void send_reply(zsock_t *sock, zmsg_t *reply, bool packed)
 {
     if (!packed) {
         send_command(sock, AC_MDPW_REPLY, reply);
         return;
     }
-    zframe_t *env = zmsg_pop(reply), *delim = zmsg_pop(reply);
-    size_t n = zframe_size(env);
-    uint8_t head[AC_PACKED_HEAD + 8 + 255];
-    memcpy(head, AC_PACKED_MAGIC, 4);
-    head[4] = AC_MDPW_REPLY;
-    head[5] = (uint8_t)n;
-    head[6] = (uint8_t)(n >> 8);
-    memcpy(head + AC_PACKED_HEAD, zframe_data(env), n < 8 + 255 ? n : 8 + 255);
-    zmsg_pushmem(reply, head, AC_PACKED_HEAD + (n < 8 + 255 ? n : 8 + 255));
-    zmsg_send(&reply, sock);
-    zmsg_destroy(&reply);
+    zframe_t *env = zmsg_pop(reply), *delim = zmsg_pop(reply), *body = zmsg_pop(reply);
+    size_t n = zframe_size(env) < 8 + 255 ? zframe_size(env) : 8 + 255;
+    size_t len = body ? zframe_size(body) : 0;
+    zmq_msg_t one;
+    if (zmq_msg_init_size(&one, AC_PACKED_HEAD + n + len) == 0) {
+        uint8_t *h = zmq_msg_data(&one);
+        memcpy(h, AC_PACKED_MAGIC, 4);
+        h[4] = AC_MDPW_REPLY;
+        h[5] = (uint8_t)n;
+        h[6] = (uint8_t)(n >> 8);
+        memcpy(h + AC_PACKED_HEAD, zframe_data(env), n);
+        if (len)
+            memcpy(h + AC_PACKED_HEAD + n, zframe_data(body), len);
+        if (zmq_msg_send(&one, zsock_resolve(sock), 0) < 0)
+            zmq_msg_close(&one);
+    }
     zframe_destroy(&env);
     zframe_destroy(&delim);
+    zframe_destroy(&body);
+    zmsg_destroy(&reply);
 }
 
 static void pending_add(pending_t *p, zmsg_t **msg_p, int link)
@@ -285,27 +292,29 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req, bool packed)
 }
 
 /* Handles one message from the broker. Returns 1 when the broker asked us to reconnect. */
-/* A packed request [head][body...] becomes the held form [envelope][empty][body][floors]
-   (false when it is not one). */
+/* A packed request (one frame: head, floors, body) becomes the held form
+   [envelope][empty][body][floors] (false when it is not one). */
 static bool unpack_request(zmsg_t **msg_p)
 {
     zframe_t *head = zmsg_first(*msg_p);
     const uint8_t *h = zframe_data(head);
     size_t n = zframe_size(head);
-    if (zmsg_size(*msg_p) < 2 || n < AC_PACKED_HEAD || memcmp(h, AC_PACKED_MAGIC, 4) != 0 ||
+    if (zmsg_size(*msg_p) != 1 || n < AC_PACKED_HEAD + 2 || memcmp(h, AC_PACKED_MAGIC, 4) != 0 ||
         h[4] != AC_MDPW_REQUEST)
         return false;
     size_t env = (size_t)h[5] | (size_t)h[6] << 8;
-    if (env < 8 || AC_PACKED_HEAD + env > n)
+    if (env < 8 || AC_PACKED_HEAD + env + 2 > n)
         return false;
+    const uint8_t *f = h + AC_PACKED_HEAD + env;
+    size_t flen = (size_t)f[0] | (size_t)f[1] << 8;
+    if (AC_PACKED_HEAD + env + 2 + flen > n)
+        return false;
+    const uint8_t *body = f + 2 + flen;
     zmsg_t *held = zmsg_new();
     zmsg_addmem(held, h + AC_PACKED_HEAD, env);
     zmsg_addmem(held, NULL, 0);
-    head = zmsg_pop(*msg_p);
-    zframe_t *body = zmsg_pop(*msg_p);
-    zmsg_append(held, &body);
-    zmsg_addmem(held, h + AC_PACKED_HEAD + env, n - AC_PACKED_HEAD - env);
-    zframe_destroy(&head);
+    zmsg_addmem(held, body, (size_t)(h + n - body));
+    zmsg_addmem(held, f + 2, flen);
     zmsg_destroy(msg_p);
     *msg_p = held;
     return true;

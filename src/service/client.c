@@ -271,17 +271,19 @@ static int transmit(ac_client_t *c, const pending_t *p)
         zmsg_addmem(msg, NULL, 0);
         zmsg_addstr(msg, AC_MDPC);
         zmsg_addstr(msg, AC_SERVICE);
-    } else { /* [head][body] (service/mdp.h) */
-        uint8_t head[AC_PACKED_HEAD + sizeof AC_SERVICE];
+        zmsg_addmem(msg, p->body, p->len);
+    } else { /* one frame: head and body (service/mdp.h) */
         size_t n = strlen(AC_SERVICE);
-        memcpy(head, AC_PACKED_MAGIC, 4);
-        head[4] = AC_PACKED_CLIENT;
-        head[5] = (uint8_t)n;
-        head[6] = 0;
-        memcpy(head + AC_PACKED_HEAD, AC_SERVICE, n);
-        zmsg_addmem(msg, head, AC_PACKED_HEAD + n);
+        zframe_t *f = zframe_new(NULL, AC_PACKED_HEAD + n + p->len);
+        uint8_t *h = zframe_data(f);
+        memcpy(h, AC_PACKED_MAGIC, 4);
+        h[4] = AC_PACKED_CLIENT;
+        h[5] = (uint8_t)n;
+        h[6] = 0;
+        memcpy(h + AC_PACKED_HEAD, AC_SERVICE, n);
+        memcpy(h + AC_PACKED_HEAD + n, p->body, p->len);
+        zmsg_append(msg, &f);
     }
-    zmsg_addmem(msg, p->body, p->len);
     int rc = zmsg_send(&msg, c->sock);
     zmsg_destroy(&msg);
     return rc;
@@ -476,10 +478,12 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         zmsg_t *msg = zmsg_recv(c->sock);
         if (!msg)
             return 0;
-        /* [empty][MDPC01][service][body] */
+        /* [empty][MDPC01][service][body], or one packed frame [head + body] */
         zframe_t *f = zmsg_first(msg);
-        zframe_t *body = zmsg_last(msg);
-        bool packed = zmsg_size(msg) == 2 && zframe_size(f) >= AC_PACKED_HEAD &&
+        const char *data = (const char *)zframe_data(zmsg_last(msg));
+        size_t len = zframe_size(zmsg_last(msg));
+        size_t skip = zframe_size(f) >= AC_PACKED_HEAD ? AC_PACKED_HEAD + zframe_data(f)[5] : 0;
+        bool packed = zmsg_size(msg) == 1 && zframe_size(f) >= skip && skip &&
                       memcmp(zframe_data(f), AC_PACKED_MAGIC, 4) == 0 &&
                       zframe_data(f)[4] == AC_PACKED_ANSWER;
         if (!packed && (zmsg_size(msg) < 4 || zframe_size(f) != 0)) {
@@ -487,17 +491,18 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
             c->stats.duplicates++;
             continue;
         }
+        if (packed) {
+            data += skip;
+            len -= skip;
+        }
         uint64_t rid = 0;
-        pending_t **slot =
-            ac_wire_peek_uint((const char *)zframe_data(body), zframe_size(body), "id", &rid) == 1
-                ? find(c, rid)
-                : NULL;
+        pending_t **slot = ac_wire_peek_uint(data, len, "id", &rid) == 1 ? find(c, rid) : NULL;
         if (!slot || !*slot) {
             c->stats.duplicates++;
             zmsg_destroy(&msg);
             continue;
         }
-        if (c->neps > 1 && from_passive(zframe_data(body), zframe_size(body))) {
+        if (c->neps > 1 && from_passive(data, len)) {
             /* Not an answer: the broker is the passive one. The request stays pending, and
                goes to the next broker (soon, not at once: the pair may be taking over). */
             zmsg_destroy(&msg);
@@ -513,8 +518,8 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         free(p->body);
         reply->id = p->id;
         free(p);
-        reply->body = (const char *)zframe_data(body);
-        reply->len = zframe_size(body);
+        reply->body = data;
+        reply->len = len;
         c->last = msg;
         c->stats.received++;
         return 1;

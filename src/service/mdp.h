@@ -44,15 +44,16 @@ static inline uint64_t ac_le64_get(const uint8_t *p)
 }
 
 /* Packed framing between the broker and its own workers (a worker says READY with a last
-   frame "packed"; any other MDP worker is sent plain MDP/0.1): a request is two frames,
-   [head][body], and so is a reply, instead of MDP's six or seven. Each frame is one CURVE
-   message (one encryption and one MAC each way), so fewer frames is most of CURVE's cost.
-   head = "acP1" | command (1 byte) | envelope length (2, little-endian) | envelope | the
-   floors frame's bytes (a request only). Heartbeats and DISCONNECT stay plain MDP.
-   Clients of the C library speak it too: a request is [head][body] with head = "acP1" |
-   'C' | service length (2) | service, and the broker answers such a request [head][body]
-   with 'R' in place of 'C' (its other answers, errors and MMI, are plain MDP, which the
-   client reads as well). */
+   frame "packed"; any other MDP worker is sent plain MDP/0.1): a request is ONE frame, and
+   so is a reply, instead of MDP's six or seven. Each frame is one CURVE message (one
+   encryption and one MAC each way), so fewer frames is most of CURVE's cost.
+   A request: "acP1" | REQUEST (1 byte) | envelope length (2, little-endian) | envelope |
+   floors length (2) | the floors frame's bytes | the body. A reply: "acP1" | REPLY |
+   envelope length (2) | envelope | the body. Heartbeats and DISCONNECT stay plain MDP.
+   Clients of the C library speak it too: a request is one frame, "acP1" | 'C' | service
+   length (2) | service | the body, and the broker answers such a request with one frame
+   of the same form with 'R' in place of 'C' (its other answers, errors and MMI, are plain
+   MDP, which the client reads as well). */
 #define AC_PACKED_CLIENT 'C'
 #define AC_PACKED_ANSWER 'R'
 #define AC_PACKED_MAGIC "acP1"
