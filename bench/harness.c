@@ -356,7 +356,11 @@ static void mode_echo(const hb_opts_t *o, summary_t out[2])
              "of %zu bytes, %zu-byte reply), %d sockets x %d in flight, runs alternating",
              o->workers, strcmp(o->workload, "w1") == 0 ? "W1-inline" : "W2", request, reply,
              o->connections, o->depth);
-    hb_setting("echo_reply_bytes", json_integer((json_int_t)reply));
+    char key[64];
+    snprintf(key, sizeof key, "echo_%s_reply_bytes", o->workload);
+    hb_setting(key, json_integer((json_int_t)reply));
+    snprintf(key, sizeof key, "echo_%s_request_bytes", o->workload);
+    hb_setting(key, json_integer((json_int_t)request));
     hb_table(title);
 }
 
