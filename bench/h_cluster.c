@@ -206,6 +206,11 @@ void hb_cluster_start(hb_cluster_t *c, const hb_opts_t *o, bool forwarder, hb_wo
 
 void hb_cluster_stop(hb_cluster_t *c)
 {
+    if (c->external) {
+        c->n_workers = 0;
+        c->broker = 0;
+        return;
+    }
     for (int i = 0; i < c->n_workers; i++)
         procs_stop(c->workers[i]);
     procs_stop(c->broker);
