@@ -39,6 +39,7 @@
 #include "actorcore/wire.h"
 #include "keys.h"
 #include "procs.h"
+#include "mmi_stat.h"
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
@@ -609,32 +610,6 @@ typedef struct {
 
 /* The broker's counter `name` from mmi.stats, asked on a REQ socket (any MDP client
    works). */
-static double broker_counter(const char *fe, const char *name)
-{
-    zsock_t *req = zsock_new_req(fe);
-    zsock_set_rcvtimeo(req, 5000);
-    zstr_sendm(req, AC_MDPC);
-    zstr_sendm(req, "mmi.stats");
-    zstr_send(req, "");
-    zmsg_t *m = zmsg_recv(req);
-    zsock_destroy(&req);
-    zframe_t *body = m && zmsg_size(m) == 3 ? zmsg_last(m) : NULL;
-    msgpack_zone *zone = msgpack_zone_new(4096);
-    msgpack_object o;
-    ac_error_t err;
-    const msgpack_object *v = NULL;
-    if (body &&
-        ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err) == 0)
-        v = ac_wire_get(&o, name);
-    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-        fprintf(stderr, "affinity: mmi.stats has no %s\n", name);
-        exit(1);
-    }
-    double r = (double)v->via.u64;
-    msgpack_zone_free(zone);
-    zmsg_destroy(&m);
-    return r;
-}
 
 static void aff_start(aff_setup_t *t, const char *dispatch)
 {

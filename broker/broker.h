@@ -97,6 +97,7 @@ struct request {
     bool has_key;                    /* names an actor: key is its hash */
     uint8_t nbody;                   /* body frames */
     bool packed;                     /* its client spoke packed: so is its answer */
+    bool ingest;                     /* a change from ingest.c: no client, no answer */
     int16_t requeues;                /* times its worker was lost */
     uint64_t key;                    /* hash of the actor id, for affinity */
     size_t bytes;                    /* what it costs against queue_max_bytes */
@@ -208,6 +209,19 @@ typedef struct {
     bool file;         /* mapped from the state file (else anonymous) */
 } floors_t;
 
+/* Actor changes in (ingest.c). */
+typedef struct ingest_entry ingest_entry_t;
+typedef struct {
+    zsock_t *pull;         /* ingest.pull: producers PUSH */
+    zsock_t *sub;          /* ingest.sub: connected to producers' PUB */
+    ingest_entry_t *slots; /* actors with a change in the system, open addressing */
+    uint32_t mask;         /* slots - 1 */
+    uint32_t count;        /* entries */
+    uint64_t *ready;       /* actors whose waiting change goes in at the next pump */
+    uint32_t nready;       /* entries in ready */
+    msgpack_sbuffer sb;    /* a resolve body being built */
+} ingest_t;
+
 /* The primary / backup pair (pair.c). */
 enum { PAIR_NONE, PAIR_PRIMARY, PAIR_BACKUP, PAIR_ACTIVE, PAIR_PASSIVE };
 
@@ -229,6 +243,8 @@ typedef struct {
 
 typedef struct {
     char *pair_role, *pair_bind, *pair_peer;
+    char *ingest_pull, *ingest_sub, *ingest_topics;
+    long long ingest_max_actors, events_hwm;
     long long pair_heartbeat_ms;
     char *config, *frontend, *backend, *events_in, *events_out, *dispatch, *state;
     char *security, *curve_cert, *curve_clients, *curve_workers; /* auth.c */
@@ -260,6 +276,15 @@ typedef struct {
     uint64_t invalidations;        /* floors raised by invalidate */
     uint64_t floor_evictions;      /* actors whose exact floor was folded into their set's */
     uint64_t floors_applied;       /* pair: floors learnt from the active peer */
+    uint64_t ingest_received;      /* changes in (well-formed) */
+    uint64_t ingest_malformed;     /* changes dropped: not a resolve item */
+    uint64_t ingest_coalesced;     /* waiting changes replaced by a newer one */
+    uint64_t ingest_stale;         /* changes older than the actor's in the system: dropped */
+    uint64_t ingest_queued;        /* resolves queued from changes */
+    uint64_t ingest_resolved;      /* of those, answered ok */
+    uint64_t ingest_failed;        /* answered with an error, or given up on */
+    uint64_t ingest_dropped;       /* could not be queued (no memory) */
+    uint64_t ingest_published;     /* snapshots of changes published */
     uint64_t takeovers;            /* pair: times this broker became active */
     uint64_t passive_refused;      /* pair: client requests refused while not active */
 } counters_t;
@@ -281,15 +306,10 @@ typedef struct {
     keyset_t workers; /* curve.workers: may serve (backend, events_in) */
 } auth_t;
 
-/* The event forwarder: its sockets are bound by the main thread, so a bind that fails is
-   an error there (zproxy would assert), then handed to a thread running the proxy. */
+/* The event forwarder (events.c), run by the poll loop. */
 typedef struct {
-    zsock_t *xsub;     /* events_in: workers publish here */
-    zsock_t *xpub;     /* events_out: subscribers connect here */
-    zsock_t *ctl;      /* PAIR, main side: TERMINATE stops the proxy */
-    zsock_t *ctl_peer; /* PAIR, the proxy's side */
-    pthread_t thread;  /* runs zmq_proxy_steerable */
-    bool running;      /* thread was started */
+    zsock_t *xsub; /* events_in: workers publish here */
+    zsock_t *xpub; /* events_out: subscribers connect here */
 } events_t;
 
 typedef struct {
@@ -305,6 +325,7 @@ typedef struct {
     auth_t auth;                 /* CURVE keys and the ZAP handler */
     floors_t floors;             /* per-actor invalidation floors (floors.c) */
     pair_t pair;                 /* the primary / backup pair (pair.c) */
+    ingest_t ingest;             /* actor changes in (ingest.c) */
     uint64_t ids[FLOOR_IDS_MAX]; /* scratch: the actors a request names (skim_body) */
     mpart_t in;                  /* the message being handled */
     bool in_packed;              /* it came packed from a client (rewritten as plain MDP) */
@@ -376,6 +397,8 @@ request_t *queue_pop(broker_t *b, service_t *s);
 /* Sends [client][empty][MDPC01][service] then the frames of body from index from (moved). */
 void send_to_client(broker_t *b, const ident_t *client, const service_t *s, const char *name,
                     mpart_t *body, int from);
+/* Appends r to s's queue (the client queue of its client), counted in qlen. */
+void queue_append(broker_t *b, service_t *s, request_t *r);
 /* The answer to r: packed when its client spoke packed, else as send_to_client. */
 void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from);
 /* Answers a client with an error, echoing the id of body (NULL: nil id). */
@@ -431,6 +454,10 @@ typedef struct {
 } skim_info_t;
 /* Skims a body reading at most budget objects; false when it cannot be read whole. */
 bool skim_body(const uint8_t *p, size_t n, int budget, skim_info_t *out);
+/* The bytes of the value of `key` in the top-level map of a msgpack body (bounded by the
+   body's size); false when the body has none or cannot be read. */
+bool skim_value(const uint8_t *p, size_t n, const char *key, const uint8_t **value,
+                size_t *value_len);
 /* The hash of the actor a request body names, when a bounded skim finds one. */
 bool skim_actor(const uint8_t *p, size_t n, uint64_t *key);
 
@@ -455,6 +482,23 @@ void floors_raise_all(broker_t *b);
 /* The floors frame for r's body: [global][n][n x (hash, floor)], little-endian; written to
    out (AC_FLOORS_FRAME_MAX bytes); returns its length. */
 size_t floors_frame(broker_t *b, const request_t *r, uint8_t *out);
+
+/* ingest.c */
+/* Binds ingest.pull and connects ingest.sub (neither set: nothing). -1 with the reason on
+   stderr. */
+int ingest_start(broker_t *b);
+void ingest_stop(broker_t *b);
+/* True while the PULL socket may be read (the table has room). */
+bool ingest_readable(const broker_t *b);
+/* Reads changes from sock (pull or sub). */
+void ingest_on_readable(broker_t *b, zsock_t *sock);
+/* The change of the actor with hash h in the system is done (answered or given up). */
+void ingest_done(broker_t *b, uint64_t h);
+/* Queues the changes that waited for one that is done. */
+void ingest_pump(broker_t *b);
+/* A change's answer: its snapshot is published on snap/<actor_id> (by the broker, so that
+   an actor's snapshots go out in order whichever workers computed them). */
+void ingest_answered(broker_t *b, const zmq_msg_t *body);
 
 /* pair.c */
 /* Binds and connects the pair's sockets (pair.role none: nothing). -1 with the setting at
@@ -519,9 +563,13 @@ void auth_on_readable(broker_t *b);
 void auth_stop(broker_t *b);
 
 /* events.c */
-/* Binds the XSUB (events_in) and XPUB (events_out) sockets and starts the forwarder
-   thread between them. -1 when a socket cannot bind (the setting and reason on stderr). */
+/* Binds the XSUB (events_in) and XPUB (events_out) sockets. -1 when a socket cannot bind
+   (the setting and reason on stderr). */
 int events_start(broker_t *b);
+/* Forwards what is waiting: events (xsub readable), subscriptions (xpub readable). */
+void events_on_readable(broker_t *b, bool xsub, bool xpub);
+/* The broker's own event [topic][body] to the subscribers. -1 when it cannot be sent. */
+int events_publish(broker_t *b, const void *topic, size_t topic_len, const void *body, size_t len);
 void events_stop(broker_t *b);
 
 #endif

@@ -41,9 +41,11 @@ static void run(broker_t *b)
 {
     /* The backend, its monitor and the ZAP handler first: while stopping, only they are
        polled; the frontend is last. */
-    zmq_pollitem_t items[5] = {{b->be, 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0}};
-    int nitems = 2, zap = -1, pair = -1;
+    zmq_pollitem_t items[9] = {{b->be, 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->events.xsub), 0, ZMQ_POLLIN, 0},
+                               {zsock_resolve(b->events.xpub), 0, ZMQ_POLLIN, 0}};
+    int nitems = 4, zap = -1, pair = -1, isub = -1, ipull = -1;
     if (b->auth.zap) {
         zap = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->auth.zap), 0, ZMQ_POLLIN, 0};
@@ -51,6 +53,16 @@ static void run(broker_t *b)
     if (b->pair.sub) {
         pair = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->pair.sub), 0, ZMQ_POLLIN, 0};
+    }
+    if (b->ingest.sub) {
+        isub = nitems;
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->ingest.sub), 0, ZMQ_POLLIN, 0};
+    }
+    /* The PULL socket goes just before the frontend, and is left out of a poll while the
+       ingest table is full: its producers then block (back-pressure). */
+    if (b->ingest.pull) {
+        ipull = nitems;
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->ingest.pull), 0, ZMQ_POLLIN, 0};
     }
     int fe = nitems;
     items[nitems++] = (zmq_pollitem_t){b->fe, 0, ZMQ_POLLIN, 0};
@@ -72,6 +84,10 @@ static void run(broker_t *b)
             wait = 5; /* a connection dropped: probe again soon */
         if (b->pair.pub && wait > b->pair.beat_at - zclock_mono())
             wait = b->pair.beat_at - zclock_mono(); /* the pair's heartbeat is due */
+        if (ipull >= 0)
+            items[ipull].events = !stop_at && ingest_readable(b) ? ZMQ_POLLIN : 0;
+        if (isub >= 0)
+            items[isub].events = !stop_at ? ZMQ_POLLIN : 0;
         /* While stopping, the frontend is not read: nothing new is accepted. */
         int rc = zmq_poll(items, stop_at ? nitems - 1 : nitems, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno != EINTR)
@@ -81,9 +97,14 @@ static void run(broker_t *b)
            libzmq a system call). */
         if (zap >= 0 && (items[zap].revents & ZMQ_POLLIN))
             auth_on_readable(b);
+        events_on_readable(b, items[2].revents & ZMQ_POLLIN, items[3].revents & ZMQ_POLLIN);
         if (pair >= 0 && (items[pair].revents & ZMQ_POLLIN))
             pair_on_readable(b);
         pair_tick(b);
+        if (isub >= 0 && (items[isub].revents & ZMQ_POLLIN))
+            ingest_on_readable(b, b->ingest.sub);
+        if (ipull >= 0 && (items[ipull].revents & ZMQ_POLLIN))
+            ingest_on_readable(b, b->ingest.pull);
         bool fe_open = !stop_at && (items[fe].revents & ZMQ_POLLIN);
         bool be_open = items[0].revents & ZMQ_POLLIN;
         for (int n = 0; n < 256 && (fe_open || be_open); n++) {
@@ -96,6 +117,7 @@ static void run(broker_t *b)
                 frames_reset(&b->in);
             }
         }
+        ingest_pump(b);
         on_monitor_events(b, items[1].revents & ZMQ_POLLIN);
         int64_t now = zclock_mono();
         if (now >= next_tick) {
@@ -171,6 +193,8 @@ static void config_defaults(config_t *c)
     c->replicas = 1;
     c->pair_role = strdup("none");
     c->pair_heartbeat_ms = 250;
+    c->ingest_max_actors = 65536;
+    c->events_hwm = 20000;
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
@@ -195,7 +219,7 @@ static int setup(broker_t *b)
         return -1;
     b->fe = zsock_resolve(b->frontend);
     b->be = zsock_resolve(b->backend);
-    if (pair_start(b) != 0)
+    if (pair_start(b) != 0 || ingest_start(b) != 0)
         return -1;
     if (monitor_start(b) != 0) {
         fprintf(stderr, "actorcore-broker: cannot monitor the backend: %s\n",
@@ -210,7 +234,8 @@ static void teardown(broker_t *b)
 {
     events_stop(b);
     pair_stop(b);
-    queue_fini(b);
+    queue_fini(b); /* before the ingest table: freeing requests tells it */
+    ingest_stop(b);
     workers_fini(b);
     for (int i = 0; i < FRAMES_MAX; i++)
         zmq_msg_close(&b->in.f[i]);
@@ -280,6 +305,17 @@ int main(int argc, char **argv)
          "the peer's pair.bind"},
         {"pair.heartbeat_ms", AC_SET_INT, &c->pair_heartbeat_ms, 10, 60000,
          "state heartbeats to the peer; silent for two, it is presumed gone"},
+        {"events_hwm", AC_SET_INT, &c->events_hwm, 1, 10000000,
+         "events buffered per publisher and subscriber before libzmq drops (at most once)"},
+        {"ingest.pull", AC_SET_ENDPOINT, &c->ingest_pull, AC_ENDPOINT_BIND, AC_ENDPOINT_OPTIONAL,
+         "game services PUSH actor changes here (PULL, bound; README \"Ingest\")"},
+        {"ingest.sub", AC_SET_ENDPOINT, &c->ingest_sub, AC_ENDPOINT_CONNECT,
+         AC_ENDPOINT_OPTIONAL | AC_ENDPOINT_LIST,
+         "game services' PUB endpoints to subscribe to, comma-separated"},
+        {"ingest.topics", AC_SET_STR, &c->ingest_topics, 0, 0,
+         "topic prefixes subscribed on ingest.sub, comma-separated (empty: all)"},
+        {"ingest.max_actors", AC_SET_INT, &c->ingest_max_actors, 1, 1 << 24,
+         "actors with a change in the system at once (then PULL is not read)"},
         {"replicas", AC_SET_INT, &c->replicas, 1, 8,
          "hosts each resolve is computed and stored on before it is answered"},
         {"state", AC_SET_PATH, &c->state, 0, 0,

@@ -92,6 +92,7 @@ static request_t *request_alloc(broker_t *b)
     r->fan = FAN_NONE;
     r->parent = NULL;
     r->counted = false;
+    r->ingest = false;
     r->bytes = 0;
     r->nbody = 0;
     r->has_key = false;
@@ -108,6 +109,8 @@ request_t *request_new(broker_t *b)
 
 void request_free(broker_t *b, request_t *r)
 {
+    if (r->ingest && !r->parent)
+        ingest_done(b, r->key); /* the actor's next change may go in */
     for (int f = 0; f < r->nbody; f++) {
         zmq_msg_close(&r->body[f]);
         zmq_msg_init(&r->body[f]);
@@ -223,6 +226,13 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
 
 void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
 {
+    if (r->ingest) { /* nobody waits for it: the broker publishes the snapshot */
+        if (body->n > from)
+            ingest_answered(b, &body->f[from]);
+        else
+            b->n.ingest_failed++;
+        return;
+    }
     if (!r->packed) {
         send_to_client(b, &r->client, r->service, NULL, body, from);
         return;
@@ -765,6 +775,23 @@ void on_client_message(broker_t *b)
     b->held_bytes += bytes;
     b->nrequests++;
     dispatch(b, s);
+}
+
+void queue_append(broker_t *b, service_t *s, request_t *r)
+{
+    static const ident_t anyone = {0, {0}};
+    cqueue_t *q = cq_require(b, s, b->cfg.fair_queuing ? &r->client : &anyone);
+    if (!q) {
+        b->n.ingest_dropped += r->ingest;
+        request_free(b, r);
+        return;
+    }
+    r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
+    r->cq = q;
+    rlist_push_back(&q->q, r);
+    q->len++;
+    timeline_append(b, r);
+    s->qlen++;
 }
 
 /* ---- set-up ---- */

@@ -222,6 +222,31 @@ bool skim_body(const uint8_t *p, size_t n, int budget, skim_info_t *out)
     return true;
 }
 
+bool skim_value(const uint8_t *p, size_t n, const char *key, const uint8_t **value,
+                size_t *value_len)
+{
+    skim_t k = {p, p + n, (int)(n < INT32_MAX - 1 ? n + 1 : INT32_MAX), 0, NULL};
+    int kind;
+    uint32_t len;
+    if (!header(&k, &kind, &len) || kind != K_MAP)
+        return false;
+    for (uint32_t i = 0; i < len; i++) {
+        const uint8_t *name;
+        uint32_t nlen;
+        if (!read_str(&k, &name, &nlen))
+            return false;
+        const uint8_t *at = k.p;
+        if (!skip_object(&k))
+            return false;
+        if (key_is(name, nlen, key)) {
+            *value = at;
+            *value_len = (size_t)(k.p - at);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool skim_actor(const uint8_t *p, size_t n, uint64_t *key)
 {
     skim_info_t info = {0};

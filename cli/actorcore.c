@@ -18,6 +18,7 @@ static const char *s_usage =
     "                         [--actor FILE [--subsystems DIR]] [FILE|-]\n"
     "       actorcore call OP ...            (see actorcore call --help)\n"
     "       actorcore subscribe [ACTOR_ID]   (see actorcore call --help)\n"
+    "       actorcore publish --actor FILE [--outputs FILE] [--ingest EP]  (one actor change in)\n"
     "       actorcore keygen NAME            (a CURVE key pair: NAME, NAME_secret)\n"
     "       actorcore --help | --version\n"
     "\n"
@@ -230,8 +231,8 @@ static int cmd_resolve(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        return cli_usage_error("missing command (expected resolve, call, subscribe or keygen)%s",
-                               "");
+        return cli_usage_error(
+            "missing command (expected resolve, call, subscribe, publish or keygen)%s", "");
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(s_usage, stdout);
         return 0;
@@ -246,8 +247,10 @@ int main(int argc, char **argv)
         return cli_call(argc - 1, argv + 1);
     if (strcmp(argv[1], "subscribe") == 0)
         return cli_subscribe(argc - 1, argv + 1);
+    if (strcmp(argv[1], "publish") == 0)
+        return cli_publish(argc - 1, argv + 1);
     if (strcmp(argv[1], "keygen") == 0)
         return cli_keygen(argc - 1, argv + 1);
-    return cli_usage_error("unknown command '%s' (expected resolve, call, subscribe or keygen)",
-                           argv[1]);
+    return cli_usage_error(
+        "unknown command '%s' (expected resolve, call, subscribe, publish or keygen)", argv[1]);
 }

@@ -17,6 +17,8 @@ char *cli_read_input(const char *path, size_t max, size_t *len, ac_error_t *err)
 
 int cli_call(int argc, char **argv);
 int cli_subscribe(int argc, char **argv);
+/* actorcore publish: pushes one actor change to the broker's ingest.pull. */
+int cli_publish(int argc, char **argv);
 int cli_keygen(int argc, char **argv);
 
 #endif

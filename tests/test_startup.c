@@ -30,6 +30,12 @@ static const skip_t s_skips[] = {
     {"--store", {"-1", "abc", "99999999999999999999", NULL}},
     {"--state", {"-1", "abc", "99999999999999999999", NULL}}, /* file names too */
     {"--host", {"-1", "abc", "99999999999999999999", NULL}},  /* host names too */
+    {"--topic",
+     {"-1", "abc", "99999999999999999999", "bogus://x", "tcp://", "tcp://127.0.0.1:99999",
+      NULL}}, /* a topic is any bytes */
+    {"--ingest-topics",
+     {"-1", "abc", "99999999999999999999", "bogus://x", "tcp://", "tcp://127.0.0.1:99999",
+      NULL}}, /* topic prefixes too */
 };
 
 static bool skipped(const char *flag, const char *value)
@@ -173,6 +179,14 @@ static void every_subscribe_flag_refuses_bad_values_with_exit_2(void **state)
     sweep(prefix, "actorcore subscribe");
 }
 
+static void every_publish_flag_refuses_bad_values_with_exit_2(void **state)
+{
+    (void)state;
+    const char *prefix[] = {AC_CLI_PATH, "publish", "--actor",
+                            AC_SOURCE_DIR "/config/demo/actor.json", NULL};
+    sweep(prefix, "actorcore publish");
+}
+
 static void every_resolve_flag_refuses_bad_values_with_exit_2(void **state)
 {
     (void)state;
@@ -192,6 +206,7 @@ int main(void)
         cmocka_unit_test(every_call_flag_refuses_bad_values_with_exit_2),
         cmocka_unit_test(every_subscribe_flag_refuses_bad_values_with_exit_2),
         cmocka_unit_test(every_resolve_flag_refuses_bad_values_with_exit_2),
+        cmocka_unit_test(every_publish_flag_refuses_bad_values_with_exit_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,8 @@ typedef struct {
        each frame being one CURVE message); set plain_mdp to speak plain MDP/0.1 to another
        MDP broker. */
     int plain_mdp;
+    /* The broker's ingest.pull endpoint, for ac_client_publish (NULL: publishing fails). */
+    const char *ingest;
 } ac_client_config_t;
 
 typedef struct {
@@ -79,6 +81,12 @@ AC_API int ac_client_send_raw(ac_client_t *self, uint64_t id, const void *body, 
 /* Waits up to timeout_ms (-1: until something happens) for the next reply. Returns 1 with
    *reply filled, 0 when nothing came in time or nothing is pending. */
 AC_API int ac_client_recv(ac_client_t *self, ac_reply_t *reply, int timeout_ms);
+
+/* Pushes an actor change to the broker's ingest.pull: [topic][body], body a resolve item
+   {actor, outputs?} (msgpack); no reply comes, the snapshot is published on
+   snap/<actor_id>. Waits up to the config's timeout_ms when the broker pushes back.
+   0, or -1 (no ingest endpoint configured, or still pushed back after the timeout). */
+AC_API int ac_client_publish(ac_client_t *self, const char *topic, const void *body, size_t len);
 
 /* Requests sent and not yet answered. */
 AC_API size_t ac_client_pending(const ac_client_t *self);

@@ -49,6 +49,8 @@ struct ac_client {
     bool connected;                  /* its connection came up since */
     int64_t switch_at;               /* a move to the next broker is due then (0: none) */
     char *curve_cert, *curve_server; /* kept for the sockets of a fail-over */
+    char *ingest;                    /* the broker's ingest.pull, or NULL */
+    zsock_t *push;                   /* PUSH to it, made at the first publish */
     zsock_t *sock;                   /* DEALER to the broker frontend */
     zsock_t *monitor;                /* PAIR: the socket's connect / disconnect events */
     bool dropped;                    /* the connection dropped and has not come back yet */
@@ -201,6 +203,7 @@ ac_client_t *ac_client_new(const char *endpoint, const ac_client_config_t *cfg)
     c->neps = ac_endpoint_list_split(endpoint, c->eps, AC_ENDPOINTS_MAX);
     c->curve_cert = cfg && cfg->curve_cert ? strdup(cfg->curve_cert) : NULL;
     c->curve_server = cfg && cfg->curve_server ? strdup(cfg->curve_server) : NULL;
+    c->ingest = cfg && cfg->ingest ? strdup(cfg->ingest) : NULL;
     msgpack_sbuffer_init(&c->build);
     msgpack_packer_init(&c->pk, &c->build, msgpack_sbuffer_write);
     msgpack_sbuffer_init(&c->synth);
@@ -225,6 +228,8 @@ void ac_client_destroy(ac_client_t **self_p)
     free(c->table);
     zmsg_destroy(&c->last);
     close_socket(c);
+    zsock_destroy(&c->push); /* lingers up to timeout_ms: changes pushed are delivered */
+    free(c->ingest);
     for (int i = 0; i < c->neps; i++)
         free(c->eps[i]);
     free(c->curve_cert);
@@ -514,6 +519,28 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         c->stats.received++;
         return 1;
     }
+}
+
+int ac_client_publish(ac_client_t *c, const char *topic, const void *body, size_t len)
+{
+    if (!c->ingest)
+        return -1;
+    if (!c->push) {
+        ac_client_config_t keys = {.curve_cert = c->curve_cert, .curve_server = c->curve_server};
+        c->push = zsock_new(ZMQ_PUSH);
+        if (!c->push || secure(c->push, &keys) != 0 ||
+            zsock_connect(c->push, "%s", c->ingest) != 0) {
+            zsock_destroy(&c->push);
+            return -1;
+        }
+        zsock_set_sndtimeo(c->push, c->cfg.timeout_ms);
+        zsock_set_linger(c->push, c->cfg.timeout_ms);
+    }
+    void *s = zsock_resolve(c->push);
+    const char *t = topic ? topic : "";
+    if (zmq_send(s, t, strlen(t), ZMQ_SNDMORE) < 0 || zmq_send(s, body, len, 0) < 0)
+        return -1;
+    return 0;
 }
 
 size_t ac_client_pending(const ac_client_t *c)
