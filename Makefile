@@ -47,6 +47,7 @@ bench-programs: build
 	./$(BUILD)/bench/bench_service
 	./$(BUILD)/bench/bench_fair
 	./$(BUILD)/bench/bench_failover
+	./$(BUILD)/bench/bench_ingest
 
 format: deps
 	./scripts/format.sh

@@ -17,6 +17,7 @@
 #include "actorcore/wire.h"
 #include "bench.h"
 #include "harness.h"
+#include "mmi_stat.h"
 #include "procs.h"
 
 static int s_spawned; /* children started, for their log files' names */
@@ -59,35 +60,6 @@ static pid_t spawn(const char *const *argv, const char *log)
 void hb_cluster_stop_all(void)
 {
     procs_kill_all();
-}
-
-/* The broker's counter `name` from mmi.stats, or -1 when it did not answer in timeout_ms. */
-static long long broker_counter(const hb_cluster_t *c, const char *name, int timeout_ms)
-{
-    zsock_t *req = zsock_new(ZMQ_REQ);
-    zsock_set_linger(req, 0);
-    zsock_set_rcvtimeo(req, timeout_ms);
-    long long r = -1;
-    if (zsock_connect(req, "%s", c->frontend) == 0) {
-        zstr_sendm(req, AC_MDPC);
-        zstr_sendm(req, "mmi.stats");
-        zstr_send(req, "");
-        zmsg_t *m = zmsg_recv(req);
-        zframe_t *body = m && zmsg_size(m) == 3 ? zmsg_last(m) : NULL;
-        msgpack_zone *zone = msgpack_zone_new(4096);
-        msgpack_object o;
-        ac_error_t err;
-        if (body && ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o,
-                                     &err) == 0) {
-            const msgpack_object *v = ac_wire_get(&o, name);
-            if (v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                r = (long long)v->via.u64;
-        }
-        msgpack_zone_free(zone);
-        zmsg_destroy(&m);
-    }
-    zsock_destroy(&req);
-    return r;
 }
 
 /* Endpoints for the cluster: free loopback ports, or ipc files in the temporary folder. */
@@ -192,7 +164,7 @@ void hb_cluster_start(hb_cluster_t *c, const hb_opts_t *o, bool forwarder, hb_wo
         return;
     }
     for (int waited = 0;; waited += 50) {
-        long long w = broker_counter(c, "workers", 1000);
+        long long w = (long long)broker_counter(c->frontend, "workers");
         if (w >= n)
             break;
         for (int i = 0; i < n; i++)
@@ -206,6 +178,11 @@ void hb_cluster_start(hb_cluster_t *c, const hb_opts_t *o, bool forwarder, hb_wo
 
 void hb_cluster_stop(hb_cluster_t *c)
 {
+    if (c->external) {
+        c->n_workers = 0;
+        c->broker = 0;
+        return;
+    }
     for (int i = 0; i < c->n_workers; i++)
         procs_stop(c->workers[i]);
     procs_stop(c->broker);

@@ -45,6 +45,8 @@ static const char s_usage[] =
     "Service (service, echo, clients):\n"
     "  --broker EP       a running cluster's frontend (tcp://host:5555); default: start one\n"
     "  --curve-cert NAME --curve-server FILE   CURVE keys for a cluster with security curve\n"
+    "  --pids B[,W...]   with --broker on this host: the broker's and workers' pids, so that\n"
+    "                    their CPU per request is measured too\n"
     "  --workers N       workers started (default 2)\n"
     "  --connections C   client sockets (default 4)\n"
     "  --depth D         requests in flight per socket (default 64)\n"
@@ -242,6 +244,7 @@ static void settings_of(const hb_opts_t *o, const char *mode)
     if (strcmp(mode, "inproc") == 0 || strcmp(mode, "cache") == 0)
         return;
     hb_setting("broker", o->broker ? json_string(o->broker) : json_null());
+    hb_setting("pids", o->pids ? json_string(o->pids) : json_null());
     hb_setting("curve", json_boolean(o->curve_cert != NULL));
     hb_setting("workers", json_integer(o->broker ? 0 : o->workers));
     hb_setting("connections", json_integer(o->connections));
@@ -265,6 +268,21 @@ static void service_cluster(const hb_opts_t *o, hb_cluster_t *c)
     if (o->broker) {
         memset(c, 0, sizeof *c);
         snprintf(c->frontend, sizeof c->frontend, "%s", o->broker);
+        c->external = true;
+        /* --pids: the running cluster's processes on this host, for their CPU. */
+        for (const char *p = o->pids; p && *p;) {
+            char *end;
+            long pid = strtol(p, &end, 10);
+            if (end == p || pid <= 0 || kill((pid_t)pid, 0) != 0)
+                hb_fail("--pids: '%s' is not a running process id", p);
+            if (!c->broker)
+                c->broker = (pid_t)pid;
+            else if (c->n_workers < HB_MAX_PROCS)
+                c->workers[c->n_workers++] = (pid_t)pid;
+            p = *end == ',' ? end + 1 : end;
+            if (*end && *end != ',')
+                hb_fail("--pids: a comma-separated list of process ids, found '%s'", o->pids);
+        }
         return;
     }
     hb_cluster_start(c, o, false, HB_WORKER_REAL, o->workers, 0);
@@ -356,7 +374,11 @@ static void mode_echo(const hb_opts_t *o, summary_t out[2])
              "of %zu bytes, %zu-byte reply), %d sockets x %d in flight, runs alternating",
              o->workers, strcmp(o->workload, "w1") == 0 ? "W1-inline" : "W2", request, reply,
              o->connections, o->depth);
-    hb_setting("echo_reply_bytes", json_integer((json_int_t)reply));
+    char key[64];
+    snprintf(key, sizeof key, "echo_%s_reply_bytes", o->workload);
+    hb_setting(key, json_integer((json_int_t)reply));
+    snprintf(key, sizeof key, "echo_%s_request_bytes", o->workload);
+    hb_setting(key, json_integer((json_int_t)request));
     hb_table(title);
 }
 
@@ -561,6 +583,7 @@ int main(int argc, char **argv)
         O_BROKER,
         O_CERT,
         O_SERVER,
+        O_PIDS,
         O_WORKERS,
         O_CONN,
         O_DEPTH,
@@ -581,35 +604,22 @@ int main(int argc, char **argv)
         O_CMP,
         O_NOPROG
     };
-    static const struct option longs[] = {{"duration", 1, 0, O_DUR},
-                                          {"warmup", 1, 0, O_WARM},
-                                          {"runs", 1, 0, O_RUNS},
-                                          {"threads", 1, 0, O_THREADS},
-                                          {"broker", 1, 0, O_BROKER},
-                                          {"curve-cert", 1, 0, O_CERT},
-                                          {"curve-server", 1, 0, O_SERVER},
-                                          {"workers", 1, 0, O_WORKERS},
-                                          {"connections", 1, 0, O_CONN},
-                                          {"depth", 1, 0, O_DEPTH},
-                                          {"transport", 1, 0, O_TRANSPORT},
-                                          {"workload", 1, 0, O_WORKLOAD},
-                                          {"batch", 1, 0, O_BATCH},
-                                          {"cache", 1, 0, O_CACHE},
-                                          {"keys", 1, 0, O_KEYS},
-                                          {"zipf", 1, 0, O_ZIPF},
-                                          {"rate", 1, 0, O_RATE},
-                                          {"sweep", 0, 0, O_SWEEP},
-                                          {"tick-us", 1, 0, O_TICK},
-                                          {"clients", 1, 0, O_CLIENTS},
-                                          {"worker-bin", 1, 0, O_WBIN},
-                                          {"config-dir", 1, 0, O_CONF},
-                                          {"out", 1, 0, O_OUT},
-                                          {"results-dir", 1, 0, O_RDIR},
-                                          {"compare", 1, 0, O_CMP},
-                                          {"no-progress", 0, 0, O_NOPROG},
-                                          {"help", 0, 0, 'h'},
-                                          {"version", 0, 0, 'V'},
-                                          {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"duration", 1, 0, O_DUR},        {"warmup", 1, 0, O_WARM},
+        {"runs", 1, 0, O_RUNS},           {"threads", 1, 0, O_THREADS},
+        {"broker", 1, 0, O_BROKER},       {"curve-cert", 1, 0, O_CERT},
+        {"curve-server", 1, 0, O_SERVER}, {"pids", 1, 0, O_PIDS},
+        {"workers", 1, 0, O_WORKERS},     {"connections", 1, 0, O_CONN},
+        {"depth", 1, 0, O_DEPTH},         {"transport", 1, 0, O_TRANSPORT},
+        {"workload", 1, 0, O_WORKLOAD},   {"batch", 1, 0, O_BATCH},
+        {"cache", 1, 0, O_CACHE},         {"keys", 1, 0, O_KEYS},
+        {"zipf", 1, 0, O_ZIPF},           {"rate", 1, 0, O_RATE},
+        {"sweep", 0, 0, O_SWEEP},         {"tick-us", 1, 0, O_TICK},
+        {"clients", 1, 0, O_CLIENTS},     {"worker-bin", 1, 0, O_WBIN},
+        {"config-dir", 1, 0, O_CONF},     {"out", 1, 0, O_OUT},
+        {"results-dir", 1, 0, O_RDIR},    {"compare", 1, 0, O_CMP},
+        {"no-progress", 0, 0, O_NOPROG},  {"help", 0, 0, 'h'},
+        {"version", 0, 0, 'V'},           {0, 0, 0, 0}};
     int c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "hV", longs, NULL)) != -1) {
@@ -640,6 +650,9 @@ int main(int argc, char **argv)
             break;
         case O_SERVER:
             o.curve_server = optarg;
+            break;
+        case O_PIDS:
+            o.pids = optarg;
             break;
         case O_WORKERS:
             o.workers = (int)num("--workers", optarg, 1, HB_MAX_PROCS);
@@ -732,6 +745,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(o.workload, "w1") != 0 && strcmp(o.workload, "w2") != 0) {
         fprintf(stderr, "actorcore-bench: --workload: w1 or w2, found '%s'\n", o.workload);
+        return 2;
+    }
+    if (o.pids && !o.broker) {
+        fprintf(stderr, "actorcore-bench: --pids goes with --broker (a running cluster)\n");
         return 2;
     }
     if (!o.curve_cert != !o.curve_server) {

@@ -37,6 +37,7 @@ typedef struct {
     const char *broker;       /* service: a running cluster's frontend; NULL: start one */
     const char *curve_cert;   /* CURVE: this client's key pair NAME (NAME_secret read) */
     const char *curve_server; /* CURVE: the broker's public certificate */
+    const char *pids;         /* --broker on this host: "BROKER[,WORKER...]" pids to watch */
     int workers;              /* workers the harness starts */
     int connections;          /* client sockets */
     int depth;                /* requests in flight per socket */
@@ -118,6 +119,7 @@ typedef struct {
     char backend[128];           /* workers connect here */
     char events[2][128];         /* the broker's events in and out */
     bool forwarder;              /* the bare forwarder instead of the broker */
+    bool external;               /* a running cluster (--broker): watched, never stopped */
 } hb_cluster_t;
 
 typedef enum { HB_WORKER_REAL, HB_WORKER_ECHO } hb_worker_kind_t;

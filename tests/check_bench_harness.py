@@ -134,10 +134,16 @@ try:
              "--out", os.path.join(tmp, "wrong.json")] + TINY)
     check(r.returncode == 1 and "wrong answer" in r.stderr,
           "a cluster with other subsystem values fails the run: %s" % r.stderr.strip()[-200:])
-    # The same cluster, checked against its own config, is right (the --broker path works).
+    # The same cluster, checked against its own config, is right (the --broker path works);
+    # with --pids its processes' CPU is measured, and they are left running.
+    right = os.path.join(tmp, "right.json")
     r = run(["service", "--broker", "tcp://127.0.0.1:%d" % fe, "--config-dir", cfg, "--connections",
-             "1", "--depth", "2", "--out", os.path.join(tmp, "right.json")] + TINY)
+             "1", "--depth", "2", "--pids", "%d,%d" % (procs[0].pid, procs[1].pid), "--out", right] + TINY)
     check(r.returncode == 0, "the same cluster against its own --config-dir passes: %s" % r.stderr.strip()[-200:])
+    names = [f["name"] for f in json.load(open(right))["figures"]] if os.path.exists(right) else []
+    check(any(n.endswith("/cpu/broker") for n in names) and any(n.endswith("/cpu/worker0") for n in names),
+          "--pids measures the running cluster's CPU")
+    check(procs[0].poll() is None and procs[1].poll() is None, "a running cluster is left running")
 
     # 4. A cluster running CURVE: measured with the harness's keys; without them the run
     #    fails at once with a hint instead of waiting for replies that cannot come.
@@ -176,6 +182,7 @@ try:
     # 5. Bad flags are exit 2, --help exit 0.
     check(run(["service", "--depth", "0"]).returncode == 2, "--depth 0 is exit 2")
     check(run(["nosuchmode"]).returncode == 2, "an unknown mode is exit 2")
+    check(run(["service", "--pids", "1"]).returncode == 2, "--pids without --broker is exit 2")
     check(run(["--help"]).returncode == 0, "--help is exit 0")
 finally:
     for p in procs:
