@@ -2,7 +2,8 @@
 #   make run    installs what is missing, builds, starts the service on its defaults and
 #               resolves a demo actor
 #   make test   installs what is missing, builds (Release, -Werror) and runs every test,
-#               then does the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#               then does the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#               then runs every libFuzzer target for 30 s
 # Others: make build, make bench, make format (clang-format the tree), make clean.
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -29,7 +30,13 @@ test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-test: test-release test-asan
+# Every libFuzzer target for FUZZ_SECONDS from a fixed seed (scripts/fuzz.sh; longer runs:
+# scripts/fuzz.sh all 600).
+FUZZ_SECONDS ?= 30
+test-fuzz: deps
+	FUZZ_SEED=1 ./scripts/fuzz.sh all $(FUZZ_SECONDS)
+
+test: test-release test-asan test-fuzz
 
 run: build
 	./scripts/demo.sh $(BUILD)

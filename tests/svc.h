@@ -36,6 +36,10 @@ static void svc_cleanup(void)
             waitpid(s_procs[i], NULL, 0);
         }
     s_nprocs = 0;
+    if (s_tmp[0] && getenv("AC_TEST_KEEP")) { /* the logs, for a failure to be read */
+        fprintf(stderr, "kept %s (AC_TEST_KEEP)\n", s_tmp);
+        s_tmp[0] = '\0';
+    }
     if (s_tmp[0]) {
         char cmd[300];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_tmp);

@@ -635,10 +635,30 @@ static void a_bad_object_anywhere_fails_the_whole_message(void **state)
     msgpack_zone_destroy(&zone);
 }
 
+/* Found by fuzz_msgpack: an ext object was written as if it were a bin (msgpack_object_ext
+   keeps its type before its size), reading past the message. */
+static void an_ext_object_is_written_as_its_own_bytes(void **state)
+{
+    (void)state;
+    const char body[] = "\x81\xa1x\xd6\x05\x01\x02\x03\x04"; /* {x: fixext4 type 5} */
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(body, sizeof body - 1, zone, &o, &err), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(ac_msgpack_to_json(&o, &sb), 0);
+    assert_int_equal(sb.size, strlen("{\"x\":\"01020304\"}"));
+    assert_memory_equal(sb.data, "{\"x\":\"01020304\"}", sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_free(zone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_json_gives_invalid_json),
+        cmocka_unit_test(an_ext_object_is_written_as_its_own_bytes),
         cmocka_unit_test(deep_nesting_is_rejected_without_crashing),
         cmocka_unit_test(non_finite_numbers_are_rejected_at_their_path),
         cmocka_unit_test(huge_integers_are_read_as_doubles),

@@ -198,6 +198,9 @@ static void load_errors_name_file_line_and_field(void **state)
                       "rows.x.caps[0]", "realm");
     expect_load_error("d.yaml", "id: d\nkind: spell\n", "kind", "kind is");
     expect_load_error("e.yaml", "id: e\nkind: table\nrows: {}\n", "rows", "key or each");
+    /* found by fuzz_subsystems: a second `each` leaked the first's copy */
+    expect_load_error("f.yaml", "id: f\nkind: table\neach: data.a\neach: data.b\nrows: {}\n",
+                      "each", "each is given twice");
     expect_load_error("f.yaml", "id: f\nkind: formula\nformulas:\n  hp: { terms: { charm: 2 } }\n",
                       "formulas.hp.terms.charm", "charm");
     expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "",

@@ -280,10 +280,13 @@ int ac_msgpack_to_json(const msgpack_object *o, msgpack_sbuffer *out)
         }
         return rc ? rc : put(out, "}");
     default: {
-        /* bin and ext: hexadecimal text */
+        /* bin and ext: hexadecimal text (an ext's bytes are not where a bin's are:
+           msgpack_object_ext has its type first) */
         rc = put(out, "\"");
-        const unsigned char *p = (const unsigned char *)o->via.bin.ptr;
-        for (uint32_t i = 0; i < o->via.bin.size && !rc; i++) {
+        bool ext = o->type == MSGPACK_OBJECT_EXT;
+        const unsigned char *p = (const unsigned char *)(ext ? o->via.ext.ptr : o->via.bin.ptr);
+        uint32_t size = ext ? o->via.ext.size : o->via.bin.size;
+        for (uint32_t i = 0; i < size && !rc; i++) {
             snprintf(buf, sizeof buf, "%02x", p[i]);
             rc = put(out, buf);
         }

@@ -420,7 +420,9 @@ int ac_sub_table_key(ld_t *l, table_t *t, yaml_node_t *k, yaml_node_t *v)
     const char *field = ac_yaml_is(k, "key") ? "key" : "each";
     int rc = ac_yaml_string(l->d, v, field, &s, &sl, l->err);
     if (!rc && field[0] == 'e') {
-        if (strncmp(s, "data.", 5) != 0 || sl <= 5)
+        if (t->each_data)
+            rc = ac_yaml_fail(l->d, v, "each", l->err, "each is given twice");
+        else if (strncmp(s, "data.", 5) != 0 || sl <= 5)
             rc = ac_yaml_fail(l->d, v, "each", l->err, "each names a list data.<field>");
         else if (!(t->each_data = strndup(s + 5, sl - 5)))
             rc = ac_error_set(l->err, AC_ENOMEM, "each", "out of memory");
