@@ -153,36 +153,8 @@ uint64_t floors_of(const broker_t *b, uint64_t h)
     return s->evicted;
 }
 
-void floors_raise(broker_t *b, uint64_t h)
-{
-    floor_file_t *t = b->floors.map;
-    uint64_t stamp = now_us();
-    if (stamp <= t->global)
-        stamp = t->global + 1;
-    floor_set_t *s = set_of(b, h);
-    uint64_t key = way_hash(h);
-    int at = -1, oldest = 0;
-    for (int i = 0; i < FLOOR_WAYS && at < 0; i++) {
-        if (s->way[i].hash == key || s->way[i].hash == 0)
-            at = i;
-        else if (s->way[i].floor < s->way[oldest].floor)
-            oldest = i;
-    }
-    if (at < 0) {
-        /* The set is full: its oldest floor becomes every unkept actor's. */
-        at = oldest;
-        if (s->way[at].floor > s->evicted)
-            s->evicted = s->way[at].floor;
-        b->n.floor_evictions++;
-    }
-    s->way[at].floor = stamp;
-    s->way[at].hash = key;
-    t->global = stamp;
-    b->n.invalidations++;
-    pair_floor_raised(b, h, stamp);
-}
-
-/* Sets the floor of key in s to at least floor (taking a way, or the set's evicted floor). */
+/* Sets the floor of key in s to at least floor, taking a free way or, the set full, the way
+   of its oldest floor, which becomes the floor of every actor the set does not keep. */
 static void set_apply(broker_t *b, floor_set_t *s, uint64_t key, uint64_t floor)
 {
     int at = -1, oldest = 0;
@@ -204,6 +176,18 @@ static void set_apply(broker_t *b, floor_set_t *s, uint64_t key, uint64_t floor)
     s->way[at].hash = key;
     if (floor > s->way[at].floor)
         s->way[at].floor = floor;
+}
+
+void floors_raise(broker_t *b, uint64_t h)
+{
+    floor_file_t *t = b->floors.map;
+    uint64_t stamp = now_us();
+    if (stamp <= t->global)
+        stamp = t->global + 1;
+    set_apply(b, set_of(b, h), way_hash(h), stamp);
+    t->global = stamp;
+    b->n.invalidations++;
+    pair_floor_raised(b, h, stamp);
 }
 
 void floors_apply(broker_t *b, uint64_t h, uint64_t floor)
