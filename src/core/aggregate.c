@@ -4,17 +4,12 @@
 #include "actorcore/request.h"
 #include "core/items.h"
 
-static inline int item_less(const ac_item_t *a, const ac_item_t *b)
-{
-    return a->k < b->k || (a->k == b->k && a->v < b->v);
-}
-
 static void insertion_sort(ac_item_t *items, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         ac_item_t x = items[i];
         size_t j = i;
-        while (j > 0 && item_less(&x, &items[j - 1])) {
+        while (j > 0 && ac_item_less(&x, &items[j - 1])) {
             items[j] = items[j - 1];
             j--;
         }
@@ -40,7 +35,7 @@ void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch)
             size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t a = lo, b = mid, o = lo;
             while (a < mid && b < hi)
-                dst[o++] = item_less(&src[b], &src[a]) ? src[b++] : src[a++];
+                dst[o++] = ac_item_less(&src[b], &src[a]) ? src[b++] : src[a++];
             while (a < mid)
                 dst[o++] = src[a++];
             while (b < hi)

@@ -59,8 +59,24 @@ static inline uint64_t ac_cap_key(unsigned layer, int32_t priority, uint32_t ran
            ((uint64_t)kind << 3) | mode;
 }
 
+static inline int ac_item_less(const ac_item_t *a, const ac_item_t *b)
+{
+    return a->k < b->k || (a->k == b->k && a->v < b->v);
+}
+
 /* Sorts items by (k, v); scratch has room for n items. */
 void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch);
+
+/* Sorts items unless they already are in order: one compare per item in the common case
+   (a bucket's contributions mostly arrive by priority, or alone), no call. */
+static inline void ac_items_sort_unless_sorted(ac_item_t *items, size_t n, ac_item_t *scratch)
+{
+    for (size_t i = 1; i < n; i++)
+        if (ac_item_less(&items[i], &items[i - 1])) {
+            ac_items_sort(items, n, scratch);
+            return;
+        }
+}
 
 /* SPEC 3-4: the EffectiveCapsFinal of one dimension from its sorted cap items.
    Returns 0, or non_finite_value when a sum overflows into NaN. */

@@ -32,6 +32,13 @@ typedef struct {
     uint32_t off[9]; /* end of each slice after the scatter */
 } dim_slot_t;
 
+/* A slot of the pair table: the pair's index in the snapshot, valid when stamp is the
+   pass's. */
+typedef struct {
+    uint32_t stamp; /* pass that filled it */
+    uint32_t index; /* pair index */
+} pair_slot_t;
+
 struct ac_resolver {
     const ac_registry_t *reg; /* shared, not owned */
     ac_vec_t subs;            /* ac_subsystem_t, registered subsystems */
@@ -65,6 +72,9 @@ struct ac_resolver {
     uint8_t *stage1_has;      /* which of them exist */
     size_t stage1_has_cap;    /* capacity of stage1_has */
     uint64_t generation;      /* registry generation, mixed with extra configuration */
+    pair_slot_t *pair_tab;    /* open addressing over this pass's (Min, Max) pairs */
+    size_t pair_tab_cap;      /* slots of pair_tab, a power of two */
+    uint32_t pair_stamp;      /* slots of this pass carry it; others are empty */
 };
 
 /* Grows *p to hold want elements of elem bytes (never shrinks). */
@@ -120,6 +130,7 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
     free(r->out);
     free(r->stage1);
     free(r->stage1_has);
+    free(r->pair_tab);
     free(r);
     *self_p = NULL;
 }
@@ -530,63 +541,120 @@ static void scatter_items(ac_resolver_t *r, const pass_t *p)
     }
 }
 
-/* Sizes r->out for the snapshot and writes its header into *out; an error code on failure. */
+/* Sizes r->out for the snapshot (as if every dimension had a pair of its own: the real
+   count is known after the caps) and writes the header's counts into *out; the pair
+   table is made ready for n_dims pairs. An error code on failure. */
 static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *plan,
                            ac_snapshot_t **out, ac_error_t *err)
 {
     size_t n_extra = p->n_dims - p->first_extra;
     size_t fixed = ac_snap_fixed_size(p->n_dims, p->n_primary, p->n_derived);
-    size_t names_off = fixed + plan->bytes;
-    size_t size = names_off + 4 * n_extra + p->extra_bytes + plan->str_bytes;
-    size = (size + 7) & ~(size_t)7;
-    if (size > UINT32_MAX)
+    size_t most =
+        fixed + 16 * p->n_dims + plan->bytes + 4 * n_extra + p->extra_bytes + plan->str_bytes + 8;
+    if (most > UINT32_MAX)
         return ac_error_set(err, AC_ETOO_LARGE, "", "snapshot too large");
-    if (grow(&r->out, &r->out_cap, 8, size / 8))
+    size_t tab = 32;
+    while (tab < 2 * p->n_dims)
+        tab *= 2;
+    size_t had = r->pair_tab_cap;
+    if (grow(&r->out, &r->out_cap, 8, most / 8 + 1) ||
+        grow(&r->pair_tab, &r->pair_tab_cap, sizeof *r->pair_tab, tab))
         return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    if (had != r->pair_tab_cap || ++r->pair_stamp == 0) {
+        memset(r->pair_tab, 0, r->pair_tab_cap * sizeof *r->pair_tab);
+        r->pair_stamp = 1;
+    }
     ac_snapshot_t *s = (ac_snapshot_t *)r->out;
-    memset((char *)s + fixed - 8, 0, 8); /* padding after the flags */
-    if (size > names_off)
-        memset((char *)s + size - 8, 0, 8); /* padding after the strings */
+    memset((char *)s + fixed - 8, 0, 8); /* padding after the pair indices */
     s->version = ac_request_version(p->req);
     s->generation = r->generation;
-    s->size = (uint32_t)size;
     s->magic = AC_SNAP_MAGIC;
     s->n_dims = (uint16_t)p->n_dims;
     s->n_primary = (uint16_t)p->n_primary;
     s->n_derived = (uint16_t)p->n_derived;
     s->n_context = (uint16_t)plan->n_names;
     s->n_extra = (uint16_t)n_extra;
-    s->context_off = (uint32_t)fixed;
-    s->names_off = (uint32_t)names_off;
+    s->n_pairs = 0;
+    s->reserved = 0;
     *out = s;
     return 0;
 }
 
+/* Once the pairs are known: the context and name areas' offsets, the size, the padding
+   after the strings. */
+static void finish_layout(ac_snapshot_t *s, const pass_t *p, const ctx_plan_t *plan)
+{
+    size_t names_off = ac_snap_context_off(s) + plan->bytes;
+    size_t size = names_off + 4 * (size_t)s->n_extra + p->extra_bytes + plan->str_bytes;
+    size = (size + 7) & ~(size_t)7;
+    if (size > names_off)
+        memset((char *)s + size - 8, 0, 8); /* padding after the strings */
+    s->names_off = (uint32_t)names_off;
+    s->size = (uint32_t)size;
+}
+
+/* The index of the pair (mn, mx) among the snapshot's pairs, bit for bit; a new pair is
+   appended. Open addressing over r->pair_tab, which has room for twice the dimensions. */
+static uint32_t pair_index(ac_resolver_t *r, double *pairs, uint16_t *n_pairs, double mn, double mx)
+{
+    uint64_t a, b;
+    memcpy(&a, &mn, 8);
+    memcpy(&b, &mx, 8);
+    size_t mask = r->pair_tab_cap - 1;
+    size_t h = (size_t)(((a * 0x9E3779B97F4A7C15ull) ^ b) * 0xC2B2AE3D27D4EB4Full >> 40) & mask;
+    for (;; h = (h + 1) & mask) {
+        pair_slot_t *ps = &r->pair_tab[h];
+        if (ps->stamp != r->pair_stamp) {
+            uint32_t k = (*n_pairs)++;
+            ps->stamp = r->pair_stamp;
+            ps->index = k;
+            pairs[2 * k] = mn;
+            pairs[2 * k + 1] = mx;
+            return k;
+        }
+        uint64_t x, y;
+        memcpy(&x, &pairs[2 * ps->index], 8);
+        memcpy(&y, &pairs[2 * ps->index + 1], 8);
+        if (x == a && y == b)
+            return ps->index;
+    }
+}
+
 /* Per dimension, in output order: sort and reduce the caps, then aggregate Primary and
-   Derived and clamp them into the caps; the extra dimensions' names after the contexts.
-   *str_off is where the next string goes. */
-static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, uint32_t *str_off,
-                       ac_error_t *err)
+   Derived and clamp them into the caps. */
+static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, ac_error_t *err)
 {
     const ac_request_t *req = p->req;
-    double *bounds = (double *)ac_snap_bounds(s);
     double *pv = (double *)ac_snap_primary(s);
     double *dv = (double *)ac_snap_derived(s);
     uint16_t *dims = (uint16_t *)ac_snap_dims(s);
     uint8_t *flags = (uint8_t *)ac_snap_flags(s);
-    char *names = (char *)s + s->names_off;
-    char *strings = names + 4 * (size_t)s->n_extra;
+    uint8_t *idx = flags + p->n_dims;
+    const bool wide = ac_snap_index_width(p->n_dims) == 2;
+    double *pairs = (double *)ac_snap_pairs(s);
+    uint16_t n_pairs = 0;
+    uint32_t last = UINT32_MAX; /* the previous dimension's pair: the usual match */
     for (size_t i = 0; i < p->n_dims; i++) {
         uint32_t dim = r->order[i];
         dim_slot_t *sl = &r->slots[dim];
         const ac_rule_t *rule = rule_of(r, dim);
         ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
-        ac_items_sort(ci, sl->n[SLOT_CAPS], r->scratch);
+        ac_items_sort_unless_sorted(ci, sl->n[SLOT_CAPS], r->scratch);
         double mn, mx;
         if (ac_caps_reduce(ci, sl->n[SLOT_CAPS], rule, r->reg->policy, &mn, &mx))
             return fail_nan(err, req, dim, "a cap");
-        bounds[2 * i] = mn;
-        bounds[2 * i + 1] = mx;
+        uint32_t k;
+        if (last != UINT32_MAX && memcmp(&pairs[2 * last], &mn, 8) == 0 &&
+            memcmp(&pairs[2 * last + 1], &mx, 8) == 0)
+            k = last;
+        else
+            k = last = pair_index(r, pairs, &n_pairs, mn, mx);
+        if (wide) {
+            uint16_t k16 = (uint16_t)k;
+            memcpy(idx + 2 * i, &k16, 2);
+        } else {
+            idx[i] = (uint8_t)k;
+        }
         uint8_t f = 0;
         for (int sec = 0; sec < 2; sec++) {
             const uint32_t *n = &sl->n[SLOT(sec, 0)];
@@ -594,7 +662,8 @@ static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, uint
             if (!total)
                 continue;
             for (int b = 0; b < 4; b++)
-                ac_items_sort(r->items + sl->off[SLOT(sec, b)] - n[b], n[b], r->scratch);
+                ac_items_sort_unless_sorted(r->items + sl->off[SLOT(sec, b)] - n[b], n[b],
+                                            r->scratch);
             ac_item_t *it = r->items + sl->off[SLOT(sec, 0)] - n[0];
             double v = ac_aggregate(it, n, rule);
             if (isnan(v))
@@ -604,19 +673,30 @@ static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, uint
             f |= sec == 0 ? AC_SNAP_PRIMARY : AC_SNAP_DERIVED;
         }
         if (dim >= p->nreg) {
-            uint32_t local = dim - p->nreg, len = ac_symtab_len(&req->extra_dims, local);
-            uint16_t index = (uint16_t)(i - p->first_extra);
-            memcpy(names + 4 * (size_t)index, str_off, 4);
-            memcpy(strings + *str_off, ac_symtab_str(&req->extra_dims, local), len + 1);
-            *str_off += len + 1;
-            dims[i] = index;
+            dims[i] = (uint16_t)(i - p->first_extra);
             f |= AC_SNAP_EXTRA;
         } else {
             dims[i] = (uint16_t)dim;
         }
         flags[i] = f;
     }
+    s->n_pairs = n_pairs;
     return 0;
+}
+
+/* The extra dimensions' names, in output order, from strings + *str_off on. */
+static void write_extra_names(const ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s,
+                              uint32_t *str_off)
+{
+    const ac_request_t *req = p->req;
+    char *names = (char *)s + s->names_off;
+    char *strings = names + 4 * (size_t)s->n_extra;
+    for (size_t i = p->first_extra; i < p->n_dims; i++) {
+        uint32_t local = r->order[i] - p->nreg, len = ac_symtab_len(&req->extra_dims, local);
+        memcpy(names + 4 * (i - p->first_extra), str_off, 4);
+        memcpy(strings + *str_off, ac_symtab_str(&req->extra_dims, local), len + 1);
+        *str_off += len + 1;
+    }
 }
 
 /* One aggregation of everything the request holds now, into r->out. With primary_only
@@ -649,13 +729,15 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
     int rc = layout_snapshot(r, &p, &plan, &s, err);
     if (rc)
         return rc;
-    uint32_t str_off = 0;
-    rc = reduce_dims(r, &p, s, &str_off, err);
+    rc = reduce_dims(r, &p, s, err);
     if (rc)
         return rc;
+    finish_layout(s, &p, &plan);
+    uint32_t str_off = 0;
+    write_extra_names(r, &p, s, &str_off);
     char *strings = (char *)s + s->names_off + 4 * (size_t)s->n_extra;
     if (plan.n_names &&
-        write_contexts(r, req, &plan, (char *)s + s->context_off, strings, &str_off))
+        write_contexts(r, req, &plan, (char *)s + ac_snap_context_off(s), strings, &str_off))
         return ac_error_set(err, AC_ENON_FINITE, "Context",
                             "a merged context pack overflowed to infinity");
     *snap = s;
