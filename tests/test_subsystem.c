@@ -201,6 +201,111 @@ static void batch_resolves_each_item_and_fails_only_bad_ones(void **state)
     fx_free(fx);
 }
 
+/* ---- stage 2: the second pass aggregates again only what stage 2 touched ---- */
+
+static int s_repair_calls;
+static uint32_t s_strength_id; /* registry id of strength, for ac_output_primary */
+
+/* Stage 2: hp (Derived) FLAT = 2 x the capped stage-1 strength; crit_rate OVERRIDE 0.5. */
+static int repair_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
+                             ac_error_t *err)
+{
+    (void)actor;
+    s_repair_calls++;
+    double strength = 0;
+    ac_output_primary(out, *(const uint32_t *)state, &strength);
+    if (ac_output_add(out, AC_DERIVED, "hp", AC_FLAT, 2 * strength, 0, err))
+        return -1;
+    return ac_output_add(out, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, 0, err);
+}
+
+static fx_t *stage2_fixture(void)
+{
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    int id = ac_registry_dimension_id(fx->reg, "strength", 8);
+    assert_true(id >= 0);
+    s_strength_id = (uint32_t)id;
+    ac_subsystem_t sub = {"repair", 0, &s_strength_id, repair_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    return fx;
+}
+
+/* The items both requests below hold inline; `derived_nan` makes crit_rate's stage-1
+   Derived value NaN (inf x (1 - 1)). */
+static void stage2_items(fx_t *fx, bool derived_nan)
+{
+    assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 40, "items", 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 2, "race", 5);
+    fx_cap(fx, "strength", AC_CAP_HARD_MAX, AC_KIND_MAX, 30, "world", 0, "WORLD");
+    fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 100, "items", 0);
+    fx_add(fx, AC_DERIVED, "sum_dim", AC_FLAT, 7, "items", 0);
+    fx_add(fx, AC_DERIVED, "crit_rate", AC_FLAT, derived_nan ? 1e308 : 0.1, "items", 0);
+    if (derived_nan) {
+        fx_add(fx, AC_DERIVED, "crit_rate", AC_FLAT, 1e308, "race", 0);
+        fx_add(fx, AC_DERIVED, "crit_rate", AC_MULT, -1, "race", 0);
+    }
+}
+
+/* What stage 2 produces, equal to one aggregation of the same items all given inline. */
+static void stage_two_equals_one_pass_over_the_same_items(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":3,\"subsystems\":[\"repair\"]}");
+    stage2_items(fx, false);
+    fx_resolve(fx);
+    ac_snapshot_t *staged = ac_snapshot_dup(fx->snap);
+    assert_double_exact(fx_dim(fx, "hp").derived, 100 + 2 * 30);
+    assert_double_exact(fx_dim(fx, "crit_rate").derived, 0.5);
+    assert_double_exact(fx_dim(fx, "sum_dim").derived, 7);
+
+    set_actor(fx, "{\"id\":\"h\",\"version\":3}");
+    stage2_items(fx, false);
+    assert_true(ac_request_begin_output(fx->req, "repair", &fx->err) >= 0);
+    fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 60, "repair", 0);
+    fx_add(fx, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, "repair", 0);
+    fx_resolve(fx);
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
+/* A NaN Derived value of stage 1 is not final: stage 2's OVERRIDE replaces it. Without
+   stage 2 the same items fail, naming the dimension. */
+static void a_stage_one_derived_nan_is_replaced_by_stage_two(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+    stage2_items(fx, true);
+    fx_resolve(fx);
+    assert_double_exact(fx_dim(fx, "crit_rate").derived, 0.5);
+
+    set_actor(fx, "{\"id\":\"h\",\"version\":1}");
+    stage2_items(fx, true);
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ENON_FINITE);
+    assert_non_null(strstr(fx->err.message, "the Derived value of dimension 'crit_rate'"));
+    fx_free(fx);
+}
+
+/* A NaN Primary value of stage 1 fails the request before stage 2 reads it. */
+static void a_stage_one_primary_nan_fails_before_stage_two_runs(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+    assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 1e308, "items", 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 1e308, "race", 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, -1, "race", 0);
+    int calls = s_repair_calls;
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ENON_FINITE);
+    assert_non_null(strstr(fx->err.message, "the Primary value of dimension 'hp'"));
+    assert_int_equal(s_repair_calls, calls);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +314,9 @@ int main(void)
         cmocka_unit_test(a_failing_subsystem_fails_the_request_with_its_message),
         cmocka_unit_test(unknown_or_repeated_subsystems_are_rejected_by_name),
         cmocka_unit_test(batch_resolves_each_item_and_fails_only_bad_ones),
+        cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
+        cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
+        cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
     };
     return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
 }

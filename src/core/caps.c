@@ -30,25 +30,25 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
         side_t *s = &side[(it[i].k >> 3) & 1];
         switch (it[i].k & 7) {
         case AC_CAP_BASELINE:
-            s->base += ac_order_value(it[i].v);
+            s->base += it[i].v;
             s->has_sum = 1;
             break;
         case AC_CAP_ADDITIVE:
-            s->add += ac_order_value(it[i].v);
+            s->add += it[i].v;
             s->has_sum = 1;
             break;
         case AC_CAP_OVERRIDE:
             /* Sorted: the first is the highest priority, then the smallest system. */
             if (!s->has_ov) {
-                s->ov = ac_order_value(it[i].v);
+                s->ov = it[i].v;
                 s->has_ov = 1;
             }
             break;
         case AC_CAP_HARD_MAX:
-            hard_max = it[i].v < hard_max ? it[i].v : hard_max;
+            hard_max = ac_order_bits(it[i].v) < hard_max ? ac_order_bits(it[i].v) : hard_max;
             break;
         default: /* AC_CAP_HARD_MIN */
-            hard_min = it[i].v > hard_min ? it[i].v : hard_min;
+            hard_min = ac_order_bits(it[i].v) > hard_min ? ac_order_bits(it[i].v) : hard_min;
             break;
         }
     }

@@ -2,10 +2,12 @@
     per-dimension reducers over them (caps.c, aggregate.c) that the resolver calls.
 
     Everything the resolver orders is turned into a 128-bit item: `k`, the packed sort key
-    (bucket or layer, priority descending, system rank), then `v`, the value's bits mapped
-    so that unsigned order is numeric order (-0 before +0: a total order, so even ties of
-    equal values sort the same way whatever the input order). Comparing (k, v) as unsigned
-    integers is the whole sort key of SPEC 3 and 5.
+    (bucket or layer, priority descending, system rank), then `v`, the value itself. Ties
+    of k are broken on the value's bits mapped so that unsigned order is numeric order
+    (ac_order_bits: -0 before +0, a total order, so even ties of equal values sort the
+    same way whatever the input order): (k, ac_order_bits(v)) is the whole sort key of
+    SPEC 3 and 5. The value stays a double because the reducers only add and multiply it;
+    the mapping is paid only on the rare tie of keys.
 */
 #ifndef AC_ITEMS_H
 #define AC_ITEMS_H
@@ -19,7 +21,7 @@
 
 typedef struct {
     uint64_t k; /* packed key */
-    uint64_t v; /* ordered value bits */
+    double v;   /* the value */
 } ac_item_t;
 
 static inline uint64_t ac_order_bits(double d)
@@ -61,7 +63,7 @@ static inline uint64_t ac_cap_key(unsigned layer, int32_t priority, uint32_t ran
 
 static inline int ac_item_less(const ac_item_t *a, const ac_item_t *b)
 {
-    return a->k < b->k || (a->k == b->k && a->v < b->v);
+    return a->k < b->k || (a->k == b->k && ac_order_bits(a->v) < ac_order_bits(b->v));
 }
 
 /* Sorts items by (k, v); scratch has room for n items. */

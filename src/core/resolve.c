@@ -32,6 +32,18 @@ typedef struct {
     uint32_t off[9]; /* end of each slice after the scatter */
 } dim_slot_t;
 
+/* A dimension's NaN, recorded when reduced and failed on when the snapshot is written. */
+enum { FAULT_NONE, FAULT_CAP, FAULT_PRIMARY, FAULT_DERIVED };
+
+/* The result of a dimension's last reduction. */
+typedef struct {
+    double min, max; /* EffectiveCapsFinal */
+    double primary;  /* capped Primary value, when flags say so */
+    double derived;  /* capped Derived value, when flags say so */
+    uint8_t flags;   /* AC_SNAP_PRIMARY | AC_SNAP_DERIVED */
+    uint8_t fault;   /* FAULT_* */
+} dim_result_t;
+
 /* A slot of the pair table: the pair's index in the snapshot, valid when stamp is the
    pass's. */
 typedef struct {
@@ -45,8 +57,16 @@ struct ac_resolver {
     ac_symtab_t sub_names;    /* subsystem id -> index in subs */
     dim_slot_t *slots;        /* [dimension id] */
     size_t slots_cap;         /* capacity of slots */
-    uint64_t *touched;        /* bitmap of dimensions present in this request */
-    size_t touched_cap;       /* words in touched */
+    dim_result_t *res;        /* [dimension id], valid for the present ones */
+    size_t res_cap;           /* capacity of res */
+    uint64_t *present;        /* bitmap of dimensions present in this request */
+    size_t present_cap;       /* words in present */
+    uint64_t *dirty;          /* bitmap of dimensions reduced by this pass */
+    size_t dirty_cap;         /* words in dirty */
+    uint64_t *pending;        /* bitmap of dimensions a stage-1 pass left for stage 2 */
+    size_t pending_cap;       /* words in pending */
+    size_t pending_words;     /* words of pending that the stage-1 pass wrote */
+    size_t words;             /* words of the bitmaps in use */
     uint32_t *order;          /* present dimensions in output (name) order */
     size_t order_cap;         /* capacity of order */
     ac_item_t *items;         /* contribution items, then cap items */
@@ -117,7 +137,10 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
     ac_vec_fini(&r->subs);
     ac_symtab_fini(&r->sub_names);
     free(r->slots);
-    free(r->touched);
+    free(r->res);
+    free(r->present);
+    free(r->dirty);
+    free(r->pending);
     free(r->order);
     free(r->items);
     free(r->scratch);
@@ -351,10 +374,10 @@ static int plan_contexts(ac_resolver_t *r, const ac_request_t *req, ctx_plan_t *
     size_t m = 0;
     for (size_t i = 0; i < np; i++) {
         uint64_t k = ((uint64_t)r->ctx_rank[packs[i].name] << 32) | r->rank[packs[i].system];
-        add[i] = (ac_item_t){k, ac_order_bits(packs[i].additive_percent)};
-        post[i] = (ac_item_t){k, ac_order_bits(packs[i].post_add)};
+        add[i] = (ac_item_t){k, packs[i].additive_percent};
+        post[i] = (ac_item_t){k, packs[i].post_add};
         for (uint32_t j = 0; j < packs[i].n_mult; j++)
-            mult[m++] = (ac_item_t){k, ac_order_bits(mv[packs[i].mult_off + j])};
+            mult[m++] = (ac_item_t){k, mv[packs[i].mult_off + j]};
     }
     ac_items_sort(add, np, cs);
     ac_items_sort(post, np, cs);
@@ -374,9 +397,9 @@ static int write_contexts(ac_resolver_t *r, const ac_request_t *req, const ctx_p
     for (size_t rank = 0; rank < plan->n_names; rank++) {
         double sa = 0, sp = 0;
         for (; ia < np && (add[ia].k >> 32) == rank; ia++)
-            sa += ac_order_value(add[ia].v);
+            sa += add[ia].v;
         for (; ip < np && (post[ip].k >> 32) == rank; ip++)
-            sp += ac_order_value(post[ip].v);
+            sp += post[ip].v;
         if (!isfinite(sa) || !isfinite(sp))
             return AC_ENON_FINITE;
         uint32_t name = r->ctx_names[rank];
@@ -385,7 +408,7 @@ static int write_contexts(ac_resolver_t *r, const ac_request_t *req, const ctx_p
         uint32_t n_mult = 0;
         double *mdst = (double *)(p + 24);
         for (; im < plan->n_mults && (mult[im].k >> 32) == rank; im++)
-            mdst[n_mult++] = ac_order_value(mult[im].v);
+            mdst[n_mult++] = mult[im].v;
         memcpy(p, str_off, 4);
         memcpy(p + 4, &n_mult, 4);
         memcpy(p + 8, &sa, 8);
@@ -394,18 +417,6 @@ static int write_contexts(ac_resolver_t *r, const ac_request_t *req, const ctx_p
         *str_off += len + 1;
     }
     return 0;
-}
-
-/* The slot of dim, zeroed the first time this resolve sees the dimension. */
-static inline dim_slot_t *touch(ac_resolver_t *r, uint32_t dim)
-{
-    uint64_t bit = 1ull << (dim & 63);
-    dim_slot_t *slot = &r->slots[dim];
-    if (!(r->touched[dim >> 6] & bit)) {
-        r->touched[dim >> 6] |= bit;
-        memset(slot, 0, sizeof *slot);
-    }
-    return slot;
 }
 
 static const ac_rule_t *rule_of(const ac_resolver_t *r, uint32_t dim)
@@ -424,128 +435,268 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
                         what, (int)len, name);
 }
 
-/* What one pass has learnt of the request so far, handed from step to step. */
-typedef struct {
-    const ac_request_t *req; /* the request being aggregated */
-    bool primary_only;       /* first pass before stage 2: Derived left out */
-    uint32_t nreg;           /* registry dimensions; ids above are the request's extras */
-    size_t words;            /* words of the touched bitmap */
-    size_t nc, nk;           /* contributions and caps in the request */
-    size_t n_dims;           /* dimensions present */
-    size_t first_extra;      /* index in order of the first extra dimension */
-    size_t n_primary;        /* dimensions with a Primary value */
-    size_t n_derived;        /* dimensions with a Derived value */
-    size_t extra_bytes;      /* names of the extra dimensions, NUL included */
-} pass_t;
-
-static inline bool is_touched(const ac_resolver_t *r, uint32_t dim)
+static inline bool bit_test(const uint64_t *bits, uint32_t i)
 {
-    return (r->touched[dim >> 6] & (1ull << (dim & 63))) != 0;
+    return (bits[i >> 6] & (1ull << (i & 63))) != 0;
 }
 
-/* Scratch for this request's sizes; the touched bitmap cleared. -1 when out of memory. */
-static int pass_reserve(ac_resolver_t *r, pass_t *p)
+/* Scratch for the request's present sizes; -1 when out of memory. The bitmaps of a
+   first pass start empty, a second pass's dirty bitmap too; `present` is kept. */
+static int pass_reserve(ac_resolver_t *r, const ac_request_t *req, bool first)
 {
-    const size_t ndims = p->nreg + p->req->extra_dims.count;
-    const size_t n = p->nc + p->nk;
-    p->words = (ndims + 63) / 64;
+    const size_t ndims = r->reg->dims.count + req->extra_dims.count;
+    const size_t n = req->contribs.count + req->caps.count;
+    const size_t words = (ndims + 63) / 64, had = r->words;
     if (grow(&r->slots, &r->slots_cap, sizeof *r->slots, ndims) ||
-        grow(&r->touched, &r->touched_cap, sizeof *r->touched, p->words) ||
+        grow(&r->res, &r->res_cap, sizeof *r->res, ndims) ||
+        grow(&r->present, &r->present_cap, sizeof *r->present, words) ||
+        grow(&r->dirty, &r->dirty_cap, sizeof *r->dirty, words) ||
         grow(&r->order, &r->order_cap, sizeof *r->order, ndims) ||
         grow(&r->items, &r->items_cap, sizeof *r->items, n) ||
         grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, n))
         return -1;
-    memset(r->touched, 0, p->words * sizeof *r->touched);
+    r->words = words;
+    if (first)
+        memset(r->present, 0, words * sizeof *r->present);
+    else if (words > had) /* the second pass's new extra dimensions */
+        memset(r->present + had, 0, (words - had) * sizeof *r->present);
+    memset(r->dirty, 0, words * sizeof *r->dirty);
     return 0;
 }
 
-/* Pass 1: count the items of each (section, bucket) and the caps, per dimension. */
-static void count_per_dim(ac_resolver_t *r, const pass_t *p)
+/* Marks dim dirty (to be reduced in this pass) and present; zeroes its counts the first
+   time this pass sees it. */
+static inline dim_slot_t *touch(ac_resolver_t *r, uint32_t dim)
 {
-    const ac_contribution_t *contribs = p->req->contribs.data;
-    const ac_cap_t *caps = p->req->caps.data;
-    for (size_t i = 0; i < p->nc; i++)
-        if (!(p->primary_only && contribs[i].section == AC_DERIVED))
+    uint64_t bit = 1ull << (dim & 63);
+    dim_slot_t *slot = &r->slots[dim];
+    if (!(r->dirty[dim >> 6] & bit)) {
+        r->dirty[dim >> 6] |= bit;
+        r->present[dim >> 6] |= bit;
+        memset(slot, 0, sizeof *slot);
+    }
+    return slot;
+}
+
+/* Counts, per dirty dimension, the items of each (section, bucket) and the caps. A first
+   pass marks every dimension it meets; a later pass (all = false) first marks the
+   dimensions of the items from (c0, k0) on, the ones stage 2 added, and then counts every
+   item of those dimensions only: the others keep the results they have. */
+static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, size_t c0, size_t k0)
+{
+    const ac_contribution_t *contribs = req->contribs.data;
+    const ac_cap_t *caps = req->caps.data;
+    const size_t nc = req->contribs.count, nk = req->caps.count;
+    if (all) {
+        for (size_t i = 0; i < nc; i++)
             touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
-    for (size_t i = 0; i < p->nk; i++) {
-        uint32_t dim = caps[i].dim;
-        /* The first pass only needs dimensions that have Primary contributions. */
-        if (p->primary_only && !is_touched(r, dim))
-            continue;
-        touch(r, dim)->n[SLOT_CAPS]++;
+        for (size_t i = 0; i < nk; i++)
+            touch(r, caps[i].dim)->n[SLOT_CAPS]++;
+        return;
     }
+    for (size_t i = c0; i < nc; i++)
+        touch(r, contribs[i].dim);
+    for (size_t i = k0; i < nk; i++)
+        touch(r, caps[i].dim);
+    dim_slot_t *slots = r->slots;
+    for (size_t i = 0; i < nc; i++)
+        if (bit_test(r->dirty, contribs[i].dim))
+            slots[contribs[i].dim].n[SLOT(contribs[i].section, contribs[i].bucket)]++;
+    for (size_t i = 0; i < nk; i++)
+        if (bit_test(r->dirty, caps[i].dim))
+            slots[caps[i].dim].n[SLOT_CAPS]++;
 }
 
-/* Output order into r->order: ids ascending is name order for registry dimensions;
-   dimensions under the default rule follow, sorted by name. */
-static void order_dims(ac_resolver_t *r, pass_t *p)
+/* Lays the dirty dimensions' slices out one after the other (contributions by section
+   and bucket, in [0, contributions); caps after), into r->todo in id order. Bucket
+   slices are contiguous in bucket order, so once each is in order the whole section is. */
+static size_t slice_items(ac_resolver_t *r, const ac_request_t *req)
 {
-    size_t n_dims = 0, first_extra = 0;
-    for (size_t w = 0; w < p->words; w++)
-        for (uint64_t bits = r->touched[w]; bits; bits &= bits - 1) {
+    size_t pos = 0, cpos = req->contribs.count, n = 0;
+    for (size_t w = 0; w < r->words; w++)
+        for (uint64_t bits = r->dirty[w]; bits; bits &= bits - 1) {
             uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-            r->order[n_dims++] = dim;
-            if (dim < p->nreg)
-                first_extra = n_dims;
+            dim_slot_t *s = &r->slots[dim];
+            for (int k = 0; k < SLOT_CAPS; k++) {
+                s->off[k] = (uint32_t)pos;
+                pos += s->n[k];
+            }
+            s->off[SLOT_CAPS] = (uint32_t)cpos;
+            cpos += s->n[SLOT_CAPS];
+            r->order[n++] = dim;
         }
-    sort_ids_by_name(r->order + first_extra, n_dims - first_extra, &p->req->extra_dims, p->nreg);
-    p->n_dims = n_dims;
-    p->first_extra = first_extra;
+    return n;
 }
 
-/* Slices: per dimension the primary buckets, then the derived buckets, in [0, nc); caps
-   after. Bucket slices are contiguous in bucket order, so once each is sorted the whole
-   section is sorted. Counts the dimensions with a Primary or Derived value on the way. */
-static void slice_dims(ac_resolver_t *r, pass_t *p)
+/* Scatters the sort items of the dirty dimensions' contributions and caps into their
+   slices; `all`: every dimension is dirty, no test. */
+static void scatter_items(ac_resolver_t *r, const ac_request_t *req, bool all)
 {
-    size_t pos = 0, cpos = p->nc, n_primary = 0, n_derived = 0, extra_bytes = 0;
-    for (size_t i = 0; i < p->n_dims; i++) {
-        dim_slot_t *s = &r->slots[r->order[i]];
-        for (int k = 0; k < SLOT_CAPS; k++) {
-            s->off[k] = (uint32_t)pos;
-            pos += s->n[k];
-        }
-        s->off[SLOT_CAPS] = (uint32_t)cpos;
-        cpos += s->n[SLOT_CAPS];
-        n_primary += (s->n[0] | s->n[1] | s->n[2] | s->n[3]) > 0;
-        n_derived += (s->n[4] | s->n[5] | s->n[6] | s->n[7]) > 0;
-        if (r->order[i] >= p->nreg)
-            extra_bytes += ac_symtab_len(&p->req->extra_dims, r->order[i] - p->nreg) + 1;
-    }
-    p->n_primary = n_primary;
-    p->n_derived = n_derived;
-    p->extra_bytes = extra_bytes;
-}
-
-/* Pass 2: scatter the sort items of contributions and caps into their slices. */
-static void scatter_items(ac_resolver_t *r, const pass_t *p)
-{
-    const ac_contribution_t *contribs = p->req->contribs.data;
-    const ac_cap_t *caps = p->req->caps.data;
+    const ac_contribution_t *contribs = req->contribs.data;
+    const ac_cap_t *caps = req->caps.data;
+    const size_t nc = req->contribs.count, nk = req->caps.count;
     const uint32_t *rank = r->rank;
     dim_slot_t *slots = r->slots;
-    for (size_t i = 0; i < p->nc; i++) {
+    ac_item_t *items = r->items;
+    for (size_t i = 0; i < nc; i++) {
         const ac_contribution_t *c = &contribs[i];
-        if (p->primary_only && c->section == AC_DERIVED)
+        if (!all && !bit_test(r->dirty, c->dim))
             continue;
-        r->items[slots[c->dim].off[SLOT(c->section, c->bucket)]++] = (ac_item_t){
-            ac_contrib_key(c->bucket, c->priority, rank[c->system]), ac_order_bits(c->value)};
+        ac_item_t *it = &items[slots[c->dim].off[SLOT(c->section, c->bucket)]++];
+        it->k = ac_contrib_key(c->bucket, c->priority, rank[c->system]);
+        it->v = c->value;
     }
-    for (size_t i = 0; i < p->nk; i++) {
+    for (size_t i = 0; i < nk; i++) {
         const ac_cap_t *c = &caps[i];
-        if (p->primary_only && !is_touched(r, c->dim))
+        if (!all && !bit_test(r->dirty, c->dim))
             continue;
-        r->items[slots[c->dim].off[SLOT_CAPS]++] =
-            (ac_item_t){ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode),
-                        ac_order_bits(c->value)};
+        ac_item_t *it = &items[slots[c->dim].off[SLOT_CAPS]++];
+        it->k = ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode);
+        it->v = c->value;
     }
+}
+
+/* Reduces each dirty dimension (r->order[0, n)) into r->res: caps, then Primary and
+   Derived clamped into them. A NaN is recorded as the dimension's fault, not failed on
+   here: a later pass may still replace it (a stage-2 OVERRIDE), and the error must name
+   the first faulty dimension in output order, which only the snapshot writer walks. */
+static void reduce_dims(ac_resolver_t *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t dim = r->order[i];
+        const dim_slot_t *sl = &r->slots[dim];
+        dim_result_t *res = &r->res[dim];
+        const ac_rule_t *rule = rule_of(r, dim);
+        ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
+        ac_items_sort_unless_sorted(ci, sl->n[SLOT_CAPS], r->scratch);
+        res->flags = 0;
+        res->fault = 0;
+        if (ac_caps_reduce(ci, sl->n[SLOT_CAPS], rule, r->reg->policy, &res->min, &res->max)) {
+            res->fault = FAULT_CAP;
+            continue;
+        }
+        for (int sec = 0; sec < 2; sec++) {
+            const uint32_t *cnt = &sl->n[SLOT(sec, 0)];
+            if (!(cnt[0] | cnt[1] | cnt[2] | cnt[3]))
+                continue;
+            for (int b = 0; b < 4; b++)
+                ac_items_sort_unless_sorted(r->items + sl->off[SLOT(sec, b)] - cnt[b], cnt[b],
+                                            r->scratch);
+            double v = ac_aggregate(r->items + sl->off[SLOT(sec, 0)] - cnt[0], cnt, rule);
+            if (isnan(v) && !res->fault)
+                res->fault = sec == 0 ? FAULT_PRIMARY : FAULT_DERIVED;
+            v = ac_clamp(v, res->min, res->max);
+            if (sec == 0) {
+                res->primary = v;
+                res->flags |= AC_SNAP_PRIMARY;
+            } else {
+                res->derived = v;
+                res->flags |= AC_SNAP_DERIVED;
+            }
+        }
+    }
+}
+
+/* Which dimensions a pass reduces. */
+typedef enum {
+    PASS_ALL,    /* every dimension: a request without stage 2 */
+    PASS_STAGE1, /* before stage 2: only those with Primary contributions (stage 2 reads
+                    their values); the others wait for the second pass */
+    PASS_STAGE2  /* after stage 2: the waiting ones and those stage 2 touched */
+} pass_kind_t;
+
+/* One aggregation into r->res (see pass_kind_t); a second pass counts the items from
+   (c0, k0) on as new. Ranks are taken anew, so systems added since count; they cannot
+   reorder the others, so the dimensions left alone keep exact results. */
+static int aggregate_pass(ac_resolver_t *r, ac_request_t *req, pass_kind_t kind, size_t c0,
+                          size_t k0)
+{
+    if (rank_systems(r, req) || pass_reserve(r, req, kind != PASS_STAGE2) ||
+        grow(&r->pending, &r->pending_cap, sizeof *r->pending, r->words))
+        return -1;
+    if (kind == PASS_STAGE2) {
+        for (size_t w = 0; w < r->pending_words; w++)
+            for (uint64_t bits = r->pending[w]; bits; bits &= bits - 1)
+                touch(r, (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits)));
+    }
+    count_items(r, req, kind != PASS_STAGE2, c0, k0);
+    if (kind == PASS_STAGE1) {
+        memset(r->pending, 0, r->words * sizeof *r->pending);
+        r->pending_words = r->words;
+        for (size_t w = 0; w < r->words; w++)
+            for (uint64_t bits = r->dirty[w]; bits; bits &= bits - 1) {
+                uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+                const uint32_t *n = r->slots[dim].n;
+                if (!(n[0] | n[1] | n[2] | n[3])) {
+                    r->dirty[w] &= ~(1ull << (dim & 63));
+                    r->pending[w] |= 1ull << (dim & 63);
+                }
+            }
+    }
+    size_t n = slice_items(r, req);
+    scatter_items(r, req, kind == PASS_ALL);
+    reduce_dims(r, n);
+    return 0;
+}
+
+/* The error of a fault recorded by reduce_dims. */
+static int fail_fault(ac_error_t *err, const ac_request_t *req, uint32_t dim, uint8_t fault)
+{
+    return fail_nan(err, req, dim,
+                    fault == FAULT_CAP       ? "a cap"
+                    : fault == FAULT_PRIMARY ? "the Primary value"
+                                             : "the Derived value");
+}
+
+/* What the snapshot writer learns of the present dimensions before it lays the block. */
+typedef struct {
+    uint32_t nreg;      /* registry dimensions; ids above are the request's extras */
+    size_t n_dims;      /* dimensions present */
+    size_t first_extra; /* index in order of the first extra dimension */
+    size_t n_primary;   /* dimensions with a Primary value */
+    size_t n_derived;   /* dimensions with a Derived value */
+    size_t extra_bytes; /* names of the extra dimensions, NUL included */
+} plan_t;
+
+/* Output order into r->order: ids ascending is name order for registry dimensions;
+   dimensions under the default rule follow, sorted by name. Counts what the layout
+   needs; fails on the first fault in that order. */
+static int plan_dims(ac_resolver_t *r, const ac_request_t *req, plan_t *p, ac_error_t *err)
+{
+    size_t n = 0, first_extra = 0, np = 0, nd = 0, extra_bytes = 0;
+    for (size_t w = 0; w < r->words; w++)
+        for (uint64_t bits = r->present[w]; bits; bits &= bits - 1) {
+            uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            r->order[n++] = dim;
+            if (dim < p->nreg)
+                first_extra = n;
+        }
+    sort_ids_by_name(r->order + first_extra, n - first_extra, &req->extra_dims, p->nreg);
+    if (n > 65535)
+        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
+    for (size_t i = 0; i < n; i++) {
+        uint32_t dim = r->order[i];
+        const dim_result_t *res = &r->res[dim];
+        if (res->fault)
+            return fail_fault(err, req, dim, res->fault);
+        np += (res->flags & AC_SNAP_PRIMARY) != 0;
+        nd += (res->flags & AC_SNAP_DERIVED) != 0;
+        if (dim >= p->nreg)
+            extra_bytes += ac_symtab_len(&req->extra_dims, dim - p->nreg) + 1;
+    }
+    p->n_dims = n;
+    p->first_extra = first_extra;
+    p->n_primary = np;
+    p->n_derived = nd;
+    p->extra_bytes = extra_bytes;
+    return 0;
 }
 
 /* Sizes r->out for the snapshot (as if every dimension had a pair of its own: the real
-   count is known after the caps) and writes the header's counts into *out; the pair
-   table is made ready for n_dims pairs. An error code on failure. */
-static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *plan,
-                           ac_snapshot_t **out, ac_error_t *err)
+   count is known once they are written) and writes the header's counts into *out; the
+   pair table is made ready for n_dims pairs. An error code on failure. */
+static int layout_snapshot(ac_resolver_t *r, const ac_request_t *req, const plan_t *p,
+                           const ctx_plan_t *plan, ac_snapshot_t **out, ac_error_t *err)
 {
     size_t n_extra = p->n_dims - p->first_extra;
     size_t fixed = ac_snap_fixed_size(p->n_dims, p->n_primary, p->n_derived);
@@ -566,7 +717,7 @@ static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *
     }
     ac_snapshot_t *s = (ac_snapshot_t *)r->out;
     memset((char *)s + fixed - 8, 0, 8); /* padding after the pair indices */
-    s->version = ac_request_version(p->req);
+    s->version = ac_request_version(req);
     s->generation = r->generation;
     s->magic = AC_SNAP_MAGIC;
     s->n_dims = (uint16_t)p->n_dims;
@@ -582,7 +733,7 @@ static int layout_snapshot(ac_resolver_t *r, const pass_t *p, const ctx_plan_t *
 
 /* Once the pairs are known: the context and name areas' offsets, the size, the padding
    after the strings. */
-static void finish_layout(ac_snapshot_t *s, const pass_t *p, const ctx_plan_t *plan)
+static void finish_layout(ac_snapshot_t *s, const plan_t *p, const ctx_plan_t *plan)
 {
     size_t names_off = ac_snap_context_off(s) + plan->bytes;
     size_t size = names_off + 4 * (size_t)s->n_extra + p->extra_bytes + plan->str_bytes;
@@ -620,11 +771,9 @@ static uint32_t pair_index(ac_resolver_t *r, double *pairs, uint16_t *n_pairs, d
     }
 }
 
-/* Per dimension, in output order: sort and reduce the caps, then aggregate Primary and
-   Derived and clamp them into the caps. */
-static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, ac_error_t *err)
+/* Writes the present dimensions' results, in output order, into the block. */
+static void write_dims(ac_resolver_t *r, const plan_t *p, ac_snapshot_t *s)
 {
-    const ac_request_t *req = p->req;
     double *pv = (double *)ac_snap_primary(s);
     double *dv = (double *)ac_snap_derived(s);
     uint16_t *dims = (uint16_t *)ac_snap_dims(s);
@@ -636,42 +785,24 @@ static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, ac_e
     uint32_t last = UINT32_MAX; /* the previous dimension's pair: the usual match */
     for (size_t i = 0; i < p->n_dims; i++) {
         uint32_t dim = r->order[i];
-        dim_slot_t *sl = &r->slots[dim];
-        const ac_rule_t *rule = rule_of(r, dim);
-        ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
-        ac_items_sort_unless_sorted(ci, sl->n[SLOT_CAPS], r->scratch);
-        double mn, mx;
-        if (ac_caps_reduce(ci, sl->n[SLOT_CAPS], rule, r->reg->policy, &mn, &mx))
-            return fail_nan(err, req, dim, "a cap");
+        const dim_result_t *res = &r->res[dim];
         uint32_t k;
-        if (last != UINT32_MAX && memcmp(&pairs[2 * last], &mn, 8) == 0 &&
-            memcmp(&pairs[2 * last + 1], &mx, 8) == 0)
+        if (last != UINT32_MAX && memcmp(&pairs[2 * last], &res->min, 8) == 0 &&
+            memcmp(&pairs[2 * last + 1], &res->max, 8) == 0)
             k = last;
         else
-            k = last = pair_index(r, pairs, &n_pairs, mn, mx);
+            k = last = pair_index(r, pairs, &n_pairs, res->min, res->max);
         if (wide) {
             uint16_t k16 = (uint16_t)k;
             memcpy(idx + 2 * i, &k16, 2);
         } else {
             idx[i] = (uint8_t)k;
         }
-        uint8_t f = 0;
-        for (int sec = 0; sec < 2; sec++) {
-            const uint32_t *n = &sl->n[SLOT(sec, 0)];
-            size_t total = (size_t)n[0] + n[1] + n[2] + n[3];
-            if (!total)
-                continue;
-            for (int b = 0; b < 4; b++)
-                ac_items_sort_unless_sorted(r->items + sl->off[SLOT(sec, b)] - n[b], n[b],
-                                            r->scratch);
-            ac_item_t *it = r->items + sl->off[SLOT(sec, 0)] - n[0];
-            double v = ac_aggregate(it, n, rule);
-            if (isnan(v))
-                return fail_nan(err, req, dim,
-                                sec == 0 ? "the Primary value" : "the Derived value");
-            *(sec == 0 ? pv++ : dv++) = ac_clamp(v, mn, mx);
-            f |= sec == 0 ? AC_SNAP_PRIMARY : AC_SNAP_DERIVED;
-        }
+        uint8_t f = res->flags;
+        if (f & AC_SNAP_PRIMARY)
+            *pv++ = res->primary;
+        if (f & AC_SNAP_DERIVED)
+            *dv++ = res->derived;
         if (dim >= p->nreg) {
             dims[i] = (uint16_t)(i - p->first_extra);
             f |= AC_SNAP_EXTRA;
@@ -681,14 +812,12 @@ static int reduce_dims(ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s, ac_e
         flags[i] = f;
     }
     s->n_pairs = n_pairs;
-    return 0;
 }
 
 /* The extra dimensions' names, in output order, from strings + *str_off on. */
-static void write_extra_names(const ac_resolver_t *r, const pass_t *p, ac_snapshot_t *s,
-                              uint32_t *str_off)
+static void write_extra_names(const ac_resolver_t *r, const ac_request_t *req, const plan_t *p,
+                              ac_snapshot_t *s, uint32_t *str_off)
 {
-    const ac_request_t *req = p->req;
     char *names = (char *)s + s->names_off;
     char *strings = names + 4 * (size_t)s->n_extra;
     for (size_t i = p->first_extra; i < p->n_dims; i++) {
@@ -699,42 +828,27 @@ static void write_extra_names(const ac_resolver_t *r, const pass_t *p, ac_snapsh
     }
 }
 
-/* One aggregation of everything the request holds now, into r->out. With primary_only
-   (the first pass before stage 2, which only needs capped Primary values) Derived
-   contributions are left out. The steps are the module comment's 2-5. */
-static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
-                        const ac_snapshot_t **snap, ac_error_t *err)
+/* The snapshot of r->res and the request's context packs, into r->out. */
+static int write_snapshot(ac_resolver_t *r, const ac_request_t *req, const ac_snapshot_t **snap,
+                          ac_error_t *err)
 {
-    *snap = NULL;
-    pass_t p = {.req = req,
-                .primary_only = primary_only,
-                .nreg = r->reg->dims.count,
-                .nc = req->contribs.count,
-                .nk = req->caps.count};
-    if (rank_systems(r, req) || pass_reserve(r, &p))
-        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
-    count_per_dim(r, &p);
-    order_dims(r, &p);
-    if (p.n_dims > 65535)
-        return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 dimensions");
-    slice_dims(r, &p);
-    scatter_items(r, &p);
-
+    plan_t p = {.nreg = r->reg->dims.count};
+    int rc = plan_dims(r, req, &p, err);
+    if (rc)
+        return rc;
     ctx_plan_t plan;
     if (plan_contexts(r, req, &plan))
         return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     if (plan.n_names > 65535)
         return ac_error_set(err, AC_ETOO_LARGE, "", "more than 65535 contexts");
     ac_snapshot_t *s;
-    int rc = layout_snapshot(r, &p, &plan, &s, err);
+    rc = layout_snapshot(r, req, &p, &plan, &s, err);
     if (rc)
         return rc;
-    rc = reduce_dims(r, &p, s, err);
-    if (rc)
-        return rc;
+    write_dims(r, &p, s);
     finish_layout(s, &p, &plan);
     uint32_t str_off = 0;
-    write_extra_names(r, &p, s, &str_off);
+    write_extra_names(r, req, &p, s, &str_off);
     char *strings = (char *)s + s->names_off + 4 * (size_t)s->n_extra;
     if (plan.n_names &&
         write_contexts(r, req, &plan, (char *)s + ac_snap_context_off(s), strings, &str_off))
@@ -744,26 +858,53 @@ static int resolve_pass(ac_resolver_t *r, ac_request_t *req, bool primary_only,
     return 0;
 }
 
-/* Keeps the capped Primary values of a first pass, by registry id, for stage 2. */
-static int keep_stage1(ac_resolver_t *r, const ac_snapshot_t *snap)
+/* Name order of two extra dimensions (ids above nreg). */
+static int cmp_extra(const ac_request_t *req, uint32_t a, uint32_t b, uint32_t nreg)
+{
+    const ac_symtab_t *t = &req->extra_dims;
+    return ac_name_cmp(ac_symtab_str(t, a - nreg), ac_symtab_len(t, a - nreg),
+                       ac_symtab_str(t, b - nreg), ac_symtab_len(t, b - nreg));
+}
+
+/* After a first pass before stage 2: fails on the first fault of a dimension with a
+   Primary value, in output order (stage 2 reads those values; Derived ones and caps of
+   dimensions without Primary contributions may still be repaired by stage 2), and keeps
+   the capped Primary values by registry id. */
+static int keep_stage1(ac_resolver_t *r, const ac_request_t *req, ac_error_t *err)
 {
     size_t n = r->reg->dims.count;
     if (grow(&r->stage1, &r->stage1_cap, sizeof *r->stage1, n) ||
         grow(&r->stage1_has, &r->stage1_has_cap, sizeof *r->stage1_has, n))
-        return -1;
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
     memset(r->stage1_has, 0, n);
-    const double *pv = ac_snap_primary(snap);
-    const uint16_t *dims = ac_snap_dims(snap);
-    const uint8_t *flags = ac_snap_flags(snap);
-    for (size_t i = 0, k = 0; i < snap->n_dims; i++) {
-        if (!(flags[i] & AC_SNAP_PRIMARY))
-            continue;
-        double v = pv[k++];
-        if (!(flags[i] & AC_SNAP_EXTRA)) {
-            r->stage1[dims[i]] = v;
-            r->stage1_has[dims[i]] = 1;
+    const uint32_t nreg = r->reg->dims.count;
+    /* Output order: registry ids ascending, then extras by name. */
+    uint32_t first_fault = UINT32_MAX;
+    uint32_t first_extra_fault = UINT32_MAX;
+    for (size_t w = 0; w < r->words; w++)
+        for (uint64_t bits = r->present[w]; bits; bits &= bits - 1) {
+            uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            const dim_result_t *res = &r->res[dim];
+            const dim_slot_t *sl = &r->slots[dim];
+            bool has_primary = (sl->n[0] | sl->n[1] | sl->n[2] | sl->n[3]) != 0;
+            if (!has_primary)
+                continue;
+            if (res->fault == FAULT_CAP || res->fault == FAULT_PRIMARY) {
+                if (dim < nreg && first_fault == UINT32_MAX)
+                    first_fault = dim;
+                if (dim >= nreg && (first_extra_fault == UINT32_MAX ||
+                                    cmp_extra(req, dim, first_extra_fault, nreg) < 0))
+                    first_extra_fault = dim;
+            }
+            if (dim < nreg) {
+                r->stage1[dim] = res->primary;
+                r->stage1_has[dim] = 1;
+            }
         }
-    }
+    if (first_fault == UINT32_MAX)
+        first_fault = first_extra_fault;
+    if (first_fault != UINT32_MAX)
+        return fail_fault(err, req, first_fault, r->res[first_fault].fault);
     return 0;
 }
 
@@ -775,11 +916,12 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     ac_req_truncate_to_inline(req);
     bool stage2 = false;
     int rc = run_subsystems(r, req, 1, &stage2, err);
+    if (rc == 0 && aggregate_pass(r, req, stage2 ? PASS_STAGE1 : PASS_ALL, 0, 0))
+        rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    size_t c0 = req->contribs.count, k0 = req->caps.count;
     if (rc == 0 && stage2) {
         /* Stage 2 reads the capped result of stage 1. */
-        rc = resolve_pass(r, req, true, snap, err);
-        if (rc == 0 && keep_stage1(r, *snap))
-            rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
+        rc = keep_stage1(r, req, err);
         if (rc == 0)
             rc = run_subsystems(r, req, 2, NULL, err);
     }
@@ -788,7 +930,10 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
         ac_req_truncate_to_inline(req);
         return rc;
     }
-    return resolve_pass(r, req, false, snap, err);
+    /* Only the dimensions that stage 2 touched are aggregated again. */
+    if (stage2 && aggregate_pass(r, req, PASS_STAGE2, c0, k0))
+        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    return write_snapshot(r, req, snap, err);
 }
 
 size_t ac_resolve_batch(ac_resolver_t *r, ac_request_t *const *reqs, size_t n, ac_batch_fn *fn,
