@@ -67,6 +67,7 @@ struct ac_resolver {
     size_t pending_cap;       /* words in pending */
     size_t pending_words;     /* words of pending that the stage-1 pass wrote */
     size_t words;             /* words of the bitmaps in use */
+    size_t ndims;             /* dimensions the request may name (registry + extras) */
     uint32_t *order;          /* present dimensions in output (name) order */
     size_t order_cap;         /* capacity of order */
     ac_item_t *items;         /* contribution items, then cap items */
@@ -456,6 +457,7 @@ static int pass_reserve(ac_resolver_t *r, const ac_request_t *req, bool first)
         grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, n))
         return -1;
     r->words = words;
+    r->ndims = ndims;
     if (first)
         memset(r->present, 0, words * sizeof *r->present);
     else if (words > had) /* the second pass's new extra dimensions */
@@ -484,9 +486,27 @@ static inline dim_slot_t *touch(ac_resolver_t *r, uint32_t dim)
    item of those dimensions only: the others keep the results they have. */
 static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, size_t c0, size_t k0)
 {
-    const ac_contribution_t *contribs = req->contribs.data;
-    const ac_cap_t *caps = req->caps.data;
+    const ac_contribution_t *restrict contribs = req->contribs.data;
+    const ac_cap_t *restrict caps = req->caps.data;
     const size_t nc = req->contribs.count, nk = req->caps.count;
+    dim_slot_t *restrict slots = r->slots;
+    if (all && r->ndims <= 2 * (nc + nk)) {
+        /* Few dimensions for the items: zero every slot at once rather than test each
+           item's dimension; the bitmaps are filled from the counts after. */
+        memset(slots, 0, r->ndims * sizeof *slots);
+        for (size_t i = 0; i < nc; i++)
+            slots[contribs[i].dim].n[SLOT(contribs[i].section, contribs[i].bucket)]++;
+        for (size_t i = 0; i < nk; i++)
+            slots[caps[i].dim].n[SLOT_CAPS]++;
+        for (uint32_t dim = 0; dim < r->ndims; dim++) {
+            const uint32_t *n = slots[dim].n;
+            if (n[0] | n[1] | n[2] | n[3] | n[4] | n[5] | n[6] | n[7] | n[8]) {
+                r->dirty[dim >> 6] |= 1ull << (dim & 63);
+                r->present[dim >> 6] |= 1ull << (dim & 63);
+            }
+        }
+        return;
+    }
     if (all) {
         for (size_t i = 0; i < nc; i++)
             touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
@@ -498,7 +518,6 @@ static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, siz
         touch(r, contribs[i].dim);
     for (size_t i = k0; i < nk; i++)
         touch(r, caps[i].dim);
-    dim_slot_t *slots = r->slots;
     for (size_t i = 0; i < nc; i++)
         if (bit_test(r->dirty, contribs[i].dim))
             slots[contribs[i].dim].n[SLOT(contribs[i].section, contribs[i].bucket)]++;
@@ -532,12 +551,12 @@ static size_t slice_items(ac_resolver_t *r, const ac_request_t *req)
    slices; `all`: every dimension is dirty, no test. */
 static void scatter_items(ac_resolver_t *r, const ac_request_t *req, bool all)
 {
-    const ac_contribution_t *contribs = req->contribs.data;
-    const ac_cap_t *caps = req->caps.data;
+    const ac_contribution_t *restrict contribs = req->contribs.data;
+    const ac_cap_t *restrict caps = req->caps.data;
     const size_t nc = req->contribs.count, nk = req->caps.count;
-    const uint32_t *rank = r->rank;
-    dim_slot_t *slots = r->slots;
-    ac_item_t *items = r->items;
+    const uint32_t *restrict rank = r->rank;
+    dim_slot_t *restrict slots = r->slots;
+    ac_item_t *restrict items = r->items;
     for (size_t i = 0; i < nc; i++) {
         const ac_contribution_t *c = &contribs[i];
         if (!all && !bit_test(r->dirty, c->dim))
