@@ -1,8 +1,10 @@
 /*  caps.c - the caps provider: within-layer merge and across-layer reduction (SPEC 3-4).
 
-    Input: the cap items of one dimension, sorted, so items of a layer are contiguous and
-    layers come in registry order. One pass computes each layer's bounds and folds them
-    into both the INTERSECT result and the PRIORITIZED_OVERRIDE authoritative sides.
+    Input: the cap items of one dimension, sorted within each layer (ac_caps_grouped; a
+    full sort gives that too). One pass accumulates every layer's sums and bounds, then
+    the layers are folded in registry order into both the INTERSECT result and the
+    PRIORITIZED_OVERRIDE authoritative sides: the order the layers came in never matters,
+    so caps that arrive layer by layer need no sort.
 */
 #include <math.h>
 
@@ -11,53 +13,30 @@
 
 enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
 
-/* One side (max or min) of a layer being reduced. */
+/* One layer being reduced: both sides' sums, overrides and hard bounds. */
 typedef struct {
-    double base; /* sum of BASELINE, in sort order */
-    double add;  /* sum of ADDITIVE, in sort order */
-    double ov;   /* the winning OVERRIDE */
-    int has_sum; /* any BASELINE or ADDITIVE */
-    int has_ov;  /* any OVERRIDE */
-} side_t;
+    double base[2];    /* sum of BASELINE per side, in sort order */
+    double add[2];     /* sum of ADDITIVE per side, in sort order */
+    double ov[2];      /* the winning OVERRIDE per side */
+    uint64_t hard_max; /* smallest HARD_MAX, in ac_order_bits */
+    uint64_t hard_min; /* largest HARD_MIN, in ac_order_bits */
+    unsigned has_sum;  /* bit per side: any BASELINE or ADDITIVE */
+    unsigned has_ov;   /* bit per side: any OVERRIDE */
+} layer_t;
 
-/* The bounds of one layer: [*lmin, *lmax]; has_ov[side] tells which sides had an OVERRIDE. */
-static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, double *lmin,
-                        double *lmax, int has_ov[2])
+/* The bounds of one accumulated layer: [*lmin, *lmax]; AC_ENON_FINITE on a NaN. */
+static int layer_bounds(const layer_t *l, const ac_rule_t *rule, double *lmin, double *lmax)
 {
-    side_t side[2] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
-    uint64_t hard_max = ac_order_bits(INFINITY), hard_min = ac_order_bits(-INFINITY);
-    for (size_t i = 0; i < n; i++) {
-        side_t *s = &side[(it[i].k >> 3) & 1];
-        switch (it[i].k & 7) {
-        case AC_CAP_BASELINE:
-            s->base += it[i].v;
-            s->has_sum = 1;
-            break;
-        case AC_CAP_ADDITIVE:
-            s->add += it[i].v;
-            s->has_sum = 1;
-            break;
-        case AC_CAP_OVERRIDE:
-            /* Sorted: the first is the highest priority, then the smallest system. */
-            if (!s->has_ov) {
-                s->ov = it[i].v;
-                s->has_ov = 1;
-            }
-            break;
-        case AC_CAP_HARD_MAX:
-            hard_max = ac_order_bits(it[i].v) < hard_max ? ac_order_bits(it[i].v) : hard_max;
-            break;
-        default: /* AC_CAP_HARD_MIN */
-            hard_min = ac_order_bits(it[i].v) > hard_min ? ac_order_bits(it[i].v) : hard_min;
-            break;
-        }
-    }
-    const side_t *smax = &side[SIDE_MAX], *smin = &side[SIDE_MIN];
-    double cand_max = smax->has_ov ? smax->ov : smax->has_sum ? smax->base + smax->add : INFINITY;
-    double cand_min = smin->has_ov ? smin->ov : smin->has_sum ? smin->base + smin->add : -INFINITY;
+    const unsigned MX = 1u << SIDE_MAX, MN = 1u << SIDE_MIN;
+    double cand_max = (l->has_ov & MX)    ? l->ov[SIDE_MAX]
+                      : (l->has_sum & MX) ? l->base[SIDE_MAX] + l->add[SIDE_MAX]
+                                          : INFINITY;
+    double cand_min = (l->has_ov & MN)    ? l->ov[SIDE_MIN]
+                      : (l->has_sum & MN) ? l->base[SIDE_MIN] + l->add[SIDE_MIN]
+                                          : -INFINITY;
     if (isnan(cand_max) || isnan(cand_min))
         return AC_ENON_FINITE;
-    double hmax = ac_order_value(hard_max), hmin = ac_order_value(hard_min);
+    double hmax = ac_order_value(l->hard_max), hmin = ac_order_value(l->hard_min);
     double mx = cand_max < hmax ? cand_max : hmax;
     mx = mx < rule->clamp_max ? mx : rule->clamp_max;
     double mn = cand_min > hmin ? cand_min : hmin;
@@ -66,39 +45,89 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
         mn = mx; /* the upper bound wins */
     *lmin = mn;
     *lmax = mx;
-    has_ov[SIDE_MAX] = smax->has_ov;
-    has_ov[SIDE_MIN] = smin->has_ov;
     return 0;
+}
+
+bool ac_caps_grouped(const ac_item_t *items, size_t n)
+{
+    uint64_t seen = n ? 1ull << (items[0].k >> 58) : 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t layer = items[i].k >> 58;
+        if (layer == items[i - 1].k >> 58) {
+            if (ac_item_less(&items[i], &items[i - 1]))
+                return false;
+        } else {
+            if (seen & (1ull << layer))
+                return false;
+            seen |= 1ull << layer;
+        }
+    }
+    return true;
 }
 
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max)
 {
+    /* Accumulate each layer's items in the order given (sorted within the layer), then
+       fold the layers in registry order (their positions ascending), whatever order the
+       groups came in. */
+    layer_t lay[64];
+    uint64_t present = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = items[i].k;
+        unsigned li = (unsigned)(k >> 58), side = (unsigned)(k >> 3) & 1;
+        layer_t *l = &lay[li];
+        if (!(present & (1ull << li))) {
+            present |= 1ull << li;
+            *l = (layer_t){
+                {0, 0}, {0, 0}, {0, 0}, ac_order_bits(INFINITY), ac_order_bits(-INFINITY), 0, 0};
+        }
+        double v = items[i].v;
+        switch (k & 7) {
+        case AC_CAP_BASELINE:
+            l->base[side] += v;
+            l->has_sum |= 1u << side;
+            break;
+        case AC_CAP_ADDITIVE:
+            l->add[side] += v;
+            l->has_sum |= 1u << side;
+            break;
+        case AC_CAP_OVERRIDE:
+            /* In order: the first is the highest priority, then the smallest system. */
+            if (!(l->has_ov & (1u << side))) {
+                l->ov[side] = v;
+                l->has_ov |= 1u << side;
+            }
+            break;
+        case AC_CAP_HARD_MAX:
+            if (ac_order_bits(v) < l->hard_max)
+                l->hard_max = ac_order_bits(v);
+            break;
+        default: /* AC_CAP_HARD_MIN */
+            if (ac_order_bits(v) > l->hard_min)
+                l->hard_min = ac_order_bits(v);
+            break;
+        }
+    }
     double imin = -INFINITY, imax = INFINITY; /* INTERSECT over present layers */
     double po_min = 0, po_max = 0;            /* PRIORITIZED_OVERRIDE authoritative sides */
     int po_min_set = 0, po_max_set = 0;
-    size_t i = 0;
-    while (i < n) {
-        uint64_t layer = items[i].k >> 58;
-        size_t j = i + 1;
-        while (j < n && (items[j].k >> 58) == layer)
-            j++;
+    for (uint64_t bits = present; bits; bits &= bits - 1) {
+        const layer_t *l = &lay[__builtin_ctzll(bits)];
         double lmin, lmax;
-        int has_ov[2];
-        int rc = layer_bounds(items + i, j - i, rule, &lmin, &lmax, has_ov);
+        int rc = layer_bounds(l, rule, &lmin, &lmax);
         if (rc)
             return rc;
         imin = lmin > imin ? lmin : imin;
         imax = lmax < imax ? lmax : imax;
-        if (!po_max_set && has_ov[SIDE_MAX]) {
+        if (!po_max_set && (l->has_ov & (1u << SIDE_MAX))) {
             po_max = lmax;
             po_max_set = 1;
         }
-        if (!po_min_set && has_ov[SIDE_MIN]) {
+        if (!po_min_set && (l->has_ov & (1u << SIDE_MIN))) {
             po_min = lmin;
             po_min_set = 1;
         }
-        i = j;
     }
     double mn = imin, mx = imax;
     if (policy == AC_POLICY_PRIORITIZED_OVERRIDE) {

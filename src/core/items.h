@@ -12,6 +12,7 @@
 #ifndef AC_ITEMS_H
 #define AC_ITEMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -80,7 +81,12 @@ static inline void ac_items_sort_unless_sorted(ac_item_t *items, size_t n, ac_it
         }
 }
 
-/* SPEC 3-4: the EffectiveCapsFinal of one dimension from its sorted cap items.
+/* True when every layer's cap items are contiguous and in sort order among themselves
+   (the layers themselves in any order): what ac_caps_reduce needs. */
+bool ac_caps_grouped(const ac_item_t *items, size_t n);
+
+/* SPEC 3-4: the EffectiveCapsFinal of one dimension from its cap items, grouped by layer
+   and sorted within each (ac_caps_grouped).
    Returns 0, or non_finite_value when a sum overflows into NaN. */
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max);

@@ -587,7 +587,8 @@ static void reduce_dims(ac_resolver_t *r, size_t n)
         dim_result_t *res = &r->res[dim];
         const ac_rule_t *rule = rule_of(r, dim);
         ac_item_t *ci = r->items + sl->off[SLOT_CAPS] - sl->n[SLOT_CAPS];
-        ac_items_sort_unless_sorted(ci, sl->n[SLOT_CAPS], r->scratch);
+        if (sl->n[SLOT_CAPS] > 1 && !ac_caps_grouped(ci, sl->n[SLOT_CAPS]))
+            ac_items_sort(ci, sl->n[SLOT_CAPS], r->scratch);
         res->flags = 0;
         res->fault = 0;
         if (ac_caps_reduce(ci, sl->n[SLOT_CAPS], rule, r->reg->policy, &res->min, &res->max)) {
@@ -599,8 +600,9 @@ static void reduce_dims(ac_resolver_t *r, size_t n)
             if (!(cnt[0] | cnt[1] | cnt[2] | cnt[3]))
                 continue;
             for (int b = 0; b < 4; b++)
-                ac_items_sort_unless_sorted(r->items + sl->off[SLOT(sec, b)] - cnt[b], cnt[b],
-                                            r->scratch);
+                if (cnt[b] > 1)
+                    ac_items_sort_unless_sorted(r->items + sl->off[SLOT(sec, b)] - cnt[b], cnt[b],
+                                                r->scratch);
             double v = ac_aggregate(r->items + sl->off[SLOT(sec, 0)] - cnt[0], cnt, rule);
             if (isnan(v) && !res->fault)
                 res->fault = sec == 0 ? FAULT_PRIMARY : FAULT_DERIVED;
