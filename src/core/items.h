@@ -71,14 +71,29 @@ static inline int ac_item_less(const ac_item_t *a, const ac_item_t *b)
 void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch);
 
 /* Sorts items unless they already are in order: one compare per item in the common case
-   (a bucket's contributions mostly arrive by priority, or alone), no call. */
+   (a bucket's contributions mostly arrive by priority), no call. A short list is sorted
+   by insertion from its first item out of order (the prefix before it is in order);
+   the order is total, so any sort gives the same bytes. */
 static inline void ac_items_sort_unless_sorted(ac_item_t *items, size_t n, ac_item_t *scratch)
 {
-    for (size_t i = 1; i < n; i++)
-        if (ac_item_less(&items[i], &items[i - 1])) {
-            ac_items_sort(items, n, scratch);
-            return;
+    size_t i = 1;
+    while (i < n && !ac_item_less(&items[i], &items[i - 1]))
+        i++;
+    if (i >= n)
+        return;
+    if (n > 16) {
+        ac_items_sort(items, n, scratch);
+        return;
+    }
+    for (; i < n; i++) {
+        ac_item_t x = items[i];
+        size_t j = i;
+        while (j > 0 && ac_item_less(&x, &items[j - 1])) {
+            items[j] = items[j - 1];
+            j--;
         }
+        items[j] = x;
+    }
 }
 
 /* True when every layer's cap items are contiguous and in sort order among themselves
