@@ -206,7 +206,9 @@ static void batch_resolves_each_item_and_fails_only_bad_ones(void **state)
 static int s_repair_calls;
 static uint32_t s_strength_id; /* registry id of strength, for ac_output_primary */
 
-/* Stage 2: hp (Derived) FLAT = 2 x the capped stage-1 strength; crit_rate OVERRIDE 0.5. */
+/* Stage 2: hp (Derived) FLAT = 2 x the capped stage-1 strength and a TOTAL cap on hp;
+   crit_rate OVERRIDE 0.5; strength (which has Primary contributions, so the first pass
+   reduced it) a Derived FLAT 1; max_dim, which nothing else names, a Derived 3. */
 static int repair_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
                              ac_error_t *err)
 {
@@ -214,7 +216,10 @@ static int repair_contribute(void *state, const ac_actor_t *actor, ac_output_t *
     s_repair_calls++;
     double strength = 0;
     ac_output_primary(out, *(const uint32_t *)state, &strength);
-    if (ac_output_add(out, AC_DERIVED, "hp", AC_FLAT, 2 * strength, 0, err))
+    if (ac_output_add(out, AC_DERIVED, "hp", AC_FLAT, 2 * strength, 0, err) ||
+        ac_output_add_cap(out, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 150, 0, "TOTAL", NULL, err) ||
+        ac_output_add(out, AC_DERIVED, "strength", AC_FLAT, 1, 0, err) ||
+        ac_output_add(out, AC_DERIVED, "max_dim", AC_FLAT, 3, 0, err))
         return -1;
     return ac_output_add(out, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, 0, err);
 }
@@ -256,14 +261,21 @@ static void stage_two_equals_one_pass_over_the_same_items(void **state)
     stage2_items(fx, false);
     fx_resolve(fx);
     ac_snapshot_t *staged = ac_snapshot_dup(fx->snap);
-    assert_double_exact(fx_dim(fx, "hp").derived, 100 + 2 * 30);
+    assert_double_exact(fx_dim(fx, "hp").derived, 150); /* 100 + 2 x 30, capped */
+    assert_double_exact(fx_dim(fx, "hp").max, 150);
     assert_double_exact(fx_dim(fx, "crit_rate").derived, 0.5);
     assert_double_exact(fx_dim(fx, "sum_dim").derived, 7);
+    assert_double_exact(fx_dim(fx, "strength").primary, 30);
+    assert_double_exact(fx_dim(fx, "strength").derived, 1);
+    assert_double_exact(fx_dim(fx, "max_dim").derived, 3);
 
     set_actor(fx, "{\"id\":\"h\",\"version\":3}");
     stage2_items(fx, false);
     assert_true(ac_request_begin_output(fx->req, "repair", &fx->err) >= 0);
     fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 60, "repair", 0);
+    fx_cap(fx, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 150, "repair", 0, "TOTAL");
+    fx_add(fx, AC_DERIVED, "strength", AC_FLAT, 1, "repair", 0);
+    fx_add(fx, AC_DERIVED, "max_dim", AC_FLAT, 3, "repair", 0);
     fx_add(fx, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, "repair", 0);
     fx_resolve(fx);
     assert_true(ac_snapshot_equal(staged, fx->snap));

@@ -57,6 +57,9 @@ struct ac_resolver {
     ac_symtab_t sub_names;    /* subsystem id -> index in subs */
     dim_slot_t *slots;        /* [dimension id] */
     size_t slots_cap;         /* capacity of slots */
+    dim_slot_t *slots2;       /* [dimension id]: stage 2's new items, counts and cursors */
+    size_t slots2_cap;        /* capacity of slots2 */
+    size_t ranked;            /* systems the last first pass ranked */
     dim_result_t *res;        /* [dimension id], valid for the present ones */
     size_t res_cap;           /* capacity of res */
     uint64_t *present;        /* bitmap of dimensions present in this request */
@@ -138,6 +141,7 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
     ac_vec_fini(&r->subs);
     ac_symtab_fini(&r->sub_names);
     free(r->slots);
+    free(r->slots2);
     free(r->res);
     free(r->present);
     free(r->dirty);
@@ -239,6 +243,14 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
         int sub_stage = sub->stage == 2 ? 2 : 1;
         if (sub_stage == 2 && stage2)
             *stage2 = true;
+        if (sub_stage == 2 && stage == 1) {
+            /* Its system is named now, so the first pass ranks it and the second can
+               keep every rank (and the items it sorted). */
+            uint32_t sid;
+            int rc = ac_req_system(req, sub->system_id, strlen(sub->system_id), &lpath, &sid, err);
+            if (rc)
+                return rc;
+        }
         if (sub_stage != stage)
             continue;
         ac_req_mark_t mark = ac_req_mark(req);
@@ -641,21 +653,115 @@ static int aggregate_pass(ac_resolver_t *r, ac_request_t *req, pass_kind_t kind,
                 touch(r, (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits)));
     }
     count_items(r, req, kind != PASS_STAGE2, c0, k0);
+    size_t n = slice_items(r, req);
+    scatter_items(r, req, kind != PASS_STAGE2);
     if (kind == PASS_STAGE1) {
+        /* Every dimension is laid out and scattered; only those with Primary
+           contributions are reduced now, the others are left pending. */
         memset(r->pending, 0, r->words * sizeof *r->pending);
         r->pending_words = r->words;
-        for (size_t w = 0; w < r->words; w++)
-            for (uint64_t bits = r->dirty[w]; bits; bits &= bits - 1) {
-                uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
-                const uint32_t *n = r->slots[dim].n;
-                if (!(n[0] | n[1] | n[2] | n[3])) {
-                    r->dirty[w] &= ~(1ull << (dim & 63));
-                    r->pending[w] |= 1ull << (dim & 63);
-                }
-            }
+        r->ranked = req->systems.count;
+        size_t keep = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t dim = r->order[i];
+            const uint32_t *c = r->slots[dim].n;
+            if (c[0] | c[1] | c[2] | c[3])
+                r->order[keep++] = dim;
+            else
+                r->pending[dim >> 6] |= 1ull << (dim & 63);
+        }
+        n = keep;
     }
-    size_t n = slice_items(r, req);
-    scatter_items(r, req, kind == PASS_ALL);
+    reduce_dims(r, n);
+    return 0;
+}
+
+/* The pass after stage 2 when the first pass's ranks still hold (stage 2 added no
+   system it had not ranked): the first pass's slices are kept; each dimension that the
+   new items (from c0, k0 on) touch gets its old slices copied after them with room for
+   its new items, which are scattered there; then the touched and the pending dimensions
+   are reduced. 1 when the ranks do not hold (the caller aggregates those dimensions
+   again from scratch), -1 when out of memory. */
+static int stage2_pass(ac_resolver_t *r, ac_request_t *req, size_t c0, size_t k0)
+{
+    const size_t nc = req->contribs.count, nk = req->caps.count;
+    if (req->systems.count != r->ranked)
+        return 1;
+    const size_t ndims = r->reg->dims.count + req->extra_dims.count;
+    const size_t words = (ndims + 63) / 64, had = r->words;
+    const size_t base = c0 + k0, most = base + c0 + k0 + (nc - c0) + (nk - k0);
+    if (grow(&r->slots, &r->slots_cap, sizeof *r->slots, ndims) ||
+        grow(&r->slots2, &r->slots2_cap, sizeof *r->slots2, ndims) ||
+        grow(&r->res, &r->res_cap, sizeof *r->res, ndims) ||
+        grow(&r->present, &r->present_cap, sizeof *r->present, words) ||
+        grow(&r->dirty, &r->dirty_cap, sizeof *r->dirty, words) ||
+        grow(&r->pending, &r->pending_cap, sizeof *r->pending, words) ||
+        grow(&r->order, &r->order_cap, sizeof *r->order, ndims) ||
+        grow(&r->items, &r->items_cap, sizeof *r->items, most) ||
+        grow(&r->scratch, &r->scratch_cap, sizeof *r->scratch, most))
+        return -1;
+    if (words > had) {
+        memset(r->present + had, 0, (words - had) * sizeof *r->present);
+        memset(r->pending + had, 0, (words - had) * sizeof *r->pending);
+    }
+    r->words = words;
+    r->ndims = ndims;
+    memset(r->dirty, 0, words * sizeof *r->dirty);
+    const ac_contribution_t *contribs = req->contribs.data;
+    const ac_cap_t *caps = req->caps.data;
+    /* Count the new items per dimension and slot in slots2; a dimension new to the
+       request starts with empty old slices. */
+    for (size_t i = 0, n = (nc - c0) + (nk - k0); i < n; i++) {
+        bool is_cap = i >= nc - c0;
+        uint32_t dim = is_cap ? caps[k0 + i - (nc - c0)].dim : contribs[c0 + i].dim;
+        uint64_t bit = 1ull << (dim & 63);
+        if (!(r->dirty[dim >> 6] & bit)) {
+            r->dirty[dim >> 6] |= bit;
+            memset(&r->slots2[dim], 0, sizeof r->slots2[dim]);
+            if (!(r->present[dim >> 6] & bit)) {
+                r->present[dim >> 6] |= bit;
+                memset(&r->slots[dim], 0, sizeof r->slots[dim]);
+            }
+        }
+        const ac_contribution_t *c = is_cap ? NULL : &contribs[c0 + i];
+        r->slots2[dim].n[is_cap ? SLOT_CAPS : SLOT(c->section, c->bucket)]++;
+    }
+    /* Lay each touched dimension out after the first pass's items: old slice, then room
+       for the new items (slots2 off: where the next one goes). */
+    size_t pos = base, n = 0;
+    for (size_t w = 0; w < words; w++)
+        for (uint64_t bits = r->dirty[w]; bits; bits &= bits - 1) {
+            uint32_t dim = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
+            dim_slot_t *s = &r->slots[dim], *s2 = &r->slots2[dim];
+            for (int k = 0; k <= SLOT_CAPS; k++) {
+                uint32_t old_n = s->n[k];
+                if (old_n)
+                    memcpy(r->items + pos, r->items + s->off[k] - old_n, old_n * sizeof *r->items);
+                pos += old_n;
+                s2->off[k] = (uint32_t)pos;
+                pos += s2->n[k];
+                s->n[k] = old_n + s2->n[k];
+                s->off[k] = (uint32_t)pos;
+            }
+            r->order[n++] = dim;
+        }
+    const uint32_t *rank = r->rank;
+    for (size_t i = c0; i < nc; i++) {
+        const ac_contribution_t *c = &contribs[i];
+        ac_item_t *it = &r->items[r->slots2[c->dim].off[SLOT(c->section, c->bucket)]++];
+        it->k = ac_contrib_key(c->bucket, c->priority, rank[c->system]);
+        it->v = c->value;
+    }
+    for (size_t i = k0; i < nk; i++) {
+        const ac_cap_t *c = &caps[i];
+        ac_item_t *it = &r->items[r->slots2[c->dim].off[SLOT_CAPS]++];
+        it->k = ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode);
+        it->v = c->value;
+    }
+    /* The pending dimensions stage 2 did not touch keep their first-pass slices. */
+    for (size_t w = 0; w < r->pending_words; w++)
+        for (uint64_t bits = r->pending[w] & ~r->dirty[w]; bits; bits &= bits - 1)
+            r->order[n++] = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits));
     reduce_dims(r, n);
     return 0;
 }
@@ -951,9 +1057,12 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
         ac_req_truncate_to_inline(req);
         return rc;
     }
-    /* Only the dimensions that stage 2 touched are aggregated again. */
-    if (stage2 && aggregate_pass(r, req, PASS_STAGE2, c0, k0))
-        return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    /* Only the dimensions that stage 2 touched, or the first pass left, are reduced. */
+    if (stage2) {
+        int kept = stage2_pass(r, req, c0, k0);
+        if (kept < 0 || (kept > 0 && aggregate_pass(r, req, PASS_STAGE2, c0, k0)))
+            return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+    }
     return write_snapshot(r, req, snap, err);
 }
 
