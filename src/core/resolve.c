@@ -1,11 +1,18 @@
 /*  resolve.c - the resolver: request in, snapshot out (SPEC 3-6).
 
-    1. run the worker-side subsystems the actor lists (they append to the request);
+    1. run the stage-1 subsystems the actor lists (they append to the request), and name
+       the stage-2 ones' systems;
     2. rank the request's systems by name, so the sort key compares integers;
-    3. count contributions and caps per dimension (pass 1), lay the dimensions out in
-       name order, scatter sort items into per-dimension slices (pass 2);
-    4. per dimension: sort, reduce caps, aggregate Primary and Derived, clamp, write;
-    5. merge context packs.
+    3. count contributions and caps per dimension, lay each dimension's slices out (by
+       section and bucket, caps apart), scatter sort items into them;
+    4. per dimension: sort what is not in order already, reduce the caps, aggregate
+       Primary and Derived, clamp, into a result per dimension;
+    5. with stage 2: the first pass reduces only the dimensions with Primary
+       contributions (stage 2 reads them), stage 2 runs, and the second pass reduces the
+       dimensions it touched (their first-pass slices plus its items) and the pending
+       ones: nothing is counted or scattered twice;
+    6. write the snapshot from the results in output order (a NaN fails there, naming the
+       first dimension in that order), then merge context packs.
     All scratch memory belongs to the resolver and is reused, so a warm resolve does not
     touch the heap.
 */
