@@ -546,7 +546,7 @@ static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, siz
 }
 
 /* Lays the dirty dimensions' slices out one after the other (contributions by section
-   and bucket, in [0, contributions); caps after), into r->todo in id order. Bucket
+   and bucket, in [0, contributions); caps after), and lists them in r->order, id order. Bucket
    slices are contiguous in bucket order, so once each is in order the whole section is. */
 static size_t slice_items(ac_resolver_t *r, const ac_request_t *req)
 {
@@ -640,9 +640,12 @@ static void reduce_dims(ac_resolver_t *r, size_t n)
 /* Which dimensions a pass reduces. */
 typedef enum {
     PASS_ALL,    /* every dimension: a request without stage 2 */
-    PASS_STAGE1, /* before stage 2: only those with Primary contributions (stage 2 reads
-                    their values); the others wait for the second pass */
-    PASS_STAGE2  /* after stage 2: the waiting ones and those stage 2 touched */
+    PASS_STAGE1, /* before stage 2: every dimension laid out and scattered, only those
+                    with Primary contributions reduced (stage 2 reads their values); the
+                    others wait, pending, for stage2_pass */
+    PASS_STAGE2  /* after stage 2, only when stage2_pass cannot keep the first pass's
+                    ranks: the pending dimensions and those stage 2 touched, counted and
+                    scattered again from scratch */
 } pass_kind_t;
 
 /* One aggregation into r->res (see pass_kind_t); a second pass counts the items from
