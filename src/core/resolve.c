@@ -59,59 +59,65 @@ typedef struct {
 } pair_slot_t;
 
 struct ac_resolver {
-    const ac_registry_t *reg; /* shared, not owned */
-    ac_vec_t subs;            /* ac_subsystem_t, registered subsystems */
-    ac_symtab_t sub_names;    /* subsystem id -> index in subs */
-    dim_slot_t *slots;        /* [dimension id] */
-    size_t slots_cap;         /* capacity of slots */
-    dim_slot_t *slots2;       /* [dimension id]: stage 2's new items, counts and cursors */
-    size_t slots2_cap;        /* capacity of slots2 */
-    size_t ranked;            /* systems the last first pass ranked */
-    dim_result_t *res;        /* [dimension id], valid for the present ones */
-    size_t res_cap;           /* capacity of res */
-    uint64_t *present;        /* bitmap of dimensions present in this request */
-    size_t present_cap;       /* words in present */
-    uint64_t *dirty;          /* bitmap of dimensions reduced by this pass */
-    size_t dirty_cap;         /* words in dirty */
-    uint64_t *pending;        /* bitmap of dimensions a stage-1 pass left for stage 2 */
-    size_t pending_cap;       /* words in pending */
-    size_t pending_words;     /* words of pending that the stage-1 pass wrote */
-    size_t words;             /* words of the bitmaps in use */
-    size_t ndims;             /* dimensions the request may name (registry + extras) */
-    uint32_t *order;          /* present dimensions in output (name) order */
-    size_t order_cap;         /* capacity of order */
-    ac_item_t *items;         /* contribution items, then cap items */
-    ac_item_t *scratch;       /* merge sort buffer, as large as items */
-    size_t items_cap;         /* capacity of items */
-    size_t scratch_cap;       /* capacity of scratch */
-    uint32_t *rank;           /* system id -> rank in name order */
-    uint32_t *by_name;        /* ids sorted by name (systems, then reused) */
-    size_t rank_cap;          /* capacity of rank */
-    size_t by_name_cap;       /* capacity of by_name */
-    ac_item_t *ctx;           /* context items: additive, post, multipliers */
-    ac_item_t *ctx_scratch;   /* merge sort buffer for ctx */
-    size_t ctx_cap;           /* capacity of ctx */
-    size_t ctx_scratch_cap;   /* capacity of ctx_scratch */
-    uint32_t *ctx_rank;       /* string id -> context name rank */
-    uint32_t *ctx_names;      /* distinct context names, sorted */
-    size_t ctx_rank_cap;      /* capacity of ctx_rank */
-    size_t ctx_names_cap;     /* capacity of ctx_names */
-    uint64_t *out;            /* the snapshot being written (8-aligned) */
-    size_t out_cap;           /* bytes of out */
-    double *stage1;           /* Primary values of the first pass, by registry id */
-    size_t stage1_cap;        /* capacity of stage1 */
-    uint8_t *stage1_has;      /* which of them exist */
-    size_t stage1_has_cap;    /* capacity of stage1_has */
-    uint64_t generation;      /* registry generation, mixed with extra configuration */
-    pair_slot_t *pair_tab;    /* open addressing over this pass's (Min, Max) pairs */
-    size_t pair_tab_cap;      /* slots of pair_tab, a power of two */
-    uint32_t pair_stamp;      /* slots of this pass carry it; others are empty */
+    const ac_registry_t *reg;      /* shared, not owned */
+    ac_vec_t subs;                 /* ac_subsystem_t, registered subsystems */
+    ac_symtab_t sub_names;         /* subsystem id -> index in subs */
+    const ac_subsystem_t **listed; /* the actor's list, looked up by the stage-1 run */
+    size_t listed_cap;             /* capacity of listed */
+    uint64_t *sub_seen;            /* bit per subsystem: listed already (repeats) */
+    size_t sub_seen_cap;           /* words in sub_seen */
+    dim_slot_t *slots;             /* [dimension id] */
+    size_t slots_cap;              /* capacity of slots */
+    dim_slot_t *slots2;            /* [dimension id]: stage 2's new items, counts and cursors */
+    size_t slots2_cap;             /* capacity of slots2 */
+    size_t ranked;                 /* systems the last first pass ranked */
+    dim_result_t *res;             /* [dimension id], valid for the present ones */
+    size_t res_cap;                /* capacity of res */
+    uint64_t *present;             /* bitmap of dimensions present in this request */
+    size_t present_cap;            /* words in present */
+    uint64_t *dirty;               /* bitmap of dimensions reduced by this pass */
+    size_t dirty_cap;              /* words in dirty */
+    uint64_t *pending;             /* bitmap of dimensions a stage-1 pass left for stage 2 */
+    size_t pending_cap;            /* words in pending */
+    size_t pending_words;          /* words of pending that the stage-1 pass wrote */
+    size_t words;                  /* words of the bitmaps in use */
+    size_t ndims;                  /* dimensions the request may name (registry + extras) */
+    uint32_t *order;               /* present dimensions in output (name) order */
+    size_t order_cap;              /* capacity of order */
+    ac_item_t *items;              /* contribution items, then cap items */
+    ac_item_t *scratch;            /* merge sort buffer, as large as items */
+    size_t items_cap;              /* capacity of items */
+    size_t scratch_cap;            /* capacity of scratch */
+    uint32_t *rank;                /* system id -> rank in name order */
+    uint32_t *by_name;             /* ids sorted by name (systems, then reused) */
+    size_t rank_cap;               /* capacity of rank */
+    size_t by_name_cap;            /* capacity of by_name */
+    ac_item_t *ctx;                /* context items: additive, post, multipliers */
+    ac_item_t *ctx_scratch;        /* merge sort buffer for ctx */
+    size_t ctx_cap;                /* capacity of ctx */
+    size_t ctx_scratch_cap;        /* capacity of ctx_scratch */
+    uint32_t *ctx_rank;            /* string id -> context name rank */
+    uint32_t *ctx_names;           /* distinct context names, sorted */
+    size_t ctx_rank_cap;           /* capacity of ctx_rank */
+    size_t ctx_names_cap;          /* capacity of ctx_names */
+    uint64_t *out;                 /* the snapshot being written (8-aligned) */
+    size_t out_cap;                /* bytes of out */
+    double *stage1;                /* Primary values of the first pass, by registry id */
+    size_t stage1_cap;             /* capacity of stage1 */
+    uint8_t *stage1_has;           /* which of them exist */
+    size_t stage1_has_cap;         /* capacity of stage1_has */
+    uint64_t generation;           /* registry generation, mixed with extra configuration */
+    pair_slot_t *pair_tab;         /* open addressing over this pass's (Min, Max) pairs */
+    size_t pair_tab_cap;           /* slots of pair_tab, a power of two */
+    uint32_t pair_stamp;           /* slots of this pass carry it; others are empty */
 };
 
 /* Grows *p to hold want elements of elem bytes (never shrinks). */
 static int grow(void *pp, size_t *cap, size_t elem, size_t want)
 {
     void **p = pp;
+    if (want == 0)
+        want = 1; /* never NULL after success: memset and memcpy may take it with 0 bytes */
     if (want <= *cap)
         return 0;
     size_t n = *cap ? *cap : 64;
@@ -147,6 +153,8 @@ void ac_resolver_destroy(ac_resolver_t **self_p)
             subs[i].destroy(subs[i].state);
     ac_vec_fini(&r->subs);
     ac_symtab_fini(&r->sub_names);
+    free(r->listed);
+    free(r->sub_seen);
     free(r->slots);
     free(r->slots2);
     free(r->res);
@@ -230,22 +238,37 @@ static int run_subsystems(ac_resolver_t *r, ac_request_t *req, int stage, bool *
     if (!req->has_actor)
         return 0;
     const ac_actor_t *actor = &req->actor;
+    if (stage == 1) {
+        size_t words = (r->subs.count + 63) / 64;
+        if (grow(&r->listed, &r->listed_cap, sizeof *r->listed, actor->n_subsystems) ||
+            grow(&r->sub_seen, &r->sub_seen_cap, sizeof *r->sub_seen, words))
+            return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+        memset(r->sub_seen, 0, words * sizeof *r->sub_seen);
+    }
     for (size_t i = 0; i < actor->n_subsystems; i++) {
         char path[48];
         ac_lpath_t lpath = {render_subsystem_path, &i};
         const char *want = actor->subsystems[i];
-        const ac_subsystem_t *sub = find_subsystem(r, want);
+        const ac_subsystem_t *sub;
         if (stage == 1) {
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(actor->subsystems[j], want) == 0) {
-                    render_subsystem_path(&i, path, sizeof path);
-                    return ac_error_set(err, AC_ESCHEMA, path, "subsystem '%.128s' is listed twice",
-                                        want);
-                }
+            /* Looked up once; stage 2 reads the list's subsystems back from r->listed. A
+               name listed twice finds the same subsystem, so a bit per subsystem finds
+               the repeat (an unknown name fails where it first appears). */
+            sub = find_subsystem(r, want);
             if (!sub) {
                 render_subsystem_path(&i, path, sizeof path);
                 return ac_error_set(err, AC_ESCHEMA, path, "unknown subsystem '%.128s'", want);
             }
+            size_t k = (size_t)(sub - (const ac_subsystem_t *)r->subs.data);
+            if (r->sub_seen[k / 64] & (1ull << (k % 64))) {
+                render_subsystem_path(&i, path, sizeof path);
+                return ac_error_set(err, AC_ESCHEMA, path, "subsystem '%.128s' is listed twice",
+                                    want);
+            }
+            r->sub_seen[k / 64] |= 1ull << (k % 64);
+            r->listed[i] = sub;
+        } else {
+            sub = r->listed[i];
         }
         int sub_stage = sub->stage == 2 ? 2 : 1;
         if (sub_stage == 2 && stage2)
