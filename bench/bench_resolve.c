@@ -18,7 +18,7 @@
     (I(N2) - I(N1)) / (N2 - N1), so set-up cancels. Instruction counts do not drift with
     the machine's load. Every snapshot is verified before anything is timed.
 
-    bench_resolve [--only w1|w2 --requests N] [--no-callgrind]
+    bench_resolve [--only w1|w2|batch --requests N] [--no-callgrind]
     --only runs set-up and then exactly N resolves of one workload, nothing else (what the
     slope measures; bench/callgrind_slope.sh does it from the shell).
 */
@@ -206,6 +206,26 @@ static int only(const char *which, int n)
         ac_registry_destroy(&reg);
         return 0;
     }
+    if (strcmp(which, "batch") == 0) { /* n actors: n / 100 batches of 100 distinct ones */
+        ac_registry_t *reg = w1_registry();
+        ac_resolver_t *r = ac_resolver_new(reg);
+        ac_request_t *reqs[100];
+        for (int i = 0; i < 100; i++) {
+            char id[32];
+            snprintf(id, sizeof id, "actor-%03d", i);
+            reqs[i] = ac_request_new(reg);
+            w1_fill(reqs[i], id, (double)i * 0.001);
+        }
+        batch_ctx_t ctx = {reg, 0};
+        ac_resolve_batch(r, reqs, 100, verify_item, &ctx);
+        for (int b = 0; b < n / 100; b++)
+            ac_resolve_batch(r, reqs, 100, count_item, &ctx);
+        for (int i = 0; i < 100; i++)
+            ac_request_destroy(&reqs[i]);
+        ac_resolver_destroy(&r);
+        ac_registry_destroy(&reg);
+        return 0;
+    }
     if (strcmp(which, "w2") == 0) {
         w2_t w;
         w2_setup(&w);
@@ -213,7 +233,7 @@ static int only(const char *which, int n)
         w2_teardown(&w);
         return 0;
     }
-    fprintf(stderr, "bench_resolve: --only takes w1 or w2, not '%s'\n", which);
+    fprintf(stderr, "bench_resolve: --only takes w1, w2 or batch, not '%s'\n", which);
     return 2;
 }
 
@@ -249,7 +269,7 @@ static double callgrind_slope(const char *self, const char *which, int n1, int n
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_resolve [--only w1|w2 --requests N] [--no-callgrind]\n");
+    fprintf(f, "usage: bench_resolve [--only w1|w2|batch --requests N] [--no-callgrind]\n");
 }
 
 /* main is long on purpose: it is the report, one block per figure in the order they are
@@ -420,13 +440,14 @@ int main(int argc, char **argv)
            ac_snapshot_dimension_count(w2.first));
     printf("  vs the Go implementation's ~10 000 resolves/s: %.0fx\n", median(&rate) / 10000.0);
 
-    double ir_w1 = -1, ir_w2 = -1;
+    double ir_w1 = -1, ir_w2 = -1, ir_batch = -1;
     char self[PATH_MAX];
     ssize_t sn = readlink("/proc/self/exe", self, sizeof self - 1);
     if (callgrind && sn > 0) {
         self[sn] = '\0';
         ir_w1 = callgrind_slope(self, "w1", 2000, 4000);
         ir_w2 = callgrind_slope(self, "w2", 1000, 2000);
+        ir_batch = callgrind_slope(self, "batch", 2000, 4000);
     }
 
     printf("issue 19 (ratios per run, paired; median / min / max of %d runs)\n", RUNS);
@@ -439,8 +460,8 @@ int main(int argc, char **argv)
            l1_per_entry);
     printf("  %-38s %.4f               (target 0)\n", "heap allocations per resolve", allocs_per);
     if (ir_w1 >= 0)
-        printf("  %-38s W1 %.0f  W2 %.0f  (W2 / W1 %.2f)\n", "instructions per resolve (callgrind)",
-               ir_w1, ir_w2, ir_w2 / ir_w1);
+        printf("  %-38s W1 %.0f  W2 %.0f  (W2 / W1 %.2f); per actor of a batch %.0f\n",
+               "instructions per resolve (callgrind)", ir_w1, ir_w2, ir_w2 / ir_w1, ir_batch);
     else
         printf("  %-38s not measured (%s)\n", "instructions per resolve (callgrind)",
                callgrind ? "valgrind failed or is missing" : "--no-callgrind");

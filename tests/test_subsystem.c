@@ -318,6 +318,59 @@ static void a_stage_one_primary_nan_fails_before_stage_two_runs(void **state)
     fx_free(fx);
 }
 
+/* ---- a batch shares the system ranks of consecutive items that name the same
+   systems under the same ids; every item must still equal its single resolve ---- */
+
+typedef struct {
+    ac_snapshot_t *got[4]; /* each item's snapshot, copied */
+} batch_copy_t;
+
+static void copy_item(void *arg, size_t index, const ac_snapshot_t *snap, const ac_error_t *err)
+{
+    (void)err;
+    assert_non_null(snap);
+    ((batch_copy_t *)arg)->got[index] = ac_snapshot_dup(snap);
+}
+
+/* Fills req with FLATs on sum_dim (SUM, no clamp in reach) from systems named in `order`
+   (their ids follow that order): with equal priorities the sum runs by system name, so
+   the result depends on the ranks: 1e16 from "a" first, then 1 and 1 from "b" and "c",
+   is not 1 + 1 + 1e16. */
+static void fill_ranked(ac_request_t *req, const char *const order[3], const double v[3])
+{
+    ac_error_t err;
+    assert_true(ac_request_begin_output(req, "out", &err) >= 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ac_request_add_contribution(req, AC_PRIMARY, "sum_dim", AC_FLAT, v[i],
+                                                     order[i], 0, &err),
+                         0);
+}
+
+static void a_batch_equals_single_resolves_whatever_the_systems_ids(void **state)
+{
+    (void)state;
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    static const char *const abc[3] = {"a", "b", "c"}, *const cba[3] = {"c", "b", "a"};
+    const double v_abc[3] = {1e16, 1, 1}, v_cba[3] = {1, 1, 1e16}, v_big[3] = {-1e16, 3, 3};
+    const char *const *orders[4] = {abc, abc, cba, abc};
+    const double *values[4] = {v_abc, v_big, v_cba, v_abc};
+    ac_request_t *reqs[4];
+    for (int i = 0; i < 4; i++) {
+        reqs[i] = ac_request_new(fx->reg);
+        fill_ranked(reqs[i], orders[i], values[i]);
+    }
+    batch_copy_t out = {{NULL}};
+    assert_int_equal(ac_resolve_batch(fx->r, reqs, 4, copy_item, &out), 0);
+    for (int i = 0; i < 4; i++) {
+        const ac_snapshot_t *single;
+        assert_int_equal(ac_resolve(fx->r, reqs[i], &single, &fx->err), 0);
+        assert_true(ac_snapshot_equal(out.got[i], single));
+        ac_snapshot_destroy(&out.got[i]);
+        ac_request_destroy(&reqs[i]);
+    }
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -326,6 +379,7 @@ int main(void)
         cmocka_unit_test(a_failing_subsystem_fails_the_request_with_its_message),
         cmocka_unit_test(unknown_or_repeated_subsystems_are_rejected_by_name),
         cmocka_unit_test(batch_resolves_each_item_and_fails_only_bad_ones),
+        cmocka_unit_test(a_batch_equals_single_resolves_whatever_the_systems_ids),
         cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
         cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
         cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
