@@ -371,6 +371,54 @@ static void a_batch_equals_single_resolves_whatever_the_systems_ids(void **state
     fx_free(fx);
 }
 
+/* Stage 2 naming dimensions under the default rule (extras, ids above the registry's):
+   "zeta" new to the request, "aura" already given inline; the snapshot equals one pass
+   over the same items all given inline. */
+static int extra_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    if (ac_output_add(out, AC_DERIVED, "zeta", AC_FLAT, 4, 0, err))
+        return -1;
+    return ac_output_add(out, AC_PRIMARY, "aura", AC_MULT, 0.5, 0, err);
+}
+
+static void stage_two_on_default_rule_dimensions_equals_one_pass(void **state)
+{
+    (void)state;
+    char combiner[2048];
+    snprintf(combiner, sizeof combiner,
+             "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
+             TU_COMBINER);
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    ac_subsystem_t sub = {"extra", 0, NULL, extra_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    ac_snapshot_t *staged = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"extra\"]}"
+                                : "{\"id\":\"h\",\"version\":2}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        fx_add(fx, AC_PRIMARY, "aura", AC_FLAT, 20, "items", 0);
+        fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 5, "items", 0);
+        fx_add(fx, AC_DERIVED, "beta", AC_FLAT, 9, "items", 0);
+        if (pass == 1) {
+            assert_true(ac_request_begin_output(fx->req, "extra", &fx->err) >= 0);
+            fx_add(fx, AC_DERIVED, "zeta", AC_FLAT, 4, "extra", 0);
+            fx_add(fx, AC_PRIMARY, "aura", AC_MULT, 0.5, "extra", 0);
+        }
+        fx_resolve(fx);
+        if (pass == 0) {
+            assert_double_exact(fx_dim(fx, "aura").primary, 30);
+            assert_double_exact(fx_dim(fx, "zeta").derived, 4);
+            assert_double_exact(fx_dim(fx, "beta").derived, 9);
+            staged = ac_snapshot_dup(fx->snap);
+        }
+    }
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -383,6 +431,7 @@ int main(void)
         cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
         cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
         cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
+        cmocka_unit_test(stage_two_on_default_rule_dimensions_equals_one_pass),
     };
     return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
 }
