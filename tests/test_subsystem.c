@@ -419,6 +419,52 @@ static void stage_two_on_default_rule_dimensions_equals_one_pass(void **state)
     fx_free(fx);
 }
 
+/* With exactly 64 registry dimensions the first pass's bitmaps take one word; stage 2's
+   first default-rule dimension is id 64 and needs a second. */
+static int zeta_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    return ac_output_add(out, AC_DERIVED, "zeta", AC_FLAT, 4, 0, err);
+}
+
+static void stage_two_past_the_first_bitmap_word_equals_one_pass(void **state)
+{
+    (void)state;
+    char combiner[8192];
+    size_t n = (size_t)snprintf(combiner, sizeof combiner, "dimensions:\n");
+    for (int d = 0; d < 64; d++)
+        n += (size_t)snprintf(
+            combiner + n, sizeof combiner - n,
+            "  d%03d: { use_pipeline: true, clamp_default: { min: 0, max: 99 } }\n", d);
+    snprintf(combiner + n, sizeof combiner - n,
+             "default: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n");
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    ac_subsystem_t sub = {"zeta", 0, NULL, zeta_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    ac_snapshot_t *staged = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"zeta\"]}"
+                                : "{\"id\":\"h\",\"version\":2}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        fx_add(fx, AC_PRIMARY, "d063", AC_FLAT, 7, "items", 0);
+        fx_add(fx, AC_DERIVED, "d000", AC_FLAT, 8, "items", 0);
+        if (pass == 1) {
+            assert_true(ac_request_begin_output(fx->req, "zeta", &fx->err) >= 0);
+            fx_add(fx, AC_DERIVED, "zeta", AC_FLAT, 4, "zeta", 0);
+        }
+        fx_resolve(fx);
+        assert_double_exact(fx_dim(fx, "zeta").derived, 4);
+        assert_double_exact(fx_dim(fx, "d063").primary, 7);
+        assert_double_exact(fx_dim(fx, "d000").derived, 8);
+        if (pass == 0)
+            staged = ac_snapshot_dup(fx->snap);
+    }
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +478,7 @@ int main(void)
         cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
         cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
         cmocka_unit_test(stage_two_on_default_rule_dimensions_equals_one_pass),
+        cmocka_unit_test(stage_two_past_the_first_bitmap_word_equals_one_pass),
     };
     return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
 }
