@@ -143,7 +143,11 @@ int main(void)
     }
     /* Correctness of what was timed. */
     for (int i = 0; i < KEYS; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+        ac_cache_key_t k = {.actor_id = ids[i],
+                            .actor_id_len = strlen(ids[i]),
+                            .version = 1,
+                            .generation = 2,
+                            .outputs_hash = 3};
         const ac_l1_entry_t *e = ac_l1_lookup(l1, &k, 0);
         int got;
         memcpy(&got, e->value, sizeof got);
@@ -167,7 +171,11 @@ int main(void)
         }
         double t0 = now_s();
         for (int i = 0; i < KEYS; i++) {
-            ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+            ac_cache_key_t k = {.actor_id = ids[i],
+                                .actor_id_len = strlen(ids[i]),
+                                .version = 1,
+                                .generation = 2,
+                                .outputs_hash = 3};
             memcpy(snap, &i, sizeof i);
             ac_store_put(st, &k, snap, snap_bytes);
         }

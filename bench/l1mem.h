@@ -31,7 +31,11 @@ static inline ac_l1_t *l1mem_fill(char (*ids)[24], int keys, char *value, size_t
     size_t heap0 = l1mem_heap_in_use();
     ac_l1_t *l1 = ac_l1_new(&cfg);
     for (int i = 0; l1 && i < keys; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3};
+        ac_cache_key_t k = {.actor_id = ids[i],
+                            .actor_id_len = strlen(ids[i]),
+                            .version = 1,
+                            .generation = 2,
+                            .outputs_hash = 3};
         memcpy(value, &i, sizeof i);
         if (ac_l1_put(l1, &k, value, value_bytes, 0)) {
             fprintf(stderr, "L1 put failed\n");
