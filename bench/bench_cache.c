@@ -19,6 +19,7 @@
 #include "bench.h"
 #include "actorcore/cache.h"
 #include "actorcore/store.h"
+#include "l1mem.h"
 #include "w1.h"
 
 #define KEYS 100000
@@ -60,12 +61,6 @@ static void oa_put(oa_slot_t *t, size_t mask, const char *id, size_t len, const 
     t[i] = (oa_slot_t){h, id, len, value};
 }
 
-static size_t heap_in_use(void)
-{
-    struct mallinfo2 mi = mallinfo2();
-    return mi.uordblks + mi.hblkhd;
-}
-
 /* Bytes of one W1 snapshot, as resolved now. */
 static size_t w1_snapshot_bytes(void)
 {
@@ -96,10 +91,9 @@ int main(void)
     char *snap = malloc(snap_bytes);
     for (size_t i = 0; i < snap_bytes; i++)
         snap[i] = (char)i;
-    for (int i = 0; i < KEYS; i++) {
-        snprintf(ids[i], sizeof ids[i], "actor-%06d", i);
+    l1mem_ids(ids, KEYS);
+    for (int i = 0; i < KEYS; i++)
         order[i] = (unsigned)i;
-    }
     srand(7);
     for (int i = KEYS - 1; i > 0; i--) {
         int j = rand() % (i + 1);
@@ -107,18 +101,8 @@ int main(void)
         order[i] = order[j];
         order[j] = t;
     }
-    ac_l1_config_t cfg = {KEYS, (size_t)KEYS * 1024, 0};
-    size_t heap0 = heap_in_use();
-    ac_l1_t *l1 = ac_l1_new(&cfg);
-    for (int i = 0; i < KEYS; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
-        memcpy(snap, &i, sizeof i);
-        if (ac_l1_put(l1, &k, snap, snap_bytes, 0)) {
-            fprintf(stderr, "L1 put failed\n");
-            return 1;
-        }
-    }
-    double per_entry = (double)(heap_in_use() - heap0) / KEYS;
+    double per_entry;
+    ac_l1_t *l1 = l1mem_fill(ids, KEYS, snap, snap_bytes, &per_entry);
     char *array = malloc((size_t)KEYS * snap_bytes);
     size_t oa_mask = 262143;
     oa_slot_t *oa = calloc(oa_mask + 1, sizeof *oa);
@@ -159,7 +143,11 @@ int main(void)
     }
     /* Correctness of what was timed. */
     for (int i = 0; i < KEYS; i++) {
-        ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
+        ac_cache_key_t k = {.actor_id = ids[i],
+                            .actor_id_len = strlen(ids[i]),
+                            .version = 1,
+                            .generation = 2,
+                            .outputs_hash = 3};
         const ac_l1_entry_t *e = ac_l1_lookup(l1, &k, 0);
         int got;
         memcpy(&got, e->value, sizeof got);
@@ -183,7 +171,11 @@ int main(void)
         }
         double t0 = now_s();
         for (int i = 0; i < KEYS; i++) {
-            ac_cache_key_t k = {ids[i], strlen(ids[i]), 1, 2, 3, 0};
+            ac_cache_key_t k = {.actor_id = ids[i],
+                                .actor_id_len = strlen(ids[i]),
+                                .version = 1,
+                                .generation = 2,
+                                .outputs_hash = 3};
             memcpy(snap, &i, sizeof i);
             ac_store_put(st, &k, snap, snap_bytes);
         }

@@ -252,6 +252,45 @@ static void cap_sums_overflowing_to_nan_are_rejected(void **state)
     fx_free(fx);
 }
 
+/* Caps that arrive layer by layer, in any order of the layers, reduce exactly as sorted
+   ones: the layers are folded in registry order (here PRIORITIZED_OVERRIDE, where the
+   first layer in order with an OVERRIDE decides), and within a layer the sums run in sort
+   order. Each order is resolved alone and the bounds compared bit for bit. */
+static void layer_groups_in_any_order_reduce_in_registry_order(void **state)
+{
+    (void)state;
+    double bounds[3][2];
+    for (int order = 0; order < 3; order++) {
+        fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS_PO);
+        fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 5000, "items", 0);
+        for (int g = 0; g < 3; g++) {
+            int layer = (order + g) % 3; /* 0: WORLD, 1: TOTAL, 2: EVENT */
+            if (layer == 0) {
+                fx_cap(fx, "hp", AC_CAP_OVERRIDE, AC_KIND_MAX, 900, "world", 1, "WORLD");
+                fx_cap(fx, "hp", AC_CAP_BASELINE, AC_KIND_MIN, 0.1, "world", 0, "WORLD");
+                fx_cap(fx, "hp", AC_CAP_BASELINE, AC_KIND_MIN, 0.2, "zone", 0, "WORLD");
+            } else if (layer == 1) {
+                fx_cap(fx, "hp", AC_CAP_OVERRIDE, AC_KIND_MAX, 700, "total", 5, "TOTAL");
+                fx_cap(fx, "hp", AC_CAP_HARD_MIN, AC_KIND_MIN, 0.25, "total", 0, "TOTAL");
+            } else {
+                fx_cap(fx, "hp", AC_CAP_OVERRIDE, AC_KIND_MIN, 0.3, "event", 0, "EVENT");
+                fx_cap(fx, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 800, "event", 0, "EVENT");
+            }
+        }
+        fx_resolve(fx);
+        bounds[order][0] = fx_dim(fx, "hp").min;
+        bounds[order][1] = fx_dim(fx, "hp").max;
+        fx_free(fx);
+    }
+    /* Max: WORLD (first in order with an OVERRIDE max) says 900. Min: EVENT is the
+       first with an OVERRIDE min, 0.3. */
+    for (int order = 0; order < 3; order++) {
+        assert_double_exact(bounds[order][1], 900);
+        assert_double_exact(bounds[order][0], 0.3);
+        assert_memory_equal(bounds[order], bounds[0], sizeof bounds[0]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -272,6 +311,7 @@ int main(void)
         cmocka_unit_test(dimension_without_caps_gets_clamp_default),
         cmocka_unit_test(dimension_with_caps_only_appears_only_in_caps_used),
         cmocka_unit_test(cap_sums_overflowing_to_nan_are_rejected),
+        cmocka_unit_test(layer_groups_in_any_order_reduce_in_registry_order),
     };
     return cmocka_run_group_tests_name("caps", tests, NULL, NULL);
 }

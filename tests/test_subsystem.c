@@ -201,6 +201,270 @@ static void batch_resolves_each_item_and_fails_only_bad_ones(void **state)
     fx_free(fx);
 }
 
+/* ---- stage 2: the second pass aggregates again only what stage 2 touched ---- */
+
+static int s_repair_calls;
+static uint32_t s_strength_id; /* registry id of strength, for ac_output_primary */
+
+/* Stage 2: hp (Derived) FLAT = 2 x the capped stage-1 strength and a TOTAL cap on hp;
+   crit_rate OVERRIDE 0.5; strength (which has Primary contributions, so the first pass
+   reduced it) a Derived FLAT 1; max_dim, which nothing else names, a Derived 3. */
+static int repair_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
+                             ac_error_t *err)
+{
+    (void)actor;
+    s_repair_calls++;
+    double strength = 0;
+    ac_output_primary(out, *(const uint32_t *)state, &strength);
+    if (ac_output_add(out, AC_DERIVED, "hp", AC_FLAT, 2 * strength, 0, err) ||
+        ac_output_add_cap(out, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 150, 0, "TOTAL", NULL, err) ||
+        ac_output_add(out, AC_DERIVED, "strength", AC_FLAT, 1, 0, err) ||
+        ac_output_add(out, AC_DERIVED, "max_dim", AC_FLAT, 3, 0, err))
+        return -1;
+    return ac_output_add(out, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, 0, err);
+}
+
+static fx_t *stage2_fixture(void)
+{
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    int id = ac_registry_dimension_id(fx->reg, "strength", 8);
+    assert_true(id >= 0);
+    s_strength_id = (uint32_t)id;
+    ac_subsystem_t sub = {"repair", 0, &s_strength_id, repair_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    return fx;
+}
+
+/* The items both requests below hold inline; `derived_nan` makes crit_rate's stage-1
+   Derived value NaN (inf x (1 - 1)). */
+static void stage2_items(fx_t *fx, bool derived_nan)
+{
+    assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 40, "items", 0);
+    fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 2, "race", 5);
+    fx_cap(fx, "strength", AC_CAP_HARD_MAX, AC_KIND_MAX, 30, "world", 0, "WORLD");
+    fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 100, "items", 0);
+    fx_add(fx, AC_DERIVED, "sum_dim", AC_FLAT, 7, "items", 0);
+    fx_add(fx, AC_DERIVED, "crit_rate", AC_FLAT, derived_nan ? 1e308 : 0.1, "items", 0);
+    if (derived_nan) {
+        fx_add(fx, AC_DERIVED, "crit_rate", AC_FLAT, 1e308, "race", 0);
+        fx_add(fx, AC_DERIVED, "crit_rate", AC_MULT, -1, "race", 0);
+    }
+}
+
+/* What stage 2 produces, equal to one aggregation of the same items all given inline. */
+static void stage_two_equals_one_pass_over_the_same_items(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":3,\"subsystems\":[\"repair\"]}");
+    stage2_items(fx, false);
+    fx_resolve(fx);
+    ac_snapshot_t *staged = ac_snapshot_dup(fx->snap);
+    assert_double_exact(fx_dim(fx, "hp").derived, 150); /* 100 + 2 x 30, capped */
+    assert_double_exact(fx_dim(fx, "hp").max, 150);
+    assert_double_exact(fx_dim(fx, "crit_rate").derived, 0.5);
+    assert_double_exact(fx_dim(fx, "sum_dim").derived, 7);
+    assert_double_exact(fx_dim(fx, "strength").primary, 30);
+    assert_double_exact(fx_dim(fx, "strength").derived, 1);
+    assert_double_exact(fx_dim(fx, "max_dim").derived, 3);
+
+    set_actor(fx, "{\"id\":\"h\",\"version\":3}");
+    stage2_items(fx, false);
+    assert_true(ac_request_begin_output(fx->req, "repair", &fx->err) >= 0);
+    fx_add(fx, AC_DERIVED, "hp", AC_FLAT, 60, "repair", 0);
+    fx_cap(fx, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 150, "repair", 0, "TOTAL");
+    fx_add(fx, AC_DERIVED, "strength", AC_FLAT, 1, "repair", 0);
+    fx_add(fx, AC_DERIVED, "max_dim", AC_FLAT, 3, "repair", 0);
+    fx_add(fx, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, "repair", 0);
+    fx_resolve(fx);
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
+/* A NaN Derived value of stage 1 is not final: stage 2's OVERRIDE replaces it. Without
+   stage 2 the same items fail, naming the dimension. */
+static void a_stage_one_derived_nan_is_replaced_by_stage_two(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+    stage2_items(fx, true);
+    fx_resolve(fx);
+    assert_double_exact(fx_dim(fx, "crit_rate").derived, 0.5);
+
+    set_actor(fx, "{\"id\":\"h\",\"version\":1}");
+    stage2_items(fx, true);
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ENON_FINITE);
+    assert_non_null(strstr(fx->err.message, "the Derived value of dimension 'crit_rate'"));
+    fx_free(fx);
+}
+
+/* A NaN Primary value of stage 1 fails the request before stage 2 reads it. */
+static void a_stage_one_primary_nan_fails_before_stage_two_runs(void **state)
+{
+    (void)state;
+    fx_t *fx = stage2_fixture();
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+    assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 1e308, "items", 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_FLAT, 1e308, "race", 0);
+    fx_add(fx, AC_PRIMARY, "hp", AC_MULT, -1, "race", 0);
+    int calls = s_repair_calls;
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ENON_FINITE);
+    assert_non_null(strstr(fx->err.message, "the Primary value of dimension 'hp'"));
+    assert_int_equal(s_repair_calls, calls);
+    fx_free(fx);
+}
+
+/* ---- a batch shares the system ranks of consecutive items that name the same
+   systems under the same ids; every item must still equal its single resolve ---- */
+
+typedef struct {
+    ac_snapshot_t *got[4]; /* each item's snapshot, copied */
+} batch_copy_t;
+
+static void copy_item(void *arg, size_t index, const ac_snapshot_t *snap, const ac_error_t *err)
+{
+    (void)err;
+    assert_non_null(snap);
+    ((batch_copy_t *)arg)->got[index] = ac_snapshot_dup(snap);
+}
+
+/* Fills req with FLATs on sum_dim (SUM, no clamp in reach) from systems named in `order`
+   (their ids follow that order): with equal priorities the sum runs by system name, so
+   the result depends on the ranks: 1e16 from "a" first, then 1 and 1 from "b" and "c",
+   is not 1 + 1 + 1e16. */
+static void fill_ranked(ac_request_t *req, const char *const order[3], const double v[3])
+{
+    ac_error_t err;
+    assert_true(ac_request_begin_output(req, "out", &err) >= 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ac_request_add_contribution(req, AC_PRIMARY, "sum_dim", AC_FLAT, v[i],
+                                                     order[i], 0, &err),
+                         0);
+}
+
+static void a_batch_equals_single_resolves_whatever_the_systems_ids(void **state)
+{
+    (void)state;
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    static const char *const abc[3] = {"a", "b", "c"}, *const cba[3] = {"c", "b", "a"};
+    const double v_abc[3] = {1e16, 1, 1}, v_cba[3] = {1, 1, 1e16}, v_big[3] = {-1e16, 3, 3};
+    const char *const *orders[4] = {abc, abc, cba, abc};
+    const double *values[4] = {v_abc, v_big, v_cba, v_abc};
+    ac_request_t *reqs[4];
+    for (int i = 0; i < 4; i++) {
+        reqs[i] = ac_request_new(fx->reg);
+        fill_ranked(reqs[i], orders[i], values[i]);
+    }
+    batch_copy_t out = {{NULL}};
+    assert_int_equal(ac_resolve_batch(fx->r, reqs, 4, copy_item, &out), 0);
+    for (int i = 0; i < 4; i++) {
+        const ac_snapshot_t *single;
+        assert_int_equal(ac_resolve(fx->r, reqs[i], &single, &fx->err), 0);
+        assert_true(ac_snapshot_equal(out.got[i], single));
+        ac_snapshot_destroy(&out.got[i]);
+        ac_request_destroy(&reqs[i]);
+    }
+    fx_free(fx);
+}
+
+/* Stage 2 naming dimensions under the default rule (extras, ids above the registry's):
+   "zeta" new to the request, "aura" already given inline; the snapshot equals one pass
+   over the same items all given inline. */
+static int extra_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    if (ac_output_add(out, AC_DERIVED, "zeta", AC_FLAT, 4, 0, err))
+        return -1;
+    return ac_output_add(out, AC_PRIMARY, "aura", AC_MULT, 0.5, 0, err);
+}
+
+static void stage_two_on_default_rule_dimensions_equals_one_pass(void **state)
+{
+    (void)state;
+    char combiner[2048];
+    snprintf(combiner, sizeof combiner,
+             "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
+             TU_COMBINER);
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    ac_subsystem_t sub = {"extra", 0, NULL, extra_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    ac_snapshot_t *staged = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"extra\"]}"
+                                : "{\"id\":\"h\",\"version\":2}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        fx_add(fx, AC_PRIMARY, "aura", AC_FLAT, 20, "items", 0);
+        fx_add(fx, AC_PRIMARY, "strength", AC_FLAT, 5, "items", 0);
+        fx_add(fx, AC_DERIVED, "beta", AC_FLAT, 9, "items", 0);
+        if (pass == 1) {
+            assert_true(ac_request_begin_output(fx->req, "extra", &fx->err) >= 0);
+            fx_add(fx, AC_DERIVED, "zeta", AC_FLAT, 4, "extra", 0);
+            fx_add(fx, AC_PRIMARY, "aura", AC_MULT, 0.5, "extra", 0);
+        }
+        fx_resolve(fx);
+        if (pass == 0) {
+            assert_double_exact(fx_dim(fx, "aura").primary, 30);
+            assert_double_exact(fx_dim(fx, "zeta").derived, 4);
+            assert_double_exact(fx_dim(fx, "beta").derived, 9);
+            staged = ac_snapshot_dup(fx->snap);
+        }
+    }
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
+/* With exactly 64 registry dimensions the first pass's bitmaps take one word; stage 2's
+   first default-rule dimension is id 64 and needs a second. */
+static int zeta_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    return ac_output_add(out, AC_DERIVED, "zeta", AC_FLAT, 4, 0, err);
+}
+
+static void stage_two_past_the_first_bitmap_word_equals_one_pass(void **state)
+{
+    (void)state;
+    char combiner[8192];
+    size_t n = (size_t)snprintf(combiner, sizeof combiner, "dimensions:\n");
+    for (int d = 0; d < 64; d++)
+        n += (size_t)snprintf(
+            combiner + n, sizeof combiner - n,
+            "  d%03d: { use_pipeline: true, clamp_default: { min: 0, max: 99 } }\n", d);
+    snprintf(combiner + n, sizeof combiner - n,
+             "default: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n");
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    ac_subsystem_t sub = {"zeta", 0, NULL, zeta_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    ac_snapshot_t *staged = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"zeta\"]}"
+                                : "{\"id\":\"h\",\"version\":2}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        fx_add(fx, AC_PRIMARY, "d063", AC_FLAT, 7, "items", 0);
+        fx_add(fx, AC_DERIVED, "d000", AC_FLAT, 8, "items", 0);
+        if (pass == 1) {
+            assert_true(ac_request_begin_output(fx->req, "zeta", &fx->err) >= 0);
+            fx_add(fx, AC_DERIVED, "zeta", AC_FLAT, 4, "zeta", 0);
+        }
+        fx_resolve(fx);
+        assert_double_exact(fx_dim(fx, "zeta").derived, 4);
+        assert_double_exact(fx_dim(fx, "d063").primary, 7);
+        assert_double_exact(fx_dim(fx, "d000").derived, 8);
+        if (pass == 0)
+            staged = ac_snapshot_dup(fx->snap);
+    }
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +473,12 @@ int main(void)
         cmocka_unit_test(a_failing_subsystem_fails_the_request_with_its_message),
         cmocka_unit_test(unknown_or_repeated_subsystems_are_rejected_by_name),
         cmocka_unit_test(batch_resolves_each_item_and_fails_only_bad_ones),
+        cmocka_unit_test(a_batch_equals_single_resolves_whatever_the_systems_ids),
+        cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
+        cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
+        cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
+        cmocka_unit_test(stage_two_on_default_rule_dimensions_equals_one_pass),
+        cmocka_unit_test(stage_two_past_the_first_bitmap_word_equals_one_pass),
     };
     return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
 }

@@ -392,8 +392,7 @@ int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
         sb->alloc = sb->size + need;
     }
     unsigned char *p = (unsigned char *)sb->data + sb->size;
-    const double *bounds = ac_snap_bounds(snap), *pv = ac_snap_primary(snap),
-                 *dv = ac_snap_derived(snap);
+    const double *pv = ac_snap_primary(snap), *dv = ac_snap_derived(snap);
     const uint8_t *flags = ac_snap_flags(snap);
     p = w_map(p, 5 + (actor_id != NULL));
     p = W_LIT(p, "Primary");
@@ -417,9 +416,10 @@ int ac_snapshot_pack_buffer(msgpack_sbuffer *sb, const ac_snapshot_t *snap,
     for (size_t i = 0; i < snap->n_dims; i++) {
         size_t len;
         const char *name = dim_name(snap, reg, i, &len);
+        const double *b = ac_snap_bounds_of(snap, i);
         p = w_map(w_str(p, name, len), 2);
-        p = w_f64(W_LIT(p, "Min"), bounds[2 * i]);
-        p = w_f64(W_LIT(p, "Max"), bounds[2 * i + 1]);
+        p = w_f64(W_LIT(p, "Min"), b[0]);
+        p = w_f64(W_LIT(p, "Max"), b[1]);
     }
     p = W_LIT(p, "Version");
     int64_t v = ac_snapshot_version(snap);

@@ -4,17 +4,12 @@
 #include "actorcore/request.h"
 #include "core/items.h"
 
-static inline int item_less(const ac_item_t *a, const ac_item_t *b)
-{
-    return a->k < b->k || (a->k == b->k && a->v < b->v);
-}
-
 static void insertion_sort(ac_item_t *items, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         ac_item_t x = items[i];
         size_t j = i;
-        while (j > 0 && item_less(&x, &items[j - 1])) {
+        while (j > 0 && ac_item_less(&x, &items[j - 1])) {
             items[j] = items[j - 1];
             j--;
         }
@@ -40,7 +35,7 @@ void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch)
             size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
             size_t a = lo, b = mid, o = lo;
             while (a < mid && b < hi)
-                dst[o++] = item_less(&src[b], &src[a]) ? src[b++] : src[a++];
+                dst[o++] = ac_item_less(&src[b], &src[a]) ? src[b++] : src[a++];
             while (a < mid)
                 dst[o++] = src[a++];
             while (b < hi)
@@ -62,31 +57,31 @@ static double pipeline(const ac_item_t *it, const uint32_t n[4])
     const ac_item_t *mult_it = it + n[AC_FLAT], *post_it = mult_it + n[AC_MULT];
     const ac_item_t *over_it = post_it + n[AC_POST_ADD];
     if (n[AC_OVERRIDE])
-        return ac_order_value(over_it[0].v); /* highest priority, then smallest system */
+        return over_it[0].v; /* highest priority, then smallest system */
     double flat = 0, mult = 1, post = 0;
     for (uint32_t i = 0; i < n[AC_FLAT]; i++)
-        flat += ac_order_value(it[i].v);
+        flat += it[i].v;
     for (uint32_t i = 0; i < n[AC_MULT]; i++)
-        mult *= 1 + ac_order_value(mult_it[i].v);
+        mult *= 1 + mult_it[i].v;
     for (uint32_t i = 0; i < n[AC_POST_ADD]; i++)
-        post += ac_order_value(post_it[i].v);
+        post += post_it[i].v;
     return flat * mult + post;
 }
 
 static double operator_mode(const ac_item_t *it, size_t n, int op)
 {
     double acc = op == AC_OP_MULTIPLY ? 1 : 0;
-    uint64_t best = it[0].v;
+    uint64_t best = ac_order_bits(it[0].v); /* MAX and MIN in the total order */
     for (size_t i = 0; i < n; i++) {
-        double v = ac_order_value(it[i].v);
+        double v = it[i].v;
         switch (op) {
         case AC_OP_MAX:
-            if (it[i].v > best)
-                best = it[i].v;
+            if (ac_order_bits(v) > best)
+                best = ac_order_bits(v);
             break;
         case AC_OP_MIN:
-            if (it[i].v < best)
-                best = it[i].v;
+            if (ac_order_bits(v) < best)
+                best = ac_order_bits(v);
             break;
         case AC_OP_MULTIPLY:
             acc *= v;

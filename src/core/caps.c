@@ -1,8 +1,10 @@
 /*  caps.c - the caps provider: within-layer merge and across-layer reduction (SPEC 3-4).
 
-    Input: the cap items of one dimension, sorted, so items of a layer are contiguous and
-    layers come in registry order. One pass computes each layer's bounds and folds them
-    into both the INTERSECT result and the PRIORITIZED_OVERRIDE authoritative sides.
+    Input: the cap items of one dimension, grouped by layer and sorted within each group
+    (ac_caps_grouped; a full sort gives that too). Each group is reduced in one pass with
+    its sums in registers, then the layers are folded in registry order into both the
+    INTERSECT result and the PRIORITIZED_OVERRIDE authoritative sides: the order the
+    groups came in never matters, so caps that arrive layer by layer need no sort.
 */
 #include <math.h>
 
@@ -11,50 +13,66 @@
 
 enum { SIDE_MAX = AC_KIND_MAX, SIDE_MIN = AC_KIND_MIN };
 
-/* One side (max or min) of a layer being reduced. */
+/* A reduced layer: its bounds, and which sides had an OVERRIDE. */
 typedef struct {
-    double base; /* sum of BASELINE, in sort order */
-    double add;  /* sum of ADDITIVE, in sort order */
-    double ov;   /* the winning OVERRIDE */
-    int has_sum; /* any BASELINE or ADDITIVE */
-    int has_ov;  /* any OVERRIDE */
-} side_t;
+    double min, max; /* layerMin, layerMax */
+    unsigned has_ov; /* bit per side */
+} layer_t;
 
-/* The bounds of one layer: [*lmin, *lmax]; has_ov[side] tells which sides had an OVERRIDE. */
-static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, double *lmin,
-                        double *lmax, int has_ov[2])
+/* Reduces the group of one layer, items[*i] up to the first item of another layer, into
+   *out (SPEC 3); *i moves past the group. The sums live in registers: a group is a
+   handful of items. AC_ENON_FINITE on a NaN candidate. */
+static int reduce_layer(const ac_item_t *items, size_t n, size_t *i, const ac_rule_t *rule,
+                        layer_t *out)
 {
-    side_t side[2] = {{0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}};
+    const uint64_t layer = items[*i].k >> 58;
+    double base_max = 0, add_max = 0, base_min = 0, add_min = 0, ov_max = 0, ov_min = 0;
+    unsigned has_sum = 0, has_ov = 0;
     uint64_t hard_max = ac_order_bits(INFINITY), hard_min = ac_order_bits(-INFINITY);
-    for (size_t i = 0; i < n; i++) {
-        side_t *s = &side[(it[i].k >> 3) & 1];
-        switch (it[i].k & 7) {
+    size_t j = *i;
+    for (; j < n && (items[j].k >> 58) == layer; j++) {
+        const uint64_t k = items[j].k;
+        const double v = items[j].v;
+        const unsigned side = (unsigned)(k >> 3) & 1, bit = 1u << side;
+        switch (k & 7) {
         case AC_CAP_BASELINE:
-            s->base += ac_order_value(it[i].v);
-            s->has_sum = 1;
+            if (side == SIDE_MAX)
+                base_max += v;
+            else
+                base_min += v;
+            has_sum |= bit;
             break;
         case AC_CAP_ADDITIVE:
-            s->add += ac_order_value(it[i].v);
-            s->has_sum = 1;
+            if (side == SIDE_MAX)
+                add_max += v;
+            else
+                add_min += v;
+            has_sum |= bit;
             break;
         case AC_CAP_OVERRIDE:
-            /* Sorted: the first is the highest priority, then the smallest system. */
-            if (!s->has_ov) {
-                s->ov = ac_order_value(it[i].v);
-                s->has_ov = 1;
+            /* In order: the first is the highest priority, then the smallest system. */
+            if (!(has_ov & bit)) {
+                if (side == SIDE_MAX)
+                    ov_max = v;
+                else
+                    ov_min = v;
+                has_ov |= bit;
             }
             break;
         case AC_CAP_HARD_MAX:
-            hard_max = it[i].v < hard_max ? it[i].v : hard_max;
+            if (ac_order_bits(v) < hard_max)
+                hard_max = ac_order_bits(v);
             break;
         default: /* AC_CAP_HARD_MIN */
-            hard_min = it[i].v > hard_min ? it[i].v : hard_min;
+            if (ac_order_bits(v) > hard_min)
+                hard_min = ac_order_bits(v);
             break;
         }
     }
-    const side_t *smax = &side[SIDE_MAX], *smin = &side[SIDE_MIN];
-    double cand_max = smax->has_ov ? smax->ov : smax->has_sum ? smax->base + smax->add : INFINITY;
-    double cand_min = smin->has_ov ? smin->ov : smin->has_sum ? smin->base + smin->add : -INFINITY;
+    *i = j;
+    const unsigned MX = 1u << SIDE_MAX, MN = 1u << SIDE_MIN;
+    double cand_max = (has_ov & MX) ? ov_max : (has_sum & MX) ? base_max + add_max : INFINITY;
+    double cand_min = (has_ov & MN) ? ov_min : (has_sum & MN) ? base_min + add_min : -INFINITY;
     if (isnan(cand_max) || isnan(cand_min))
         return AC_ENON_FINITE;
     double hmax = ac_order_value(hard_max), hmin = ac_order_value(hard_min);
@@ -64,41 +82,60 @@ static int layer_bounds(const ac_item_t *it, size_t n, const ac_rule_t *rule, do
     mn = mn > rule->clamp_min ? mn : rule->clamp_min;
     if (mn > mx)
         mn = mx; /* the upper bound wins */
-    *lmin = mn;
-    *lmax = mx;
-    has_ov[SIDE_MAX] = smax->has_ov;
-    has_ov[SIDE_MIN] = smin->has_ov;
+    out->min = mn;
+    out->max = mx;
+    out->has_ov = has_ov;
     return 0;
+}
+
+bool ac_caps_grouped(const ac_item_t *items, size_t n)
+{
+    uint64_t seen = n ? 1ull << (items[0].k >> 58) : 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t layer = items[i].k >> 58;
+        if (layer == items[i - 1].k >> 58) {
+            if (ac_item_less(&items[i], &items[i - 1]))
+                return false;
+        } else {
+            if (seen & (1ull << layer))
+                return false;
+            seen |= 1ull << layer;
+        }
+    }
+    return true;
 }
 
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max)
 {
+    /* Reduce each layer's group in the order given (sorted within the group), then fold
+       the layers in registry order (their positions ascending), whatever order the
+       groups came in. A NaN fails in registry order too. */
+    layer_t lay[64];
+    uint64_t present = 0, nan = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned li = (unsigned)(items[i].k >> 58);
+        present |= 1ull << li;
+        if (reduce_layer(items, n, &i, rule, &lay[li]))
+            nan |= 1ull << li;
+    }
+    if (nan)
+        return AC_ENON_FINITE;
     double imin = -INFINITY, imax = INFINITY; /* INTERSECT over present layers */
     double po_min = 0, po_max = 0;            /* PRIORITIZED_OVERRIDE authoritative sides */
     int po_min_set = 0, po_max_set = 0;
-    size_t i = 0;
-    while (i < n) {
-        uint64_t layer = items[i].k >> 58;
-        size_t j = i + 1;
-        while (j < n && (items[j].k >> 58) == layer)
-            j++;
-        double lmin, lmax;
-        int has_ov[2];
-        int rc = layer_bounds(items + i, j - i, rule, &lmin, &lmax, has_ov);
-        if (rc)
-            return rc;
-        imin = lmin > imin ? lmin : imin;
-        imax = lmax < imax ? lmax : imax;
-        if (!po_max_set && has_ov[SIDE_MAX]) {
-            po_max = lmax;
+    for (uint64_t bits = present; bits; bits &= bits - 1) {
+        const layer_t *l = &lay[__builtin_ctzll(bits)];
+        imin = l->min > imin ? l->min : imin;
+        imax = l->max < imax ? l->max : imax;
+        if (!po_max_set && (l->has_ov & (1u << SIDE_MAX))) {
+            po_max = l->max;
             po_max_set = 1;
         }
-        if (!po_min_set && has_ov[SIDE_MIN]) {
-            po_min = lmin;
+        if (!po_min_set && (l->has_ov & (1u << SIDE_MIN))) {
+            po_min = l->min;
             po_min_set = 1;
         }
-        i = j;
     }
     double mn = imin, mx = imax;
     if (policy == AC_POLICY_PRIORITIZED_OVERRIDE) {

@@ -2,14 +2,17 @@
     per-dimension reducers over them (caps.c, aggregate.c) that the resolver calls.
 
     Everything the resolver orders is turned into a 128-bit item: `k`, the packed sort key
-    (bucket or layer, priority descending, system rank), then `v`, the value's bits mapped
-    so that unsigned order is numeric order (-0 before +0: a total order, so even ties of
-    equal values sort the same way whatever the input order). Comparing (k, v) as unsigned
-    integers is the whole sort key of SPEC 3 and 5.
+    (bucket or layer, priority descending, system rank), then `v`, the value itself. Ties
+    of k are broken on the value's bits mapped so that unsigned order is numeric order
+    (ac_order_bits: -0 before +0, a total order, so even ties of equal values sort the
+    same way whatever the input order): (k, ac_order_bits(v)) is the whole sort key of
+    SPEC 3 and 5. The value stays a double because the reducers only add and multiply it;
+    the mapping is paid only on the rare tie of keys.
 */
 #ifndef AC_ITEMS_H
 #define AC_ITEMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,7 +22,7 @@
 
 typedef struct {
     uint64_t k; /* packed key */
-    uint64_t v; /* ordered value bits */
+    double v;   /* the value */
 } ac_item_t;
 
 static inline uint64_t ac_order_bits(double d)
@@ -59,10 +62,46 @@ static inline uint64_t ac_cap_key(unsigned layer, int32_t priority, uint32_t ran
            ((uint64_t)kind << 3) | mode;
 }
 
+static inline int ac_item_less(const ac_item_t *a, const ac_item_t *b)
+{
+    return a->k < b->k || (a->k == b->k && ac_order_bits(a->v) < ac_order_bits(b->v));
+}
+
 /* Sorts items by (k, v); scratch has room for n items. */
 void ac_items_sort(ac_item_t *items, size_t n, ac_item_t *scratch);
 
-/* SPEC 3-4: the EffectiveCapsFinal of one dimension from its sorted cap items.
+/* Sorts items unless they already are in order: one compare per item in the common case
+   (a bucket's contributions mostly arrive by priority), no call. A short list is sorted
+   by insertion from its first item out of order (the prefix before it is in order);
+   the order is total, so any sort gives the same bytes. */
+static inline void ac_items_sort_unless_sorted(ac_item_t *items, size_t n, ac_item_t *scratch)
+{
+    size_t i = 1;
+    while (i < n && !ac_item_less(&items[i], &items[i - 1]))
+        i++;
+    if (i >= n)
+        return;
+    if (n > 16) {
+        ac_items_sort(items, n, scratch);
+        return;
+    }
+    for (; i < n; i++) {
+        ac_item_t x = items[i];
+        size_t j = i;
+        while (j > 0 && ac_item_less(&x, &items[j - 1])) {
+            items[j] = items[j - 1];
+            j--;
+        }
+        items[j] = x;
+    }
+}
+
+/* True when every layer's cap items are contiguous and in sort order among themselves
+   (the layers themselves in any order): what ac_caps_reduce needs. */
+bool ac_caps_grouped(const ac_item_t *items, size_t n);
+
+/* SPEC 3-4: the EffectiveCapsFinal of one dimension from its cap items, grouped by layer
+   and sorted within each (ac_caps_grouped).
    Returns 0, or non_finite_value when a sum overflows into NaN. */
 int ac_caps_reduce(const ac_item_t *items, size_t n, const ac_rule_t *rule, ac_policy_t policy,
                    double *min, double *max);

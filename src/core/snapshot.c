@@ -69,8 +69,9 @@ bool ac_snapshot_next(ac_snapshot_iter_t *it, ac_snapshot_dim_t *dim)
     else
         dim->name = it->reg && id < it->reg->dims.count ? ac_symtab_str(&it->reg->dims, id) : "?";
     dim->name_len = strlen(dim->name);
-    dim->min = ac_snap_bounds(s)[2 * i];
-    dim->max = ac_snap_bounds(s)[2 * i + 1];
+    const double *b = ac_snap_bounds_of(s, i);
+    dim->min = b[0];
+    dim->max = b[1];
     dim->has_primary = flags & AC_SNAP_PRIMARY;
     dim->primary = dim->has_primary ? ac_snap_primary(s)[it->primary++] : 0;
     dim->has_derived = flags & AC_SNAP_DERIVED;
@@ -96,7 +97,7 @@ size_t ac_snapshot_context_count(const ac_snapshot_t *s)
 
 void ac_snapshot_context(const ac_snapshot_t *s, size_t i, ac_context_t *ctx)
 {
-    const char *p = (const char *)s + s->context_off;
+    const char *p = (const char *)s + ac_snap_context_off(s);
     for (size_t k = 0;; k++) {
         uint32_t name_off, n_mult;
         memcpy(&name_off, p, 4);
@@ -142,8 +143,10 @@ bool ac_snapshot_check(const void *data, size_t size, size_t dim_count)
     if (s->magic != AC_SNAP_MAGIC || s->size != size)
         return false;
     size_t fixed = ac_snap_fixed_size(s->n_dims, s->n_primary, s->n_derived);
-    if (fixed > size || s->context_off != fixed || s->names_off > size ||
-        s->context_off > s->names_off)
+    size_t context_off = fixed + 16 * (size_t)s->n_pairs;
+    if (context_off > size || s->names_off > size || context_off > s->names_off || s->reserved != 0)
+        return false;
+    if ((s->n_dims == 0) != (s->n_pairs == 0) || s->n_pairs > s->n_dims)
         return false;
     if (!in_bounds(s->names_off, 4 * (size_t)s->n_extra, size))
         return false;
@@ -157,6 +160,8 @@ bool ac_snapshot_check(const void *data, size_t size, size_t dim_count)
             return false;
         if ((flags[i] & AC_SNAP_EXTRA) ? id >= s->n_extra : id >= dim_count)
             return false;
+        if (ac_snap_pair_index(s, i) >= s->n_pairs)
+            return false;
         np += !!(flags[i] & AC_SNAP_PRIMARY);
         nd += !!(flags[i] & AC_SNAP_DERIVED);
     }
@@ -168,7 +173,7 @@ bool ac_snapshot_check(const void *data, size_t size, size_t dim_count)
         if (!string_ok(area, area_len, off))
             return false;
     }
-    size_t p = s->context_off;
+    size_t p = context_off;
     for (size_t k = 0; k < s->n_context; k++) {
         uint32_t name_off, n_mult;
         if (!in_bounds(p, 24, s->names_off))

@@ -37,6 +37,7 @@ typedef struct {
     uint32_t first, count; /* its entries in the table's entry array: contributions first */
     uint32_t n_contrib;    /* how many of them are contributions (the rest are caps) */
     uint32_t n_primary;    /* how many contributions are Primary */
+    bool plain;            /* no contribution scales by an actor field: `ready` holds them */
 } row_t;
 
 enum { SRC_NONE, SRC_ID, SRC_NAME, SRC_RACE, SRC_DATA };
@@ -50,7 +51,10 @@ typedef struct {
     row_t *row;          /* [rows.count] */
     entry_t *entries;    /* all rows' entries */
     size_t n_entries;
-    char **per; /* actor fields entries scale by ("data.level", "age") */
+    ac_contribution_t *ready; /* [n_entries]: each contribution entry compiled into the
+                                 request's form (system 0, patched per request), so a plain
+                                 row without stacks is one copy */
+    char **per;               /* actor fields entries scale by ("data.level", "age") */
     size_t n_per;
 } table_t;
 

@@ -75,7 +75,15 @@ static int apply_row(const table_t *t, uint32_t row, double mult, const double *
         r->n_contrib ? ac_req_append_contributions(req, r->n_contrib, err) : NULL;
     if (r->n_contrib && !c)
         return err->code;
-    for (uint32_t i = 0; i < r->n_contrib; i++, e++) {
+    const bool copy = r->n_contrib && r->plain && mult == 1;
+    if (copy) {
+        /* value * 1 * 1 is value, bit for bit: the compiled contributions as they are. */
+        memcpy(c, &t->ready[r->first], r->n_contrib * sizeof *c);
+        for (uint32_t i = 0; i < r->n_contrib; i++)
+            c[i].system = out->system;
+        e += r->n_contrib;
+    }
+    for (uint32_t i = copy ? r->n_contrib : 0; i < r->n_contrib; i++, e++) {
         double v = e->value * mult * (e->per >= 0 ? per[e->per] : 1);
         if (!isfinite(v))
             return ac_error_set(err, AC_ENON_FINITE, "", "row '%s' overflows when scaled",
@@ -408,6 +416,21 @@ int ac_sub_load_table(ld_t *l, item_t *it, yaml_node_t *rows_node, int32_t prio)
         if (group_row(t, r))
             return ac_error_set(l->err, AC_ENOMEM, path, "out of memory");
     }
+    if (!(t->ready = calloc(t->n_entries ? t->n_entries : 1, sizeof *t->ready)))
+        return ac_error_set(l->err, AC_ENOMEM, "rows", "out of memory");
+    for (size_t r = 0; r < nrows; r++) {
+        row_t *row = &t->row[r];
+        row->plain = true;
+        for (uint32_t i = 0; i < row->n_contrib; i++) {
+            const entry_t *e = &t->entries[row->first + i];
+            row->plain &= e->per < 0;
+            t->ready[row->first + i] = (ac_contribution_t){.value = e->value,
+                                                           .dim = e->dim,
+                                                           .priority = e->priority,
+                                                           .bucket = e->bucket,
+                                                           .section = e->section};
+        }
+    }
     it->sub.contribute = table_contribute;
     it->sub.state = t;
     return 0;
@@ -448,6 +471,7 @@ void ac_sub_table_fini(table_t *t)
     ac_symtab_fini(&t->rows);
     free(t->row);
     free(t->entries);
+    free(t->ready);
     free(t->key_data);
     free(t->each_data);
     for (size_t k = 0; k < t->n_per; k++)
