@@ -471,8 +471,8 @@ int floors_open(broker_t *b);
 void floors_close(broker_t *b);
 /* The floor of the actor whose id hashes to h. */
 uint64_t floors_of(const broker_t *b, uint64_t h);
-/* Raises that actor's floor to a new stamp (above every floor given so far). */
-void floors_raise(broker_t *b, uint64_t h);
+/* Raises that actor's floor to a new stamp (above every floor given so far); returns it. */
+uint64_t floors_raise(broker_t *b, uint64_t h);
 /* Applies a floor learnt from the pair's peer (hash 0: the global floor only). */
 void floors_apply(broker_t *b, uint64_t h, uint64_t floor);
 /* Applies n sets of the peer's table from set first. */

@@ -178,7 +178,7 @@ static void set_apply(broker_t *b, floor_set_t *s, uint64_t key, uint64_t floor)
         s->way[at].floor = floor;
 }
 
-void floors_raise(broker_t *b, uint64_t h)
+uint64_t floors_raise(broker_t *b, uint64_t h)
 {
     floor_file_t *t = b->floors.map;
     uint64_t stamp = now_us();
@@ -187,7 +187,7 @@ void floors_raise(broker_t *b, uint64_t h)
     set_apply(b, set_of(b, h), way_hash(h), stamp);
     t->global = stamp;
     b->n.invalidations++;
-    pair_floor_raised(b, h, stamp);
+    return stamp;
 }
 
 void floors_apply(broker_t *b, uint64_t h, uint64_t floor)

@@ -705,7 +705,7 @@ static void classify(broker_t *b, request_t *r)
     r->fan = info.op == SKIM_OP_GET ? FAN_GET : FAN_INVALIDATE;
     if (r->fan == FAN_INVALIDATE)
         for (uint32_t i = 0; i < ids; i++)
-            floors_raise(b, b->ids[i]);
+            pair_floor_raised(b, b->ids[i], floors_raise(b, b->ids[i])); /* and the peer's */
 }
 
 void on_client_message(broker_t *b)
