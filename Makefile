@@ -70,5 +70,16 @@ mutation: deps
 
 mutate: mutation # the first name of the target, kept
 
+# Line and branch coverage of src/, broker/ and workers/ from the whole test suite (gcov +
+# gcovr): the summary is printed, the per-file table is in build-cov/coverage.txt.
+COV_BUILD ?= build-cov
+coverage: deps
+	cmake -S . -B $(COV_BUILD) -DCMAKE_BUILD_TYPE=Debug -DAC_COVERAGE=ON -DAC_BUILD_BENCH=OFF -DAC_WERROR=ON
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	cd $(COV_BUILD) && ctest -j $(JOBS) --output-on-failure -E check_exports # gcov's own symbols are exported
+	gcovr -r . --object-directory $(COV_BUILD) --filter 'src/' --filter 'broker/' --filter 'workers/' \
+	  --exclude-unreachable-branches --print-summary --txt $(COV_BUILD)/coverage.txt
+
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -8,7 +8,7 @@ PACKAGES=(
   libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
   libcmocka-dev libyaml-dev libjansson-dev
   python3 python3-zmq python3-msgpack sqlite3 clang-format
-  clang-14 libclang-rt-14-dev gnuplot-nox
+  clang-14 libclang-rt-14-dev gnuplot-nox gcovr
 )
 
 missing=()
