@@ -30,6 +30,22 @@ static char s_tmp[256];
 
 static void svc_cleanup(void)
 {
+    /* SIGTERM first (a process that exits normally flushes its store and, in a coverage
+       build, writes its counts), SIGKILL what is still there after a second. */
+    for (int i = 0; i < s_nprocs; i++)
+        if (s_procs[i] > 0)
+            kill(s_procs[i], SIGTERM);
+    for (int waited = 0; waited < 1000; waited += 10) {
+        bool left = false;
+        for (int i = 0; i < s_nprocs; i++)
+            if (s_procs[i] > 0 && waitpid(s_procs[i], NULL, WNOHANG) == s_procs[i])
+                s_procs[i] = 0;
+            else if (s_procs[i] > 0)
+                left = true;
+        if (!left)
+            break;
+        usleep(10000);
+    }
     for (int i = 0; i < s_nprocs; i++)
         if (s_procs[i] > 0) {
             kill(s_procs[i], SIGKILL);

@@ -635,6 +635,68 @@ static void a_bad_object_anywhere_fails_the_whole_message(void **state)
     msgpack_zone_destroy(&zone);
 }
 
+/* The peek walks over every msgpack type at its exact size, the wide forms too (str 16/32,
+   bin 16/32, ext 8/16/32, fixext 1-16, array and map 16/32, every int width, float 32),
+   and finds the id after them; no prefix of the body is read past its end. */
+static void peek_skips_the_wide_forms_of_every_type(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    enum { BIG = 70000 };
+    char *big = calloc(BIG, 1);
+    int n = 0;
+    msgpack_pack_map(&pk, 25); /* 24 values, then the id */
+#define KEY() ac_wire_pack_str(&pk, (snprintf(key, sizeof key, "k%d", n++), key))
+    char key[16];
+    KEY(), msgpack_pack_str(&pk, 300), msgpack_pack_str_body(&pk, big, 300);
+    KEY(), msgpack_pack_str(&pk, BIG), msgpack_pack_str_body(&pk, big, BIG);
+    KEY(), msgpack_pack_bin(&pk, 300), msgpack_pack_bin_body(&pk, big, 300);
+    KEY(), msgpack_pack_bin(&pk, BIG), msgpack_pack_bin_body(&pk, big, BIG);
+    const size_t ext_sizes[] = {1, 2, 4, 8, 16, 3, 300, BIG}; /* fixext 1-16, ext 8/16/32 */
+    for (size_t i = 0; i < sizeof ext_sizes / sizeof ext_sizes[0]; i++)
+        KEY(), msgpack_pack_ext(&pk, ext_sizes[i], 5),
+            msgpack_pack_ext_body(&pk, big, ext_sizes[i]);
+    KEY(), msgpack_pack_array(&pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_nil(&pk);
+    KEY(), msgpack_pack_array(&pk, BIG);
+    for (int i = 0; i < BIG; i++)
+        msgpack_pack_true(&pk);
+    KEY(), msgpack_pack_map(&pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_int(&pk, i), msgpack_pack_false(&pk);
+    KEY(), msgpack_pack_map(&pk, BIG);
+    for (int i = 0; i < BIG; i++)
+        msgpack_pack_fix_uint8(&pk, 1), msgpack_pack_nil(&pk);
+    KEY(), msgpack_pack_fix_uint8(&pk, 200);
+    KEY(), msgpack_pack_fix_uint16(&pk, 60000);
+    KEY(), msgpack_pack_fix_uint64(&pk, 1ull << 40);
+    KEY(), msgpack_pack_fix_int8(&pk, -100);
+    KEY(), msgpack_pack_fix_int16(&pk, -30000);
+    KEY(), msgpack_pack_fix_int64(&pk, -(1ll << 40));
+    KEY(), msgpack_pack_float(&pk, 1.5f);
+    KEY(), msgpack_pack_nil(&pk);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, 42);
+#undef KEY
+    assert_int_equal(n, 24);
+    uint64_t id = 0;
+    assert_int_equal(ac_wire_peek_uint(sb.data, sb.size, "id", &id), 1);
+    assert_true(id == 42);
+    /* Truncations across the wide headers: never found, never read past. */
+    for (size_t cut = 0; cut < sb.size; cut += cut < 2000 ? 1 : 997) {
+        char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, sb.data, cut);
+        assert_int_not_equal(ac_wire_peek_uint(copy, cut, "id", &id), 1);
+        free(copy);
+    }
+    free(big);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* Found by fuzz_msgpack: an ext object was written as if it were a bin (msgpack_object_ext
    keeps its type before its size), reading past the message. */
 static void an_ext_object_is_written_as_its_own_bytes(void **state)
@@ -678,6 +740,7 @@ int main(void)
         cmocka_unit_test(error_json_is_valid_json_whatever_the_message),
         cmocka_unit_test(a_number_token_is_spliced_up_to_400_characters_and_refused_beyond),
         cmocka_unit_test(peek_skips_every_value_by_its_exact_size),
+        cmocka_unit_test(peek_skips_the_wide_forms_of_every_type),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
     };
     return cmocka_run_group_tests_name("codec", tests, setup, teardown);
