@@ -77,6 +77,21 @@ static inline double bench_cpu_seconds(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Resident memory of pid in kB (VmRSS of /proc/<pid>/status), -1 when unreadable. */
+static inline long bench_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
 /* A worker's flags for the W2 workload (WORKLOADS.md): the shipped registries and subsystem
    tables, with no L3 store. */
 #define BENCH_W2_WORKER_FLAGS                                        \

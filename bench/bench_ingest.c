@@ -255,20 +255,6 @@ static void open_loop(zsock_t *sub, zsock_t *p, double rate, int n, double *p50,
 
 /* ---- 3. coalescing under a Zipf stream at twice the capacity ---- */
 
-static long rss_kb(pid_t pid)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
-
 static uint64_t splitmix64(uint64_t *s)
 {
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
@@ -287,7 +273,7 @@ static void zipf_stream(zsock_t *sub, zsock_t *p, double rate, int n)
     msgpack_sbuffer_init(&sb);
     msgpack_zone *zone = msgpack_zone_new(65536);
     uint64_t rng = 11;
-    long rss0 = rss_kb(s_broker), rss_max = rss0;
+    long rss0 = bench_rss_kb(s_broker), rss_max = rss0;
     char id[32];
     int64_t v;
     double t0 = now_s();
@@ -308,7 +294,7 @@ static void zipf_stream(zsock_t *sub, zsock_t *p, double rate, int n)
             push(p, &sb);
             sent++;
             if (sent % 2000 == 0) {
-                long r = rss_kb(s_broker);
+                long r = bench_rss_kb(s_broker);
                 rss_max = r > rss_max ? r : rss_max;
             }
         }
