@@ -404,6 +404,8 @@ void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from);
 /* Answers a client with an error, echoing the id of body (NULL: nil id). */
 void reply_error(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                  int code, const char *fmt, const char *arg);
+/* The `id` of a request body (parsed in b->zone: valid until its next use), or NULL. */
+const msgpack_object *body_id(broker_t *b, const zmq_msg_t *body);
 /* The same with the error's path. */
 void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                     int code, const char *path, const char *msg);

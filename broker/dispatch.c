@@ -195,10 +195,7 @@ void send_to(broker_t *b, worker_t *w, const request_t *tagged, request_t *from,
         if (zmq_msg_init_size(&one, AC_PACKED_HEAD + env_len + 2 + flen + body_len) != 0)
             return;
         uint8_t *h = zmq_msg_data(&one), *p = h + AC_PACKED_HEAD;
-        memcpy(h, AC_PACKED_MAGIC, 4);
-        h[4] = AC_MDPW_REQUEST;
-        h[5] = (uint8_t)env_len;
-        h[6] = (uint8_t)(env_len >> 8);
+        ac_packed_put(h, AC_MDPW_REQUEST, NULL, env_len);
         memcpy(p, &tag, 8);
         memcpy(p + 8, from->client.b, from->client.len);
         p += env_len;

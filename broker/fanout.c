@@ -57,13 +57,7 @@ static bool read_answer(broker_t *b, const zmq_msg_t *body, bool *ok, bool *remo
 /* Sends the invalidate's own answer: {id, ok: true, removed}. */
 static void reply_invalidated(broker_t *b, request_t *p)
 {
-    msgpack_zone_clear(&b->zone);
-    const msgpack_object *id = NULL;
-    msgpack_object obj;
-    ac_error_t perr;
-    if (ac_msgpack_parse(zmq_msg_data(&p->body[0]), zmq_msg_size(&p->body[0]), &b->zone, &obj,
-                         &perr) == 0)
-        id = ac_wire_get(&obj, "id");
+    const msgpack_object *id = body_id(b, &p->body[0]);
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;

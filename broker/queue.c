@@ -242,13 +242,9 @@ void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
     if (zmq_msg_init_size(&one, AC_PACKED_HEAD + n + len) != 0)
         return;
     uint8_t *h = zmq_msg_data(&one);
-    memcpy(h, AC_PACKED_MAGIC, 4);
-    h[4] = AC_PACKED_ANSWER;
-    h[5] = (uint8_t)n;
-    h[6] = 0;
-    memcpy(h + AC_PACKED_HEAD, r->service->name, n);
+    size_t at = ac_packed_put(h, AC_PACKED_ANSWER, r->service->name, n);
     if (len)
-        memcpy(h + AC_PACKED_HEAD + n, zmq_msg_data(&body->f[from]), len);
+        memcpy(h + at, zmq_msg_data(&body->f[from]), len);
     if (frame_send(b->fe, r->client.b, r->client.len, true) != 0) {
         b->n.unroutable++;
         zmq_msg_close(&one);
@@ -263,14 +259,14 @@ void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
 static bool unpack_client(broker_t *b)
 {
     mpart_t *m = &b->in;
-    if (m->overflow || m->n != 2 || zmq_msg_size(&m->f[1]) < AC_PACKED_HEAD)
+    if (m->overflow || m->n != 2)
         return false;
     const uint8_t *h = zmq_msg_data(&m->f[1]);
-    size_t size = zmq_msg_size(&m->f[1]), n = (size_t)h[5] | (size_t)h[6] << 8;
-    if (memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != AC_PACKED_CLIENT || n == 0 || n > 255 ||
-        AC_PACKED_HEAD + n > size)
+    size_t size = zmq_msg_size(&m->f[1]);
+    long got = ac_packed_get(h, size, AC_PACKED_CLIENT);
+    if (got < 1 || got > 255)
         return false;
-    size_t body = AC_PACKED_HEAD + n;
+    size_t n = (size_t)got, body = AC_PACKED_HEAD + n;
     zmq_msg_init_size(&m->f[2], 6);
     memcpy(zmq_msg_data(&m->f[2]), AC_MDPC, 6);
     zmq_msg_init_size(&m->f[3], n);
@@ -294,16 +290,21 @@ void reply_error(broker_t *b, const ident_t *client, const char *service, const 
     reply_error_at(b, client, service, body, code, "", msg);
 }
 
+const msgpack_object *body_id(broker_t *b, const zmq_msg_t *body)
+{
+    msgpack_zone_clear(&b->zone);
+    msgpack_object obj; /* its entries live in the zone: the id found outlives it */
+    ac_error_t perr;
+    if (!body || ac_msgpack_parse(zmq_msg_data((zmq_msg_t *)body), zmq_msg_size((zmq_msg_t *)body),
+                                  &b->zone, &obj, &perr) != 0)
+        return NULL;
+    return ac_wire_get(&obj, "id");
+}
+
 void reply_error_at(broker_t *b, const ident_t *client, const char *service, const zmq_msg_t *body,
                     int code, const char *path, const char *msg)
 {
-    msgpack_zone_clear(&b->zone);
-    const msgpack_object *id = NULL;
-    msgpack_object obj;
-    ac_error_t perr;
-    if (body && ac_msgpack_parse(zmq_msg_data((zmq_msg_t *)body), zmq_msg_size((zmq_msg_t *)body),
-                                 &b->zone, &obj, &perr) == 0)
-        id = ac_wire_get(&obj, "id");
+    const msgpack_object *id = body_id(b, body);
     ac_error_t err;
     ac_error_set(&err, code, path, "%s", msg);
     msgpack_sbuffer sb;
@@ -633,6 +634,25 @@ void drain_requests(broker_t *b)
 /* Frames of a client's message: [client][empty][MDPC01][service][body...]. */
 enum { C_CLIENT, C_EMPTY, C_PROTO, C_SERVICE, C_BODY };
 
+/* The queue a request of client waits in at s: its own with fair queuing, else the one
+   FIFO of the service. NULL when out of memory. */
+static cqueue_t *client_queue(broker_t *b, service_t *s, const ident_t *client)
+{
+    static const ident_t anyone = {0, {0}};
+    return cq_require(b, s, b->cfg.fair_queuing ? client : &anyone);
+}
+
+/* Appends r (its service set) to q, its deadline starting now. */
+static void enqueue(broker_t *b, cqueue_t *q, request_t *r)
+{
+    r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
+    r->cq = q;
+    rlist_push_back(&q->q, r);
+    q->len++;
+    timeline_append(b, r);
+    r->service->qlen++;
+}
+
 /* Checks the admission bounds for a request of that many bytes at s; 0, or an error
    reply already sent. */
 static int admit(broker_t *b, const ident_t *client, const char *name, size_t bytes,
@@ -657,8 +677,7 @@ static int admit(broker_t *b, const ident_t *client, const char *name, size_t by
         service_reclaim(b, s);
         return -1;
     }
-    static const ident_t anyone = {0, {0}};
-    cqueue_t *q = cq_require(b, s, b->cfg.fair_queuing ? client : &anyone);
+    cqueue_t *q = client_queue(b, s, client);
     if (!q) {
         reply_error(b, client, name, body, AC_EINTERNAL, "broker out of memory%s", "");
         service_reclaim(b, s);
@@ -685,14 +704,10 @@ static void classify(broker_t *b, request_t *r)
     size_t n = zmq_msg_size(&r->body[0]);
     skim_info_t info = {.ids = b->ids, .cap = FLOOR_IDS_MAX};
     bool whole = skim_body(p, n, SKIM_BUDGET, &info);
-    if (whole || (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)) {
-        r->has_key = whole && info.one_actor;
-        r->key = info.key;
-    } else {
-        whole = skim_body(p, n, (int)n + 1, &info);
-        r->has_key = whole && info.one_actor;
-        r->key = info.key;
-    }
+    if (!whole && (info.op == SKIM_OP_GET || info.op == SKIM_OP_INVALIDATE))
+        whole = skim_body(p, n, (int)n + 1, &info); /* every actor of these is needed */
+    r->has_key = whole && info.one_actor;
+    r->key = info.key;
     if (info.op == SKIM_OP_RESOLVE && b->cfg.replicas > 1) {
         r->fan = FAN_RESOLVE;
         return;
@@ -765,12 +780,7 @@ void on_client_message(broker_t *b)
     classify(b, r);
     r->bytes = bytes;
     r->service = s;
-    r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
-    r->cq = q;
-    rlist_push_back(&q->q, r);
-    q->len++;
-    timeline_append(b, r);
-    s->qlen++;
+    enqueue(b, q, r);
     b->held_bytes += bytes;
     b->nrequests++;
     dispatch(b, s);
@@ -778,19 +788,14 @@ void on_client_message(broker_t *b)
 
 void queue_append(broker_t *b, service_t *s, request_t *r)
 {
-    static const ident_t anyone = {0, {0}};
-    cqueue_t *q = cq_require(b, s, b->cfg.fair_queuing ? &r->client : &anyone);
+    cqueue_t *q = client_queue(b, s, &r->client);
     if (!q) {
         b->n.ingest_dropped += r->ingest;
         request_free(b, r);
         return;
     }
-    r->deadline = zclock_mono() + b->cfg.request_timeout_ms;
-    r->cq = q;
-    rlist_push_back(&q->q, r);
-    q->len++;
-    timeline_append(b, r);
-    s->qlen++;
+    r->service = s;
+    enqueue(b, q, r);
 }
 
 /* ---- set-up ---- */

@@ -187,14 +187,14 @@ static void on_packed(broker_t *b, worker_t *w)
     mpart_t *m = &b->in;
     const uint8_t *h = zmq_msg_data(&m->f[1]);
     size_t n = zmq_msg_size(&m->f[1]);
-    size_t env_len = n >= AC_PACKED_HEAD ? (size_t)h[5] | (size_t)h[6] << 8 : 0;
-    if (!w || h[4] != AC_MDPW_REPLY || AC_PACKED_HEAD + env_len > n) {
+    long got = ac_packed_get(h, n, AC_MDPW_REPLY);
+    if (!w || got < 0) {
         b->n.malformed++;
         if (!w && h[4] == AC_MDPW_REPLY)
             b->n.stale_replies++;
         return;
     }
-    size_t at = AC_PACKED_HEAD + env_len;
+    size_t env_len = (size_t)got, at = AC_PACKED_HEAD + env_len;
     zmq_msg_close(&m->f[2]);
     if (zmq_msg_init_size(&m->f[2], n - at) != 0) {
         zmq_msg_init(&m->f[2]);

@@ -269,7 +269,6 @@ static int decode_item(worker_t *w, const msgpack_object *item, const char *pref
    then 0, as with a broker that sends none). */
 static void floors_read(worker_t *w, const uint8_t *f, size_t len)
 {
-    w->floors = false;
     w->floor_count = 0;
     w->floor_global = 0;
     w->floor_pairs = NULL;
@@ -279,7 +278,6 @@ static void floors_read(worker_t *w, const uint8_t *f, size_t len)
         (uint32_t)f[12] | (uint32_t)f[13] << 8 | (uint32_t)f[14] << 16 | (uint32_t)f[15] << 24;
     if (n > AC_FLOORS_IDS_MAX || len != AC_FLOORS_HEAD + 16 * (size_t)n)
         return;
-    w->floors = true;
     w->floor_global = ac_le64_get(f + 4);
     w->floor_count = n;
     w->floor_pairs = f + AC_FLOORS_HEAD;
@@ -290,7 +288,7 @@ static void floors_read(worker_t *w, const uint8_t *f, size_t len)
 static uint64_t floor_of(const worker_t *w, const char *id, size_t len, bool *exact)
 {
     *exact = true;
-    if (!w->floors)
+    if (!w->floor_pairs)
         return 0;
     uint64_t h = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id, len));
     for (uint32_t i = 0; i < w->floor_count; i++)
@@ -311,6 +309,31 @@ static const ac_l1_entry_t *fresh_l1(worker_t *w, const ac_l1_entry_t *e, const 
     return NULL;
 }
 
+/* The actor's L3 row when it has one computed at or after its floor: 1 (row filled; the
+   caller frees its value), else 0; a store error or a stale row is counted. */
+static int fresh_l3(worker_t *w, const char *id, size_t len, uint64_t floor, ac_stored_t *row)
+{
+    ac_error_t err;
+    int got = ac_store_get(w->store, id, len, row, &err);
+    if (got < 0)
+        w->store_errors++;
+    if (got == 1 && row->stamp < floor) {
+        w->stale++;
+        free(row->value);
+        got = 0;
+    }
+    return got == 1;
+}
+
+/* Puts an L3 row into L1 under the key it was stored with. */
+static void warm_l1(worker_t *w, const char *id, size_t len, const ac_stored_t *row)
+{
+    if (!w->l1)
+        return;
+    ac_cache_key_t key = {id, len, row->version, row->generation, row->outputs_hash, row->stamp};
+    ac_l1_put(w->l1, &key, row->value, row->value_len, now_ms());
+}
+
 /* Looks the snapshot up in L1, then in L3 (a hit warms L1); on a hit writes the result
    fields (3) and returns true. */
 static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_key_t *key,
@@ -328,27 +351,18 @@ static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_ke
     w->l1_misses++;
     if (w->store) {
         ac_stored_t row;
-        ac_error_t serr;
-        int got = ac_store_get(w->store, a->id, a->id_len, &row, &serr);
-        if (got < 0)
-            w->store_errors++;
-        if (got == 1 && row.stamp < floor) {
-            w->stale++;
-        } else if (got == 1 && row.version == key->version && row.generation == key->generation &&
-                   row.outputs_hash == key->outputs_hash) {
+        int got = fresh_l3(w, a->id, a->id_len, floor, &row);
+        if (got && row.version == key->version && row.generation == key->generation &&
+            row.outputs_hash == key->outputs_hash) {
             w->l3_hits++;
-            if (w->l1) {
-                ac_cache_key_t k = *key;
-                k.stamp = row.stamp;
-                ac_l1_put(w->l1, &k, row.value, row.value_len, now_ms());
-            }
+            warm_l1(w, a->id, a->id_len, &row);
             pack_ok_snapshot(pk, row.value, row.value_len, "l3");
             if (want_publish)
                 publish(w, a, row.value, row.value_len);
             free(row.value);
             return true;
         }
-        if (got == 1)
+        if (got)
             free(row.value);
         w->l3_misses++;
     }
@@ -458,27 +472,17 @@ static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object
     const ac_l1_entry_t *e = w->l1 ? ac_l1_get(w->l1, aid, alen, now_ms()) : NULL;
     e = fresh_l1(w, e, aid, alen, floor);
     ac_stored_t row;
-    int got = 0;
-    if (w->store) {
-        got = ac_store_get(w->store, aid, alen, &row, &err);
-        if (got < 0)
-            w->store_errors++;
-        if (got == 1 && (row.stamp < floor || (e && e->version >= row.version))) {
-            w->stale += row.stamp < floor;
-            free(row.value);
-            got = 0;
-        }
+    int got = w->store ? fresh_l3(w, aid, alen, floor, &row) : 0;
+    if (got && e && e->version >= row.version) { /* L1's is as new */
+        free(row.value);
+        got = 0;
     }
-    if (got == 1) {
+    if (got) {
         msgpack_pack_map(pk, 4);
         PK_STR(pk, "id");
         ac_wire_pack_id(pk, id);
         pack_ok_snapshot(pk, row.value, row.value_len, "l3");
-        if (w->l1) {
-            ac_cache_key_t key = {aid,      alen, row.version, row.generation, row.outputs_hash,
-                                  row.stamp};
-            ac_l1_put(w->l1, &key, row.value, row.value_len, now_ms());
-        }
+        warm_l1(w, aid, alen, &row);
         free(row.value);
         return;
     }

@@ -164,13 +164,9 @@ static void send_reply(zsock_t *sock, zmsg_t *reply, bool packed)
     zmq_msg_t one;
     if (zmq_msg_init_size(&one, AC_PACKED_HEAD + n + len) == 0) {
         uint8_t *h = zmq_msg_data(&one);
-        memcpy(h, AC_PACKED_MAGIC, 4);
-        h[4] = AC_MDPW_REPLY;
-        h[5] = (uint8_t)n;
-        h[6] = (uint8_t)(n >> 8);
-        memcpy(h + AC_PACKED_HEAD, zframe_data(env), n);
+        size_t at = ac_packed_put(h, AC_MDPW_REPLY, zframe_data(env), n);
         if (len)
-            memcpy(h + AC_PACKED_HEAD + n, zframe_data(body), len);
+            memcpy(h + at, zframe_data(body), len);
         if (zmq_msg_send(&one, zsock_resolve(sock), 0) < 0)
             zmq_msg_close(&one);
     }
@@ -299,10 +295,8 @@ static bool unpack_request(zmsg_t **msg_p)
     zframe_t *head = zmsg_first(*msg_p);
     const uint8_t *h = zframe_data(head);
     size_t n = zframe_size(head);
-    if (zmsg_size(*msg_p) != 1 || n < AC_PACKED_HEAD + 2 || memcmp(h, AC_PACKED_MAGIC, 4) != 0 ||
-        h[4] != AC_MDPW_REQUEST)
-        return false;
-    size_t env = (size_t)h[5] | (size_t)h[6] << 8;
+    long got = zmsg_size(*msg_p) == 1 ? ac_packed_get(h, n, AC_MDPW_REQUEST) : -1;
+    size_t env = got < 0 ? 0 : (size_t)got;
     if (env < 8 || AC_PACKED_HEAD + env + 2 > n)
         return false;
     const uint8_t *f = h + AC_PACKED_HEAD + env;

@@ -67,10 +67,9 @@ typedef struct {
     msgpack_sbuffer reply;   /* the reply being built */
     int pid;                 /* reported in replies */
     /* the floors frame of the request being served (service/mdp.h); absent: every floor 0 */
-    const uint8_t *floor_pairs; /* n x (hash, floor), little-endian */
+    const uint8_t *floor_pairs; /* n x (hash, floor), little-endian; NULL: no floors frame */
     uint32_t floor_count;       /* pairs */
     uint64_t floor_global;      /* the floor of an actor not listed */
-    bool floors;                /* the request carried a floors frame */
     bool wrote_store;           /* the request queued an L3 write */
     /* counters */
     uint64_t requests, errors, resolves, batch_items, gets, invalidates, published;

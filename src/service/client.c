@@ -276,12 +276,7 @@ static int transmit(ac_client_t *c, const pending_t *p)
         size_t n = strlen(AC_SERVICE);
         zframe_t *f = zframe_new(NULL, AC_PACKED_HEAD + n + p->len);
         uint8_t *h = zframe_data(f);
-        memcpy(h, AC_PACKED_MAGIC, 4);
-        h[4] = AC_PACKED_CLIENT;
-        h[5] = (uint8_t)n;
-        h[6] = 0;
-        memcpy(h + AC_PACKED_HEAD, AC_SERVICE, n);
-        memcpy(h + AC_PACKED_HEAD + n, p->body, p->len);
+        memcpy(h + ac_packed_put(h, AC_PACKED_CLIENT, AC_SERVICE, n), p->body, p->len);
         zmsg_append(msg, &f);
     }
     int rc = zmsg_send(&msg, c->sock);
@@ -482,10 +477,11 @@ int ac_client_recv(ac_client_t *c, ac_reply_t *reply, int timeout_ms)
         zframe_t *f = zmsg_first(msg);
         const char *data = (const char *)zframe_data(zmsg_last(msg));
         size_t len = zframe_size(zmsg_last(msg));
-        size_t skip = zframe_size(f) >= AC_PACKED_HEAD ? AC_PACKED_HEAD + zframe_data(f)[5] : 0;
-        bool packed = zmsg_size(msg) == 1 && zframe_size(f) >= skip && skip &&
-                      memcmp(zframe_data(f), AC_PACKED_MAGIC, 4) == 0 &&
-                      zframe_data(f)[4] == AC_PACKED_ANSWER;
+        long head = zmsg_size(msg) == 1
+                        ? ac_packed_get(zframe_data(f), zframe_size(f), AC_PACKED_ANSWER)
+                        : -1;
+        bool packed = head >= 0;
+        size_t skip = packed ? AC_PACKED_HEAD + (size_t)head : 0;
         if (!packed && (zmsg_size(msg) < 4 || zframe_size(f) != 0)) {
             zmsg_destroy(&msg);
             c->stats.duplicates++;

@@ -60,4 +60,27 @@ static inline uint64_t ac_le64_get(const uint8_t *p)
 #define AC_PACKED_HEAD 7
 #define AC_PACKED_OPTION "packed"
 
+/* Writes a packed head of `kind` whose data is len bytes (copied from data unless NULL:
+   then the caller fills them); returns the bytes written, AC_PACKED_HEAD + len. */
+static inline size_t ac_packed_put(uint8_t *h, int kind, const void *data, size_t len)
+{
+    memcpy(h, AC_PACKED_MAGIC, 4);
+    h[4] = (uint8_t)kind;
+    h[5] = (uint8_t)len;
+    h[6] = (uint8_t)(len >> 8);
+    if (data && len)
+        memcpy(h + AC_PACKED_HEAD, data, len);
+    return AC_PACKED_HEAD + len;
+}
+
+/* The data length of a packed head of `kind` at the start of a frame of n bytes, or -1
+   when the frame holds no such head or its data runs past the frame. */
+static inline long ac_packed_get(const uint8_t *h, size_t n, int kind)
+{
+    if (n < AC_PACKED_HEAD || memcmp(h, AC_PACKED_MAGIC, 4) != 0 || h[4] != (uint8_t)kind)
+        return -1;
+    size_t len = (size_t)h[5] | (size_t)h[6] << 8;
+    return AC_PACKED_HEAD + len <= n ? (long)len : -1;
+}
+
 #endif
