@@ -208,7 +208,7 @@ static const char *build(broker_t *b, const zmq_msg_t *body, uint64_t *hash, int
 }
 
 /* Queues a resolve body (moved) for the actor with hash h, as a request with no client. */
-static void enqueue(broker_t *b, zmq_msg_t *body, uint64_t h)
+static void queue_change(broker_t *b, zmq_msg_t *body, uint64_t h)
 {
     service_t *s = service_require(b, AC_SERVICE, strlen(AC_SERVICE));
     request_t *r = s ? request_new(b) : NULL;
@@ -257,7 +257,7 @@ static void on_change(broker_t *b, mpart_t *m)
         zmq_msg_t body;
         zmq_msg_init_size(&body, g->sb.size);
         memcpy(zmq_msg_data(&body), g->sb.data, g->sb.size);
-        enqueue(b, &body, h);
+        queue_change(b, &body, h);
         zmq_msg_close(&body);
         return;
     }
@@ -306,7 +306,7 @@ void ingest_pump(broker_t *b)
         zmq_msg_t body;
         zmq_msg_init(&body);
         zmq_msg_move(&body, &e->wbody);
-        enqueue(b, &body, h);
+        queue_change(b, &body, h);
         zmq_msg_close(&body);
     }
 }

@@ -133,6 +133,17 @@ static void found_id(skim_t *k, const uint8_t *id, uint32_t len)
     o->nids++;
 }
 
+/* The value of an id key: a string, recorded as an actor the body names. */
+static bool id_value(skim_t *k)
+{
+    const uint8_t *id;
+    uint32_t len;
+    if (!read_str(k, &id, &len))
+        return false;
+    found_id(k, id, len);
+    return true;
+}
+
 /* The value of `actor`: a map whose `id` is the actor id. */
 static bool actor_map(skim_t *k)
 {
@@ -141,14 +152,13 @@ static bool actor_map(skim_t *k)
     if (!header(k, &kind, &n) || kind != K_MAP)
         return false;
     for (uint32_t j = 0; j < n; j++) {
-        const uint8_t *ak, *id;
-        uint32_t aklen, idlen;
+        const uint8_t *ak;
+        uint32_t aklen;
         if (!read_str(k, &ak, &aklen))
             return false;
         if (key_is(ak, aklen, "id")) {
-            if (!read_str(k, &id, &idlen))
+            if (!id_value(k))
                 return false;
-            found_id(k, id, idlen);
         } else if (!skip_object(k)) {
             return false;
         }
@@ -178,9 +188,8 @@ static bool map_actor(skim_t *k, uint32_t len, bool top)
         if (!read_str(k, &key, &klen))
             return false;
         if (key_is(key, klen, "actor_id")) {
-            if (!read_str(k, &s, &n))
+            if (!id_value(k))
                 return false;
-            found_id(k, s, n);
         } else if (key_is(key, klen, "actor")) {
             if (!actor_map(k))
                 return false;
