@@ -697,6 +697,43 @@ static void peek_skips_the_wide_forms_of_every_type(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Found by fuzz_msgpack and fuzz_worker: an error deeper in actor.data than the path keeps
+   segments (16) read past them when the path was written; it names the first 16. */
+static void an_error_deep_in_actor_data_names_the_first_sixteen_segments(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "id");
+    ac_wire_pack_str(&pk, "a");
+    ac_wire_pack_str(&pk, "version");
+    msgpack_pack_int(&pk, 1);
+    ac_wire_pack_str(&pk, "data");
+    for (int i = 0; i < 20; i++) {
+        msgpack_pack_map(&pk, 1);
+        ac_wire_pack_str(&pk, "k");
+    }
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_int(&pk, 1); /* a key that is no string, 21 maps down */
+    msgpack_pack_int(&pk, 1);
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &o, &err), 0);
+    ac_request_t *req = ac_request_new(s_reg);
+    assert_int_equal(ac_decode_actor(req, &o, "actor", &err), AC_ESCHEMA);
+    char want[AC_ERROR_PATH_MAX] = "actor.data";
+    for (int i = 0; i < 15; i++)
+        strcat(want, ".k");
+    assert_string_equal(err.path, want);
+    ac_request_destroy(&req);
+    msgpack_zone_free(zone);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* Found by fuzz_msgpack: an ext object was written as if it were a bin (msgpack_object_ext
    keeps its type before its size), reading past the message. */
 static void an_ext_object_is_written_as_its_own_bytes(void **state)
@@ -721,6 +758,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_json_gives_invalid_json),
         cmocka_unit_test(an_ext_object_is_written_as_its_own_bytes),
+        cmocka_unit_test(an_error_deep_in_actor_data_names_the_first_sixteen_segments),
         cmocka_unit_test(deep_nesting_is_rejected_without_crashing),
         cmocka_unit_test(non_finite_numbers_are_rejected_at_their_path),
         cmocka_unit_test(huge_integers_are_read_as_doubles),

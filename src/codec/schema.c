@@ -30,7 +30,8 @@ typedef struct {
 static void path_render(const path_t *p, char *buf, size_t size)
 {
     size_t len = (size_t)snprintf(buf, size, "%s", p->prefix ? p->prefix : "");
-    for (int i = 0; i < p->n && len < size; i++) {
+    /* Deeper than MAX_SEGS (actor.data nests up to 32): the first MAX_SEGS are named. */
+    for (int i = 0; i < p->n && i < MAX_SEGS && len < size; i++) {
         if (p->seg[i].key)
             len += (size_t)snprintf(buf + len, size - len, "%s%.*s", len ? "." : "",
                                     (int)(p->seg[i].len > 64 ? 64 : p->seg[i].len), p->seg[i].key);
