@@ -9,6 +9,7 @@ PACKAGES=(
   libcmocka-dev libyaml-dev libjansson-dev
   python3 python3-zmq python3-msgpack sqlite3 clang-format
   clang-14 libclang-rt-14-dev gnuplot-nox gcovr
+  libmicrohttpd-dev libsystemd-dev python3-prometheus-client
 )
 
 missing=()
