@@ -229,7 +229,8 @@ static inline uint64_t svc_broker_stat_as(const char *fe, const char *name, zcer
 {
     zsock_t *d = zsock_new(ZMQ_DEALER);
     zsock_set_rcvtimeo(d, 5000);
-    if (cert) { /* security: curve */
+    zsock_set_sndtimeo(d, 5000); /* a connection a refused key ended: fail, never hang */
+    if (cert) {                  /* security: curve */
         zcert_apply(cert, d);
         zsock_set_curve_serverkey(d, server_key);
     }

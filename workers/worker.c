@@ -43,6 +43,9 @@ static zsock_t *connect_broker(worker_t *w, const char *endpoint)
     if (!s)
         return NULL;
     zsock_set_linger(s, 0);
+    /* A send never blocks the loop: after a refused handshake (a protocol error) libzmq
+       leaves the DEALER with no peer for good, and the link's monitor makes a new one. */
+    zsock_set_sndtimeo(s, 0);
     zsock_set_maxmsgsize(s, (int64_t)w->cfg.max_message_bytes * 2 + 65536);
     zsock_set_rcvhwm(s, 100000);
     zsock_set_sndhwm(s, 100000);

@@ -158,6 +158,11 @@ static int open_socket(ac_client_t *c)
     if (!c->sock || secure(c->sock, &keys) != 0)
         return -1;
     zsock_set_linger(c->sock, 0);
+    /* Never block in a send: a connection ended by a protocol error (a refused key, a
+       security mismatch) is not retried by libzmq, and a DEALER with no peer would wait in
+       zmq_send forever. A request that cannot go now stays pending: it is retried at its
+       deadline, or answered `unavailable` when the handshake was refused. */
+    zsock_set_sndtimeo(c->sock, 0);
     zsock_set_sndhwm(c->sock, 1000000);
     zsock_set_rcvhwm(c->sock, 1000000);
     if (zsock_connect(c->sock, "%s", c->eps[c->cur]) != 0)
