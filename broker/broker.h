@@ -353,6 +353,16 @@ typedef struct {
     msgpack_zone zone;    /* for reading ids out of bodies (error replies) */
 } broker_t;
 
+/* setup.c */
+/* The defaults of every setting, before a --config file and the flags. */
+void broker_config_defaults(config_t *c);
+/* The tables, the two ROUTERs, the monitor, ZAP, the pair, ingest and the event
+   forwarder; -1 when a socket cannot bind (the setting and the reason are on stderr) or
+   memory runs out. */
+int broker_setup(broker_t *b);
+/* Frees what broker_setup made, whether it succeeded or not. */
+void broker_teardown(broker_t *b);
+
 /* frames.c */
 /* Receives one whole message from sock into m without waiting; false when none. */
 bool frames_recv(void *sock, mpart_t *m);

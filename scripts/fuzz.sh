@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/fuzz.sh TARGET SECONDS
 #   Builds the libFuzzer targets (clang-14, ASan + UBSan, tests/fuzz/) in build-fuzz and runs
-#   TARGET (json, msgpack, registry, subsystems, worker, skim, or all) for SECONDS each,
+#   TARGET (json, msgpack, registry, subsystems, worker, skim, broker, or all) for SECONDS each,
 #   starting from the committed seeds (tests/fuzz/corpus/TARGET); what it finds new goes to
 #   build-fuzz/corpus/TARGET. A crash or a leak leaves its input in build-fuzz/artifacts/
 #   and makes the script exit non-zero: turn that input into a regression test.
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:?usage: scripts/fuzz.sh TARGET SECONDS}
 seconds=${2:?usage: scripts/fuzz.sh TARGET SECONDS}
-targets=(json msgpack registry subsystems worker skim)
+targets=(json msgpack registry subsystems worker skim broker)
 [ "$target" = all ] || targets=("$target")
 CC=${FUZZ_CC:-clang-14}
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER="$CC" -DCMAKE_BUILD_TYPE=Debug -DAC_FUZZ=ON \
