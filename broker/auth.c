@@ -91,8 +91,8 @@ static int keyset_open(keyset_t *k, const char *setting, const char *dir)
 {
     struct stat st;
     if (!dir || !*dir || stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "actorcore-broker: --%s: '%s' is not a folder of certificates: %s\n",
-                setting, dir ? dir : "", dir && *dir ? strerror(errno) : "none given");
+        ac_log_bad_setting(setting, "'%s' is not a folder of certificates: %s", dir ? dir : "",
+                           dir && *dir ? strerror(errno) : "none given");
         return -1;
     }
     k->dir = dir;
@@ -111,26 +111,22 @@ int auth_start(broker_t *b)
                                                  : NULL;
         if (set) {
             /* Keys named with security none: the operator believes the broker is secured. */
-            fprintf(stderr,
-                    "actorcore-broker: --%s: given with security none (set security: curve, or "
-                    "drop it)\n",
-                    set);
+            ac_log_bad_setting(set, "given with security none (set security: curve, or drop it)");
             return -1;
         }
-        fprintf(stderr, "actorcore-broker: warning: security none: any peer that reaches the "
-                        "backend can register as a worker, and the frontend answers anyone "
-                        "(set security: curve)\n");
+        ac_log(AC_LOG_WARN, "security_none", "msg=%s",
+               "any peer that reaches the backend can register as a worker, and the "
+               "frontend answers anyone (set security: curve)");
         return 0;
     }
     if (strcmp(sec, "curve") != 0) {
-        fprintf(stderr, "actorcore-broker: --security: expected none or curve, found '%.40s'\n",
-                sec);
+        ac_log_bad_setting("security", "expected none or curve, found '%.40s'", sec);
         return -1;
     }
     ac_error_t err;
     a->cert = ac_curve_load_pair("curve-cert", b->cfg.curve_cert, &err);
     if (!a->cert) {
-        fprintf(stderr, "actorcore-broker: --%s\n", err.message);
+        ac_log_bad_setting(err.path, "%s", err.message);
         return -1;
     }
     if (keyset_open(&a->clients, "curve-clients", b->cfg.curve_clients) != 0 ||
@@ -139,8 +135,8 @@ int auth_start(broker_t *b)
     /* Bound before any secured socket: without a handler libzmq would admit every key. */
     a->zap = zsock_new(ZMQ_REP);
     if (!a->zap || zsock_bind(a->zap, ZAP_ENDPOINT) != 0) {
-        fprintf(stderr, "actorcore-broker: cannot start the ZAP handler: %s\n",
-                zmq_strerror(zmq_errno()));
+        ac_log(AC_LOG_ERROR, "start_failed", "code=internal path=security msg=%s error=%s",
+               "cannot start the ZAP handler", zmq_strerror(zmq_errno()));
         return -1;
     }
     return 0;
@@ -187,9 +183,10 @@ static void on_zap_request(broker_t *b)
         b->n.auth_admitted++;
     else
         b->n.auth_refused++;
-    if (!ok && b->cfg.verbose)
-        zsys_info("broker: refused %s key %s from %s in domain %s", mech ? mech : "?",
-                  *key ? key : "(none)", address ? address : "?", domain ? domain : "?");
+    if (!ok) /* the first ten at warn: a scanner cannot fill the journal */
+        ac_log(b->n.auth_refused <= 10 ? AC_LOG_WARN : AC_LOG_DEBUG, "key_refused",
+               "mechanism=%s key=%s address=%s domain=%s refused=%" PRIu64, mech ? mech : "?",
+               *key ? key : "", address ? address : "?", domain ? domain : "?", b->n.auth_refused);
     zmsg_t *rep = zmsg_new();
     zmsg_addstr(rep, "1.0");
     if (rid)

@@ -50,6 +50,7 @@
 #include "actorcore/actorcore.h"
 #include "actorcore/wire.h"
 #include "service/curve.h"
+#include "service/log.h"
 #include "service/mdp.h"
 
 #define BODY_FRAMES_MAX 4                /* body frames a request may have (SPEC: one) */
@@ -253,6 +254,7 @@ typedef struct {
     long long queue_max_bytes, client_queue_max, frontend_hwm, replicas;
     double affinity_epsilon;
     bool verbose, fair_queuing;
+    char *log_level; /* debug, info, warn or error */
 } config_t;
 
 typedef struct {

@@ -17,8 +17,7 @@ static zsock_t *bound(broker_t *b, int type, const char *setting, const char *en
 {
     zsock_t *s = zsock_new(type);
     if (!s) {
-        fprintf(stderr, "actorcore-broker: --%s: cannot make a socket: %s\n", setting,
-                zmq_strerror(zmq_errno()));
+        ac_log_bad_setting(setting, "cannot make a socket: %s", zmq_strerror(zmq_errno()));
         return NULL;
     }
     auth_secure(b, s, domain);
@@ -26,8 +25,7 @@ static zsock_t *bound(broker_t *b, int type, const char *setting, const char *en
     zsock_set_sndhwm(s, (int)b->cfg.events_hwm);
     zsock_set_rcvhwm(s, (int)b->cfg.events_hwm);
     if (zsock_bind(s, "%s", endpoint) < 0) {
-        fprintf(stderr, "actorcore-broker: --%s: cannot bind %s: %s\n", setting, endpoint,
-                zmq_strerror(zmq_errno()));
+        ac_log_bad_setting(setting, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
     }
     return s;

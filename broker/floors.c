@@ -68,7 +68,8 @@ int floors_open(broker_t *b)
     if (!path || !*path || strcmp(path, "none") == 0) {
         void *m = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED) {
-            fprintf(stderr, "actorcore-broker: out of memory for the floor table\n");
+            ac_log(AC_LOG_ERROR, "start_failed", "code=out_of_memory path=--state msg=%s",
+                   "no memory for the floor table");
             return -1;
         }
         f->map = m;
@@ -80,29 +81,29 @@ int floors_open(broker_t *b)
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        fprintf(stderr, "actorcore-broker: --state: cannot open %s: %s\n", path, strerror(errno));
+        ac_log_bad_setting("state", "cannot open %s: %s", path, strerror(errno));
         if (fd >= 0)
             close(fd);
         return -1;
     }
     bool fresh = st.st_size == 0;
     if (!fresh && (size_t)st.st_size != f->bytes) {
-        fprintf(stderr,
-                "actorcore-broker: --state: %s is not a broker state file (%lld bytes, expected "
-                "%zu); move it away or set state: none\n",
-                path, (long long)st.st_size, f->bytes);
+        ac_log_bad_setting("state",
+                           "%s is not a broker state file (%lld bytes, expected %zu); move it "
+                           "away or set state: none",
+                           path, (long long)st.st_size, f->bytes);
         close(fd);
         return -1;
     }
     if (fresh && ftruncate(fd, (off_t)f->bytes) != 0) {
-        fprintf(stderr, "actorcore-broker: --state: cannot size %s: %s\n", path, strerror(errno));
+        ac_log_bad_setting("state", "cannot size %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     void *m = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
     if (m == MAP_FAILED) {
-        fprintf(stderr, "actorcore-broker: --state: cannot map %s: %s\n", path, strerror(errno));
+        ac_log_bad_setting("state", "cannot map %s: %s", path, strerror(errno));
         return -1;
     }
     f->map = m;
@@ -110,10 +111,10 @@ int floors_open(broker_t *b)
     if (fresh) {
         table_reset(f->map);
     } else if (!table_valid(f->map)) {
-        fprintf(stderr,
-                "actorcore-broker: --state: %s is not a broker state file (bad header); move it "
-                "away or set state: none\n",
-                path);
+        ac_log_bad_setting("state",
+                           "%s is not a broker state file (bad header); move it away or set "
+                           "state: none",
+                           path);
         munmap(m, f->bytes);
         f->map = NULL;
         return -1;

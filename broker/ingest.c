@@ -49,7 +49,8 @@ int ingest_start(broker_t *b)
     g->slots = calloc(cap, sizeof *g->slots);
     g->ready = calloc(cap, sizeof *g->ready);
     if (!g->slots || !g->ready) {
-        fprintf(stderr, "actorcore-broker: out of memory for the ingest table\n");
+        ac_log(AC_LOG_ERROR, "start_failed", "code=out_of_memory path=--ingest-max-actors msg=%s",
+               "no memory for the ingest table");
         return -1;
     }
     for (uint32_t i = 0; i < cap; i++)
@@ -64,8 +65,8 @@ int ingest_start(broker_t *b)
         zsock_set_rcvhwm(g->pull, 10000);
         zsock_set_maxmsgsize(g->pull, b->cfg.socket_max_bytes);
         if (zsock_bind(g->pull, "%s", b->cfg.ingest_pull) < 0) {
-            fprintf(stderr, "actorcore-broker: --ingest-pull: cannot bind %s: %s\n",
-                    b->cfg.ingest_pull, zmq_strerror(zmq_errno()));
+            ac_log_bad_setting("ingest.pull", "cannot bind %s: %s", b->cfg.ingest_pull,
+                               zmq_strerror(zmq_errno()));
             return -1;
         }
     }
@@ -88,7 +89,7 @@ int ingest_start(broker_t *b)
         int rc = 0;
         for (int i = 0; i < ne; i++) {
             if (!rc && zsock_connect(g->sub, "%s", eps[i]) != 0) {
-                fprintf(stderr, "actorcore-broker: --ingest-sub: cannot connect to %s\n", eps[i]);
+                ac_log_bad_setting("ingest.sub", "cannot connect to %s", eps[i]);
                 rc = -1;
             }
             free(eps[i]);
@@ -243,8 +244,9 @@ static void on_change(broker_t *b, mpart_t *m)
         why = build(b, &m->f[1], &h, &version);
     if (why) {
         b->n.ingest_malformed++;
-        if (b->cfg.verbose || b->n.ingest_malformed <= 10)
-            fprintf(stderr, "actorcore-broker: ingest: a change dropped: %s\n", why);
+        /* The first ten at warn, the rest at debug: a bad producer cannot fill the journal. */
+        ac_log(b->n.ingest_malformed <= 10 ? AC_LOG_WARN : AC_LOG_DEBUG, "ingest_dropped",
+               "code=bad_request msg=%s dropped=%" PRIu64, why, b->n.ingest_malformed);
         return;
     }
     b->n.ingest_received++;

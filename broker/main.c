@@ -74,8 +74,8 @@ static void run(broker_t *b)
         if (zsys_interrupted && !stop_at) {
             stop_at = zclock_mono() + b->cfg.grace_ms;
             zsys_interrupted = 0;
-            if (b->cfg.verbose)
-                zsys_info("broker: stopping; %zu requests in flight", inflight_count(b));
+            ac_log(AC_LOG_INFO, "stopping", "in_flight=%zu grace_ms=%lld", inflight_count(b),
+                   b->cfg.grace_ms);
         }
         if (stop_at && (inflight_count(b) == 0 || zclock_mono() >= stop_at || zsys_interrupted))
             break;
@@ -214,7 +214,9 @@ int main(int argc, char **argv)
          "hosts each resolve is computed and stored on before it is answered"},
         {"state", AC_SET_PATH, &c->state, 0, 0,
          "file of the invalidation floors (coherence across restarts), or none"},
-        {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log workers joining and leaving"},
+        {"log_level", AC_SET_STR, &c->log_level, 0, 0,
+         "debug, info, warn or error (logfmt lines on stderr; README \"Logs\")"},
+        {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log at debug (as log_level: debug)"},
     };
     size_t n = sizeof t / sizeof t[0];
     int parsed =
@@ -224,30 +226,32 @@ int main(int argc, char **argv)
         return parsed;
     }
 
+    if (ac_log_start("broker", c->log_level, c->verbose) != 0) {
+        ac_settings_free(t, n);
+        return 2;
+    }
     if (strcmp(c->dispatch, "affine") == 0) {
         b.affine = true;
     } else if (strcmp(c->dispatch, "least_loaded") != 0) {
-        fprintf(stderr,
-                "actorcore-broker: --dispatch: expected affine or least_loaded, found '%.40s'\n",
-                c->dispatch);
+        ac_log_bad_setting("dispatch", "expected affine or least_loaded, found '%.40s'",
+                           c->dispatch);
         ac_settings_free(t, n);
         return 2;
     }
     zsys_init();
-    zsys_set_logstream(c->verbose ? stderr : NULL);
+    zsys_set_logstream(NULL); /* our own lines only (service/log.h) */
     int status = 0;
     if (broker_setup(&b) != 0) {
         status = 2;
         goto out;
     }
-    fprintf(stderr, "actorcore-broker: clients %s, workers %s, events in %s, out %s\n", c->frontend,
-            c->backend, c->events_in, c->events_out);
+    ac_log(AC_LOG_INFO, "started", "frontend=%s backend=%s events_in=%s events_out=%s version=%s",
+           c->frontend, c->backend, c->events_in, c->events_out, AC_VERSION_STRING);
     run(&b);
-    if (c->verbose)
-        fprintf(stderr,
-                "actorcore-broker: requests %" PRIu64 ", replies %" PRIu64 ", malformed %" PRIu64
-                ", requeued %" PRIu64 ", stale %" PRIu64 "\n",
-                b.n.requests, b.n.replies, b.n.malformed, b.n.requeued, b.n.stale_replies);
+    ac_log(AC_LOG_INFO, "stopped",
+           "requests=%" PRIu64 " replies=%" PRIu64 " malformed=%" PRIu64 " requeued=%" PRIu64
+           " stale=%" PRIu64,
+           b.n.requests, b.n.replies, b.n.malformed, b.n.requeued, b.n.stale_replies);
 out:
     broker_teardown(&b);
     ac_settings_free(t, n);

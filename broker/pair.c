@@ -53,17 +53,12 @@ int pair_start(broker_t *b)
     else if (strcmp(role, "backup") == 0)
         p->state = PAIR_BACKUP;
     else {
-        fprintf(stderr,
-                "actorcore-broker: --pair-role: expected none, primary or backup, found "
-                "'%.40s'\n",
-                role);
+        ac_log_bad_setting("pair.role", "expected none, primary or backup, found '%.40s'", role);
         return -1;
     }
     if (!b->cfg.pair_bind || !*b->cfg.pair_bind || !b->cfg.pair_peer || !*b->cfg.pair_peer) {
-        fprintf(stderr,
-                "actorcore-broker: --pair-bind and --pair-peer: both are needed with "
-                "pair.role %s\n",
-                role);
+        ac_log_bad_setting("pair.peer",
+                           "--pair-bind and --pair-peer: both are needed with pair.role %s", role);
         return -1;
     }
     p->role = p->state;
@@ -75,8 +70,8 @@ int pair_start(broker_t *b)
     zsock_set_sndhwm(p->pub, 100000);
     zsock_set_linger(p->pub, 0);
     if (zsock_bind(p->pub, "%s", b->cfg.pair_bind) < 0) {
-        fprintf(stderr, "actorcore-broker: --pair-bind: cannot bind %s: %s\n", b->cfg.pair_bind,
-                zmq_strerror(zmq_errno()));
+        ac_log_bad_setting("pair.bind", "cannot bind %s: %s", b->cfg.pair_bind,
+                           zmq_strerror(zmq_errno()));
         return -1;
     }
     if (b->auth.cert) { /* the peer is a server too: present our key, expect the same */
@@ -87,7 +82,7 @@ int pair_start(broker_t *b)
     zsock_set_rcvhwm(p->sub, 100000);
     zsock_set_linger(p->sub, 0);
     if (zsock_connect(p->sub, "%s", b->cfg.pair_peer) != 0) {
-        fprintf(stderr, "actorcore-broker: --pair-peer: cannot connect to %s\n", b->cfg.pair_peer);
+        ac_log_bad_setting("pair.peer", "cannot connect to %s", b->cfg.pair_peer);
         return -1;
     }
     int64_t now = zclock_mono();
@@ -113,12 +108,13 @@ static void become(broker_t *b, int state, const char *why)
     pair_t *p = &b->pair;
     if (p->state == state)
         return;
-    fprintf(stderr, "actorcore-broker: pair: %s -> %s (%s)\n", pair_state_name(p->state),
-            pair_state_name(state), why);
+    ac_log(AC_LOG_INFO, "pair_state", "from=%s to=%s reason=%s", pair_state_name(p->state),
+           pair_state_name(state), why);
     if (state == PAIR_ACTIVE && !p->synced && p->heard_peer) {
         /* Floors may be missing: every copy cached before now becomes a miss. */
         floors_raise_all(b);
-        fprintf(stderr, "actorcore-broker: pair: taking over unsynced: every floor raised\n");
+        ac_log(AC_LOG_WARN, "pair_unsynced_takeover", "msg=%s",
+               "taking over without the peer's floors: every floor raised");
     }
     if (state == PAIR_ACTIVE)
         b->n.takeovers++;

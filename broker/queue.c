@@ -312,6 +312,11 @@ void reply_error_at(broker_t *b, const ident_t *client, const char *service, con
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     ac_wire_pack_error(&pk, id, &err);
+    if (ac_log_on(AC_LOG_DEBUG)) /* per request: debug only */
+        ac_log(AC_LOG_DEBUG, "request_refused",
+               "service=%s req_id=%" PRIu64 " code=%s path=%s msg=%s", service,
+               id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER ? id->via.u64 : 0,
+               ac_code_name(code), path, msg);
     zmq_msg_t reply;
     if (zmq_msg_init_size(&reply, sb.size) == 0) {
         memcpy(zmq_msg_data(&reply), sb.data, sb.size);

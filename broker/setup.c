@@ -24,8 +24,7 @@ static zsock_t *router(broker_t *b, const char *setting, const char *endpoint, i
     zsock_set_rcvhwm(s, rcvhwm);
     zsock_set_sndhwm(s, 1000000);
     if (zsock_bind(s, "%s", endpoint) < 0) {
-        fprintf(stderr, "actorcore-broker: --%s: cannot bind %s: %s\n", setting, endpoint,
-                zmq_strerror(zmq_errno()));
+        ac_log_bad_setting(setting, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
         zsock_destroy(&s);
     }
     return s;
@@ -61,6 +60,7 @@ void broker_config_defaults(config_t *c)
     c->pair_heartbeat_ms = 250;
     c->ingest_max_actors = 65536;
     c->events_hwm = 20000;
+    c->log_level = strdup("info");
 }
 
 /* The tables, the two ROUTERs and the event forwarder; -1 when a socket cannot bind (the
@@ -71,7 +71,8 @@ int broker_setup(broker_t *b)
     for (int i = 0; i < FRAMES_MAX; i++)
         zmq_msg_init(&b->in.f[i]);
     if (queue_init(b) != 0 || workers_init(b) != 0) {
-        fprintf(stderr, "actorcore-broker: out of memory for the tables\n");
+        ac_log(AC_LOG_ERROR, "start_failed", "code=out_of_memory msg=%s",
+               "no memory for the tables");
         return -1;
     }
     if (floors_open(b) != 0)
@@ -88,8 +89,8 @@ int broker_setup(broker_t *b)
     if (pair_start(b) != 0 || ingest_start(b) != 0)
         return -1;
     if (monitor_start(b) != 0) {
-        fprintf(stderr, "actorcore-broker: cannot monitor the backend: %s\n",
-                zmq_strerror(zmq_errno()));
+        ac_log(AC_LOG_ERROR, "start_failed", "code=internal path=--backend msg=%s error=%s",
+               "cannot monitor the backend", zmq_strerror(zmq_errno()));
         return -1;
     }
     return events_start(b);

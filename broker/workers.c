@@ -127,9 +127,8 @@ static void on_ready(broker_t *b, const ident_t *id, worker_t *w)
     w->expiry = zclock_mono() + b->cfg.heartbeat_ms * b->cfg.liveness;
     service_add_worker(b, s, w);
     b->n.workers_joined++;
-    if (b->cfg.verbose)
-        zsys_info("broker: a worker joined %s with credit %ld (%u workers)", s->name, c,
-                  s->nmembers);
+    ac_log(AC_LOG_INFO, "worker_joined", "service=%s credit=%ld workers=%u", s->name, c,
+           s->nmembers);
     dispatch(b, s);
 }
 
@@ -257,8 +256,7 @@ void expire_workers(broker_t *b, int64_t now, bool heartbeat)
             continue;
         if (w->expiry < now) {
             b->n.workers_expired++;
-            if (b->cfg.verbose)
-                zsys_info("broker: a worker of %s expired", w->service->name);
+            ac_log(AC_LOG_INFO, "worker_expired", "service=%s", w->service->name);
             worker_delete(b, w, false);
         } else if (heartbeat) {
             send_worker_command(b, &w->id, AC_MDPW_HEARTBEAT, false);
@@ -307,8 +305,7 @@ static void probe_workers(broker_t *b)
         worker_t *w = &b->workers[i];
         if (w->live && send_worker_command(b, &w->id, AC_MDPW_HEARTBEAT, false) != 0) {
             b->n.workers_disconnected++;
-            if (b->cfg.verbose)
-                zsys_info("broker: a worker of %s disconnected", w->service->name);
+            ac_log(AC_LOG_INFO, "worker_disconnected", "service=%s", w->service->name);
             worker_delete(b, w, false);
         }
     }

@@ -60,6 +60,29 @@ static bool log_has(const char *log, const char *needle, int ms)
     }
 }
 
+/* True once a line of <tmp>/log contains both a and b, waiting up to ms. */
+static bool log_line_has(const char *log, const char *a, const char *b, int ms)
+{
+    char path[400];
+    snprintf(path, sizeof path, "%s/%s", svc_tmpdir(), log);
+    for (int64_t until = now_ms() + ms;;) {
+        char *text = tu_slurp(path);
+        bool found = false;
+        for (char *line = text, *end; line && *line && !found; line = end ? end + 1 : NULL) {
+            end = strchr(line, '\n');
+            if (end)
+                *end = '\0';
+            found = strstr(line, a) && strstr(line, b);
+            if (!end)
+                break;
+        }
+        free(text);
+        if (found || now_ms() >= until)
+            return found;
+        zclock_sleep(20);
+    }
+}
+
 static pid_t start_curve_broker(svc_t *s, const char *log)
 {
     svc_ports(s);
@@ -233,7 +256,7 @@ static void bad_key_settings_end_start_up_with_exit_2(void **state)
         s.ein,          "--events-out",    s.eout,    "--security",      "curve",   "--curve-cert",
         lone,           "--curve-clients", s_clients, "--curve-workers", s_workers, NULL};
     assert_int_equal(run_to_end(no_secret, "bad1.log"), 2);
-    assert_true(log_has("bad1.log", "--curve-cert: '", 0));
+    assert_true(log_has("bad1.log", "code=bad_setting path=--curve-cert msg=\"'", 0));
     assert_true(log_has("bad1.log", "holds no valid secret key", 0));
 
     const char *no_folder[] = {AC_BROKER_PATH,
@@ -255,13 +278,14 @@ static void bad_key_settings_end_start_up_with_exit_2(void **state)
                                s_workers,
                                NULL};
     assert_int_equal(run_to_end(no_folder, "bad2.log"), 2);
-    assert_true(log_has("bad2.log", "--curve-clients: '/nonexistent/clients' is not a folder", 0));
+    assert_true(log_has("bad2.log",
+                        "path=--curve-clients msg=\"'/nonexistent/clients' is not a folder", 0));
 
     const char *none_with_key[] = {AC_BROKER_PATH, "--frontend",   s.fe,          "--backend",
                                    s.be,           "--events-in",  s.ein,         "--events-out",
                                    s.eout,         "--curve-cert", s_broker_cert, NULL};
     assert_int_equal(run_to_end(none_with_key, "bad3.log"), 2);
-    assert_true(log_has("bad3.log", "--curve-cert: given with security none", 0));
+    assert_true(log_has("bad3.log", "path=--curve-cert msg=\"given with security none", 0));
 
     const char *worker_junk_server[] = {AC_WORKER_PATH,
                                         "--broker",
@@ -278,7 +302,8 @@ static void bad_key_settings_end_start_up_with_exit_2(void **state)
                                         "/nonexistent/broker",
                                         NULL};
     assert_int_equal(run_to_end(worker_junk_server, "bad4.log"), 2);
-    assert_true(log_has("bad4.log", "--curve-server: cannot read '/nonexistent/broker'", 0));
+    assert_true(
+        log_has("bad4.log", "path=--curve-server msg=\"cannot read '/nonexistent/broker'", 0));
 
     const char *call_half[] = {AC_CLI_PATH, "call",         "ping",        "--broker",
                                s.fe,        "--curve-cert", s_client_cert, NULL};
@@ -485,8 +510,10 @@ static void security_none_says_so_in_a_warning(void **state)
     svc_ports(&s);
     svc_start_broker(&s, "500");
     pid_t w = svc_start_worker(&s, NULL, "none", "500", "10");
-    assert_true(log_has("broker.log", "actorcore-broker: warning: security none", 10000));
-    assert_true(log_has("worker.log", "actorcore-worker: warning: security none", 10000));
+    assert_true(
+        log_line_has("broker.log", "level=warn component=broker ", "event=security_none ", 10000));
+    assert_true(
+        log_line_has("worker.log", "level=warn component=worker ", "event=security_none ", 10000));
     svc_stop(w, SIGTERM, 3000);
     svc_stop(s.broker, SIGTERM, 3000);
 }

@@ -31,6 +31,7 @@ void worker_config_defaults(worker_config_t *cfg)
         snprintf(host, sizeof host, "localhost");
     host[64] = '\0';
     cfg->host = strdup(host);
+    cfg->log_level = strdup("info");
 }
 
 ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
@@ -77,7 +78,9 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     S("curve.cert", AC_SET_PATH, &c->curve.cert, 0, 0,
       "this worker's key pair NAME (NAME_secret is read; actorcore keygen)");
     S("curve.server", AC_SET_PATH, &c->curve.server, 0, 0, "the broker's public certificate");
-    S("verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log connections and errors");
+    S("log_level", AC_SET_STR, &c->log_level, 0, 0,
+      "debug, info, warn or error (logfmt lines on stderr; README \"Logs\")");
+    S("verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log at debug (as log_level: debug)");
 #undef S
     *n = i;
     return t;

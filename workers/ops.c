@@ -725,6 +725,38 @@ static int dispatch(worker_t *w, const char *name, const msgpack_object *req,
     return 0;
 }
 
+/* At debug only: one line per request, with its id, and the code and path of an error
+   (read back from the reply: every op packs its own). */
+static void log_request(worker_t *w, const char *op, const msgpack_object *id, uint64_t took_us)
+{
+    char rid[72] = "";
+    if (id && id->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        snprintf(rid, sizeof rid, "%" PRIu64, id->via.u64);
+    else if (id && id->type == MSGPACK_OBJECT_STR)
+        snprintf(rid, sizeof rid, "%.*s", (int)(id->via.str.size < 64 ? id->via.str.size : 64),
+                 id->via.str.ptr);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    const msgpack_object *e = NULL;
+    if (msgpack_unpack_next(&u, w->reply.data, w->reply.size, NULL) == MSGPACK_UNPACK_SUCCESS)
+        e = ac_wire_get(&u.data, "error");
+    const msgpack_object *code = e ? ac_wire_get(e, "code") : NULL,
+                         *path = e ? ac_wire_get(e, "path") : NULL,
+                         *msg = e ? ac_wire_get(e, "message") : NULL;
+#define STR_OF(o)                                                        \
+    (o) && (o)->type == MSGPACK_OBJECT_STR ? (int)(o)->via.str.size : 0, \
+        (o) && (o)->type == MSGPACK_OBJECT_STR ? (o)->via.str.ptr : ""
+    if (e)
+        ac_log(AC_LOG_DEBUG, "request",
+               "op=%s req_id=%s code=%.*s path=%.*s took_us=%" PRIu64 " msg=%.*s", op, rid,
+               STR_OF(code), STR_OF(path), took_us, STR_OF(msg));
+    else
+        ac_log(AC_LOG_DEBUG, "request", "op=%s req_id=%s code=ok took_us=%" PRIu64, op, rid,
+               took_us);
+#undef STR_OF
+    msgpack_unpacked_destroy(&u);
+}
+
 void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *floors,
                    size_t floors_len)
 {
@@ -749,5 +781,8 @@ void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *flo
         msgpack_sbuffer_clear(&w->reply);
         ac_wire_pack_error(&pk, id, &err);
     }
-    record_latency(w, now_us() - t0);
+    uint64_t took = now_us() - t0;
+    record_latency(w, took);
+    if (ac_log_on(AC_LOG_DEBUG))
+        log_request(w, name[0] ? name : "?", id, took);
 }

@@ -60,9 +60,7 @@ static zsock_t *connect_broker(worker_t *w, const char *endpoint)
     zmsg_addstr(ready, w->cfg.host);
     zmsg_addstr(ready, AC_PACKED_OPTION); /* our broker then sends [head][body] */
     send_command(s, AC_MDPW_READY, ready);
-    if (w->cfg.verbose)
-        fprintf(stderr, "actorcore-worker[%d]: connected to %s, credit %lld\n", w->pid, endpoint,
-                w->cfg.credit);
+    ac_log(AC_LOG_INFO, "broker_connected", "broker=%s credit=%lld", endpoint, w->cfg.credit);
     return s;
 }
 
@@ -383,24 +381,20 @@ static void watch(worker_t *w, link_t *l, bool monitor_readable)
 {
     link_state_t st = !l->reconnect && monitor_readable ? link_state(l) : LINK_UP;
     if (st == LINK_DROPPED) {
-        if (w->cfg.verbose)
-            fprintf(stderr, "actorcore-worker[%d]: broker %s dropped, reconnecting\n", w->pid,
-                    l->endpoint);
+        ac_log(AC_LOG_INFO, "broker_dropped", "broker=%s msg=%s", l->endpoint, "reconnecting");
         l->reconnect = true;
     } else if (st == LINK_REFUSED) {
         /* Not a transient drop: retrying at once would only be refused again. */
-        fprintf(stderr,
-                "actorcore-worker[%d]: the broker refused this worker's handshake (security "
-                "none on one side, or curve.cert's certificate not in its curve.workers "
-                "folder?); retrying in %lld ms\n",
-                w->pid, (long long)l->backoff);
+        ac_log(AC_LOG_WARN, "handshake_refused", "code=unavailable broker=%s retry_ms=%lld msg=%s",
+               l->endpoint, (long long)l->backoff,
+               "the broker refused this worker's handshake (security none on one side, or "
+               "curve.cert's certificate not in its curve.workers folder?)");
         back_off(w, &l->backoff);
         l->reconnect = true;
     }
     if (!l->reconnect && clock_ms() - l->last_heard > w->cfg.heartbeat_ms * w->cfg.liveness) {
-        if (w->cfg.verbose)
-            fprintf(stderr, "actorcore-worker[%d]: broker %s silent, reconnecting in %lld ms\n",
-                    w->pid, l->endpoint, (long long)l->backoff);
+        ac_log(AC_LOG_INFO, "broker_silent", "broker=%s retry_ms=%lld", l->endpoint,
+               (long long)l->backoff);
         back_off(w, &l->backoff);
         l->reconnect = true;
     }
@@ -427,8 +421,8 @@ static int run(worker_t *w)
         l->heartbeat_at = l->last_heard + interval;
         if (link_open(w, l) != 0) {
             /* At start this is a setting at fault (later, a reconnect that fails is exit 1). */
-            fprintf(stderr, "actorcore-worker: --broker: cannot connect to %s: %s\n", l->endpoint,
-                    zmq_strerror(zmq_errno()));
+            ac_log_bad_setting("broker", "cannot connect to %s: %s", l->endpoint,
+                               zmq_strerror(zmq_errno()));
             status = 2;
             break;
         }
@@ -497,9 +491,7 @@ static int run(worker_t *w)
     pending_drop(&s_pending, -1);
     for (int i = 0; i < nlinks; i++)
         free(eps[i]);
-    if (bad && w->cfg.verbose)
-        fprintf(stderr, "actorcore-worker[%d]: %llu malformed messages dropped\n", w->pid,
-                (unsigned long long)bad);
+    ac_log(bad ? AC_LOG_WARN : AC_LOG_INFO, "stopped", "malformed=%llu", (unsigned long long)bad);
     return status;
 }
 
@@ -518,29 +510,33 @@ int main(int argc, char **argv)
         return parsed;
     }
 
+    if (ac_log_start("worker", w.cfg.log_level, w.cfg.verbose) != 0) {
+        ac_settings_free(table, n);
+        return 2;
+    }
     size_t hl = strlen(w.cfg.host);
     if (hl == 0 || hl > 64 ||
         strspn(w.cfg.host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                            "0123456789._-") != hl) {
-        fprintf(stderr,
-                "actorcore-worker: --host: expected 1 to 64 letters, digits, '.', '_' "
-                "or '-', found '%.64s'\n",
-                w.cfg.host);
+        ac_log_bad_setting(
+            "host", "expected 1 to 64 letters, digits, '.', '_' or '-', found '%.64s'", w.cfg.host);
         ac_settings_free(table, n);
         return 2;
     }
     zsys_init();
     zsys_set_logstream(NULL);
     if (ac_curve_keys_load_client(&w.cfg.curve, &w.keys, &err)) {
-        fprintf(stderr, "actorcore-worker: --%s\n", err.message);
+        ac_log_bad_setting(err.path, "%s", err.message);
         ac_settings_free(table, n);
         return 2;
     }
     if (!w.keys.own)
-        fprintf(stderr, "actorcore-worker: warning: security none: the broker is not "
-                        "authenticated and requests travel in plain text (set security: curve)\n");
+        ac_log(AC_LOG_WARN, "security_none", "msg=%s",
+               "the broker is not authenticated and requests travel in plain text (set "
+               "security: curve)");
     if (worker_init(&w, &err)) {
-        fprintf(stderr, "actorcore-worker: %s\n", err.message);
+        ac_log(AC_LOG_ERROR, "start_failed", "code=%s path=%s msg=%s", ac_code_name(err.code),
+               err.path, err.message);
         worker_fini(&w);
         ac_settings_free(table, n);
         return 2;
@@ -553,8 +549,8 @@ int main(int argc, char **argv)
             ac_curve_keys_apply(&w.keys, w.pub);
         }
         if (!w.pub || zsock_connect(w.pub, "%s", w.cfg.events) != 0) {
-            fprintf(stderr, "actorcore-worker: --events: cannot connect to %s: %s\n", w.cfg.events,
-                    zmq_strerror(zmq_errno()));
+            ac_log_bad_setting("events", "cannot connect to %s: %s", w.cfg.events,
+                               zmq_strerror(zmq_errno()));
             zsock_destroy(&w.pub);
             worker_fini(&w);
             ac_settings_free(table, n);

@@ -16,6 +16,7 @@
 #include "actorcore/store.h"
 #include "actorcore/wire.h"
 #include "service/curve.h"
+#include "service/log.h"
 #include "service/settings.h"
 
 /* The store a worker uses when none is set: its folder is made when missing, so that a
@@ -44,7 +45,8 @@ typedef struct {
     long long max_message_bytes; /* SPEC 7 limits */
     long long max_contributions;
     long long max_batch;
-    bool verbose;              /* log connections and errors */
+    bool verbose;              /* log at debug */
+    char *log_level;           /* debug, info, warn or error */
     ac_curve_settings_t curve; /* security, curve.cert, curve.server */
 } worker_config_t;
 

@@ -9,11 +9,15 @@
 */
 #include "actorcore/store.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include "service/log.h"
 
 #define SCHEMA_VERSION 2
 #define BATCH_MAX 512
@@ -46,6 +50,8 @@ struct ac_store {
     uint64_t done;          /* jobs ever finished (written or failed) */
     bool stopping;          /* close in progress */
     ac_store_stats_t stats; /* counters */
+    time_t warned_at;       /* the writer's last log line about failed writes */
+    uint64_t unwarned;      /* failed writes since that line */
 };
 
 static const char *const s_migrations[] = {
@@ -160,8 +166,17 @@ static void write_batch(ac_store_t *s, job_t *jobs)
         failed += ok;
         ok = 0;
     }
-    if (failed)
-        fprintf(stderr, "actorcore store: %zu writes failed: %s\n", failed, sqlite3_errmsg(s->wdb));
+    /* At most one line a second, with the failures since the last one: a full disk fails
+       every batch. */
+    s->unwarned += failed;
+    time_t now = time(NULL);
+    if (s->unwarned && now != s->warned_at) {
+        ac_log(AC_LOG_WARN, "store_write_failed",
+               "code=internal path=%s failed=%" PRIu64 " error=%s",
+               sqlite3_db_filename(s->wdb, "main"), s->unwarned, sqlite3_errmsg(s->wdb));
+        s->warned_at = now;
+        s->unwarned = 0;
+    }
     pthread_mutex_lock(&s->lock);
     s->stats.writes += ok;
     s->stats.write_errors += failed;
