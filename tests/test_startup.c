@@ -198,6 +198,93 @@ static void every_resolve_flag_refuses_bad_values_with_exit_2(void **state)
     sweep(prefix, "actorcore resolve");
 }
 
+/* Runs the broker on free ports with --state path; its exit status (the test fails when
+   it keeps running), stderr in <tmp>/state.err. */
+static int broker_with_state(const char *path, int stop_after_ms)
+{
+    svc_t s;
+    svc_ports(&s);
+    const char *argv[] = {AC_BROKER_PATH, "--frontend",   s.fe,   "--backend", s.be, "--events-in",
+                          s.ein,          "--events-out", s.eout, "--state",   path, NULL};
+    char out[400], errp[400];
+    snprintf(out, sizeof out, "%s/state.out", svc_tmpdir());
+    snprintf(errp, sizeof errp, "%s/state.err", svc_tmpdir());
+    int st = run(argv, out, errp, stop_after_ms);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool state_err_has(const char *needle)
+{
+    char errp[400];
+    snprintf(errp, sizeof errp, "%s/state.err", svc_tmpdir());
+    char *err = tu_slurp(errp);
+    bool yes = err && strstr(err, needle);
+    if (!yes)
+        fprintf(stderr, "stderr has no '%s': %.400s\n", needle, err ? err : "(none)");
+    free(err);
+    return yes;
+}
+
+/* A --state file that is not the broker's (the wrong size, a bad header) or cannot be
+   opened ends start-up with exit 2 naming --state, and the file is left byte for byte as
+   it was: nothing already stored is lost to a typo. */
+static void a_foreign_state_file_is_refused_and_left_as_it_was(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/notes.txt", svc_tmpdir());
+    FILE *f = fopen(path, "w");
+    fputs("an operator's notes, not a broker state file\n", f);
+    fclose(f);
+    char *before = tu_slurp(path);
+    assert_int_equal(broker_with_state(path, 10000), 2);
+    assert_true(state_err_has("code=bad_setting path=--state"));
+    assert_true(state_err_has("is not a broker state file (45 bytes"));
+    char *after = tu_slurp(path);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* A file of the right size with a bad header: made by a broker (stopped once the file
+       has its size), then its magic overwritten. */
+    char good[400];
+    snprintf(good, sizeof good, "%s/broker.state", svc_tmpdir());
+    svc_t s;
+    svc_ports(&s);
+    const char *argv[] = {AC_BROKER_PATH, "--frontend",   s.fe,   "--backend", s.be, "--events-in",
+                          s.ein,          "--events-out", s.eout, "--state",   good, NULL};
+    pid_t pid = svc_spawn(argv, "state-maker.log");
+    struct stat st = {0};
+    for (int waited = 0; waited < 20000 && (stat(good, &st) != 0 || st.st_size <= 4096);
+         waited += 10)
+        usleep(10000);
+    svc_stop(pid, SIGTERM, 5000);
+    assert_true(st.st_size > 4096);
+    int fd = open(good, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "notfloor", 8, 0), 8);
+    close(fd);
+    unsigned char head[64];
+    fd = open(good, O_RDONLY);
+    assert_int_equal(read(fd, head, sizeof head), (ssize_t)sizeof head);
+    close(fd);
+    assert_int_equal(broker_with_state(good, 10000), 2);
+    assert_true(state_err_has("path=--state"));
+    assert_true(state_err_has("(bad header)"));
+    unsigned char again[64];
+    fd = open(good, O_RDONLY);
+    assert_int_equal(read(fd, again, sizeof again), (ssize_t)sizeof again);
+    close(fd);
+    assert_memory_equal(head, again, sizeof head);
+    struct stat st2;
+    assert_int_equal(stat(good, &st2), 0);
+    assert_int_equal(st2.st_size, st.st_size);
+
+    /* A folder is no file. */
+    assert_int_equal(broker_with_state(svc_tmpdir(), 10000), 2);
+    assert_true(state_err_has("path=--state msg=\"cannot "));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +294,7 @@ int main(void)
         cmocka_unit_test(every_subscribe_flag_refuses_bad_values_with_exit_2),
         cmocka_unit_test(every_resolve_flag_refuses_bad_values_with_exit_2),
         cmocka_unit_test(every_publish_flag_refuses_bad_values_with_exit_2),
+        cmocka_unit_test(a_foreign_state_file_is_refused_and_left_as_it_was),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
