@@ -635,9 +635,61 @@ static void a_bad_object_anywhere_fails_the_whole_message(void **state)
     msgpack_zone_destroy(&zone);
 }
 
-/* The peek walks over every msgpack type at its exact size, the wide forms too (str 16/32,
-   bin 16/32, ext 8/16/32, fixext 1-16, array and map 16/32, every int width, float 32),
-   and finds the id after them; no prefix of the body is read past its end. */
+enum { BIG_FORM = 70000 };
+
+/* A map of 24 values, one of each wide form of every msgpack type (str 16/32, bin 16/32,
+   ext 8/16/32, fixext 1-16, array and map 16/32, every int width, float 32), then the id
+   42; filler bytes from big (BIG_FORM of them, distinct so that a misplaced read shows). */
+static void pack_every_form(msgpack_packer *pk, const char *big)
+{
+    int n = 0;
+    msgpack_pack_map(pk, 25);
+    char key[16];
+#define KEY() ac_wire_pack_str(pk, (snprintf(key, sizeof key, "k%d", n++), key))
+    KEY(), msgpack_pack_str(pk, 300), msgpack_pack_str_body(pk, big, 300);
+    KEY(), msgpack_pack_str(pk, BIG_FORM), msgpack_pack_str_body(pk, big, BIG_FORM);
+    KEY(), msgpack_pack_bin(pk, 300), msgpack_pack_bin_body(pk, big + 1, 300);
+    KEY(), msgpack_pack_bin(pk, BIG_FORM), msgpack_pack_bin_body(pk, big, BIG_FORM);
+    const size_t ext_sizes[] = {1, 2, 4, 8, 16, 3, 300, BIG_FORM}; /* fixext 1-16, ext 8/16/32 */
+    for (size_t i = 0; i < sizeof ext_sizes / sizeof ext_sizes[0]; i++)
+        KEY(), msgpack_pack_ext(pk, ext_sizes[i], (int8_t)(5 + i)),
+            msgpack_pack_ext_body(pk, big + i, ext_sizes[i]);
+    KEY(), msgpack_pack_array(pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_nil(pk);
+    KEY(), msgpack_pack_array(pk, BIG_FORM);
+    for (int i = 0; i < BIG_FORM; i++)
+        msgpack_pack_true(pk);
+    KEY(), msgpack_pack_map(pk, 20);
+    for (int i = 0; i < 20; i++)
+        msgpack_pack_int(pk, i), msgpack_pack_false(pk);
+    KEY(), msgpack_pack_map(pk, BIG_FORM);
+    for (int i = 0; i < BIG_FORM; i++)
+        msgpack_pack_fix_uint8(pk, 1), msgpack_pack_nil(pk);
+    KEY(), msgpack_pack_fix_uint8(pk, 200);
+    KEY(), msgpack_pack_fix_uint16(pk, 60000);
+    KEY(), msgpack_pack_fix_uint64(pk, 1ull << 40);
+    KEY(), msgpack_pack_fix_int8(pk, -100);
+    KEY(), msgpack_pack_fix_int16(pk, -30000);
+    KEY(), msgpack_pack_fix_int64(pk, -(1ll << 40));
+    KEY(), msgpack_pack_float(pk, 1.5f);
+    KEY(), msgpack_pack_nil(pk);
+    ac_wire_pack_str(pk, "id");
+    msgpack_pack_uint64(pk, 42);
+#undef KEY
+    assert_int_equal(n, 24);
+}
+
+static char *filler(void)
+{
+    char *big = malloc(BIG_FORM + 16);
+    for (size_t i = 0; i < BIG_FORM + 16; i++)
+        big[i] = (char)(i * 7 + 3);
+    return big;
+}
+
+/* The peek walks over every msgpack type at its exact size, the wide forms too, and finds
+   the id after them; no prefix of the body is read past its end. */
 static void peek_skips_the_wide_forms_of_every_type(void **state)
 {
     (void)state;
@@ -645,44 +697,8 @@ static void peek_skips_the_wide_forms_of_every_type(void **state)
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    enum { BIG = 70000 };
-    char *big = calloc(BIG, 1);
-    int n = 0;
-    msgpack_pack_map(&pk, 25); /* 24 values, then the id */
-#define KEY() ac_wire_pack_str(&pk, (snprintf(key, sizeof key, "k%d", n++), key))
-    char key[16];
-    KEY(), msgpack_pack_str(&pk, 300), msgpack_pack_str_body(&pk, big, 300);
-    KEY(), msgpack_pack_str(&pk, BIG), msgpack_pack_str_body(&pk, big, BIG);
-    KEY(), msgpack_pack_bin(&pk, 300), msgpack_pack_bin_body(&pk, big, 300);
-    KEY(), msgpack_pack_bin(&pk, BIG), msgpack_pack_bin_body(&pk, big, BIG);
-    const size_t ext_sizes[] = {1, 2, 4, 8, 16, 3, 300, BIG}; /* fixext 1-16, ext 8/16/32 */
-    for (size_t i = 0; i < sizeof ext_sizes / sizeof ext_sizes[0]; i++)
-        KEY(), msgpack_pack_ext(&pk, ext_sizes[i], 5),
-            msgpack_pack_ext_body(&pk, big, ext_sizes[i]);
-    KEY(), msgpack_pack_array(&pk, 20);
-    for (int i = 0; i < 20; i++)
-        msgpack_pack_nil(&pk);
-    KEY(), msgpack_pack_array(&pk, BIG);
-    for (int i = 0; i < BIG; i++)
-        msgpack_pack_true(&pk);
-    KEY(), msgpack_pack_map(&pk, 20);
-    for (int i = 0; i < 20; i++)
-        msgpack_pack_int(&pk, i), msgpack_pack_false(&pk);
-    KEY(), msgpack_pack_map(&pk, BIG);
-    for (int i = 0; i < BIG; i++)
-        msgpack_pack_fix_uint8(&pk, 1), msgpack_pack_nil(&pk);
-    KEY(), msgpack_pack_fix_uint8(&pk, 200);
-    KEY(), msgpack_pack_fix_uint16(&pk, 60000);
-    KEY(), msgpack_pack_fix_uint64(&pk, 1ull << 40);
-    KEY(), msgpack_pack_fix_int8(&pk, -100);
-    KEY(), msgpack_pack_fix_int16(&pk, -30000);
-    KEY(), msgpack_pack_fix_int64(&pk, -(1ll << 40));
-    KEY(), msgpack_pack_float(&pk, 1.5f);
-    KEY(), msgpack_pack_nil(&pk);
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, 42);
-#undef KEY
-    assert_int_equal(n, 24);
+    char *big = filler();
+    pack_every_form(&pk, big);
     uint64_t id = 0;
     assert_int_equal(ac_wire_peek_uint(sb.data, sb.size, "id", &id), 1);
     assert_true(id == 42);
@@ -693,6 +709,54 @@ static void peek_skips_the_wide_forms_of_every_type(void **state)
         assert_int_not_equal(ac_wire_peek_uint(copy, cut, "id", &id), 1);
         free(copy);
     }
+    free(big);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Our decoder reads every form to the object msgpack-c's own unpacker makes (type, value,
+   bytes, ext type), and every prefix of the message is invalid_msgpack, never a success. */
+static void the_decoder_agrees_with_msgpack_c_on_every_form(void **state)
+{
+    (void)state;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    char *big = filler();
+    pack_every_form(&pk, big);
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 1 << 16);
+    msgpack_object ours;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, &zone, &ours, &err), 0);
+    msgpack_unpacked theirs;
+    msgpack_unpacked_init(&theirs);
+    size_t off = 0;
+    assert_int_equal(msgpack_unpack_next(&theirs, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
+    assert_int_equal(off, sb.size);
+    assert_int_equal(ours.type, MSGPACK_OBJECT_MAP);
+    assert_int_equal(ours.via.map.size, 25);
+    for (uint32_t i = 0; i < 25; i++) {
+        const msgpack_object *a = &ours.via.map.ptr[i].val, *b = &theirs.data.via.map.ptr[i].val;
+        if (a->type != b->type || !msgpack_object_equal(*a, *b))
+            fail_msg("value %u: type %d, msgpack-c's %d, or another value", i, a->type, b->type);
+        if (a->type == MSGPACK_OBJECT_EXT && a->via.ext.type != b->via.ext.type)
+            fail_msg("value %u: ext type %d, msgpack-c's %d", i, a->via.ext.type, b->via.ext.type);
+    }
+    assert_true(msgpack_object_equal(ours, theirs.data));
+    const msgpack_object *f = &ours.via.map.ptr[22].val;
+    assert_int_equal(f->type, MSGPACK_OBJECT_FLOAT32);
+    assert_true(f->via.f64 == 1.5);
+    msgpack_unpacked_destroy(&theirs);
+    for (size_t cut = 0; cut < sb.size; cut += cut < 2000 ? 1 : 997) {
+        char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, sb.data, cut);
+        msgpack_zone_clear(&zone);
+        if (ac_msgpack_parse(copy, cut, &zone, &ours, &err) != AC_EINVALID_MSGPACK)
+            fail_msg("a prefix of %zu bytes is not invalid_msgpack", cut);
+        free(copy);
+    }
+    msgpack_zone_destroy(&zone);
     free(big);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -779,6 +843,7 @@ int main(void)
         cmocka_unit_test(a_number_token_is_spliced_up_to_400_characters_and_refused_beyond),
         cmocka_unit_test(peek_skips_every_value_by_its_exact_size),
         cmocka_unit_test(peek_skips_the_wide_forms_of_every_type),
+        cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
     };
     return cmocka_run_group_tests_name("codec", tests, setup, teardown);

@@ -234,8 +234,11 @@ int ac_msgpack_parse(const char *buf, size_t len, msgpack_zone *zone, msgpack_ob
                      ac_error_t *err)
 {
     dec_t d = {(const unsigned char *)buf, (const unsigned char *)buf + len, zone, NULL};
-    if (decode(&d, out, 0) == 0 && d.p != d.end)
+    int rc = decode(&d, out, 0);
+    if (rc == 0 && d.p != d.end)
         fail(&d, "bytes after the end of the message");
+    else if (rc != 0)
+        fail(&d, "invalid message"); /* a failure always fails, named or not */
     if (d.why)
         return ac_error_set(err,
                             strcmp(d.why, "out of memory") == 0 ? AC_ENOMEM : AC_EINVALID_MSGPACK,
