@@ -637,13 +637,13 @@ static void a_bad_object_anywhere_fails_the_whole_message(void **state)
 
 enum { BIG_FORM = 70000 };
 
-/* A map of 24 values, one of each wide form of every msgpack type (str 16/32, bin 16/32,
-   ext 8/16/32, fixext 1-16, array and map 16/32, every int width, float 32), then the id
-   42; filler bytes from big (BIG_FORM of them, distinct so that a misplaced read shows). */
+/* A map of 26 values, one of each wide form of every msgpack type (str 16/32, bin 16/32,
+   ext 8/16/32, fixext 1-16, the largest fixarray / fixmap / fixstr, array and map 16/32,
+   every int width, float 32), then the id 42; filler bytes from big (BIG_FORM of them, distinct so that a misplaced read shows). */
 static void pack_every_form(msgpack_packer *pk, const char *big)
 {
     int n = 0;
-    msgpack_pack_map(pk, 25);
+    msgpack_pack_map(pk, 27);
     char key[16];
 #define KEY() ac_wire_pack_str(pk, (snprintf(key, sizeof key, "k%d", n++), key))
     KEY(), msgpack_pack_str(pk, 300), msgpack_pack_str_body(pk, big, 300);
@@ -654,6 +654,12 @@ static void pack_every_form(msgpack_packer *pk, const char *big)
     for (size_t i = 0; i < sizeof ext_sizes / sizeof ext_sizes[0]; i++)
         KEY(), msgpack_pack_ext(pk, ext_sizes[i], (int8_t)(5 + i)),
             msgpack_pack_ext_body(pk, big + i, ext_sizes[i]);
+    KEY(), msgpack_pack_array(pk, 15); /* the largest fixarray, 0x9f */
+    for (int i = 0; i < 15; i++)
+        msgpack_pack_str(pk, 31), msgpack_pack_str_body(pk, big + i, 31); /* fixstr 0xbf */
+    KEY(), msgpack_pack_map(pk, 15); /* the largest fixmap, 0x8f */
+    for (int i = 0; i < 15; i++)
+        msgpack_pack_int(pk, -32 + i), msgpack_pack_int(pk, 127 - i); /* fixint edges */
     KEY(), msgpack_pack_array(pk, 20);
     for (int i = 0; i < 20; i++)
         msgpack_pack_nil(pk);
@@ -677,7 +683,16 @@ static void pack_every_form(msgpack_packer *pk, const char *big)
     ac_wire_pack_str(pk, "id");
     msgpack_pack_uint64(pk, 42);
 #undef KEY
-    assert_int_equal(n, 24);
+    assert_int_equal(n, 26);
+}
+
+/* The prefixes a truncation test cuts at: every one of the first 2,000 bytes and of the
+   last 16, one in 997 between. */
+static size_t next_cut(size_t cut, size_t size)
+{
+    if (cut < 2000 || cut + 16 >= size)
+        return cut + 1;
+    return cut + 997 < size - 16 ? cut + 997 : size - 16;
 }
 
 static char *filler(void)
@@ -702,11 +717,13 @@ static void peek_skips_the_wide_forms_of_every_type(void **state)
     uint64_t id = 0;
     assert_int_equal(ac_wire_peek_uint(sb.data, sb.size, "id", &id), 1);
     assert_true(id == 42);
-    /* Truncations across the wide headers: never found, never read past. */
-    for (size_t cut = 0; cut < sb.size; cut += cut < 2000 ? 1 : 997) {
+    /* Truncations across the wide headers, and a cut in the id's value or right after its
+       key: malformed (-1), never found, never read past. */
+    for (size_t cut = 0; cut < sb.size; cut = next_cut(cut, sb.size)) {
         char *copy = malloc(cut ? cut : 1);
         memcpy(copy, sb.data, cut);
-        assert_int_not_equal(ac_wire_peek_uint(copy, cut, "id", &id), 1);
+        if (ac_wire_peek_uint(copy, cut, "id", &id) != -1)
+            fail_msg("a prefix of %zu of %zu bytes is not malformed", cut, sb.size);
         free(copy);
     }
     free(big);
@@ -735,8 +752,8 @@ static void the_decoder_agrees_with_msgpack_c_on_every_form(void **state)
     assert_int_equal(msgpack_unpack_next(&theirs, sb.data, sb.size, &off), MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, sb.size);
     assert_int_equal(ours.type, MSGPACK_OBJECT_MAP);
-    assert_int_equal(ours.via.map.size, 25);
-    for (uint32_t i = 0; i < 25; i++) {
+    assert_int_equal(ours.via.map.size, 27);
+    for (uint32_t i = 0; i < 27; i++) {
         const msgpack_object *a = &ours.via.map.ptr[i].val, *b = &theirs.data.via.map.ptr[i].val;
         if (a->type != b->type || !msgpack_object_equal(*a, *b))
             fail_msg("value %u: type %d, msgpack-c's %d, or another value", i, a->type, b->type);
@@ -744,11 +761,11 @@ static void the_decoder_agrees_with_msgpack_c_on_every_form(void **state)
             fail_msg("value %u: ext type %d, msgpack-c's %d", i, a->via.ext.type, b->via.ext.type);
     }
     assert_true(msgpack_object_equal(ours, theirs.data));
-    const msgpack_object *f = &ours.via.map.ptr[22].val;
+    const msgpack_object *f = &ours.via.map.ptr[24].val;
     assert_int_equal(f->type, MSGPACK_OBJECT_FLOAT32);
     assert_true(f->via.f64 == 1.5);
     msgpack_unpacked_destroy(&theirs);
-    for (size_t cut = 0; cut < sb.size; cut += cut < 2000 ? 1 : 997) {
+    for (size_t cut = 0; cut < sb.size; cut = next_cut(cut, sb.size)) {
         char *copy = malloc(cut ? cut : 1);
         memcpy(copy, sb.data, cut);
         msgpack_zone_clear(&zone);
