@@ -834,10 +834,53 @@ static void an_ext_object_is_written_as_its_own_bytes(void **state)
     msgpack_zone_free(zone);
 }
 
+/* msgpack to JSON writes each type as JSON says: numbers in shortest round-trip form
+   (float32 and float64), a non-finite float as null (JSON has no NaN), strings escaped,
+   bin as hex, nested containers. */
+static void msgpack_to_json_writes_each_type_and_non_finite_as_null(void **state)
+{
+    (void)state;
+    msgpack_sbuffer in;
+    msgpack_sbuffer_init(&in);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &in, msgpack_sbuffer_write);
+    msgpack_pack_array(&pk, 12);
+    msgpack_pack_double(&pk, 0.1);
+    msgpack_pack_float(&pk, 1.5f);
+    msgpack_pack_double(&pk, NAN);
+    msgpack_pack_double(&pk, INFINITY);
+    msgpack_pack_float(&pk, -INFINITY);
+    msgpack_pack_int64(&pk, -9000000000ll);
+    msgpack_pack_uint64(&pk, 18446744073709551615ull);
+    msgpack_pack_nil(&pk);
+    msgpack_pack_true(&pk);
+    ac_wire_pack_str(&pk, "q\"\n");
+    msgpack_pack_bin(&pk, 2);
+    msgpack_pack_bin_body(&pk, "\xab\x01", 2);
+    msgpack_pack_map(&pk, 1);
+    ac_wire_pack_str(&pk, "k");
+    msgpack_pack_array(&pk, 0);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(in.data, in.size, zone, &o, &err), 0);
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    assert_int_equal(ac_msgpack_to_json(&o, &sb), 0);
+    const char *want = "[0.1,1.5,null,null,null,-9000000000,18446744073709551615,null,true,"
+                       "\"q\\u0022\\u000a\",\"ab01\",{\"k\":[]}]"; /* \\u escapes */
+    if (sb.size != strlen(want) || memcmp(sb.data, want, sb.size) != 0)
+        fail_msg("JSON '%.*s', expected '%s'", (int)sb.size, sb.data, want);
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_sbuffer_destroy(&in);
+    msgpack_zone_free(zone);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bad_json_gives_invalid_json),
+        cmocka_unit_test(msgpack_to_json_writes_each_type_and_non_finite_as_null),
         cmocka_unit_test(an_ext_object_is_written_as_its_own_bytes),
         cmocka_unit_test(an_error_deep_in_actor_data_names_the_first_sixteen_segments),
         cmocka_unit_test(deep_nesting_is_rejected_without_crashing),

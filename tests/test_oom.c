@@ -287,6 +287,51 @@ static void the_store_survives_every_failed_allocation(void **state)
     sweep("store", path_store);
 }
 
+/* One request and one resolver reused for 300 actors, each with its own long id, its own
+   system names and dimensions under the default rule (a new name each time), allocate
+   nothing after the first few: a reset gives back the arena and every interned name. */
+static void a_reused_request_allocates_nothing_after_warm_up(void **state)
+{
+    (void)state;
+    const char *combiner =
+        "dimensions:\n"
+        "  strength: { use_pipeline: true, clamp_default: { min: 0, max: 1000 } }\n"
+        "default: { use_pipeline: true, clamp_default: { min: -1e9, max: 1e9 } }\n";
+    const char *layers = "order: [TOTAL]\n";
+    ac_error_t err;
+    ac_registry_t *reg = ac_registry_load_buffers("c", combiner, strlen(combiner), "l", layers,
+                                                  strlen(layers), &err);
+    assert_non_null(reg);
+    ac_request_t *req = ac_request_new(reg);
+    ac_resolver_t *r = ac_resolver_new(reg);
+    assert_non_null(req);
+    assert_non_null(r);
+    size_t allocs = 0;
+    for (int i = 0; i < 300; i++) {
+        if (i == 5)
+            fa_arm(0); /* warmed up: count from here */
+        char id[160], sys[32], dim[32];
+        snprintf(id, sizeof id, "actor-%04d-%0100d", i, i);
+        snprintf(sys, sizeof sys, "system_%d", i);
+        snprintf(dim, sizeof dim, "extra_%d", i);
+        ac_request_reset(req);
+        assert_int_equal(ac_request_set_actor(req, id, i + 1, &err), 0);
+        assert_true(ac_request_begin_output(req, sys, &err) >= 0);
+        assert_int_equal(
+            ac_request_add_contribution(req, AC_PRIMARY, "strength", AC_FLAT, i, sys, 1, &err), 0);
+        assert_int_equal(
+            ac_request_add_contribution(req, AC_PRIMARY, dim, AC_FLAT, 2.0 * i, sys, 1, &err), 0);
+        const ac_snapshot_t *snap;
+        assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+        assert_int_equal(ac_snapshot_dimension_count(snap), 2);
+    }
+    allocs = fa_disarm();
+    assert_int_equal(allocs, 0);
+    ac_resolver_destroy(&r);
+    ac_request_destroy(&req);
+    ac_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -297,6 +342,7 @@ int main(void)
         cmocka_unit_test(json_decode_and_encode_survive_every_failed_allocation),
         cmocka_unit_test(msgpack_decode_and_encode_survive_every_failed_allocation),
         cmocka_unit_test(the_store_survives_every_failed_allocation),
+        cmocka_unit_test(a_reused_request_allocates_nothing_after_warm_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
