@@ -168,8 +168,22 @@ static void unknown_dimension_with_default_uses_the_default_rule(void **state)
     for (int i = 0; i < 3; i++) {
         assert_true(ac_snapshot_next(&it, &x));
         assert_string_equal(x.name, want[i]);
+        /* Primary only: the absent section reads 0 (snapshot.h). */
+        assert_true(x.has_primary);
+        assert_false(x.has_derived);
+        assert_double_exact(x.derived, 0);
     }
     assert_false(ac_snapshot_next(&it, &x));
+    fx_free(fx);
+    /* And a Derived-only dimension reads 0 as its Primary. */
+    fx = fx_new(TU_COMBINER, TU_LAYERS);
+    fx_add(fx, AC_DERIVED, "strength", AC_FLAT, 7, "a", 0);
+    fx_resolve(fx);
+    d = fx_dim(fx, "strength");
+    assert_false(d.has_primary);
+    assert_true(d.has_derived);
+    assert_double_exact(d.primary, 0);
+    assert_double_exact(d.derived, 7);
     fx_free(fx);
 }
 

@@ -35,9 +35,9 @@ typedef struct {
     double min;       /* CapsUsed.Min */
     double max;       /* CapsUsed.Max */
     bool has_primary; /* the dimension is in Primary */
-    double primary;   /* its Primary value */
+    double primary;   /* its Primary value; 0 when not in Primary */
     bool has_derived; /* the dimension is in Derived */
-    double derived;   /* its Derived value */
+    double derived;   /* its Derived value; 0 when not in Derived */
 } ac_snapshot_dim_t;
 
 /* One merged context ModifierPack (SPEC 6). */
