@@ -600,6 +600,9 @@ def parse_args(argv):
     ap.add_argument("--rev", metavar="REV",
                     help="mutate the committed tree of a git revision (git archive) instead "
                     "of the working tree")
+    ap.add_argument("--sanitize", action="store_true",
+                    help="build the mutants with AddressSanitizer + UBSan (Debug): leaks, "
+                         "double frees and reads past a buffer then kill them too (slower)")
     ap.add_argument("--list", action="store_true",
                     help="print the selected mutants and exit without building")
     ap.add_argument("--min-score", type=float, metavar="PCT",
@@ -730,8 +733,13 @@ def main(argv):
             f.write("# mutate.py: no LTO in the mutation build (runs after project())\n"
                     "set(_CMAKE_C_IPO_SUPPORTED_BY_CMAKE NO)\n")
         log("mutate: copy in %s, configuring and building (-j%d)..." % (tree, args.jobs))
-        rc, out = run(["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                       "-DAC_BUILD_BENCH=OFF", "-DAC_WERROR=OFF",
+        kind = ["-DCMAKE_BUILD_TYPE=Release", "-DAC_SANITIZE=OFF"]
+        if args.sanitize:  # the suites' ASan run: a leak or a bad read fails a test
+            kind = ["-DCMAKE_BUILD_TYPE=Debug", "-DAC_SANITIZE=ON"]
+            os.environ["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=1"
+            os.environ["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        rc, out = run(["cmake", "-S", tree, "-B", build] + kind +
+                      ["-DAC_BUILD_BENCH=OFF", "-DAC_WERROR=OFF",
                        "-DCMAKE_PROJECT_INCLUDE=" + nolto], logfile=os.path.join(work, "cmake.log"))
         if rc != 0:
             log(out[-3000:])
