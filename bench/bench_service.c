@@ -21,6 +21,10 @@
     request of each process; and the hit rates the real L1 has in process on the same
     sequence as one cache of 80 000 entries and as 4 of 20 000 fed at random. Every reply
     is checked: ok, the snapshot of the actor asked for, the same values as computed.
+
+    Then metrics (also alone: `bench_service metrics`): W2 through two clusters started at
+    once, /metrics on in every process (scraped every 250 ms) and off, runs alternating:
+    resolves/s of each and the on / off ratio per pair (issue 11: >= 0.97).
 */
 #include <czmq.h>
 #include <math.h>
@@ -1012,6 +1016,141 @@ static void curve_section(const char *dir)
     printf("  curve section: %.0f s\n", now_s() - t_start);
 }
 
+/* ---- metrics: the /metrics endpoints on against off ---- */
+
+#define METRICS_RUNS 11
+#define METRICS_REQUESTS 40000
+
+/* GET /metrics from 127.0.0.1:port; the bytes of the answer (0: none). */
+static size_t scrape(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    size_t got = 0;
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
+        char buf[16384];
+        ssize_t n;
+        while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+            got += (size_t)n;
+    }
+    close(fd);
+    return got;
+}
+
+/* A child process that scrapes every port every `ms` milliseconds until killed (what a
+   Prometheus server does, 60 x more often than its 15 s default). Sockets only: the child
+   never touches the parent's ZeroMQ context. */
+static pid_t scraper_start(const int *ports, int n, int ms)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;) {
+            for (int i = 0; i < n; i++)
+                scrape(ports[i]);
+            usleep((useconds_t)ms * 1000);
+        }
+    }
+    return pid;
+}
+
+static void scraper_stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* W2 through two clusters of a broker and 2 workers started at once, one with /metrics on
+   in every process (and scraped every 250 ms during its runs), one with it off; runs
+   alternate (which goes first alternates too), so the machine's load falls on both alike. */
+static void metrics_section(void)
+{
+    double t_start = now_s();
+    char ep[2][4][64];
+    int ports[2][3];
+    char listen[3][32];
+    pid_t procs[2][3];
+    for (int on = 0; on < 2; on++) {
+        bench_free_endpoints(ep[on], 4);
+        char http[3][64];
+        bench_free_endpoints(http, 3);
+        for (int i = 0; i < 3; i++)
+            ports[on][i] = atoi(strrchr(http[i], ':') + 1);
+    }
+    for (int i = 0; i < 3; i++)
+        snprintf(listen[i], sizeof listen[i], "127.0.0.1:%d", ports[1][i]);
+    for (int on = 0; on < 2; on++) {
+        const char *argv[] = {AC_BROKER_PATH, "--frontend",  ep[on][0], "--backend",
+                              ep[on][1],      "--events-in", ep[on][2], "--events-out",
+                              ep[on][3],      "--state",     "none",    on ? "--metrics" : NULL,
+                              listen[0],      NULL};
+        procs[on][0] = spawn(argv);
+    }
+    usleep(300000);
+    for (int on = 0; on < 2; on++)
+        for (int i = 0; i < 2; i++) {
+            const char *argv[] = {AC_WORKER_PATH, "--broker", ep[on][1],
+                                  "--events",     "",         BENCH_W2_WORKER_FLAGS,
+                                  "--l1-entries", "0",        on ? "--metrics" : NULL,
+                                  listen[1 + i],  NULL};
+            procs[on][1 + i] = spawn(argv);
+        }
+    usleep(500000);
+    for (int i = 0; i < 3; i++)
+        if (scrape(ports[1][i]) < 1000) {
+            fprintf(stderr, "metrics: the /metrics of port %d does not answer\n", ports[1][i]);
+            exit(1);
+        }
+    printf("Metrics: W2 through a broker and 2 workers, /metrics off vs on in every process "
+           "(scraped every 250 ms), 256 in flight, %d requests per run, %d paired runs\n",
+           METRICS_REQUESTS, METRICS_RUNS);
+    double tp[2][METRICS_RUNS], ratio[METRICS_RUNS], cpu[2][METRICS_RUNS], cpu_ratio[METRICS_RUNS];
+    throughput_n(ep[0][0], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
+    throughput_n(ep[1][0], 256, 2, &s_w2, REQUESTS / 4);
+    for (int run = 0; run < METRICS_RUNS; run++) {
+        for (int k = 0; k < 2; k++) {
+            int on = (run + k) % 2;
+            pid_t scraper = on ? scraper_start(ports[1], 3, 250) : 0;
+            /* CPU of the cluster's processes and this client (not the scraper: Prometheus
+               runs elsewhere), so the figure holds on a busy machine too. */
+            double c0 = bench_cpu_seconds(getpid());
+            for (int i = 0; i < 3; i++)
+                c0 += bench_cpu_seconds(procs[on][i]);
+            tp[on][run] = throughput_n(ep[on][0], 256, 2, &s_w2, METRICS_REQUESTS);
+            double c1 = bench_cpu_seconds(getpid());
+            for (int i = 0; i < 3; i++)
+                c1 += bench_cpu_seconds(procs[on][i]);
+            cpu[on][run] = (c1 - c0) / METRICS_REQUESTS * 1e6;
+            if (on)
+                scraper_stop(scraper);
+        }
+        ratio[run] = tp[1][run] / tp[0][run];
+        cpu_ratio[run] = cpu[0][run] / cpu[1][run];
+        printf("  run %2d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f, CPU off / "
+               "on %.3f\n",
+               run + 1, tp[0][run], cpu[0][run], tp[1][run], cpu[1][run], ratio[run],
+               cpu_ratio[run]);
+    }
+    for (int on = 0; on < 2; on++)
+        for (int i = 2; i >= 0; i--)
+            stop(procs[on][i]);
+    report("W2, metrics off", tp[0], METRICS_RUNS, "resolves/s");
+    report("W2, metrics on", tp[1], METRICS_RUNS, "resolves/s");
+    report("CPU per resolve, metrics off", cpu[0], METRICS_RUNS, "us (all processes)");
+    report("CPU per resolve, metrics on", cpu[1], METRICS_RUNS, "us (all processes)");
+    qsort(ratio, METRICS_RUNS, sizeof(double), cmp_d);
+    qsort(cpu_ratio, METRICS_RUNS, sizeof(double), cmp_d);
+    printf("  throughput on / off, paired runs: median %.3f  min %.3f  max %.3f  (target >= "
+           "0.97)\n",
+           ratio[METRICS_RUNS / 2], ratio[0], ratio[METRICS_RUNS - 1]);
+    printf("  CPU per resolve off / on (the throughput ratio of an idle machine): median %.3f  "
+           "min %.3f  max %.3f\n",
+           cpu_ratio[METRICS_RUNS / 2], cpu_ratio[0], cpu_ratio[METRICS_RUNS - 1]);
+    printf("  metrics section: %.0f s\n", now_s() - t_start);
+}
+
 /* ---- coherence: invalidate answered by every worker ---- */
 
 /* p50 and p99 (us) of `n` invalidates (one in flight) of actors that each worker has
@@ -1112,21 +1251,22 @@ static void coherence_section(const char *dir)
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding|curve|coherence]\n"
+        "usage: bench_service [affinity|forwarding|curve|coherence|metrics]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
         "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
         "  curve: only W2 with security curve vs none; coherence: invalidate with 4\n"
-        "  workers vs 1\n";
+        "  workers vs 1; metrics: W2 with the /metrics endpoints on vs off\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
     bool only_coherence = argc == 2 && strcmp(args[1], "coherence") == 0;
+    bool only_metrics = argc == 2 && strcmp(args[1], "metrics") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 ||
-        (argc == 2 && !only_affinity && !only_forwarding && !only_curve && !only_coherence)) {
+    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve &&
+                     !only_coherence && !only_metrics)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1152,6 +1292,10 @@ int main(int argc, char **args)
     }
     if (only_coherence) {
         coherence_section(s_dir);
+        return 0;
+    }
+    if (only_metrics) {
+        metrics_section();
         return 0;
     }
     const char *dir = s_dir;
@@ -1262,5 +1406,6 @@ int main(int argc, char **args)
     fflush(stdout);
     curve_section(dir);
     coherence_section(dir);
+    metrics_section();
     return 0;
 }
