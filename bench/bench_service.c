@@ -23,8 +23,9 @@
     is checked: ok, the snapshot of the actor asked for, the same values as computed.
 
     Then metrics (also alone: `bench_service metrics`): W2 through two clusters started at
-    once, /metrics on in every process (scraped every 250 ms) and off, runs alternating:
-    resolves/s of each and the on / off ratio per pair (issue 11: >= 0.97).
+    once, /metrics on in every process (scraped every 250 ms) and off, taking turns in short
+    chunks: resolves/s and CPU per resolve of each, and the on / off ratio per run (issue 11:
+    >= 0.97).
 */
 #include <czmq.h>
 #include <math.h>
@@ -47,6 +48,7 @@
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
+#include "service/metrics.h"
 
 #define RUNS 3
 #define REQUESTS 20000
@@ -1018,8 +1020,9 @@ static void curve_section(const char *dir)
 
 /* ---- metrics: the /metrics endpoints on against off ---- */
 
-#define METRICS_RUNS 11
-#define METRICS_REQUESTS 40000
+#define METRICS_RUNS 5
+#define METRICS_CHUNKS 24  /* per run and setting, taking turns */
+#define METRICS_CHUNK 4000 /* requests per chunk (about 0.1 s) */
 
 /* GET /metrics from 127.0.0.1:port; the bytes of the answer (0: none). */
 static size_t scrape(int port)
@@ -1038,6 +1041,34 @@ static size_t scrape(int port)
     }
     close(fd);
     return got;
+}
+
+/* The work metrics add to one request, in process, in nanoseconds: the broker's (two reads
+   of the monotonic clock and a histogram add) and the worker's (a histogram add and two
+   counters; it reads the clock for `stats` already). */
+static void metrics_hot_path(double *broker_ns, double *worker_ns)
+{
+    static ac_hist_t h[5];
+    static uint64_t counters[7][16];
+    const int n = 5000000;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        int64_t us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+        ac_hist_add(&h[i % 5], (uint64_t)us + (uint64_t)(i & 1023));
+    }
+    double t1 = now_s();
+    for (int i = 0; i < n; i++) {
+        ac_hist_add(&h[i % 5], (uint64_t)(i & 4095) * 7);
+        counters[i % 7][0]++;
+        counters[i % 7][1 + (i & 7)] += (i & 63) == 0;
+        __asm__ volatile("" : : "r"(counters) : "memory"); /* not folded into one add */
+    }
+    double t2 = now_s();
+    *broker_ns = (t1 - t0) / n * 1e9;
+    *worker_ns = (t2 - t1) / n * 1e9;
 }
 
 /* A child process that scrapes every port every `ms` milliseconds until killed (what a
@@ -1064,8 +1095,9 @@ static void scraper_stop(pid_t pid)
 
 /* W2 through two clusters of a broker and 2 workers started at once, one with /metrics on
    in every process (and scraped every 250 ms during its runs), one with it off; runs
-   alternate (which goes first alternates too), so the machine's load falls on both alike. */
-static void metrics_section(void)
+   alternate (which goes first alternates too), so the machine's load falls on both alike.
+   aa: both clusters off and no scraper (the A/A run: the spread of the noise alone). */
+static void metrics_section(bool aa)
 {
     double t_start = now_s();
     char ep[2][4][64];
@@ -1098,40 +1130,70 @@ static void metrics_section(void)
             procs[on][1 + i] = spawn(argv);
         }
     usleep(500000);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3 && !aa; i++)
         if (scrape(ports[1][i]) < 1000) {
             fprintf(stderr, "metrics: the /metrics of port %d does not answer\n", ports[1][i]);
             exit(1);
         }
     printf("Metrics: W2 through a broker and 2 workers, /metrics off vs on in every process "
-           "(scraped every 250 ms), 256 in flight, %d requests per run, %d paired runs\n",
-           METRICS_REQUESTS, METRICS_RUNS);
+           "(scraped every 250 ms), 256 in flight; %d runs, each %d chunks of %d requests per "
+           "setting, taking turns%s\n",
+           METRICS_RUNS, METRICS_CHUNKS, METRICS_CHUNK,
+           aa ? "; A/A: both off, no scraper (\"on\" is a second off cluster)" : "");
     double tp[2][METRICS_RUNS], ratio[METRICS_RUNS], cpu[2][METRICS_RUNS], cpu_ratio[METRICS_RUNS];
-    throughput_n(ep[0][0], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
-    throughput_n(ep[1][0], 256, 2, &s_w2, REQUESTS / 4);
+    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
+    ac_client_t *clients[2] = {ac_client_new(ep[0][0], &cfg), ac_client_new(ep[1][0], &cfg)};
+    for (int on = 0; on < 2; on++)
+        pump(clients[on], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
+    pid_t scraper = aa ? 0 : scraper_start(ports[1], 3, 250);
     for (int run = 0; run < METRICS_RUNS; run++) {
-        for (int k = 0; k < 2; k++) {
-            int on = (run + k) % 2;
-            pid_t scraper = on ? scraper_start(ports[1], 3, 250) : 0;
-            /* CPU of the cluster's processes and this client (not the scraper: Prometheus
-               runs elsewhere), so the figure holds on a busy machine too. */
+        /* Short chunks in turn: the other sessions' load moves on a scale of seconds, so it
+           falls on both settings alike. CPU: the cluster's processes and this client (not
+           the scraper: Prometheus runs elsewhere), which holds on a busy machine too. */
+        double secs[2] = {0, 0}, cpus[2] = {0, 0}, chunk_tp[2][METRICS_CHUNKS];
+        double pair[METRICS_CHUNKS];
+        int done[2] = {0, 0};
+        for (int chunk = 0; chunk < 2 * METRICS_CHUNKS; chunk++) {
+            int on = (chunk + chunk / 2 + run) % 2;
             double c0 = bench_cpu_seconds(getpid());
             for (int i = 0; i < 3; i++)
                 c0 += bench_cpu_seconds(procs[on][i]);
-            tp[on][run] = throughput_n(ep[on][0], 256, 2, &s_w2, METRICS_REQUESTS);
+            double t0 = now_s();
+            pump(clients[on], 256, 2, &s_w2, METRICS_CHUNK);
+            secs[on] += now_s() - t0;
+            chunk_tp[on][done[on]++] = METRICS_CHUNK / (now_s() - t0);
             double c1 = bench_cpu_seconds(getpid());
             for (int i = 0; i < 3; i++)
                 c1 += bench_cpu_seconds(procs[on][i]);
-            cpu[on][run] = (c1 - c0) / METRICS_REQUESTS * 1e6;
-            if (on)
-                scraper_stop(scraper);
+            cpus[on] += c1 - c0;
         }
-        ratio[run] = tp[1][run] / tp[0][run];
+        for (int on = 0; on < 2; on++) {
+            tp[on][run] = METRICS_CHUNKS * METRICS_CHUNK / secs[on];
+            cpu[on][run] = cpus[on] / (METRICS_CHUNKS * METRICS_CHUNK) * 1e6;
+        }
+        /* The run's ratio: the median over its pairs of neighbouring chunks (a chunk that
+           another session's burst slowed moves one pair, not the figure). */
+        for (int k = 0; k < METRICS_CHUNKS; k++)
+            pair[k] = chunk_tp[1][k] / chunk_tp[0][k];
+        qsort(pair, METRICS_CHUNKS, sizeof(double), cmp_d);
+        ratio[run] = pair[METRICS_CHUNKS / 2];
         cpu_ratio[run] = cpu[0][run] / cpu[1][run];
-        printf("  run %2d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f, CPU off / "
-               "on %.3f\n",
+        printf("  run %d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f (median "
+               "of %d chunk pairs; totals %.3f), CPU off / on %.3f\n",
                run + 1, tp[0][run], cpu[0][run], tp[1][run], cpu[1][run], ratio[run],
-               cpu_ratio[run]);
+               METRICS_CHUNKS, tp[1][run] / tp[0][run], cpu_ratio[run]);
+    }
+    if (scraper)
+        scraper_stop(scraper);
+    for (int on = 0; on < 2; on++)
+        ac_client_destroy(&clients[on]);
+    /* A scrape's wall time (render + HTTP over loopback), each process, 50 times. */
+    double scrape_ms[3] = {0, 0, 0};
+    for (int i = 0; i < 3 && !aa; i++) {
+        double t0 = now_s();
+        for (int k = 0; k < 50; k++)
+            scrape(ports[1][i]);
+        scrape_ms[i] = (now_s() - t0) / 50 * 1e3;
     }
     for (int on = 0; on < 2; on++)
         for (int i = 2; i >= 0; i--)
@@ -1142,12 +1204,21 @@ static void metrics_section(void)
     report("CPU per resolve, metrics on", cpu[1], METRICS_RUNS, "us (all processes)");
     qsort(ratio, METRICS_RUNS, sizeof(double), cmp_d);
     qsort(cpu_ratio, METRICS_RUNS, sizeof(double), cmp_d);
-    printf("  throughput on / off, paired runs: median %.3f  min %.3f  max %.3f  (target >= "
-           "0.97)\n",
+    printf("  throughput on / off, runs' medians of chunk pairs: median %.3f  min %.3f  max "
+           "%.3f  (target >= 0.97)\n",
            ratio[METRICS_RUNS / 2], ratio[0], ratio[METRICS_RUNS - 1]);
     printf("  CPU per resolve off / on (the throughput ratio of an idle machine): median %.3f  "
            "min %.3f  max %.3f\n",
            cpu_ratio[METRICS_RUNS / 2], cpu_ratio[0], cpu_ratio[METRICS_RUNS - 1]);
+    double bns, wns;
+    metrics_hot_path(&bns, &wns);
+    printf("  added per request, in process: broker %.1f ns, worker %.1f ns (%.2f %% of the %.1f "
+           "us of CPU a resolve costs all processes with metrics off)\n",
+           bns, wns, (bns + wns) / (cpu[0][METRICS_RUNS / 2] * 1e3) * 100,
+           cpu[0][METRICS_RUNS / 2]);
+    if (!aa)
+        printf("  a scrape (render + HTTP, wall): broker %.2f ms, workers %.2f and %.2f ms\n",
+               scrape_ms[0], scrape_ms[1], scrape_ms[2]);
     printf("  metrics section: %.0f s\n", now_s() - t_start);
 }
 
@@ -1251,22 +1322,24 @@ static void coherence_section(const char *dir)
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding|curve|coherence|metrics]\n"
+        "usage: bench_service [affinity|forwarding|curve|coherence|metrics|metrics-aa]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
         "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
         "  curve: only W2 with security curve vs none; coherence: invalidate with 4\n"
-        "  workers vs 1; metrics: W2 with the /metrics endpoints on vs off\n";
+        "  workers vs 1; metrics: W2 with the /metrics endpoints on vs off; metrics-aa: the\n"
+        "  same with both off (the noise floor)\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
     bool only_coherence = argc == 2 && strcmp(args[1], "coherence") == 0;
     bool only_metrics = argc == 2 && strcmp(args[1], "metrics") == 0;
+    bool metrics_aa = argc == 2 && strcmp(args[1], "metrics-aa") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
     if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve &&
-                     !only_coherence && !only_metrics)) {
+                     !only_coherence && !only_metrics && !metrics_aa)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1294,8 +1367,8 @@ int main(int argc, char **args)
         coherence_section(s_dir);
         return 0;
     }
-    if (only_metrics) {
-        metrics_section();
+    if (only_metrics || metrics_aa) {
+        metrics_section(metrics_aa);
         return 0;
     }
     const char *dir = s_dir;
@@ -1406,6 +1479,6 @@ int main(int argc, char **args)
     fflush(stdout);
     curve_section(dir);
     coherence_section(dir);
-    metrics_section();
+    metrics_section(false);
     return 0;
 }

@@ -37,7 +37,8 @@
     re-queue, replies to clients); dispatch.c chooses workers (the least-loaded heap, the
     affinity buckets); skim.c finds the actor a body names; workers.c owns workers (READY,
     replies, heartbeats, expiry); mmi.c answers `mmi.*` requests; events.c runs the event
-    forwarder; main.c reads the settings, binds the sockets and runs the poll loop.
+    forwarder; metrics.c writes the `/metrics` text (service/http.h, polled by the same
+    loop: no thread); main.c reads the settings, binds the sockets and runs the poll loop.
 */
 #ifndef AC_BROKER_H
 #define AC_BROKER_H
