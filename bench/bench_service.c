@@ -1020,7 +1020,7 @@ static void curve_section(const char *dir)
 
 /* ---- metrics: the /metrics endpoints on against off ---- */
 
-#define METRICS_RUNS 5
+#define METRICS_RUNS 3     /* per phase */
 #define METRICS_CHUNKS 24  /* per run and setting, taking turns */
 #define METRICS_CHUNK 4000 /* requests per chunk (about 0.1 s) */
 
@@ -1093,129 +1093,175 @@ static void scraper_stop(pid_t pid)
     waitpid(pid, NULL, 0);
 }
 
-/* W2 through two clusters of a broker and 2 workers started at once, one with /metrics on
-   in every process (and scraped every 250 ms during its runs), one with it off; runs
-   alternate (which goes first alternates too), so the machine's load falls on both alike.
-   aa: both clusters off and no scraper (the A/A run: the spread of the noise alone). */
-static void metrics_section(bool aa)
+/* Two clusters of a broker and 2 W2 workers (slots 0 and 1), started at once; the cluster
+   in slot on_slot has /metrics on in every process (none with aa). */
+typedef struct {
+    char ep[2][4][64]; /* frontend, backend, events in, out of each slot */
+    int ports[3];      /* the /metrics ports of the slot that has them */
+    pid_t procs[2][3]; /* broker, worker, worker of each slot */
+} mclusters_t;
+
+static void mclusters_start(mclusters_t *m, int on_slot, bool aa)
 {
-    double t_start = now_s();
-    char ep[2][4][64];
-    int ports[2][3];
-    char listen[3][32];
-    pid_t procs[2][3];
-    for (int on = 0; on < 2; on++) {
-        bench_free_endpoints(ep[on], 4);
-        char http[3][64];
-        bench_free_endpoints(http, 3);
-        for (int i = 0; i < 3; i++)
-            ports[on][i] = atoi(strrchr(http[i], ':') + 1);
+    char http[3][64], listen[3][32];
+    bench_free_endpoints(m->ep[0], 4);
+    bench_free_endpoints(m->ep[1], 4);
+    bench_free_endpoints(http, 3);
+    for (int i = 0; i < 3; i++) {
+        m->ports[i] = atoi(strrchr(http[i], ':') + 1);
+        snprintf(listen[i], sizeof listen[i], "127.0.0.1:%d", m->ports[i]);
     }
-    for (int i = 0; i < 3; i++)
-        snprintf(listen[i], sizeof listen[i], "127.0.0.1:%d", ports[1][i]);
-    for (int on = 0; on < 2; on++) {
-        const char *argv[] = {AC_BROKER_PATH, "--frontend",  ep[on][0], "--backend",
-                              ep[on][1],      "--events-in", ep[on][2], "--events-out",
-                              ep[on][3],      "--state",     "none",    on ? "--metrics" : NULL,
+    for (int c = 0; c < 2; c++) {
+        bool on = c == on_slot && !aa;
+        const char *argv[] = {AC_BROKER_PATH, "--frontend",  m->ep[c][0], "--backend",
+                              m->ep[c][1],    "--events-in", m->ep[c][2], "--events-out",
+                              m->ep[c][3],    "--state",     "none",      on ? "--metrics" : NULL,
                               listen[0],      NULL};
-        procs[on][0] = spawn(argv);
+        m->procs[c][0] = spawn(argv);
     }
     usleep(300000);
-    for (int on = 0; on < 2; on++)
+    for (int c = 0; c < 2; c++)
         for (int i = 0; i < 2; i++) {
-            const char *argv[] = {AC_WORKER_PATH, "--broker", ep[on][1],
+            bool on = c == on_slot && !aa;
+            const char *argv[] = {AC_WORKER_PATH, "--broker", m->ep[c][1],
                                   "--events",     "",         BENCH_W2_WORKER_FLAGS,
                                   "--l1-entries", "0",        on ? "--metrics" : NULL,
                                   listen[1 + i],  NULL};
-            procs[on][1 + i] = spawn(argv);
+            m->procs[c][1 + i] = spawn(argv);
         }
     usleep(500000);
     for (int i = 0; i < 3 && !aa; i++)
-        if (scrape(ports[1][i]) < 1000) {
-            fprintf(stderr, "metrics: the /metrics of port %d does not answer\n", ports[1][i]);
+        if (scrape(m->ports[i]) < 1000) {
+            fprintf(stderr, "metrics: the /metrics of port %d does not answer\n", m->ports[i]);
             exit(1);
         }
-    printf("Metrics: W2 through a broker and 2 workers, /metrics off vs on in every process "
-           "(scraped every 250 ms), 256 in flight; %d runs, each %d chunks of %d requests per "
-           "setting, taking turns%s\n",
-           METRICS_RUNS, METRICS_CHUNKS, METRICS_CHUNK,
-           aa ? "; A/A: both off, no scraper (\"on\" is a second off cluster)" : "");
-    double tp[2][METRICS_RUNS], ratio[METRICS_RUNS], cpu[2][METRICS_RUNS], cpu_ratio[METRICS_RUNS];
-    ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
-    ac_client_t *clients[2] = {ac_client_new(ep[0][0], &cfg), ac_client_new(ep[1][0], &cfg)};
-    for (int on = 0; on < 2; on++)
-        pump(clients[on], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
-    pid_t scraper = aa ? 0 : scraper_start(ports[1], 3, 250);
-    for (int run = 0; run < METRICS_RUNS; run++) {
-        /* Short chunks in turn: the other sessions' load moves on a scale of seconds, so it
-           falls on both settings alike. CPU: the cluster's processes and this client (not
-           the scraper: Prometheus runs elsewhere), which holds on a busy machine too. */
-        double secs[2] = {0, 0}, cpus[2] = {0, 0}, chunk_tp[2][METRICS_CHUNKS];
-        double pair[METRICS_CHUNKS];
-        int done[2] = {0, 0};
-        for (int chunk = 0; chunk < 2 * METRICS_CHUNKS; chunk++) {
-            int on = (chunk + chunk / 2 + run) % 2;
-            double c0 = bench_cpu_seconds(getpid());
-            for (int i = 0; i < 3; i++)
-                c0 += bench_cpu_seconds(procs[on][i]);
-            double t0 = now_s();
-            pump(clients[on], 256, 2, &s_w2, METRICS_CHUNK);
-            secs[on] += now_s() - t0;
-            chunk_tp[on][done[on]++] = METRICS_CHUNK / (now_s() - t0);
-            double c1 = bench_cpu_seconds(getpid());
-            for (int i = 0; i < 3; i++)
-                c1 += bench_cpu_seconds(procs[on][i]);
-            cpus[on] += c1 - c0;
-        }
-        for (int on = 0; on < 2; on++) {
-            tp[on][run] = METRICS_CHUNKS * METRICS_CHUNK / secs[on];
-            cpu[on][run] = cpus[on] / (METRICS_CHUNKS * METRICS_CHUNK) * 1e6;
-        }
-        /* The run's ratio: the median over its pairs of neighbouring chunks (a chunk that
-           another session's burst slowed moves one pair, not the figure). */
-        for (int k = 0; k < METRICS_CHUNKS; k++)
-            pair[k] = chunk_tp[1][k] / chunk_tp[0][k];
-        qsort(pair, METRICS_CHUNKS, sizeof(double), cmp_d);
-        ratio[run] = pair[METRICS_CHUNKS / 2];
-        cpu_ratio[run] = cpu[0][run] / cpu[1][run];
-        printf("  run %d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f (median "
-               "of %d chunk pairs; totals %.3f), CPU off / on %.3f\n",
-               run + 1, tp[0][run], cpu[0][run], tp[1][run], cpu[1][run], ratio[run],
-               METRICS_CHUNKS, tp[1][run] / tp[0][run], cpu_ratio[run]);
-    }
-    if (scraper)
-        scraper_stop(scraper);
-    for (int on = 0; on < 2; on++)
-        ac_client_destroy(&clients[on]);
-    /* A scrape's wall time (render + HTTP over loopback), each process, 50 times. */
-    double scrape_ms[3] = {0, 0, 0};
-    for (int i = 0; i < 3 && !aa; i++) {
-        double t0 = now_s();
-        for (int k = 0; k < 50; k++)
-            scrape(ports[1][i]);
-        scrape_ms[i] = (now_s() - t0) / 50 * 1e3;
-    }
-    for (int on = 0; on < 2; on++)
+}
+
+static void mclusters_stop(mclusters_t *m)
+{
+    for (int c = 0; c < 2; c++)
         for (int i = 2; i >= 0; i--)
-            stop(procs[on][i]);
-    report("W2, metrics off", tp[0], METRICS_RUNS, "resolves/s");
-    report("W2, metrics on", tp[1], METRICS_RUNS, "resolves/s");
-    report("CPU per resolve, metrics off", cpu[0], METRICS_RUNS, "us (all processes)");
-    report("CPU per resolve, metrics on", cpu[1], METRICS_RUNS, "us (all processes)");
-    qsort(ratio, METRICS_RUNS, sizeof(double), cmp_d);
-    qsort(cpu_ratio, METRICS_RUNS, sizeof(double), cmp_d);
-    printf("  throughput on / off, runs' medians of chunk pairs: median %.3f  min %.3f  max "
-           "%.3f  (target >= 0.97)\n",
-           ratio[METRICS_RUNS / 2], ratio[0], ratio[METRICS_RUNS - 1]);
+            stop(m->procs[c][i]);
+}
+
+/* The figures of one run: throughput and CPU per resolve of each setting ([0] off, [1] on),
+   and the on / off ratio: the median over its pairs of neighbouring chunks (a chunk that
+   another session's burst slowed moves one pair, not the figure). */
+typedef struct {
+    double tp[2], cpu[2], ratio;
+} mrun_t;
+
+/* One run: METRICS_CHUNKS chunks of each setting taking turns (ABBA), so the other
+   sessions' load, which moves on a scale of seconds, falls on both alike. CPU: the
+   cluster's processes and this client (not the scraper: Prometheus runs elsewhere). */
+static mrun_t mrun(const mclusters_t *m, ac_client_t **clients, const int *slot, int run)
+{
+    double secs[2] = {0, 0}, cpus[2] = {0, 0}, chunk_tp[2][METRICS_CHUNKS], pair[METRICS_CHUNKS];
+    int done[2] = {0, 0};
+    for (int chunk = 0; chunk < 2 * METRICS_CHUNKS; chunk++) {
+        int on = (chunk + chunk / 2 + run) % 2, c = slot[on];
+        double c0 = bench_cpu_seconds(getpid());
+        for (int i = 0; i < 3; i++)
+            c0 += bench_cpu_seconds(m->procs[c][i]);
+        double t0 = now_s();
+        pump(clients[c], 256, 2, &s_w2, METRICS_CHUNK);
+        double t1 = now_s();
+        secs[on] += t1 - t0;
+        chunk_tp[on][done[on]++] = METRICS_CHUNK / (t1 - t0);
+        double c1 = bench_cpu_seconds(getpid());
+        for (int i = 0; i < 3; i++)
+            c1 += bench_cpu_seconds(m->procs[c][i]);
+        cpus[on] += c1 - c0;
+    }
+    mrun_t r;
+    for (int on = 0; on < 2; on++) {
+        r.tp[on] = METRICS_CHUNKS * METRICS_CHUNK / secs[on];
+        r.cpu[on] = cpus[on] / (METRICS_CHUNKS * METRICS_CHUNK) * 1e6;
+    }
+    for (int k = 0; k < METRICS_CHUNKS; k++)
+        pair[k] = chunk_tp[1][k] / chunk_tp[0][k];
+    qsort(pair, METRICS_CHUNKS, sizeof(double), cmp_d);
+    r.ratio = pair[METRICS_CHUNKS / 2];
+    return r;
+}
+
+/* W2 through two clusters started at once, one with /metrics on in every process (scraped
+   every 250 ms), one with it off, measured in chunks taking turns. Two phases: the
+   metrics go to slot 1, then (all six processes restarted) to slot 0, so what favours one
+   slot (an A/A run showed up to 15 %: start order, client order) weighs on both settings
+   alike; the figure is the median of every run of both phases. aa: both clusters off and
+   no scraper (the A/A run: the noise and the slots' bias alone). */
+static void metrics_section(bool aa)
+{
+    double t_start = now_s();
+    printf("Metrics: W2 through a broker and 2 workers, /metrics off vs on in every process "
+           "(scraped every 250 ms), 256 in flight; 2 phases (on in slot 1, then in slot 0) of "
+           "%d runs, each %d chunks of %d requests per setting, taking turns%s\n",
+           METRICS_RUNS, METRICS_CHUNKS, METRICS_CHUNK,
+           aa ? "; A/A: both off, no scraper (\"on\" is the other off cluster)" : "");
+    const int n = 2 * METRICS_RUNS;
+    double tp[2][2 * METRICS_RUNS], cpu[2][2 * METRICS_RUNS], ratio[2 * METRICS_RUNS],
+        cpu_ratio[2 * METRICS_RUNS], phase_ratio[2][METRICS_RUNS];
+    double scrape_ms[3] = {0, 0, 0};
+    for (int phase = 0; phase < 2; phase++) {
+        int slot[2] = {phase, 1 - phase}; /* slot[on]: the cluster of that setting */
+        mclusters_t m;
+        mclusters_start(&m, slot[1], aa);
+        ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
+        ac_client_t *clients[2] = {ac_client_new(m.ep[0][0], &cfg),
+                                   ac_client_new(m.ep[1][0], &cfg)};
+        for (int c = 0; c < 2; c++)
+            pump(clients[c], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
+        pid_t scraper = aa ? 0 : scraper_start(m.ports, 3, 250);
+        for (int run = 0; run < METRICS_RUNS; run++) {
+            mrun_t r = mrun(&m, clients, slot, run);
+            int k = phase * METRICS_RUNS + run;
+            for (int on = 0; on < 2; on++) {
+                tp[on][k] = r.tp[on];
+                cpu[on][k] = r.cpu[on];
+            }
+            ratio[k] = phase_ratio[phase][run] = r.ratio;
+            cpu_ratio[k] = r.cpu[0] / r.cpu[1];
+            printf("  phase %d run %d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f "
+                   "(median of %d chunk pairs; totals %.3f), CPU off / on %.3f\n",
+                   phase + 1, run + 1, r.tp[0], r.cpu[0], r.tp[1], r.cpu[1], r.ratio,
+                   METRICS_CHUNKS, r.tp[1] / r.tp[0], cpu_ratio[k]);
+        }
+        if (scraper)
+            scraper_stop(scraper);
+        for (int c = 0; c < 2; c++)
+            ac_client_destroy(&clients[c]);
+        /* A scrape's wall time (render + HTTP over loopback), each process, 50 times. */
+        for (int i = 0; i < 3 && !aa; i++) {
+            double t0 = now_s();
+            for (int k = 0; k < 50; k++)
+                scrape(m.ports[i]);
+            scrape_ms[i] += (now_s() - t0) / 50 * 1e3 / 2;
+        }
+        mclusters_stop(&m);
+    }
+    report("W2, metrics off", tp[0], n, "resolves/s");
+    report("W2, metrics on", tp[1], n, "resolves/s");
+    report("CPU per resolve, metrics off", cpu[0], n, "us (all processes)");
+    report("CPU per resolve, metrics on", cpu[1], n, "us (all processes)");
+    qsort(ratio, (size_t)n, sizeof(double), cmp_d);
+    qsort(cpu_ratio, (size_t)n, sizeof(double), cmp_d);
+    for (int phase = 0; phase < 2; phase++)
+        qsort(phase_ratio[phase], METRICS_RUNS, sizeof(double), cmp_d);
+    printf("  throughput on / off, every run of both phases: median %.3f  min %.3f  max %.3f  "
+           "(target >= 0.97); phase medians %.3f (on in slot 1), %.3f (on in slot 0), their "
+           "geometric mean %.3f\n",
+           (ratio[n / 2 - 1] + ratio[n / 2]) / 2, ratio[0], ratio[n - 1],
+           phase_ratio[0][METRICS_RUNS / 2], phase_ratio[1][METRICS_RUNS / 2],
+           sqrt(phase_ratio[0][METRICS_RUNS / 2] * phase_ratio[1][METRICS_RUNS / 2]));
     printf("  CPU per resolve off / on (the throughput ratio of an idle machine): median %.3f  "
            "min %.3f  max %.3f\n",
-           cpu_ratio[METRICS_RUNS / 2], cpu_ratio[0], cpu_ratio[METRICS_RUNS - 1]);
-    double bns, wns;
+           (cpu_ratio[n / 2 - 1] + cpu_ratio[n / 2]) / 2, cpu_ratio[0], cpu_ratio[n - 1]);
+    double bns, wns, off_cpu = (cpu[0][n / 2 - 1] + cpu[0][n / 2]) / 2;
     metrics_hot_path(&bns, &wns);
     printf("  added per request, in process: broker %.1f ns, worker %.1f ns (%.2f %% of the %.1f "
            "us of CPU a resolve costs all processes with metrics off)\n",
-           bns, wns, (bns + wns) / (cpu[0][METRICS_RUNS / 2] * 1e3) * 100,
-           cpu[0][METRICS_RUNS / 2]);
+           bns, wns, (bns + wns) / (off_cpu * 1e3) * 100, off_cpu);
     if (!aa)
         printf("  a scrape (render + HTTP, wall): broker %.2f ms, workers %.2f and %.2f ms\n",
                scrape_ms[0], scrape_ms[1], scrape_ms[2]);

@@ -41,11 +41,7 @@ static void write_requests(const broker_t *b, ac_mtext_t *t)
     ac_mtext_family(t, "actorcore_broker_errors_total", "counter",
                     "Errors the broker answered itself (too large, queue full, timeout, lost), "
                     "by code.");
-    for (int c = 1; c < BROKER_CODES; c++)
-        if (b->errors_by_code[c]) {
-            snprintf(lab, sizeof lab, "code=\"%s\"", ac_code_name(-c));
-            ac_mtext_u64(t, "actorcore_broker_errors_total", lab, b->errors_by_code[c]);
-        }
+    ac_mtext_codes(t, "actorcore_broker_errors_total", NULL, b->errors_by_code, BROKER_CODES);
     ac_mtext_family(t, "actorcore_broker_request_duration_seconds", "histogram",
                     "Time from a client request's arrival to its answer leaving, by op.");
     for (int op = 0; op < BOP_COUNT; op++) {

@@ -9,6 +9,7 @@
 #include <errno.h>
 
 #include "reply.h"
+#include "service/metrics.h"
 #include "svc.h"
 
 #define PYTHON "/usr/bin/python3" /* the interpreter with prometheus_client */
@@ -323,9 +324,63 @@ static void a_taken_or_bad_metrics_address_is_exit_2_naming_the_flag(void **stat
     free(text);
 }
 
+static void histogram_buckets_are_powers_of_two_of_microseconds_and_cumulative(void **state)
+{
+    (void)state;
+    ac_hist_t h;
+    memset(&h, 0, sizeof h);
+    const uint64_t us[] = {0, 1, 4, 5, 8, 9, 1000000, 33554432, 33554433, UINT64_MAX / 2};
+    const int bucket[] = {0, 0, 0, 1, 1, 2, 18, 23, 24, 24};
+    for (size_t i = 0; i < sizeof us / sizeof us[0]; i++) {
+        ac_hist_t one;
+        memset(&one, 0, sizeof one);
+        ac_hist_add(&one, us[i]);
+        if (one.bucket[bucket[i]] != 1)
+            fail_msg("%" PRIu64 " us is not in bucket %d", us[i], bucket[i]);
+    }
+    ac_hist_add(&h, 3);
+    ac_hist_add(&h, 6);
+    ac_hist_add(&h, 1500000);
+    ac_hist_add(&h, 40000000);
+    assert_int_equal(ac_hist_count(&h), 4);
+    ac_mtext_t t;
+    ac_mtext_init(&t);
+    ac_mtext_hist(&t, "x_seconds", "op=\"a\"", &h);
+    assert_false(t.oom);
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"0.000004\"} 1\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"0.000008\"} 2\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"1.048576\"} 2\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"2.097152\"} 3\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"33.554432\"} 3\n"));
+    assert_non_null(strstr(t.data, "x_seconds_bucket{op=\"a\",le=\"+Inf\"} 4\n"));
+    assert_non_null(strstr(t.data, "x_seconds_sum{op=\"a\"} 41.500009\n"));
+    assert_non_null(strstr(t.data, "x_seconds_count{op=\"a\"} 4\n"));
+    ac_mtext_fini(&t);
+}
+
+static void codes_that_share_a_wire_name_are_one_series(void **state)
+{
+    (void)state;
+    uint64_t by_code[16] = {0};
+    by_code[-AC_EINTERNAL] = 2;
+    by_code[-AC_ENOMEM] = 3; /* wire name `internal` too */
+    by_code[-AC_ENOT_FOUND] = 1;
+    ac_mtext_t t;
+    ac_mtext_init(&t);
+    ac_mtext_codes(&t, "e_total", "op=\"get\"", by_code, 16);
+    assert_string_equal(t.data, "e_total{op=\"get\",code=\"internal\"} 5\n"
+                                "e_total{op=\"get\",code=\"not_found\"} 1\n");
+    ac_mtext_reset(&t);
+    ac_mtext_codes(&t, "e_total", NULL, by_code, 16);
+    assert_non_null(strstr(t.data, "e_total{code=\"internal\"} 5\n"));
+    ac_mtext_fini(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(histogram_buckets_are_powers_of_two_of_microseconds_and_cumulative),
+        cmocka_unit_test(codes_that_share_a_wire_name_are_one_series),
         cmocka_unit_test(both_processes_count_exactly_the_requests_sent_in_the_text_format),
         cmocka_unit_test(bad_http_is_refused_and_never_stalls_either_loop),
         cmocka_unit_test(a_taken_or_bad_metrics_address_is_exit_2_naming_the_flag),

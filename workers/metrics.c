@@ -30,21 +30,16 @@ static void write_ops(const worker_t *w, ac_mtext_t *t)
     }
     ac_mtext_family(t, "actorcore_worker_errors_total", "counter",
                     "Requests answered with an error, by op and error code.");
-    for (int op = 0; op < WOP_COUNT; op++)
-        for (int c = 1; c < WORKER_CODES; c++)
-            if (w->op_errors[op][c]) {
-                snprintf(lab, sizeof lab, "op=\"%s\",code=\"%s\"", s_ops[op], ac_code_name(-c));
-                ac_mtext_u64(t, "actorcore_worker_errors_total", lab, w->op_errors[op][c]);
-            }
+    for (int op = 0; op < WOP_COUNT; op++) {
+        snprintf(lab, sizeof lab, "op=\"%s\"", s_ops[op]);
+        ac_mtext_codes(t, "actorcore_worker_errors_total", lab, w->op_errors[op], WORKER_CODES);
+    }
     family_u64(t, "actorcore_worker_batch_items_total", "counter",
                "Items of resolve_batch requests.", w->batch_items);
     ac_mtext_family(t, "actorcore_worker_batch_item_errors_total", "counter",
                     "Items of resolve_batch requests that failed, by error code.");
-    for (int c = 1; c < WORKER_CODES; c++)
-        if (w->item_errors[c]) {
-            snprintf(lab, sizeof lab, "code=\"%s\"", ac_code_name(-c));
-            ac_mtext_u64(t, "actorcore_worker_batch_item_errors_total", lab, w->item_errors[c]);
-        }
+    ac_mtext_codes(t, "actorcore_worker_batch_item_errors_total", NULL, w->item_errors,
+                   WORKER_CODES);
     ac_mtext_family(t, "actorcore_worker_request_duration_seconds", "histogram",
                     "Time to handle a request (decode to encoded reply), by op.");
     for (int op = 0; op < WOP_COUNT; op++) {

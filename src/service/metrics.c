@@ -1,6 +1,8 @@
 /*  metrics.c - see metrics.h. */
 #include "service/metrics.h"
 
+#include "actorcore/error.h"
+
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -80,6 +82,26 @@ void ac_mtext_double(ac_mtext_t *t, const char *name, const char *labels, double
         put(t, "%s{%s} %.17g\n", name, labels, v);
     else
         put(t, "%s %.17g\n", name, v);
+}
+
+void ac_mtext_codes(ac_mtext_t *t, const char *name, const char *labels, const uint64_t *by_code,
+                    int n)
+{
+    for (int c = 1; c < n; c++) {
+        const char *code = ac_code_name(-c);
+        bool seen = false;
+        for (int k = 1; k < c && !seen; k++)
+            seen = strcmp(ac_code_name(-k), code) == 0;
+        uint64_t v = 0;
+        for (int k = c; k < n && !seen; k++)
+            v += strcmp(ac_code_name(-k), code) == 0 ? by_code[k] : 0;
+        if (seen || !v)
+            continue;
+        char lab[160];
+        snprintf(lab, sizeof lab, "%s%scode=\"%s\"", labels ? labels : "",
+                 labels && *labels ? "," : "", code);
+        ac_mtext_u64(t, name, lab, v);
+    }
 }
 
 /* Microseconds as exact decimal seconds ("0.000128", "33.554432"). */

@@ -61,6 +61,11 @@ void ac_mtext_family(ac_mtext_t *t, const char *name, const char *type, const ch
    none. Label values are the program's own fixed names (nothing to escape). */
 void ac_mtext_u64(ac_mtext_t *t, const char *name, const char *labels, uint64_t v);
 void ac_mtext_double(ac_mtext_t *t, const char *name, const char *labels, double v);
+/* Samples `name{labels,code="..."} v` of a count per error code (by_code[-code], n
+   entries; [0] unused), one per SPEC 7 code name with a count (codes that share a wire
+   name, such as AC_ENOMEM and AC_EINTERNAL, `internal`, are summed into one series). */
+void ac_mtext_codes(ac_mtext_t *t, const char *name, const char *labels, const uint64_t *by_code,
+                    int n);
 /* The samples of one histogram of the family `name` (declared with ac_mtext_family):
    cumulative `name_bucket{labels,le="..."}` lines up to `+Inf`, `name_sum` in seconds and
    `name_count`. */
