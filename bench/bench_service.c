@@ -21,6 +21,11 @@
     request of each process; and the hit rates the real L1 has in process on the same
     sequence as one cache of 80 000 entries and as 4 of 20 000 fed at random. Every reply
     is checked: ok, the snapshot of the actor asked for, the same values as computed.
+
+    Then metrics (also alone: `bench_service metrics`): W2 through two clusters started at
+    once, /metrics on in every process (scraped every 250 ms) and off, taking turns in short
+    chunks: resolves/s and CPU per resolve of each, and the on / off ratio per run (issue 11:
+    >= 0.97).
 */
 #include <czmq.h>
 #include <math.h>
@@ -43,6 +48,7 @@
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
+#include "service/metrics.h"
 
 #define RUNS 3
 #define REQUESTS 20000
@@ -1012,6 +1018,256 @@ static void curve_section(const char *dir)
     printf("  curve section: %.0f s\n", now_s() - t_start);
 }
 
+/* ---- metrics: the /metrics endpoints on against off ---- */
+
+#define METRICS_RUNS 3     /* per phase */
+#define METRICS_CHUNKS 24  /* per run and setting, taking turns */
+#define METRICS_CHUNK 4000 /* requests per chunk (about 0.1 s) */
+
+/* GET /metrics from 127.0.0.1:port; the bytes of the answer (0: none). */
+static size_t scrape(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    size_t got = 0;
+    const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1)) {
+        char buf[16384];
+        ssize_t n;
+        while ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+            got += (size_t)n;
+    }
+    close(fd);
+    return got;
+}
+
+/* The work metrics add to one request, in process, in nanoseconds: the broker's (two reads
+   of the monotonic clock and a histogram add) and the worker's (a histogram add and two
+   counters; it reads the clock for `stats` already). */
+static void metrics_hot_path(double *broker_ns, double *worker_ns)
+{
+    static ac_hist_t h[5];
+    static uint64_t counters[7][16];
+    const int n = 5000000;
+    double t0 = now_s();
+    for (int i = 0; i < n; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        int64_t us = (b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000;
+        ac_hist_add(&h[i % 5], (uint64_t)us + (uint64_t)(i & 1023));
+    }
+    double t1 = now_s();
+    for (int i = 0; i < n; i++) {
+        ac_hist_add(&h[i % 5], (uint64_t)(i & 4095) * 7);
+        counters[i % 7][0]++;
+        counters[i % 7][1 + (i & 7)] += (i & 63) == 0;
+        __asm__ volatile("" : : "r"(counters) : "memory"); /* not folded into one add */
+    }
+    double t2 = now_s();
+    *broker_ns = (t1 - t0) / n * 1e9;
+    *worker_ns = (t2 - t1) / n * 1e9;
+}
+
+/* A child process that scrapes every port every `ms` milliseconds until killed (what a
+   Prometheus server does, 60 x more often than its 15 s default). Sockets only: the child
+   never touches the parent's ZeroMQ context. */
+static pid_t scraper_start(const int *ports, int n, int ms)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (;;) {
+            for (int i = 0; i < n; i++)
+                scrape(ports[i]);
+            usleep((useconds_t)ms * 1000);
+        }
+    }
+    return pid;
+}
+
+static void scraper_stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Two clusters of a broker and 2 W2 workers (slots 0 and 1), started at once; the cluster
+   in slot on_slot has /metrics on in every process (none with aa). */
+typedef struct {
+    char ep[2][4][64]; /* frontend, backend, events in, out of each slot */
+    int ports[3];      /* the /metrics ports of the slot that has them */
+    pid_t procs[2][3]; /* broker, worker, worker of each slot */
+} mclusters_t;
+
+static void mclusters_start(mclusters_t *m, int on_slot, bool aa)
+{
+    char http[3][64], listen[3][32];
+    bench_free_endpoints(m->ep[0], 4);
+    bench_free_endpoints(m->ep[1], 4);
+    bench_free_endpoints(http, 3);
+    for (int i = 0; i < 3; i++) {
+        m->ports[i] = atoi(strrchr(http[i], ':') + 1);
+        snprintf(listen[i], sizeof listen[i], "127.0.0.1:%d", m->ports[i]);
+    }
+    for (int c = 0; c < 2; c++) {
+        bool on = c == on_slot && !aa;
+        const char *argv[] = {AC_BROKER_PATH, "--frontend",  m->ep[c][0], "--backend",
+                              m->ep[c][1],    "--events-in", m->ep[c][2], "--events-out",
+                              m->ep[c][3],    "--state",     "none",      on ? "--metrics" : NULL,
+                              listen[0],      NULL};
+        m->procs[c][0] = spawn(argv);
+    }
+    usleep(300000);
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; i < 2; i++) {
+            bool on = c == on_slot && !aa;
+            const char *argv[] = {AC_WORKER_PATH, "--broker", m->ep[c][1],
+                                  "--events",     "",         BENCH_W2_WORKER_FLAGS,
+                                  "--l1-entries", "0",        on ? "--metrics" : NULL,
+                                  listen[1 + i],  NULL};
+            m->procs[c][1 + i] = spawn(argv);
+        }
+    usleep(500000);
+    for (int i = 0; i < 3 && !aa; i++)
+        if (scrape(m->ports[i]) < 1000) {
+            fprintf(stderr, "metrics: the /metrics of port %d does not answer\n", m->ports[i]);
+            exit(1);
+        }
+}
+
+static void mclusters_stop(mclusters_t *m)
+{
+    for (int c = 0; c < 2; c++)
+        for (int i = 2; i >= 0; i--)
+            stop(m->procs[c][i]);
+}
+
+/* The figures of one run: throughput and CPU per resolve of each setting ([0] off, [1] on),
+   and the on / off ratio: the median over its pairs of neighbouring chunks (a chunk that
+   another session's burst slowed moves one pair, not the figure). */
+typedef struct {
+    double tp[2], cpu[2], ratio;
+} mrun_t;
+
+/* One run: METRICS_CHUNKS chunks of each setting taking turns (ABBA), so the other
+   sessions' load, which moves on a scale of seconds, falls on both alike. CPU: the
+   cluster's processes and this client (not the scraper: Prometheus runs elsewhere). */
+static mrun_t mrun(const mclusters_t *m, ac_client_t **clients, const int *slot, int run)
+{
+    double secs[2] = {0, 0}, cpus[2] = {0, 0}, chunk_tp[2][METRICS_CHUNKS], pair[METRICS_CHUNKS];
+    int done[2] = {0, 0};
+    for (int chunk = 0; chunk < 2 * METRICS_CHUNKS; chunk++) {
+        int on = (chunk + chunk / 2 + run) % 2, c = slot[on];
+        double c0 = bench_cpu_seconds(getpid());
+        for (int i = 0; i < 3; i++)
+            c0 += bench_cpu_seconds(m->procs[c][i]);
+        double t0 = now_s();
+        pump(clients[c], 256, 2, &s_w2, METRICS_CHUNK);
+        double t1 = now_s();
+        secs[on] += t1 - t0;
+        chunk_tp[on][done[on]++] = METRICS_CHUNK / (t1 - t0);
+        double c1 = bench_cpu_seconds(getpid());
+        for (int i = 0; i < 3; i++)
+            c1 += bench_cpu_seconds(m->procs[c][i]);
+        cpus[on] += c1 - c0;
+    }
+    mrun_t r;
+    for (int on = 0; on < 2; on++) {
+        r.tp[on] = METRICS_CHUNKS * METRICS_CHUNK / secs[on];
+        r.cpu[on] = cpus[on] / (METRICS_CHUNKS * METRICS_CHUNK) * 1e6;
+    }
+    for (int k = 0; k < METRICS_CHUNKS; k++)
+        pair[k] = chunk_tp[1][k] / chunk_tp[0][k];
+    qsort(pair, METRICS_CHUNKS, sizeof(double), cmp_d);
+    r.ratio = pair[METRICS_CHUNKS / 2];
+    return r;
+}
+
+/* W2 through two clusters started at once, one with /metrics on in every process (scraped
+   every 250 ms), one with it off, measured in chunks taking turns. Two phases: the
+   metrics go to slot 1, then (all six processes restarted) to slot 0, so what favours one
+   slot (an A/A run showed up to 15 %: start order, client order) weighs on both settings
+   alike; the figure is the median of every run of both phases. aa: both clusters off and
+   no scraper (the A/A run: the noise and the slots' bias alone). */
+static void metrics_section(bool aa)
+{
+    double t_start = now_s();
+    printf("Metrics: W2 through a broker and 2 workers, /metrics off vs on in every process "
+           "(scraped every 250 ms), 256 in flight; 2 phases (on in slot 1, then in slot 0) of "
+           "%d runs, each %d chunks of %d requests per setting, taking turns%s\n",
+           METRICS_RUNS, METRICS_CHUNKS, METRICS_CHUNK,
+           aa ? "; A/A: both off, no scraper (\"on\" is the other off cluster)" : "");
+    const int n = 2 * METRICS_RUNS;
+    double tp[2][2 * METRICS_RUNS], cpu[2][2 * METRICS_RUNS], ratio[2 * METRICS_RUNS],
+        cpu_ratio[2 * METRICS_RUNS], phase_ratio[2][METRICS_RUNS];
+    double scrape_ms[3] = {0, 0, 0};
+    for (int phase = 0; phase < 2; phase++) {
+        int slot[2] = {phase, 1 - phase}; /* slot[on]: the cluster of that setting */
+        mclusters_t m;
+        mclusters_start(&m, slot[1], aa);
+        ac_client_config_t cfg = {.timeout_ms = 30000, .retries = 0};
+        ac_client_t *clients[2] = {ac_client_new(m.ep[0][0], &cfg),
+                                   ac_client_new(m.ep[1][0], &cfg)};
+        for (int c = 0; c < 2; c++)
+            pump(clients[c], 256, 2, &s_w2, REQUESTS / 4); /* warm-up of both */
+        pid_t scraper = aa ? 0 : scraper_start(m.ports, 3, 250);
+        for (int run = 0; run < METRICS_RUNS; run++) {
+            mrun_t r = mrun(&m, clients, slot, run);
+            int k = phase * METRICS_RUNS + run;
+            for (int on = 0; on < 2; on++) {
+                tp[on][k] = r.tp[on];
+                cpu[on][k] = r.cpu[on];
+            }
+            ratio[k] = phase_ratio[phase][run] = r.ratio;
+            cpu_ratio[k] = r.cpu[0] / r.cpu[1];
+            printf("  phase %d run %d: off %6.0f/s %5.1f us, on %6.0f/s %5.1f us: on / off %.3f "
+                   "(median of %d chunk pairs; totals %.3f), CPU off / on %.3f\n",
+                   phase + 1, run + 1, r.tp[0], r.cpu[0], r.tp[1], r.cpu[1], r.ratio,
+                   METRICS_CHUNKS, r.tp[1] / r.tp[0], cpu_ratio[k]);
+        }
+        if (scraper)
+            scraper_stop(scraper);
+        for (int c = 0; c < 2; c++)
+            ac_client_destroy(&clients[c]);
+        /* A scrape's wall time (render + HTTP over loopback), each process, 50 times. */
+        for (int i = 0; i < 3 && !aa; i++) {
+            double t0 = now_s();
+            for (int k = 0; k < 50; k++)
+                scrape(m.ports[i]);
+            scrape_ms[i] += (now_s() - t0) / 50 * 1e3 / 2;
+        }
+        mclusters_stop(&m);
+    }
+    report("W2, metrics off", tp[0], n, "resolves/s");
+    report("W2, metrics on", tp[1], n, "resolves/s");
+    report("CPU per resolve, metrics off", cpu[0], n, "us (all processes)");
+    report("CPU per resolve, metrics on", cpu[1], n, "us (all processes)");
+    qsort(ratio, (size_t)n, sizeof(double), cmp_d);
+    qsort(cpu_ratio, (size_t)n, sizeof(double), cmp_d);
+    for (int phase = 0; phase < 2; phase++)
+        qsort(phase_ratio[phase], METRICS_RUNS, sizeof(double), cmp_d);
+    printf("  throughput on / off, every run of both phases: median %.3f  min %.3f  max %.3f  "
+           "(target >= 0.97); phase medians %.3f (on in slot 1), %.3f (on in slot 0), their "
+           "geometric mean %.3f\n",
+           (ratio[n / 2 - 1] + ratio[n / 2]) / 2, ratio[0], ratio[n - 1],
+           phase_ratio[0][METRICS_RUNS / 2], phase_ratio[1][METRICS_RUNS / 2],
+           sqrt(phase_ratio[0][METRICS_RUNS / 2] * phase_ratio[1][METRICS_RUNS / 2]));
+    printf("  CPU per resolve off / on (the throughput ratio of an idle machine): median %.3f  "
+           "min %.3f  max %.3f\n",
+           (cpu_ratio[n / 2 - 1] + cpu_ratio[n / 2]) / 2, cpu_ratio[0], cpu_ratio[n - 1]);
+    double bns, wns, off_cpu = (cpu[0][n / 2 - 1] + cpu[0][n / 2]) / 2;
+    metrics_hot_path(&bns, &wns);
+    printf("  added per request, in process: broker %.1f ns, worker %.1f ns (%.2f %% of the %.1f "
+           "us of CPU a resolve costs all processes with metrics off)\n",
+           bns, wns, (bns + wns) / (off_cpu * 1e3) * 100, off_cpu);
+    if (!aa)
+        printf("  a scrape (render + HTTP, wall): broker %.2f ms, workers %.2f and %.2f ms\n",
+               scrape_ms[0], scrape_ms[1], scrape_ms[2]);
+    printf("  metrics section: %.0f s\n", now_s() - t_start);
+}
+
 /* ---- coherence: invalidate answered by every worker ---- */
 
 /* p50 and p99 (us) of `n` invalidates (one in flight) of actors that each worker has
@@ -1112,21 +1368,24 @@ static void coherence_section(const char *dir)
 int main(int argc, char **args)
 {
     static const char *const usage =
-        "usage: bench_service [affinity|forwarding|curve|coherence]\n"
+        "usage: bench_service [affinity|forwarding|curve|coherence|metrics|metrics-aa]\n"
         "  no argument: every section; affinity: only the actor-affinity section (about a\n"
         "  minute); forwarding: only the forwarding limit (broker vs bare forwarder);\n"
         "  curve: only W2 with security curve vs none; coherence: invalidate with 4\n"
-        "  workers vs 1\n";
+        "  workers vs 1; metrics: W2 with the /metrics endpoints on vs off; metrics-aa: the\n"
+        "  same with both off (the noise floor)\n";
     bool only_affinity = argc == 2 && strcmp(args[1], "affinity") == 0;
     bool only_forwarding = argc == 2 && strcmp(args[1], "forwarding") == 0;
     bool only_curve = argc == 2 && strcmp(args[1], "curve") == 0;
     bool only_coherence = argc == 2 && strcmp(args[1], "coherence") == 0;
+    bool only_metrics = argc == 2 && strcmp(args[1], "metrics") == 0;
+    bool metrics_aa = argc == 2 && strcmp(args[1], "metrics-aa") == 0;
     if (argc == 2 && strcmp(args[1], "--help") == 0) {
         fputs(usage, stdout);
         return 0;
     }
-    if (argc > 2 ||
-        (argc == 2 && !only_affinity && !only_forwarding && !only_curve && !only_coherence)) {
+    if (argc > 2 || (argc == 2 && !only_affinity && !only_forwarding && !only_curve &&
+                     !only_coherence && !only_metrics && !metrics_aa)) {
         fputs(usage, stderr);
         return 2;
     }
@@ -1152,6 +1411,10 @@ int main(int argc, char **args)
     }
     if (only_coherence) {
         coherence_section(s_dir);
+        return 0;
+    }
+    if (only_metrics || metrics_aa) {
+        metrics_section(metrics_aa);
         return 0;
     }
     const char *dir = s_dir;
@@ -1262,5 +1525,6 @@ int main(int argc, char **args)
     fflush(stdout);
     curve_section(dir);
     coherence_section(dir);
+    metrics_section(false);
     return 0;
 }

@@ -37,7 +37,8 @@
     re-queue, replies to clients); dispatch.c chooses workers (the least-loaded heap, the
     affinity buckets); skim.c finds the actor a body names; workers.c owns workers (READY,
     replies, heartbeats, expiry); mmi.c answers `mmi.*` requests; events.c runs the event
-    forwarder; main.c reads the settings, binds the sockets and runs the poll loop.
+    forwarder; metrics.c writes the `/metrics` text (service/http.h, polled by the same
+    loop: no thread); main.c reads the settings, binds the sockets and runs the poll loop.
 */
 #ifndef AC_BROKER_H
 #define AC_BROKER_H
@@ -51,7 +52,9 @@
 #include "actorcore/wire.h"
 #include "service/curve.h"
 #include "service/log.h"
+#include "service/http.h"
 #include "service/mdp.h"
+#include "service/metrics.h"
 
 #define BODY_FRAMES_MAX 4                /* body frames a request may have (SPEC: one) */
 #define FRAMES_MAX (6 + BODY_FRAMES_MAX) /* frames of the longest message we accept */
@@ -88,6 +91,10 @@ typedef struct {
     request_t *head, *tail;
 } rlist_t;
 
+/* A request's op, as the metrics label it (skim.c reads it; BOP_OTHER: anything else). */
+enum { BOP_RESOLVE, BOP_BATCH, BOP_GET, BOP_INVALIDATE, BOP_OTHER, BOP_COUNT };
+#define BROKER_CODES 16 /* error codes by -code (actorcore/error.h: -1 .. -15) */
+
 /* What a fan-out request (fanout.c) does with its workers' answers. */
 enum { FAN_NONE, FAN_INVALIDATE, FAN_GET, FAN_RESOLVE };
 
@@ -99,6 +106,8 @@ struct request {
     uint8_t nbody;                   /* body frames */
     bool packed;                     /* its client spoke packed: so is its answer */
     bool ingest;                     /* a change from ingest.c: no client, no answer */
+    uint8_t op;                      /* BOP_* (metrics) */
+    int64_t t0_us;                   /* arrival, for the latency histogram (0: not timed) */
     int16_t requeues;                /* times its worker was lost */
     uint64_t key;                    /* hash of the actor id, for affinity */
     size_t bytes;                    /* what it costs against queue_max_bytes */
@@ -248,6 +257,7 @@ typedef struct {
     long long ingest_max_actors, events_hwm;
     long long pair_heartbeat_ms;
     char *config, *frontend, *backend, *events_in, *events_out, *dispatch, *state;
+    char *metrics; /* HOST:PORT of the /metrics endpoint; NULL or "": none */
     char *security, *curve_cert, *curve_clients, *curve_workers; /* auth.c */
     long long heartbeat_ms, liveness, queue_max, request_timeout_ms, max_message_bytes;
     long long max_requeues, socket_max_bytes, grace_ms, max_services, max_workers;
@@ -352,7 +362,12 @@ typedef struct {
     itab_t cq_ix;         /* (service, client) -> client queue */
     int64_t heartbeat_at; /* next heartbeat to workers */
     counters_t n;         /* counters */
-    msgpack_zone zone;    /* for reading ids out of bodies (error replies) */
+    /* metrics (metrics.c) */
+    ac_http_t *http;                       /* the /metrics endpoint, NULL when off */
+    uint64_t op_requests[BOP_COUNT];       /* client requests queued, by op */
+    uint64_t errors_by_code[BROKER_CODES]; /* errors the broker answered itself, by -code */
+    ac_hist_t op_latency[BOP_COUNT];       /* arrival to answer, by op (metrics on only) */
+    msgpack_zone zone;                     /* for reading ids out of bodies (error replies) */
 } broker_t;
 
 /* setup.c */
@@ -458,7 +473,7 @@ void worker_released(service_t *s, worker_t *w);
 enum { SKIM_OP_OTHER, SKIM_OP_RESOLVE, SKIM_OP_GET, SKIM_OP_INVALIDATE };
 typedef struct {
     int op;         /* SKIM_OP_* of the body's `op` */
-    bool batch;     /* the body has `items` */
+    bool batch;     /* the body has `items`, or its op is resolve_batch */
     bool one_actor; /* at least one actor id, all the same: key is its hash */
     bool complete;  /* the whole body was read and every id fits in ids */
     uint64_t key;   /* the first id's hash */
@@ -564,6 +579,19 @@ void workers_fini(broker_t *b);
 /* mmi.c */
 /* Answers an `mmi.*` request (RFC 8) from client; body is the message's first body frame. */
 void on_mmi(broker_t *b, const ident_t *client, const char *service, int body);
+
+/* metrics.c */
+/* Starts the /metrics endpoint when cfg.metrics is set. -1 with the reason on stderr. */
+int metrics_start(broker_t *b);
+void metrics_stop(broker_t *b);
+/* Microseconds of the monotonic clock (request timing). */
+int64_t metrics_now_us(void);
+/* r is answered: its time since arrival goes into its op's histogram (when timed). */
+static inline void metrics_answered(broker_t *b, const request_t *r)
+{
+    if (r->t0_us)
+        ac_hist_add(&b->op_latency[r->op], (uint64_t)(metrics_now_us() - r->t0_us));
+}
 
 /* auth.c */
 /* security none: a warning; curve: loads the key pair and both folders and binds the ZAP

@@ -41,11 +41,11 @@ static void run(broker_t *b)
 {
     /* The backend, its monitor and the ZAP handler first: while stopping, only they are
        polled; the frontend is last. */
-    zmq_pollitem_t items[9] = {{b->be, 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(b->events.xsub), 0, ZMQ_POLLIN, 0},
-                               {zsock_resolve(b->events.xpub), 0, ZMQ_POLLIN, 0}};
-    int nitems = 4, zap = -1, pair = -1, isub = -1, ipull = -1;
+    zmq_pollitem_t items[10] = {{b->be, 0, ZMQ_POLLIN, 0},
+                                {zsock_resolve(b->monitor), 0, ZMQ_POLLIN, 0},
+                                {zsock_resolve(b->events.xsub), 0, ZMQ_POLLIN, 0},
+                                {zsock_resolve(b->events.xpub), 0, ZMQ_POLLIN, 0}};
+    int nitems = 4, zap = -1, pair = -1, isub = -1, ipull = -1, http = -1;
     if (b->auth.zap) {
         zap = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->auth.zap), 0, ZMQ_POLLIN, 0};
@@ -63,6 +63,11 @@ static void run(broker_t *b)
     if (b->ingest.pull) {
         ipull = nitems;
         items[nitems++] = (zmq_pollitem_t){zsock_resolve(b->ingest.pull), 0, ZMQ_POLLIN, 0};
+    }
+    /* The /metrics endpoint's descriptor (service/http.h: served in this thread). */
+    if (b->http) {
+        http = nitems;
+        items[nitems++] = (zmq_pollitem_t){NULL, ac_http_fd(b->http), ZMQ_POLLIN, 0};
     }
     int fe = nitems;
     items[nitems++] = (zmq_pollitem_t){b->fe, 0, ZMQ_POLLIN, 0};
@@ -84,6 +89,8 @@ static void run(broker_t *b)
             wait = 5; /* a connection dropped: probe again soon */
         if (b->pair.pub && wait > b->pair.beat_at - zclock_mono())
             wait = b->pair.beat_at - zclock_mono(); /* the pair's heartbeat is due */
+        if (http >= 0)
+            wait = ac_http_wait(b->http, wait > 0 ? (long)wait : 0);
         if (ipull >= 0)
             items[ipull].events = !stop_at && ingest_readable(b) ? ZMQ_POLLIN : 0;
         if (isub >= 0)
@@ -119,6 +126,8 @@ static void run(broker_t *b)
         }
         ingest_pump(b);
         on_monitor_events(b, items[1].revents & ZMQ_POLLIN);
+        if (http >= 0)
+            ac_http_run(b->http, rc > 0 && (items[http].revents & ZMQ_POLLIN));
         int64_t now = zclock_mono();
         if (now >= next_tick) {
             bool hb = now >= b->heartbeat_at;
@@ -214,6 +223,8 @@ int main(int argc, char **argv)
          "hosts each resolve is computed and stored on before it is answered"},
         {"state", AC_SET_PATH, &c->state, 0, 0,
          "file of the invalidation floors (coherence across restarts), or none"},
+        {"metrics", AC_SET_LISTEN, &c->metrics, 0, 0,
+         "HOST:PORT of the HTTP /metrics, /healthz, /readyz endpoint (empty: none)"},
         {"log_level", AC_SET_STR, &c->log_level, 0, 0,
          "debug, info, warn or error (logfmt lines on stderr; README \"Logs\")"},
         {"verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log at debug (as log_level: debug)"},

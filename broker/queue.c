@@ -93,6 +93,8 @@ static request_t *request_alloc(broker_t *b)
     r->parent = NULL;
     r->counted = false;
     r->ingest = false;
+    r->op = BOP_OTHER;
+    r->t0_us = 0;
     r->bytes = 0;
     r->nbody = 0;
     r->has_key = false;
@@ -226,6 +228,7 @@ void send_to_client(broker_t *b, const ident_t *client, const service_t *s, cons
 
 void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
 {
+    metrics_answered(b, r);
     if (r->ingest) { /* nobody waits for it: the broker publishes the snapshot */
         if (body->n > from)
             ingest_answered(b, &body->f[from]);
@@ -307,6 +310,7 @@ void reply_error_at(broker_t *b, const ident_t *client, const char *service, con
     const msgpack_object *id = body_id(b, body);
     ac_error_t err;
     ac_error_set(&err, code, path, "%s", msg);
+    b->errors_by_code[-code & (BROKER_CODES - 1)]++;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
@@ -713,6 +717,11 @@ static void classify(broker_t *b, request_t *r)
         whole = skim_body(p, n, (int)n + 1, &info); /* every actor of these is needed */
     r->has_key = whole && info.one_actor;
     r->key = info.key;
+    r->op = info.op == SKIM_OP_RESOLVE      ? (info.batch ? BOP_BATCH : BOP_RESOLVE)
+            : info.op == SKIM_OP_GET        ? BOP_GET
+            : info.op == SKIM_OP_INVALIDATE ? BOP_INVALIDATE
+                                            : BOP_OTHER;
+    b->op_requests[r->op]++;
     if (info.op == SKIM_OP_RESOLVE && b->cfg.replicas > 1) {
         r->fan = FAN_RESOLVE;
         return;
@@ -778,6 +787,7 @@ void on_client_message(broker_t *b)
         return;
     }
     r->client = client;
+    r->t0_us = b->http ? metrics_now_us() : 0;
     r->packed = b->in_packed;
     r->nbody = (uint8_t)(m->n - C_BODY);
     for (int f = 0; f < r->nbody; f++)

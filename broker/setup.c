@@ -88,6 +88,8 @@ int broker_setup(broker_t *b)
     b->be = zsock_resolve(b->backend);
     if (pair_start(b) != 0 || ingest_start(b) != 0)
         return -1;
+    if (metrics_start(b) != 0)
+        return -1;
     if (monitor_start(b) != 0) {
         ac_log(AC_LOG_ERROR, "start_failed", "code=internal path=--backend msg=%s error=%s",
                "cannot monitor the backend", zmq_strerror(zmq_errno()));
@@ -99,6 +101,7 @@ int broker_setup(broker_t *b)
 /* Frees what setup made, whether it succeeded or not. */
 void broker_teardown(broker_t *b)
 {
+    metrics_stop(b);
     events_stop(b);
     pair_stop(b);
     queue_fini(b); /* before the ingest table: freeing requests tells it */

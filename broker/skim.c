@@ -197,6 +197,7 @@ static bool map_actor(skim_t *k, uint32_t len, bool top)
             if (!read_str(k, &s, &n))
                 return false;
             k->out->op = op_of(s, n);
+            k->out->batch = k->out->batch || key_is(s, n, "resolve_batch");
         } else if (top && key_is(key, klen, "items")) {
             int kind;
             uint32_t count, ilen;

@@ -16,7 +16,8 @@ trap stop EXIT INT TERM
 "$BUILD/actorcore-broker" --config config/actorcore.yaml &
 pids+=($!)
 for i in 1 2; do
-  "$BUILD/actorcore-worker" --config config/actorcore.yaml &
+  # The shipped config turns /metrics on at *:9101; each worker of a host needs its own port.
+  "$BUILD/actorcore-worker" --config config/actorcore.yaml --metrics "*:910$i" &
   pids+=($!)
 done
 
@@ -36,6 +37,8 @@ cat <<INFO
    workers join at:                         tcp://127.0.0.1:5556
    snapshot events (subscribe snap/<id>):   tcp://127.0.0.1:5557
    L3 store:                                var/actorcore.db
+   metrics (Prometheus), /healthz, /readyz: http://127.0.0.1:9100 (broker),
+                                            :9101, :9102 (workers)
    try: $BUILD/actorcore call stats   |   $BUILD/actorcore subscribe demo-hero
    Ctrl-C stops broker and workers.
 INFO

@@ -954,7 +954,10 @@ static int broker_exit_status(const char *const *flags)
 static void the_shipped_config_serves_and_bad_dispatch_settings_exit_2(void **state)
 {
     (void)state;
-    const char *shipped[] = {"--config", AC_SOURCE_DIR "/config/actorcore.yaml", NULL};
+    char metrics[32]; /* the shipped one (*:9100) may be taken on a shared machine */
+    snprintf(metrics, sizeof metrics, "127.0.0.1:%d", svc_free_port());
+    const char *shipped[] = {"--config", AC_SOURCE_DIR "/config/actorcore.yaml", "--metrics",
+                             metrics, NULL};
     broker_start(shipped);
     fw_t *ws[1] = {fw_new("4")};
     wait_stat("workers", 1, 5000);

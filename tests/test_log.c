@@ -254,6 +254,7 @@ static void emit_bad_setting(void)
     ac_log_setup("tester", AC_LOG_INFO);
     ac_log_bad_setting("ingest.max_actors", "ingest.max_actors: too many (%d)", 3);
     ac_log_bad_setting("state", "cannot open %s", "/x y");
+    ac_log_bad_setting("metrics", "--metrics: cannot listen on %s", "*:1");
 }
 
 static void a_bad_setting_names_its_flag_and_code(void **state)
@@ -261,8 +262,9 @@ static void a_bad_setting_names_its_flag_and_code(void **state)
     (void)state;
     char *text = capture(emit_bad_setting);
     int count = 0;
-    assert_int_equal(check_lines(text, "tester", "start_failed", &count, NULL), 2);
-    assert_int_equal(count, 2);
+    assert_int_equal(check_lines(text, "tester", "start_failed", &count, NULL), 3);
+    assert_int_equal(count, 3);
+    assert_non_null(strstr(text, "path=--metrics msg=\"cannot listen on *:1\"\n"));
     /* The flag's spelling, and the message without its own "setting: " prefix. */
     assert_non_null(
         strstr(text, "code=bad_setting path=--ingest-max-actors msg=\"too many (3)\"\n"));

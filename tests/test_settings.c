@@ -20,6 +20,7 @@ static void shipped_config_loads_into_the_worker_settings(void **state)
     assert_int_equal(cfg.credit, 64);
     assert_int_equal(cfg.l1_entries, 100000);
     assert_int_equal(cfg.max_batch, 1000);
+    assert_string_equal(cfg.metrics, "*:9101"); /* on in the shipped file (off built in) */
     /* Relative paths in a config file resolve against the file's folder. */
     assert_string_equal(cfg.store, AC_SOURCE_DIR "/config/../var/actorcore.db");
     assert_string_equal(cfg.subsystems, AC_SOURCE_DIR "/config/subsystems");
@@ -225,9 +226,32 @@ static void a_switch_takes_each_spelling_of_true_and_false(void **state)
     assert_int_equal(ac_settings_apply_flag("on", "", t, 1, &err), AC_ESCHEMA);
 }
 
+static void a_listen_address_is_host_colon_port_or_empty_for_none(void **state)
+{
+    (void)state;
+    char *listen = NULL;
+    ac_setting_t t[] = {{"metrics", AC_SET_LISTEN, &listen, 0, 0, "an HTTP address"}};
+    ac_error_t err;
+    const char *good[] = {"127.0.0.1:9100", "*:1", "localhost:65535", "[::1]:80", ""};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        if (ac_settings_apply_flag("metrics", good[i], t, 1, &err))
+            fail_msg("'%s' refused: %s", good[i], err.message);
+        assert_string_equal(listen, good[i]);
+    }
+    const char *bad[] = {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":80", "tcp://h:80",
+                         "h:80x",     "h:-1",        "a b:80"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ac_settings_apply_flag("metrics", bad[i], t, 1, &err), AC_ESCHEMA);
+        assert_non_null(strstr(err.message, "--metrics: "));
+        assert_string_equal(listen, ""); /* the last good value stays */
+    }
+    ac_settings_free(t, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_listen_address_is_host_colon_port_or_empty_for_none),
         cmocka_unit_test(shipped_config_loads_into_the_worker_settings),
         cmocka_unit_test(flags_and_files_share_one_table),
         cmocka_unit_test(a_relative_path_resolves_against_its_config_file_not_the_current_folder),

@@ -78,6 +78,8 @@ ac_setting_t *worker_settings(worker_config_t *c, size_t *n)
     S("curve.cert", AC_SET_PATH, &c->curve.cert, 0, 0,
       "this worker's key pair NAME (NAME_secret is read; actorcore keygen)");
     S("curve.server", AC_SET_PATH, &c->curve.server, 0, 0, "the broker's public certificate");
+    S("metrics", AC_SET_LISTEN, &c->metrics, 0, 0,
+      "HOST:PORT of the HTTP /metrics, /healthz, /readyz endpoint (empty: none)");
     S("log_level", AC_SET_STR, &c->log_level, 0, 0,
       "debug, info, warn or error (logfmt lines on stderr; README \"Logs\")");
     S("verbose", AC_SET_BOOL, &c->verbose, 0, 0, "log at debug (as log_level: debug)");

@@ -381,6 +381,7 @@ static int reply_computed(worker_t *w, const ac_actor_t *a, const ac_snapshot_t 
         ac_error_clear(&err);
         ac_error_set(&err, AC_EINTERNAL, "", "out of memory");
         w->errors++;
+        w->item_code = err.code;
         pack_error_fields(pk, &err);
         return 2;
     }
@@ -435,6 +436,7 @@ static int resolve_item(worker_t *w, const msgpack_object *item, const char *pre
         rc = ac_resolve(w->resolver, w->req, &snap, &err);
     if (rc) {
         w->errors++;
+        w->item_code = err.code;
         pack_error_fields(pk, &err);
         return 2;
     }
@@ -462,6 +464,7 @@ static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object
     size_t alen;
     w->gets++;
     if (actor_id_of(body, &aid, &alen, &err)) {
+        w->reply_code = err.code;
         ac_wire_pack_error(pk, id, &err);
         return;
     }
@@ -495,6 +498,7 @@ static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object
     }
     ac_error_set(&err, AC_ENOT_FOUND, "actor_id", "no snapshot is stored for '%.*s'", (int)alen,
                  aid);
+    w->reply_code = err.code;
     ac_wire_pack_error(pk, id, &err);
 }
 
@@ -506,6 +510,7 @@ static void op_invalidate(worker_t *w, const msgpack_object *body, const msgpack
     size_t alen;
     w->invalidates++;
     if (actor_id_of(body, &aid, &alen, &err)) {
+        w->reply_code = err.code;
         ac_wire_pack_error(pk, id, &err);
         return;
     }
@@ -514,6 +519,7 @@ static void op_invalidate(worker_t *w, const msgpack_object *body, const msgpack
         int rc = ac_store_delete(w->store, aid, alen, &err);
         if (rc < 0) {
             w->store_errors++;
+            w->reply_code = err.code;
             ac_wire_pack_error(pk, id, &err);
             return;
         }
@@ -625,9 +631,10 @@ static int op_resolve(worker_t *w, const msgpack_object *req, const msgpack_obje
     ac_wire_pack_id(pk, id);
     /* resolve_item writes 3 fields on success, 2 on failure: fix the map header. */
     int fields = resolve_item(w, req, "", pk);
-    if (fields == 2)
+    if (fields == 2) {
         w->reply.data[0] = (char)0x83; /* fixmap of 3: id, ok, error */
-    else {
+        w->reply_code = w->item_code;
+    } else {
         PK_STR(pk, "worker");
         msgpack_pack_int(pk, w->pid);
         w->reply.data[0] = (char)0x85;
@@ -651,6 +658,7 @@ static void resolve_batch_item(worker_t *w, const msgpack_object *item, uint32_t
         only_keys(item, item_keys, prefix, &ierr);
     if (ierr.code) {
         w->errors++;
+        w->item_errors[-ierr.code & (WORKER_CODES - 1)]++;
         msgpack_pack_map(pk, 2);
         pack_error_fields(pk, &ierr);
         return;
@@ -658,8 +666,10 @@ static void resolve_batch_item(worker_t *w, const msgpack_object *item, uint32_t
     /* The map header is fixed up once resolve_item has said how many fields. */
     size_t at = w->reply.size;
     msgpack_pack_map(pk, 3);
-    if (resolve_item(w, item, prefix, pk) == 2)
+    if (resolve_item(w, item, prefix, pk) == 2) {
         w->reply.data[at] = (char)0x82;
+        w->item_errors[-w->item_code & (WORKER_CODES - 1)]++;
+    }
 }
 
 static int op_resolve_batch(worker_t *w, const msgpack_object *req, const msgpack_object *id,
@@ -700,29 +710,45 @@ static void op_ping(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     msgpack_pack_int(pk, w->pid);
 }
 
-/* Runs the op called name; fails (nothing written) for an unknown op or a bad request of
-   resolve or resolve_batch. The other ops write their own errors. */
-static int dispatch(worker_t *w, const char *name, const msgpack_object *req,
+/* The op's index (WOP_*) from its name. */
+static int op_index(const char *name)
+{
+    static const char *const names[] = {"resolve",    "resolve_batch", "get",
+                                        "invalidate", "stats",         "ping"};
+    for (int i = 0; i < WOP_OTHER; i++)
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    return WOP_OTHER;
+}
+
+/* Runs op (WOP_*, name its name); fails (nothing written) for an unknown op or a bad
+   request of resolve or resolve_batch. The other ops write their own errors. */
+static int dispatch(worker_t *w, int op, const char *name, const msgpack_object *req,
                     const msgpack_object *id, msgpack_packer *pk, ac_error_t *err)
 {
-    if (strcmp(name, "resolve") == 0)
+    switch (op) {
+    case WOP_RESOLVE:
         return op_resolve(w, req, id, pk, err);
-    if (strcmp(name, "resolve_batch") == 0)
+    case WOP_BATCH:
         return op_resolve_batch(w, req, id, pk, err);
-    if (strcmp(name, "get") == 0)
+    case WOP_GET:
         op_get(w, req, id, pk);
-    else if (strcmp(name, "invalidate") == 0)
+        return 0;
+    case WOP_INVALIDATE:
         op_invalidate(w, req, id, pk);
-    else if (strcmp(name, "stats") == 0)
+        return 0;
+    case WOP_STATS:
         op_stats(w, id, pk);
-    else if (strcmp(name, "ping") == 0)
+        return 0;
+    case WOP_PING:
         op_ping(w, id, pk);
-    else
+        return 0;
+    default:
         return ac_error_set(err, AC_EUNKNOWN_OP, "op",
                             "unknown op '%s' (expected resolve, "
                             "resolve_batch, get, invalidate, stats, ping)",
                             name);
-    return 0;
+    }
 }
 
 /* At debug only: one line per request, with its id, and the code and path of an error
@@ -768,21 +794,30 @@ void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *flo
     msgpack_packer_init(&pk, &w->reply, msgpack_sbuffer_write);
     msgpack_zone_clear(&w->zone);
     w->requests++;
+    w->reply_code = 0;
     ac_error_t err;
     ac_error_clear(&err);
     msgpack_object req;
     const msgpack_object *id = NULL;
     char name[32];
+    int op = WOP_OTHER;
     int rc = read_envelope(w, body, len, &req, &id, name, sizeof name, &err);
-    if (!rc)
-        rc = dispatch(w, name, &req, id, &pk, &err);
+    if (!rc) {
+        op = op_index(name);
+        rc = dispatch(w, op, name, &req, id, &pk, &err);
+    }
     if (rc) {
         w->errors++;
+        w->reply_code = err.code;
         msgpack_sbuffer_clear(&w->reply);
         ac_wire_pack_error(&pk, id, &err);
     }
-    uint64_t took = now_us() - t0;
-    record_latency(w, took);
+    uint64_t us = now_us() - t0;
+    record_latency(w, us);
+    w->op_requests[op]++;
+    if (w->reply_code)
+        w->op_errors[op][-w->reply_code & (WORKER_CODES - 1)]++;
+    ac_hist_add(&w->op_latency[op], us);
     if (ac_log_on(AC_LOG_DEBUG))
-        log_request(w, name[0] ? name : "?", id, took);
+        log_request(w, name[0] ? name : "?", id, us);
 }

@@ -74,10 +74,12 @@ typedef struct {
     int64_t last_heard;   /* last message from the broker */
     int64_t backoff;      /* next reconnection's wait */
     bool reconnect;       /* to be reopened */
+    bool registered;      /* the broker spoke since our READY: it knows this worker */
 } link_t;
 
 static void link_close(link_t *l)
 {
+    l->registered = false;
     if (l->mon && l->sock)
         zmq_socket_monitor(zsock_resolve(l->sock), NULL, 0);
     zsock_destroy(&l->mon);
@@ -363,6 +365,7 @@ static void drain(worker_t *w, link_t *links, int i, uint64_t *bad)
             break;
         l->last_heard = clock_ms();
         l->backoff = 100;
+        l->registered = true; /* a broker heartbeats or serves only workers it has */
         l->reconnect = on_broker_message(w, &s_pending, i, &msg, bad) == 1;
         zmsg_destroy(&msg);
     }
@@ -427,9 +430,10 @@ static int run(worker_t *w)
             break;
         }
     }
-    uint64_t bad = 0;
+    uint64_t bad = 0, served = 0;
+    w->links = nlinks;
     while (!status && !zsys_interrupted) {
-        zmq_pollitem_t items[2 * AC_ENDPOINTS_MAX];
+        zmq_pollitem_t items[2 * AC_ENDPOINTS_MAX + 1];
         int64_t wait = INT64_MAX, now = clock_ms();
         for (int i = 0; i < nlinks; i++) {
             items[2 * i] = (zmq_pollitem_t){zsock_resolve(links[i].sock), 0, ZMQ_POLLIN, 0};
@@ -437,7 +441,13 @@ static int run(worker_t *w)
             if (links[i].heartbeat_at - now < wait)
                 wait = links[i].heartbeat_at - now;
         }
-        int rc = zmq_poll(items, 2 * nlinks, wait > 0 ? (long)wait : 0);
+        /* The /metrics endpoint's descriptor last (service/http.h: served in this thread). */
+        int nitems = 2 * nlinks;
+        if (w->http) {
+            items[nitems++] = (zmq_pollitem_t){NULL, ac_http_fd(w->http), ZMQ_POLLIN, 0};
+            wait = ac_http_wait(w->http, wait > 0 ? (long)wait : 0);
+        }
+        int rc = zmq_poll(items, nitems, wait > 0 ? (long)wait : 0);
         if (rc < 0 && errno == EINTR && !zsys_interrupted)
             continue; /* e.g. SIGCONT after SIGSTOP: poll is never restarted */
         if (rc < 0)
@@ -445,6 +455,13 @@ static int run(worker_t *w)
         for (int i = 0; i < nlinks; i++)
             if (items[2 * i].revents & ZMQ_POLLIN)
                 drain(w, links, i, &bad);
+        if (w->http) {
+            w->held = s_pending.n;
+            w->links_registered = 0;
+            for (int i = 0; i < nlinks; i++)
+                w->links_registered += links[i].registered;
+            ac_http_run(w->http, rc > 0 && (items[nitems - 1].revents & ZMQ_POLLIN));
+        }
         /* Serve what is held one request at a time, reading what arrived in between, so a
            newcomer's request is weighed against the backlog at once. */
         while (s_pending.n) {
@@ -459,6 +476,11 @@ static int run(worker_t *w)
             serve(w, links[link].sock, req, packed);
             for (int i = 0; i < nlinks; i++)
                 drain(w, links, i, &bad);
+            /* A backlog that never empties must not keep a scrape waiting: look every 64. */
+            if (w->http && (++served & 63) == 0) {
+                w->held = s_pending.n;
+                ac_http_check(w->http);
+            }
         }
         send_unsent(w);
         for (int i = 0; i < nlinks; i++) {
@@ -557,7 +579,15 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    if (worker_metrics_start(&w, &err)) {
+        ac_log_bad_setting("metrics", "%s", err.message);
+        zsock_destroy(&w.pub);
+        worker_fini(&w);
+        ac_settings_free(table, n);
+        return 2;
+    }
     int status = run(&w);
+    ac_http_stop(&w.http);
     zsock_destroy(&w.pub);
     worker_fini(&w);
     ac_settings_free(table, n);

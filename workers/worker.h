@@ -17,6 +17,8 @@
 #include "actorcore/wire.h"
 #include "service/curve.h"
 #include "service/log.h"
+#include "service/http.h"
+#include "service/metrics.h"
 #include "service/settings.h"
 
 /* The store a worker uses when none is set: its folder is made when missing, so that a
@@ -47,8 +49,13 @@ typedef struct {
     long long max_batch;
     bool verbose;              /* log at debug */
     char *log_level;           /* debug, info, warn or error */
+    char *metrics;             /* HOST:PORT of the /metrics endpoint; NULL or "": none */
     ac_curve_settings_t curve; /* security, curve.cert, curve.server */
 } worker_config_t;
+
+/* The ops, as the metrics label them (WOP_OTHER: an unknown op or an unreadable request). */
+enum { WOP_RESOLVE, WOP_BATCH, WOP_GET, WOP_INVALIDATE, WOP_STATS, WOP_PING, WOP_OTHER, WOP_COUNT };
+#define WORKER_CODES 16 /* error codes by -code (actorcore/error.h: -1 .. -15) */
 
 /* Latency histogram: 8 sub-buckets per power of two of microseconds. */
 #define HIST_BUCKETS (40 * 8)
@@ -78,6 +85,16 @@ typedef struct {
     uint64_t l1_hits, l1_misses, l3_hits, l3_misses, store_errors;
     uint64_t stale; /* cached snapshots refused: computed before an invalidate */
     uint64_t hist[HIST_BUCKETS];
+    /* for /metrics (workers/metrics.c) */
+    uint64_t op_requests[WOP_COUNT];             /* requests by op */
+    uint64_t op_errors[WOP_COUNT][WORKER_CODES]; /* failed replies by op and -code */
+    uint64_t item_errors[WORKER_CODES];          /* failed items of batches by -code */
+    ac_hist_t op_latency[WOP_COUNT];             /* handling time by op */
+    int reply_code;                              /* the reply's error code (0: ok) */
+    int item_code;                               /* the last resolved item's error code */
+    ac_http_t *http;                             /* the endpoint, NULL when off */
+    int links, links_registered;                 /* brokers; those that spoke since READY */
+    int held;                                    /* requests received, not answered yet */
 } worker_t;
 
 /* config.c */
@@ -94,5 +111,9 @@ void worker_fini(worker_t *w);
    frame (service/mdp.h) or NULL. */
 void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *floors,
                    size_t floors_len);
+
+/* metrics.c */
+/* Starts the /metrics endpoint when cfg.metrics is set; -1 with err set. */
+int worker_metrics_start(worker_t *w, ac_error_t *err);
 
 #endif

@@ -304,8 +304,8 @@ void ac_log_bad_setting(const char *setting, const char *fmt, ...)
     /* A message that names its setting already (an ac_error_t's "curve-cert: ...") is
        not prefixed twice. */
     const char *text = msg;
-    const char *names[] = {setting ? setting : "", flag + 2};
-    for (int i = 0; i < 2 && text == msg; i++) {
+    const char *names[] = {setting ? setting : "", flag + 2, flag};
+    for (int i = 0; i < 3 && text == msg; i++) {
         size_t n = strlen(names[i]);
         if (n && strncmp(msg, names[i], n) == 0 && strncmp(msg + n, ": ", 2) == 0)
             text = msg + n + 2;

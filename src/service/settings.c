@@ -100,6 +100,23 @@ int ac_endpoint_check(const char *label, const char *endpoint, bool bind, ac_err
     return 0;
 }
 
+int ac_listen_check(const char *label, const char *listen, ac_error_t *err)
+{
+    const char *colon = strrchr(listen, ':');
+    const char *port = colon ? colon + 1 : "";
+    char *end;
+    errno = 0;
+    long v = strtol(port, &end, 10);
+    const char *why = NULL;
+    if (!colon || !host_ok(listen, (size_t)(colon - listen), true))
+        why = "expected HOST:PORT (HOST an address, a name or *), or empty for none";
+    else if (!*port || *end || errno || port[0] == '-' || port[0] == '+' || v < 1 || v > 65535)
+        why = "the port must be 1-65535";
+    if (why)
+        return ac_error_set(err, AC_ESCHEMA, label, "%s: %s, found '%.60s'", label, why, listen);
+    return 0;
+}
+
 /* Sets s from text; `label` names it in messages ("--l1-entries", "file:3:5: l1.entries");
    `base` is the folder of the config file the value came from (NULL: the command line). */
 static int set_value(const ac_setting_t *s, const char *text, const char *label, const char *base,
@@ -123,6 +140,12 @@ static int set_value(const ac_setting_t *s, const char *text, const char *label,
             }
         }
         __attribute__((fallthrough)); /* stored as a string */
+    case AC_SET_LISTEN:
+        if (s->type == AC_SET_LISTEN && *text && ac_listen_check(label, text, err)) {
+            snprintf(err->path, sizeof err->path, "%s", s->name);
+            return err->code;
+        }
+        __attribute__((fallthrough));
     case AC_SET_PATH:
     case AC_SET_STR: {
         char *copy = strdup(text);
@@ -320,7 +343,7 @@ void ac_settings_help(FILE *out, const ac_setting_t *table, size_t n)
                 *c = '-';
         char def[160] = "";
         if ((table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT ||
-             table[i].type == AC_SET_PATH) &&
+             table[i].type == AC_SET_PATH || table[i].type == AC_SET_LISTEN) &&
             *(char **)table[i].dest)
             snprintf(def, sizeof def, " (default: %s)", *(char **)table[i].dest);
         else if (table[i].type == AC_SET_INT)
@@ -337,7 +360,7 @@ void ac_settings_free(const ac_setting_t *table, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (table[i].type == AC_SET_STR || table[i].type == AC_SET_ENDPOINT ||
-            table[i].type == AC_SET_PATH) {
+            table[i].type == AC_SET_PATH || table[i].type == AC_SET_LISTEN) {
             free(*(char **)table[i].dest);
             *(char **)table[i].dest = NULL;
         }

@@ -23,9 +23,11 @@ typedef enum {
     AC_SET_BOOL,
     AC_SET_DOUBLE,
     AC_SET_ENDPOINT, /* a ZeroMQ endpoint, kept as a string (char **) */
-    AC_SET_PATH      /* a file or folder (char **): relative in a config file = relative to
+    AC_SET_PATH,     /* a file or folder (char **): relative in a config file = relative to
                         that file's folder; on the command line, to the current folder;
                         "none" and "" are kept as they are */
+    AC_SET_LISTEN    /* an HTTP listen address HOST:PORT (char **), HOST an address, a name,
+                        [v6] or * (every IPv4 interface); "" is accepted: off */
 } ac_setting_type_t;
 
 /* AC_SET_ENDPOINT's flavour, in `min`: a bound endpoint may use `*` for the port. */
@@ -54,6 +56,10 @@ int ac_endpoint_list_check(const char *label, const char *list, bool bind, ac_er
 /* Splits a checked list into copies of its endpoints in out[]; returns how many (freed
    with free). */
 int ac_endpoint_list_split(const char *list, char **out, int max);
+
+/* Checks that `listen` is HOST:PORT (port 1-65535) for AC_SET_LISTEN. Returns 0 or
+   AC_ESCHEMA with a message starting with `label`. */
+int ac_listen_check(const char *label, const char *listen, ac_error_t *err);
 
 /* Loads `section` (e.g. "worker") of the YAML file into the table's destinations. */
 int ac_settings_load_file(const char *path, const char *section, const ac_setting_t *table,
