@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "service/notify.h"
 #include "service/settings.h"
 
 /* ---- the loop ---- */
@@ -72,6 +73,7 @@ static void run(broker_t *b)
     int64_t stop_at = 0;
     for (;;) {
         if (zsys_interrupted && !stop_at) {
+            ac_notify("STOPPING=1");
             stop_at = zclock_mono() + b->cfg.grace_ms;
             zsys_interrupted = 0;
             if (b->cfg.verbose)
@@ -348,6 +350,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr, "actorcore-broker: clients %s, workers %s, events in %s, out %s\n", c->frontend,
             c->backend, c->events_in, c->events_out);
+    ac_notify("READY=1"); /* bound: systemd starts what comes after the broker */
     run(&b);
     if (c->verbose)
         fprintf(stderr,
