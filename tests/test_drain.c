@@ -138,19 +138,23 @@ static void a_rolling_restart_under_load_loses_and_duplicates_nothing(void **sta
                 pump_one(rt, true);
             /* SIGTERM under load; the stream goes on while the worker drains and exits. */
             kill(workers[w], SIGTERM);
+            int64_t killed_at = zclock_usecs();
             int st = 0;
             for (int64_t end = zclock_mono() + 20000; waitpid(workers[w], &st, WNOHANG) == 0;) {
                 if (zclock_mono() > end)
                     fail_msg("worker %d did not exit within 20 s of SIGTERM", w);
                 pump_one(rt, true);
             }
+            double exit_ms = (double)(zclock_usecs() - killed_at) / 1000.0;
             svc_forget(workers[w]);
             assert_true(WIFEXITED(st));
             assert_int_equal(WEXITSTATUS(st), 0);
             drain_figures(w, round, &answered[w], &left[w]);
             held_answered += answered[w];
-            fprintf(stderr, "worker %d drained after %llu replies: %d held answered, %d left\n", w,
-                    (unsigned long long)rt->got, answered[w], left[w]);
+            fprintf(stderr,
+                    "worker %d drained after %llu replies: %d held answered, %d left, exit "
+                    "%.1f ms after SIGTERM\n",
+                    w, (unsigned long long)rt->got, answered[w], left[w], exit_ms);
             workers[w] = start_worker(&s, store, w, round + 1);
             for (int64_t end = zclock_mono() + 20000;;) {
                 for (int i = 0; i < 50; i++)
