@@ -353,6 +353,20 @@ static void sighup_under_load_serves_no_old_snapshot_after_the_reload(void **sta
     char *log = read_log("hup-worker-0.log");
     assert_non_null(strstr(log, "reloaded: generation"));
     free(log);
+    /* `actorcore call admin reload`: nothing changed since, so the same generation again. */
+    char cmd[600], out[4096];
+    snprintf(cmd, sizeof cmd, "%s call admin reload --broker %s --timeout 10000", AC_CLI_PATH,
+             g.s.fe);
+    FILE *f = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    assert_int_equal(pclose(f), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"generation\":%llu,", (unsigned long long)st->new_gen);
+    if (!strstr(out, "\"reloads\":2") || !strstr(out, want))
+        fail_msg("actorcore call admin reload: %s", out);
+    snprintf(cmd, sizeof cmd, "%s call admin --broker %s 2>/dev/null", AC_CLI_PATH, g.s.fe);
+    assert_int_equal(WEXITSTATUS(system(cmd)), 2); /* no ACTION: a usage error */
     report("SIGHUP, a table changed", st, (long long)refused);
     stream_destroy(&st);
     rig_stop(&g);
