@@ -401,8 +401,9 @@ static void admin_reload_under_load_reaches_every_worker_before_its_answer(void 
     rig_stop(&g);
 }
 
-/* A bad registry (admin) and a bad table (SIGHUP) are refused naming file:line; the old
-   generation serves on, the stream fails nothing; then a good reload applies. */
+/* A bad registry (admin), a bad table (SIGHUP) and a missing file (admin) are refused
+   naming the file (and line); the old generation serves on, the stream fails nothing; then
+   a good reload applies. */
 static void a_bad_file_is_refused_with_its_line_and_the_old_generation_serves_on(void **state)
 {
     (void)state;
@@ -440,8 +441,19 @@ static void a_bad_file_is_refused_with_its_line_and_the_old_generation_serves_on
         !strstr(log, "reload refused: --subsystems: ") || !strstr(log, "tier.yaml:9:"))
         fail_msg("the log does not name both files and lines:\n%s", log);
     free(log);
-    /* A good file now: applied. */
+    /* A registry file that is gone: refused naming it. */
     write_table(g.subs, "1000", false);
+    char moved[420];
+    snprintf(moved, sizeof moved, "%s.moved", g.comb);
+    assert_int_equal(rename(g.comb, moved), 0);
+    send_admin(st);
+    pump(st, admin_answered, 60000);
+    if (!strstr(st->admin_json, "\"ok\":false") || !strstr(st->admin_json, "--combiner: ") ||
+        !strstr(st->admin_json, "bad-combiner.yaml"))
+        fail_msg("expected a refusal naming the missing combiner: %s", st->admin_json);
+    assert_int_equal(rename(moved, g.comb), 0);
+    assert_int_equal(st->new_before, 0);
+    /* A good file now: applied. */
     write_combiner(g.comb, "500", false);
     st->trigger_sent = true;
     send_admin(st);
@@ -449,7 +461,7 @@ static void a_bad_file_is_refused_with_its_line_and_the_old_generation_serves_on
     finish(st);
     assert_int_equal(st->failed, 0);
     assert_int_equal(worker_stat(st, "reloads"), 1);
-    report("two bad files refused, then a good one", st,
+    report("three bad reloads refused, then a good one", st,
            (long long)worker_stat(st, "old_generation"));
     stream_destroy(&st);
     rig_stop(&g);
