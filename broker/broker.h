@@ -96,7 +96,7 @@ enum { BOP_RESOLVE, BOP_BATCH, BOP_GET, BOP_INVALIDATE, BOP_OTHER, BOP_COUNT };
 #define BROKER_CODES 16 /* error codes by -code (actorcore/error.h: -1 .. -15) */
 
 /* What a fan-out request (fanout.c) does with its workers' answers. */
-enum { FAN_NONE, FAN_INVALIDATE, FAN_GET, FAN_RESOLVE };
+enum { FAN_NONE, FAN_INVALIDATE, FAN_GET, FAN_RESOLVE, FAN_ADMIN };
 
 struct request {
     uint32_t slot;                   /* index in the slab */
@@ -126,6 +126,7 @@ struct request {
     bool counted;         /* a child counted in its worker's in-flight (FAN_RESOLVE) */
     uint32_t pending;     /* a parent: children not answered yet */
     bool removed;         /* invalidate: a worker had a copy */
+    bool refused;         /* admin: a worker answered an error (best holds the first) */
     int64_t best_version; /* get: the highest snapshot Version answered (-1: none) */
     zmq_msg_t best;       /* get: that answer; invalidate / get: else the first error */
 };
@@ -470,7 +471,7 @@ void worker_take(broker_t *b, service_t *s, worker_t *w, request_t *r);
 /* w's in-flight count went down by one (a reply): back in the heap or moved up. */
 void worker_released(service_t *s, worker_t *w);
 /* skim.c */
-enum { SKIM_OP_OTHER, SKIM_OP_RESOLVE, SKIM_OP_GET, SKIM_OP_INVALIDATE };
+enum { SKIM_OP_OTHER, SKIM_OP_RESOLVE, SKIM_OP_GET, SKIM_OP_INVALIDATE, SKIM_OP_ADMIN };
 typedef struct {
     int op;         /* SKIM_OP_* of the body's `op` */
     bool batch;     /* the body has `items`, or its op is resolve_batch */

@@ -1,4 +1,5 @@
-/*  fanout.c - the requests every worker of a service must see: `invalidate` and `get`.
+/*  fanout.c - the requests every worker of a service must see: `invalidate`, `get` and
+    `admin` (a reload).
 
     Workers of several hosts each keep their own L1 and their host's L3, so one worker's
     answer is not the service's: an invalidate must drop every copy, and a get must find
@@ -8,7 +9,11 @@
     request held by its worker with a tag of its own. The parent is answered when the last
     child is: invalidate with ok and `removed` when any worker had a copy (the floor raised
     at admission, floors.c, is what makes it safe; the copies dropped are the space); get
-    with the answer of highest snapshot Version. A worker lost before it answered counts as
+    with the answer of highest snapshot Version; admin with the first worker's refusal when
+    any refused, else the first worker's answer: sent once every worker has reloaded, after
+    every reply each of them computed before (a worker's replies and answer come in order
+    on its connection), so no snapshot of the old tables reaches a client after it. A
+    worker lost before it answered counts as
     answered with nothing (its copies are stale by the floors, or unreachable with it);
     when every child was lost, the parent goes back to the front of the queue like any
     request of a lost worker. With no worker at all, the request waits in its queue.
@@ -162,6 +167,7 @@ bool fanout_start(broker_t *b, service_t *s, request_t *r)
     size_t flen = floors_frame(b, r, floors);
     r->pending = 0;
     r->removed = false;
+    r->refused = false;
     r->best_version = -1;
     zmq_msg_close(&r->best);
     zmq_msg_init(&r->best);
@@ -201,7 +207,14 @@ void fanout_reply(broker_t *b, worker_t *w, request_t *c, int from)
     if (b->in.n > from && read_answer(b, body, &ok, &removed, &version)) {
         if (ok && version < 0)
             version = 0; /* an answer without a readable Version still beats none */
-        if (ok && p->fan == FAN_INVALIDATE) {
+        if (p->fan == FAN_ADMIN) {
+            if (!ok && !p->refused) {
+                best_replace(p, body, -1); /* a refusal is the answer, whatever the others */
+                p->refused = true;
+            } else if (ok && !p->refused && zmq_msg_size(&p->best) == 0) {
+                best_replace(p, body, 0);
+            }
+        } else if (ok && p->fan == FAN_INVALIDATE) {
             p->removed = p->removed || removed;
             if (p->best_version < 0)
                 best_replace(p, body, 0);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "service/notify.h"
 #include "service/settings.h"
 
 /* ---- the loop ---- */
@@ -77,6 +78,7 @@ static void run(broker_t *b)
     int64_t stop_at = 0;
     for (;;) {
         if (zsys_interrupted && !stop_at) {
+            ac_notify("STOPPING=1");
             stop_at = zclock_mono() + b->cfg.grace_ms;
             zsys_interrupted = 0;
             ac_log(AC_LOG_INFO, "stopping", "in_flight=%zu grace_ms=%lld", inflight_count(b),
@@ -258,6 +260,7 @@ int main(int argc, char **argv)
     }
     ac_log(AC_LOG_INFO, "started", "frontend=%s backend=%s events_in=%s events_out=%s version=%s",
            c->frontend, c->backend, c->events_in, c->events_out, AC_VERSION_STRING);
+    ac_notify("READY=1"); /* bound: systemd starts what comes after the broker */
     run(&b);
     ac_log(AC_LOG_INFO, "stopped",
            "requests=%" PRIu64 " replies=%" PRIu64 " malformed=%" PRIu64 " requeued=%" PRIu64

@@ -726,6 +726,10 @@ static void classify(broker_t *b, request_t *r)
         r->fan = FAN_RESOLVE;
         return;
     }
+    if (info.op == SKIM_OP_ADMIN) { /* every worker reloads (fanout.c) */
+        r->fan = FAN_ADMIN;
+        return;
+    }
     if (info.op != SKIM_OP_GET && info.op != SKIM_OP_INVALIDATE)
         return;
     uint32_t ids = info.nids < FLOOR_IDS_MAX ? info.nids : FLOOR_IDS_MAX;

@@ -175,6 +175,8 @@ static int op_of(const uint8_t *s, uint32_t n)
         return SKIM_OP_INVALIDATE;
     if (key_is(s, n, "resolve") || key_is(s, n, "resolve_batch"))
         return SKIM_OP_RESOLVE;
+    if (key_is(s, n, "admin"))
+        return SKIM_OP_ADMIN;
     return SKIM_OP_OTHER;
 }
 

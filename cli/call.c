@@ -19,6 +19,7 @@ static const char *s_call_usage =
     "  resolve        [--actor FILE] [--outputs FILE] [--cache use|bypass|refresh] [--publish]\n"
     "  resolve_batch  --items FILE      (a JSON array of {actor?, outputs?})\n"
     "  get ACTOR_ID | invalidate ACTOR_ID | stats | ping\n"
+    "  admin reload   every worker reloads its registries and subsystem folders\n"
     "Options:\n"
     "  --broker EP[,EP] the broker's frontend, or a pair's two (fail-over; default\n"
     "                   tcp://127.0.0.1:5555)\n"
@@ -139,6 +140,7 @@ typedef struct {
     const char *cache;                   /* --cache, or NULL */
     bool publish;                        /* --publish */
     const char *actor_id;                /* get / invalidate: the ACTOR_ID */
+    const char *action;                  /* admin: the ACTION (reload) */
     ac_client_config_t cfg;              /* --timeout, --retries */
 } call_args_t;
 
@@ -218,6 +220,12 @@ static int parse_call_args(int argc, char **argv, call_args_t *a)
     a->actor_id = needs_id && optind < argc ? argv[optind] : NULL;
     if (needs_id && !a->actor_id)
         return cli_usage_error("%s needs an ACTOR_ID", a->op);
+    if (strcmp(a->op, "admin") == 0) {
+        a->action = optind < argc ? argv[optind] : NULL;
+        if (!a->action || strcmp(a->action, "reload") != 0)
+            return cli_usage_error("admin needs an ACTION: reload, found '%s'",
+                                   a->action ? a->action : "");
+    }
     if (strcmp(a->op, "resolve_batch") == 0 && !a->items)
         return cli_usage_error("resolve_batch needs --items FILE%s", "");
     return -1;
@@ -230,7 +238,7 @@ static void pack_call(ac_client_t *client, uint64_t id, const call_args_t *a,
 {
     msgpack_packer *pk;
     uint32_t n = (uint32_t)(!!a->actor + !!a->outputs + !!a->items + !!a->cache + a->publish +
-                            !!a->actor_id);
+                            !!a->actor_id + !!a->action);
     ac_client_begin(client, &pk, a->op, id, n);
     const struct {
         const char *key;
@@ -254,6 +262,10 @@ static void pack_call(ac_client_t *client, uint64_t id, const call_args_t *a,
     if (a->actor_id) {
         ac_wire_pack_str(pk, "actor_id");
         ac_wire_pack_str(pk, a->actor_id);
+    }
+    if (a->action) {
+        ac_wire_pack_str(pk, "action");
+        ac_wire_pack_str(pk, a->action);
     }
 }
 

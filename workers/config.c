@@ -114,32 +114,32 @@ static char *registry_text(const char *path, const char *setting, const char **n
     return text;
 }
 
-int worker_load_registry(worker_t *w, ac_error_t *err)
+ac_registry_t *worker_load_registry(const worker_config_t *cfg, ac_error_t *err)
 {
     const char *cname = "(embedded) config/combiner.yaml";
     const char *lname = "(embedded) config/cap_layers.yaml";
     const char *ctext = (const char *)ac_default_combiner, *ltext = (const char *)ac_default_layers;
     size_t clen = sizeof ac_default_combiner, llen = sizeof ac_default_layers;
     char *cfile = NULL, *lfile = NULL;
-    if (w->cfg.combiner && *w->cfg.combiner) {
-        if (!(cfile = registry_text(w->cfg.combiner, "combiner", &cname, &clen, err)))
-            return err->code;
+    if (cfg->combiner && *cfg->combiner) {
+        if (!(cfile = registry_text(cfg->combiner, "combiner", &cname, &clen, err)))
+            return NULL;
         ctext = cfile;
     }
-    if (w->cfg.layers && *w->cfg.layers) {
-        if (!(lfile = registry_text(w->cfg.layers, "layers", &lname, &llen, err))) {
+    if (cfg->layers && *cfg->layers) {
+        if (!(lfile = registry_text(cfg->layers, "layers", &lname, &llen, err))) {
             free(cfile);
-            return err->code;
+            return NULL;
         }
         ltext = lfile;
     }
-    w->reg = ac_registry_load_buffers(cname, ctext, clen, lname, ltext, llen, err);
+    ac_registry_t *reg = ac_registry_load_buffers(cname, ctext, clen, lname, ltext, llen, err);
     /* The message starts with the file at fault (file:line:column): name its setting. */
-    if (!w->reg && cfile && strncmp(err->message, cname, strlen(cname)) == 0)
+    if (!reg && cfile && strncmp(err->message, cname, strlen(cname)) == 0)
         worker_setting_error(err, "combiner");
-    else if (!w->reg && lfile && strncmp(err->message, lname, strlen(lname)) == 0)
+    else if (!reg && lfile && strncmp(err->message, lname, strlen(lname)) == 0)
         worker_setting_error(err, "layers");
     free(cfile);
     free(lfile);
-    return w->reg ? 0 : err->code;
+    return reg;
 }

@@ -8,8 +8,8 @@
 
 #include "worker.h"
 
-static const char *const s_ops[WOP_COUNT] = {"resolve", "resolve_batch", "get",  "invalidate",
-                                             "stats",   "ping",          "other"};
+static const char *const s_ops[WOP_COUNT] = {"resolve", "resolve_batch", "get",   "invalidate",
+                                             "stats",   "ping",          "admin", "other"};
 
 static void family_u64(ac_mtext_t *t, const char *name, const char *type, const char *help,
                        uint64_t v)

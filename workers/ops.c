@@ -8,6 +8,7 @@
     without an actor is never cached (it has no key).
 */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "core/hash.h"
 #include "core/request_impl.h"
 #include "service/mdp.h"
+#include "service/notify.h"
 
 enum { CACHE_USE, CACHE_BYPASS, CACHE_REFRESH };
 
@@ -34,6 +36,71 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* One generation of the configuration (worker.h): built whole before it replaces one. */
+typedef struct {
+    ac_registry_t *reg;      /* combiner + layers */
+    ac_subsystems_t *subs;   /* NULL when none */
+    ac_resolver_t *resolver; /* resolves with reg and subs */
+    ac_request_t *req;       /* a request of reg */
+} generation_t;
+
+/* Frees g in the order the library asks: the resolver before the subsystems it runs. */
+static void generation_free(generation_t *g)
+{
+    ac_request_destroy(&g->req);
+    ac_resolver_destroy(&g->resolver);
+    ac_subsystems_destroy(&g->subs);
+    ac_registry_destroy(&g->reg);
+}
+
+/* The subsystem folder the settings name; the shipped tables go with the shipped
+   registries, used by default only together. NULL: none. */
+static const char *subsystems_dir(const worker_config_t *cfg)
+{
+    const char *dir = cfg->subsystems;
+    if (!dir && !cfg->combiner && !cfg->layers && access("config/subsystems", R_OK) == 0)
+        dir = "config/subsystems";
+    return dir && strcmp(dir, "none") != 0 ? dir : NULL;
+}
+
+/* Loads every file of a generation into g (freed by the caller whatever happens). */
+static int generation_load(const worker_t *w, generation_t *g, ac_error_t *err)
+{
+    memset(g, 0, sizeof *g);
+    g->reg = worker_load_registry(&w->cfg, err);
+    if (!g->reg)
+        return err->code;
+    g->resolver = ac_resolver_new(g->reg);
+    g->req = ac_request_new(g->reg);
+    if (!g->resolver || !g->req)
+        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
+    ac_request_set_limits(g->req, &w->limits);
+    const char *dir = subsystems_dir(&w->cfg);
+    if (dir) {
+        g->subs = ac_subsystems_load(g->reg, dir, err);
+        if (!g->subs || ac_subsystems_install(g->subs, g->resolver, err))
+            return worker_setting_error(err, "subsystems");
+    }
+    return 0;
+}
+
+/* Makes g the worker's generation; *g is left holding the one it replaced. */
+static void generation_swap(worker_t *w, generation_t *g)
+{
+    generation_t old = {w->reg, w->subs, w->resolver, w->req};
+    w->reg = g->reg;
+    w->subs = g->subs;
+    w->resolver = g->resolver;
+    w->req = g->req;
+    *g = old;
+}
+
+static ac_l1_t *l1_new(const worker_config_t *cfg)
+{
+    ac_l1_config_t l1 = {(size_t)cfg->l1_entries, (size_t)cfg->l1_bytes, (uint64_t)cfg->l1_ttl_ms};
+    return ac_l1_new(&l1);
+}
+
 int worker_init(worker_t *w, ac_error_t *err)
 {
     /* First, so that worker_fini is safe whatever fails below. Large enough that a typical
@@ -41,34 +108,17 @@ int worker_init(worker_t *w, ac_error_t *err)
     msgpack_zone_init(&w->zone, 1u << 20);
     msgpack_sbuffer_init(&w->snap);
     msgpack_sbuffer_init(&w->reply);
-    int rc = worker_load_registry(w, err);
-    if (rc)
-        return rc;
-    w->resolver = ac_resolver_new(w->reg);
-    w->req = ac_request_new(w->reg);
-    if (!w->resolver || !w->req)
-        return ac_error_set(err, AC_EINTERNAL, "", "out of memory");
-    /* The shipped tables go with the shipped registries: used by default only together. */
-    const char *dir = w->cfg.subsystems;
-    if (!dir && !w->cfg.combiner && !w->cfg.layers && access("config/subsystems", R_OK) == 0)
-        dir = "config/subsystems";
-    if (dir && strcmp(dir, "none") != 0) {
-        w->subs = ac_subsystems_load(w->reg, dir, err);
-        if (!w->subs)
-            return worker_setting_error(err, "subsystems");
-        rc = ac_subsystems_install(w->subs, w->resolver, err);
-        if (rc)
-            return worker_setting_error(err, "subsystems");
-    }
     ac_limits_default(&w->limits);
     w->limits.max_message_bytes = (size_t)w->cfg.max_message_bytes;
     w->limits.max_contributions = (size_t)w->cfg.max_contributions;
     w->limits.max_batch = (size_t)w->cfg.max_batch;
-    ac_request_set_limits(w->req, &w->limits);
+    generation_t g;
+    int rc = generation_load(w, &g, err);
+    generation_swap(w, &g); /* even a partial one: worker_fini frees it */
+    if (rc)
+        return rc;
     if (w->cfg.l1_entries > 0) {
-        ac_l1_config_t l1 = {(size_t)w->cfg.l1_entries, (size_t)w->cfg.l1_bytes,
-                             (uint64_t)w->cfg.l1_ttl_ms};
-        w->l1 = ac_l1_new(&l1);
+        w->l1 = l1_new(&w->cfg);
         if (!w->l1)
             return ac_error_set(err, AC_EINTERNAL, "", "cannot create L1");
     }
@@ -95,14 +145,57 @@ int worker_init(worker_t *w, ac_error_t *err)
     return 0;
 }
 
+/* Everything new is loaded first (and a fresh L1 made); only then is anything replaced, so
+   a bad file, or memory running out, leaves the worker as it was. Requests are served one
+   at a time: the one that asked (admin reload) or the last one before the signal finished
+   on the old generation, and every later one runs on the new. The old L1 goes whole: its
+   entries could never hit again (their key has the old generation) and would only hold
+   memory. L3 rows of the old generation stay in the file, refused by the generation in
+   their key (resolve) and in get. */
+int worker_reload(worker_t *w, ac_error_t *err)
+{
+    ac_notify("RELOADING=1");
+    generation_t g;
+    int rc = generation_load(w, &g, err);
+    ac_l1_t *l1 = NULL;
+    if (!rc && w->cfg.l1_entries > 0 && !(l1 = l1_new(&w->cfg)))
+        rc = ac_error_set(err, AC_EINTERNAL, "", "out of memory for a new L1");
+    if (rc) {
+        generation_free(&g);
+        w->reload_errors++;
+        ac_notify("READY=1"); /* still serving, on the old generation */
+        return rc;
+    }
+    generation_swap(w, &g);
+    generation_free(&g); /* the old one */
+    if (l1) {
+        ac_l1_destroy(&w->l1);
+        w->l1 = l1;
+    }
+    w->reloads++;
+    ac_notify("READY=1");
+    return 0;
+}
+
+void worker_log_reload(const worker_t *w, uint64_t before, const ac_error_t *err)
+{
+    if (err) /* the old generation goes on serving */
+        ac_log(AC_LOG_ERROR, "reload_refused", "code=%s path=%s generation=%016llx msg=%s",
+               ac_code_name(err->code), *err->path ? err->path : "-", (unsigned long long)before,
+               err->message);
+    else
+        ac_log(AC_LOG_INFO, "reloaded", "generation=%016llx previous=%016llx reloads=%llu",
+               (unsigned long long)ac_resolver_generation(w->resolver), (unsigned long long)before,
+               (unsigned long long)w->reloads);
+}
+
 void worker_fini(worker_t *w)
 {
     ac_store_close(&w->store);
     ac_l1_destroy(&w->l1);
-    ac_request_destroy(&w->req);
-    ac_resolver_destroy(&w->resolver);
-    ac_subsystems_destroy(&w->subs);
-    ac_registry_destroy(&w->reg);
+    generation_t g = {0};
+    generation_swap(w, &g);
+    generation_free(&g);
     msgpack_zone_destroy(&w->zone);
     msgpack_sbuffer_destroy(&w->snap);
     msgpack_sbuffer_destroy(&w->reply);
@@ -362,6 +455,8 @@ static bool reply_from_cache(worker_t *w, const ac_actor_t *a, const ac_cache_ke
             free(row.value);
             return true;
         }
+        if (got && row.generation != key->generation)
+            w->old_generation++;
         if (got)
             free(row.value);
         w->l3_misses++;
@@ -474,8 +569,18 @@ static void op_get(worker_t *w, const msgpack_object *body, const msgpack_object
     uint64_t floor = floor_of(w, aid, alen, &exact);
     const ac_l1_entry_t *e = w->l1 ? ac_l1_get(w->l1, aid, alen, now_ms()) : NULL;
     e = fresh_l1(w, e, aid, alen, floor);
+    /* Only snapshots of the generation in force: after a reload, none of the old tables'
+       (L1 was emptied; another worker of the host may still write old rows to L3). */
+    uint64_t gen = ac_resolver_generation(w->resolver);
+    if (e && e->generation != gen)
+        e = NULL;
     ac_stored_t row;
     int got = w->store ? fresh_l3(w, aid, alen, floor, &row) : 0;
+    if (got && row.generation != gen) {
+        w->old_generation++;
+        free(row.value);
+        got = 0;
+    }
     if (got && e && e->version >= row.version) { /* L1's is as new */
         free(row.value);
         got = 0;
@@ -559,7 +664,7 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     PK_STR(pk, "worker");
     msgpack_pack_int(pk, w->pid);
     PK_STR(pk, "stats");
-    msgpack_pack_map(pk, 21);
+    msgpack_pack_map(pk, 24);
     pack_counter(pk, "requests", w->requests);
     pack_counter(pk, "errors", w->errors);
     pack_counter(pk, "resolves", w->resolves);
@@ -581,6 +686,9 @@ static void op_stats(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     pack_counter(pk, "stale", w->stale);
     pack_counter(pk, "l3_enabled", w->store != NULL);
     pack_counter(pk, "generation", ac_resolver_generation(w->resolver));
+    pack_counter(pk, "old_generation", w->old_generation);
+    pack_counter(pk, "reloads", w->reloads);
+    pack_counter(pk, "reload_errors", w->reload_errors);
     PK_STR(pk, "latency_us");
     msgpack_pack_map(pk, 4);
     const char *names[] = {"p50", "p90", "p99", "p999"};
@@ -710,11 +818,49 @@ static void op_ping(worker_t *w, const msgpack_object *id, msgpack_packer *pk)
     msgpack_pack_int(pk, w->pid);
 }
 
+/* {op: admin, action: reload}: worker_reload; answered with the generation now in force
+   and the one before, or with the loader's error (file:line in the message, the setting
+   or field in path) while the old generation goes on serving. */
+static void op_admin(worker_t *w, const msgpack_object *body, const msgpack_object *id,
+                     msgpack_packer *pk)
+{
+    static const char *const keys[] = {"op", "id", "action", NULL};
+    ac_error_t err;
+    ac_error_clear(&err);
+    const msgpack_object *a = ac_wire_get(body, "action");
+    if (only_keys(body, keys, "", &err) == 0 &&
+        (!a || a->type != MSGPACK_OBJECT_STR || a->via.str.size != 6 ||
+         memcmp(a->via.str.ptr, "reload", 6) != 0))
+        ac_error_set(&err, AC_ESCHEMA, "action", "expected action: reload");
+    uint64_t before = ac_resolver_generation(w->resolver);
+    if (!err.code && worker_reload(w, &err) == 0)
+        w->reloaded = true;
+    if (err.code) {
+        w->errors++;
+        worker_log_reload(w, before, &err);
+        ac_wire_pack_error(pk, id, &err);
+        return;
+    }
+    worker_log_reload(w, before, NULL);
+    msgpack_pack_map(pk, 7);
+    PK_STR(pk, "id");
+    ac_wire_pack_id(pk, id);
+    PK_STR(pk, "ok");
+    msgpack_pack_true(pk);
+    PK_STR(pk, "action");
+    PK_STR(pk, "reload");
+    pack_counter(pk, "generation", ac_resolver_generation(w->resolver));
+    pack_counter(pk, "previous", before);
+    pack_counter(pk, "reloads", w->reloads);
+    PK_STR(pk, "worker");
+    msgpack_pack_int(pk, w->pid);
+}
+
 /* The op's index (WOP_*) from its name. */
 static int op_index(const char *name)
 {
-    static const char *const names[] = {"resolve",    "resolve_batch", "get",
-                                        "invalidate", "stats",         "ping"};
+    static const char *const names[] = {"resolve", "resolve_batch", "get",  "invalidate",
+                                        "stats",   "ping",          "admin"};
     for (int i = 0; i < WOP_OTHER; i++)
         if (strcmp(name, names[i]) == 0)
             return i;
@@ -743,10 +889,13 @@ static int dispatch(worker_t *w, int op, const char *name, const msgpack_object 
     case WOP_PING:
         op_ping(w, id, pk);
         return 0;
+    case WOP_ADMIN:
+        op_admin(w, req, id, pk);
+        return 0;
     default:
         return ac_error_set(err, AC_EUNKNOWN_OP, "op",
                             "unknown op '%s' (expected resolve, "
-                            "resolve_batch, get, invalidate, stats, ping)",
+                            "resolve_batch, get, invalidate, stats, ping, admin)",
                             name);
     }
 }

@@ -4,14 +4,26 @@
     requests in arrival order, exchanges heartbeats, and when the broker goes silent for
     `liveness` heartbeats (or says DISCONNECT) it reconnects with a fresh socket and
     exponential backoff. Publishes resolved snapshots on a PUB socket connected to the
-    broker's events-in. SIGINT/SIGTERM: say DISCONNECT, flush the store, exit 0.
+    broker's events-in.
+
+    SIGINT/SIGTERM drain: no message is read any more; the requests already received are
+    answered (and the replies that waited for their L3 commit sent), then DISCONNECT goes to
+    each broker, which re-queues, once, what it sent that was never read; the store is
+    flushed and the exit status is 0. Every reply leaves before the DISCONNECT on the same
+    connection, so the broker never re-queues a request that was answered. SIGHUP reloads
+    the registries and subsystem folders between two requests (worker_reload). The
+    handlers only set flags (CZMQ's zsys_interrupted, s_reload_asked): the loop acts. With
+    systemd (service/notify.h): READY=1 once a broker has answered the READY, RELOADING=1 /
+    READY=1 around a reload, STOPPING=1 when the drain begins.
 */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "service/mdp.h"
+#include "service/notify.h"
 #include "worker.h"
 
 static const char *s_usage_head =
@@ -24,6 +36,15 @@ static const char *s_usage_head =
     "  --config FILE              read settings from FILE first\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n";
+
+/* SIGHUP: a reload is due (done by the loop, between two requests). */
+static volatile sig_atomic_t s_reload_asked;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    s_reload_asked = 1;
+}
 
 static int64_t clock_ms(void)
 {
@@ -276,6 +297,10 @@ static void serve(worker_t *w, zsock_t *sock, zmsg_t *req, bool packed)
     zmsg_append(reply, &envelope);
     zmsg_addmem(reply, NULL, 0);
     zmsg_addmem(reply, w->reply.data, w->reply.size);
+    if (w->reloaded) { /* an admin reload's answer: the old generation's replies go first */
+        w->reloaded = false;
+        send_unsent(w);
+    }
     if (w->cfg.store_sync && w->wrote_store) {
         s_unsent[s_nunsent].reply = reply;
         s_unsent[s_nunsent].packed = packed;
@@ -353,6 +378,7 @@ done:
 }
 
 static pending_t s_pending;
+static bool s_registered; /* a broker answered our READY (systemd was told) */
 
 /* Reads what is queued on link i without waiting (up to room in s_pending): commands are
    handled, requests held. Marks the link for reconnection when the broker asks. */
@@ -368,6 +394,12 @@ static void drain(worker_t *w, link_t *links, int i, uint64_t *bad)
         l->registered = true; /* a broker heartbeats or serves only workers it has */
         l->reconnect = on_broker_message(w, &s_pending, i, &msg, bad) == 1;
         zmsg_destroy(&msg);
+        if (!l->reconnect && !s_registered) {
+            /* A broker that did not know us would have said DISCONNECT: registered. */
+            s_registered = true;
+            ac_notify("READY=1");
+            ac_log(AC_LOG_INFO, "registered", "broker=%s", l->endpoint);
+        }
     }
 }
 
@@ -403,6 +435,52 @@ static void watch(worker_t *w, link_t *l, bool monitor_readable)
     }
 }
 
+/* A reload asked by SIGHUP: the replies computed so far (on the old generation) leave
+   first, so none of them follows the reload's log line and `reloads` counter. */
+static void reload_now(worker_t *w)
+{
+    s_reload_asked = 0;
+    send_unsent(w);
+    uint64_t before = ac_resolver_generation(w->resolver);
+    ac_error_t err;
+    ac_error_clear(&err);
+    int rc = worker_reload(w, &err);
+    worker_log_reload(w, before, rc ? &err : NULL);
+}
+
+/* The drain (SIGTERM): the requests held are answered, none read any more; then every
+   broker is told DISCONNECT after the replies, which leave before the socket closes. */
+static void drain_and_disconnect(worker_t *w, link_t *links, int opened)
+{
+    if (zsys_interrupted)
+        ac_notify("STOPPING=1");
+    int answered = 0, dropped = 0;
+    while (s_pending.n) {
+        int link;
+        zmsg_t *req = fair_pick(&s_pending, &link);
+        bool packed = link & LINK_PACKED;
+        link &= ~LINK_PACKED;
+        if (links[link].reconnect || !links[link].sock) {
+            zmsg_destroy(&req); /* its broker dropped us: it re-queues it */
+            dropped++;
+            continue;
+        }
+        serve(w, links[link].sock, req, packed);
+        answered++;
+    }
+    send_unsent(w);
+    for (int i = 0; i < opened; i++) {
+        if (links[i].sock) {
+            zsock_set_linger(links[i].sock, 2000); /* the replies and DISCONNECT get out */
+            send_command(links[i].sock, AC_MDPW_DISCONNECT, NULL);
+        }
+        link_close(&links[i]);
+    }
+    if (zsys_interrupted)
+        ac_log(AC_LOG_INFO, "drained", "answered=%d left=%d msg=%s", answered, dropped,
+               "held requests answered, the rest left to the broker, DISCONNECT sent");
+}
+
 /* The MDP loop, over one link per broker (a pair's two). A broker is presumed gone when
    its connection drops (the monitor says so at once: a fresh socket says READY, and
    reaches the broker as soon as one listens again) or when it has been silent for
@@ -433,6 +511,8 @@ static int run(worker_t *w)
     uint64_t bad = 0, served = 0;
     w->links = nlinks;
     while (!status && !zsys_interrupted) {
+        if (s_reload_asked)
+            reload_now(w);
         zmq_pollitem_t items[2 * AC_ENDPOINTS_MAX + 1];
         int64_t wait = INT64_MAX, now = clock_ms();
         for (int i = 0; i < nlinks; i++) {
@@ -463,8 +543,11 @@ static int run(worker_t *w)
             ac_http_run(w->http, rc > 0 && (items[nitems - 1].revents & ZMQ_POLLIN));
         }
         /* Serve what is held one request at a time, reading what arrived in between, so a
-           newcomer's request is weighed against the backlog at once. */
-        while (s_pending.n) {
+           newcomer's request is weighed against the backlog at once; a signal is acted on
+           between two requests. */
+        while (s_pending.n && !zsys_interrupted) {
+            if (s_reload_asked)
+                reload_now(w);
             int link;
             zmsg_t *req = fair_pick(&s_pending, &link);
             bool packed = link & LINK_PACKED;
@@ -504,12 +587,7 @@ static int run(worker_t *w)
             }
         }
     }
-    send_unsent(w);
-    for (int i = 0; i < opened; i++) {
-        if (links[i].sock)
-            send_command(links[i].sock, AC_MDPW_DISCONNECT, NULL);
-        link_close(&links[i]);
-    }
+    drain_and_disconnect(w, links, opened);
     pending_drop(&s_pending, -1);
     for (int i = 0; i < nlinks; i++)
         free(eps[i]);
@@ -547,6 +625,12 @@ int main(int argc, char **argv)
     }
     zsys_init();
     zsys_set_logstream(NULL);
+    /* No SA_RESTART: the poll returns EINTR and the loop reloads at once. */
+    struct sigaction hup;
+    memset(&hup, 0, sizeof hup);
+    hup.sa_handler = on_sighup;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, NULL);
     if (ac_curve_keys_load_client(&w.cfg.curve, &w.keys, &err)) {
         ac_log_bad_setting(err.path, "%s", err.message);
         ac_settings_free(table, n);

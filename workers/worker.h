@@ -3,6 +3,13 @@
     worker.c runs the MDP/0.1 worker loop (READY with credit, heartbeats, reconnect with
     backoff); ops.c answers the ops of SPEC 8 from the aggregator and the two cache tiers;
     config.c holds the settings table and the embedded default registries.
+
+    A generation is what a resolve reads of the configuration: the registries, the
+    subsystems and the resolver built on them (its generation, a hash of their content, is
+    in every cache key and every snapshot). A reload (SIGHUP or `admin reload`) loads a
+    whole new one beside the old and swaps them between two requests, or keeps the old one
+    when any file is bad; L1 is emptied with it, and an L3 row of another generation is
+    never served.
 */
 #ifndef AC_WORKER_H
 #define AC_WORKER_H
@@ -54,7 +61,17 @@ typedef struct {
 } worker_config_t;
 
 /* The ops, as the metrics label them (WOP_OTHER: an unknown op or an unreadable request). */
-enum { WOP_RESOLVE, WOP_BATCH, WOP_GET, WOP_INVALIDATE, WOP_STATS, WOP_PING, WOP_OTHER, WOP_COUNT };
+enum {
+    WOP_RESOLVE,
+    WOP_BATCH,
+    WOP_GET,
+    WOP_INVALIDATE,
+    WOP_STATS,
+    WOP_PING,
+    WOP_ADMIN,
+    WOP_OTHER,
+    WOP_COUNT
+};
 #define WORKER_CODES 16 /* error codes by -code (actorcore/error.h: -1 .. -15) */
 
 /* Latency histogram: 8 sub-buckets per power of two of microseconds. */
@@ -83,7 +100,11 @@ typedef struct {
     /* counters */
     uint64_t requests, errors, resolves, batch_items, gets, invalidates, published;
     uint64_t l1_hits, l1_misses, l3_hits, l3_misses, store_errors;
-    uint64_t stale; /* cached snapshots refused: computed before an invalidate */
+    uint64_t stale;                  /* cached snapshots refused: computed before an invalidate */
+    uint64_t old_generation;         /* L3 rows refused: computed under another generation */
+    uint64_t reloads, reload_errors; /* reloads done, refused */
+    bool reloaded;                   /* the request being served reloaded (worker.c sends
+                                        the replies computed before it first) */
     uint64_t hist[HIST_BUCKETS];
     /* for /metrics (workers/metrics.c) */
     uint64_t op_requests[WOP_COUNT];             /* requests by op */
@@ -100,13 +121,21 @@ typedef struct {
 /* config.c */
 ac_setting_t *worker_settings(worker_config_t *cfg, size_t *n);
 void worker_config_defaults(worker_config_t *cfg);
-int worker_load_registry(worker_t *w, ac_error_t *err);
+/* The registries the settings name (or the embedded ones); NULL with err naming the file,
+   line and setting. */
+ac_registry_t *worker_load_registry(const worker_config_t *cfg, ac_error_t *err);
 /* Prefixes err's message with "--setting: "; returns err->code. */
 int worker_setting_error(ac_error_t *err, const char *setting);
 
 /* ops.c */
 int worker_init(worker_t *w, ac_error_t *err);
 void worker_fini(worker_t *w);
+/* Loads a new generation from the files the settings name and swaps it in (L1 emptied);
+   on any error the old one stays, err names the file, line and setting, and nothing
+   changed but the reload_errors counter. */
+int worker_reload(worker_t *w, ac_error_t *err);
+/* The reload's log line (stderr): the generation now in force and `before`, or err. */
+void worker_log_reload(const worker_t *w, uint64_t before, const ac_error_t *err);
 /* Answers one request body; the reply is left in w->reply. floors is the request's floors
    frame (service/mdp.h) or NULL. */
 void worker_handle(worker_t *w, const char *body, size_t len, const uint8_t *floors,
