@@ -219,6 +219,100 @@ static int load(ac_client_t *c, int n, int window, int *pids, int max_pids, int 
     return seen;
 }
 
+/* The worker's counters from its `stats` op (one worker behind s). */
+static uint64_t stat_counter(const msgpack_object *o, const char *name)
+{
+    const msgpack_object *v = ac_wire_get(ac_wire_get(o, "stats"), name);
+    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        fail_msg("stats has no counter %s", name);
+    return v->via.u64;
+}
+
+/* `stats` counts exactly what the worker did: requests, errors, resolves, gets,
+   invalidates, the L1 and L3 tiers, with its generation and latency quantiles. */
+static void the_stats_op_counts_exactly_what_the_worker_did(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    svc_start_broker(&s, "500");
+    char store[400];
+    snprintf(store, sizeof store, "%s/stats.db", svc_tmpdir());
+    svc_start_worker(&s, NULL, store, "500", "1000");
+    wait_ready(&s);
+    ac_client_config_t cfg = {.timeout_ms = 10000, .retries = 0};
+    ac_client_t *c = ac_client_new(s.fe, &cfg);
+    parsed_t p = {0}, q = {0};
+    ac_reply_t r;
+    send_simple(c, "stats", NULL);
+    recv_one(c, &r, 10000);
+    /* A copy: the tree points into the reply's bytes, which the next receive frees. */
+    ac_reply_t kept = r;
+    char *first = malloc(r.len);
+    memcpy(first, r.body, r.len);
+    kept.body = first;
+    const msgpack_object *before = parse_reply(&q, &kept);
+    assert_true(reply_ok(before));
+    char outs[512];
+    one_flat(outs, sizeof outs, "strength", 42);
+    const char *modes[] = {NULL, NULL, NULL}; /* a miss, then two L1 hits */
+    for (int i = 0; i < 3; i++) {
+        send_resolve(c, outs, "stats-1", false, modes[i]);
+        recv_one(c, &r, 10000);
+        assert_true(reply_ok(parse_reply(&p, &r)));
+    }
+    send_resolve(c, one_flat(outs, sizeof outs, "no_such_dimension", 1), NULL, false, NULL);
+    recv_one(c, &r, 10000);
+    assert_false(reply_ok(parse_reply(&p, &r)));
+    send_simple(c, "get", "stats-1"); /* from L1 */
+    recv_one(c, &r, 10000);
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    send_simple(c, "get", "stats-none"); /* nowhere */
+    recv_one(c, &r, 10000);
+    assert_false(reply_ok(parse_reply(&p, &r)));
+    send_simple(c, "invalidate", "stats-1");
+    recv_one(c, &r, 10000);
+    assert_true(reply_ok(parse_reply(&p, &r)));
+    send_simple(c, "stats", NULL);
+    recv_one(c, &r, 10000);
+    const msgpack_object *after = parse_reply(&p, &r);
+    assert_true(reply_ok(after));
+    const struct {
+        const char *name;
+        uint64_t grew;
+    } want[] = {
+        {"requests", 8}, /* the first stats, 4 resolves, 2 gets, 1 invalidate */
+        {"errors", 1},   /* the unknown dimension (a get not found is an answer) */
+        {"resolves", 1}, /* snapshots computed: the first resolve */
+        {"gets", 2},     /* found or not */
+        {"invalidates", 1},
+        {"l1_hits", 2},   /* the second and third resolve (a get is not counted here) */
+        {"l1_misses", 1}, /* the first resolve, */
+        {"l3_misses", 1}, /* which looked in L3 too */
+        {"l3_hits", 0},
+        {"stale", 0},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        uint64_t a = stat_counter(before, want[i].name), b = stat_counter(after, want[i].name);
+        if (b - a != want[i].grew)
+            fail_msg("%s grew by %" PRIu64 ", not %" PRIu64, want[i].name, b - a, want[i].grew);
+    }
+    assert_int_equal(stat_counter(after, "l3_enabled"), 1);
+    assert_true(stat_counter(after, "generation") != 0);
+    assert_int_equal(stat_counter(after, "l1_entries"), 0); /* invalidated */
+    const msgpack_object *lat = ac_wire_get(after, "latency_us");
+    const msgpack_object *p50 = ac_wire_get(lat, "p50"), *p99 = ac_wire_get(lat, "p99");
+    assert_non_null(p50);
+    assert_non_null(p99);
+    assert_int_equal(p50->type, MSGPACK_OBJECT_FLOAT64);
+    assert_true(p50->via.f64 > 0 && p50->via.f64 <= p99->via.f64);
+    msgpack_zone_free(p.zone);
+    msgpack_zone_free(q.zone);
+    free(first);
+    ac_client_destroy(&c);
+    svc_stop(s.broker, SIGTERM, 5000);
+}
+
 static void two_workers_share_the_load_and_a_third_joining_gets_work(void **state)
 {
     (void)state;
@@ -935,6 +1029,7 @@ int main(void)
         cmocka_unit_test(python_mdp_client_with_a_req_socket_interoperates),
         cmocka_unit_test(bad_traffic_is_answered_or_dropped_and_counted),
         cmocka_unit_test(mutated_requests_are_all_answered_and_workers_survive),
+        cmocka_unit_test(the_stats_op_counts_exactly_what_the_worker_did),
         cmocka_unit_test(two_workers_share_the_load_and_a_third_joining_gets_work),
         cmocka_unit_test(kill_9_of_a_worker_loses_no_request_and_duplicates_none),
         cmocka_unit_test(a_killed_worker_costs_its_requests_milliseconds_not_the_heartbeat_expiry),
