@@ -193,6 +193,84 @@ static void the_index_table_agrees_with_a_plain_array_under_churn(void **state)
 
 /* ---- a real broker, workers played by the test ---- */
 
+/* ---- the floor table (floors.c) as a unit ---- */
+
+/* An actor hash that lands in set `set` with its own way hash i. */
+static uint64_t in_set(uint32_t set, uint64_t i)
+{
+    return (i << 34) | ((uint64_t)set << 20) | 7;
+}
+
+/* Eight actors of one set keep their own floors; a ninth evicts the oldest, whose floor
+   becomes the set's floor for every actor the set does not keep (never lower than any
+   floor it had); a floor is never lowered; raise_all lifts every actor; a table written to
+   a state file comes back from it after a restart. */
+static void the_floor_table_folds_evictions_and_never_lowers_a_floor(void **state)
+{
+    (void)state;
+    broker_t *b = calloc(1, sizeof *b);
+    char path[400];
+    snprintf(path, sizeof path, "%s/unit-floors.state", svc_tmpdir());
+    b->cfg.state = path;
+    assert_int_equal(floors_open(b), 0);
+    /* A fresh table: every actor's floor is the time it was made (nothing cached before
+       counts). */
+    uint64_t t0 = floors_of(b, in_set(5, 100));
+    assert_true(t0 > 0);
+    assert_true(floors_of(b, in_set(12345, 3)) == t0);
+    uint64_t f[9];
+    for (int i = 0; i < 8; i++)
+        f[i] = floors_raise(b, in_set(5, (uint64_t)i + 1));
+    assert_true(f[0] > t0);
+    for (int i = 1; i < 8; i++)
+        assert_true(f[i] > f[i - 1]); /* stamps only go up */
+    for (int i = 0; i < 8; i++)
+        assert_true(floors_of(b, in_set(5, (uint64_t)i + 1)) == f[i]);
+    assert_true(floors_of(b, in_set(5, 100)) == t0); /* a stranger to the set */
+    assert_true(floors_of(b, in_set(6, 1)) == t0);   /* another set: untouched */
+    assert_true(b->n.floor_evictions == 0);
+
+    f[8] = floors_raise(b, in_set(5, 9)); /* the set is full: the oldest (1) goes */
+    assert_true(b->n.floor_evictions == 1);
+    assert_true(floors_of(b, in_set(5, 9)) == f[8]);
+    assert_true(floors_of(b, in_set(5, 1)) == f[0]);   /* folded: still at least its own */
+    assert_true(floors_of(b, in_set(5, 100)) == f[0]); /* conservative for strangers */
+    for (int i = 1; i < 8; i++)
+        assert_true(floors_of(b, in_set(5, (uint64_t)i + 1)) == f[i]);
+
+    floors_apply(b, in_set(5, 3), f[2] - 1); /* a lower floor learnt: kept as it was */
+    assert_true(floors_of(b, in_set(5, 3)) == f[2]);
+    floors_apply(b, in_set(5, 3), f[8] + 10); /* a higher one: taken */
+    assert_true(floors_of(b, in_set(5, 3)) == f[8] + 10);
+    floors_close(b);
+
+    /* A restart reads the same floors back from the file. */
+    memset(b, 0, sizeof *b);
+    b->cfg.state = path;
+    assert_int_equal(floors_open(b), 0);
+    assert_true(floors_of(b, in_set(5, 3)) == f[8] + 10);
+    assert_true(floors_of(b, in_set(5, 1)) == f[0]);
+    /* The peer's sets merge in: higher floors are taken, lower ones ignored. */
+    floor_set_t peer[2];
+    memset(peer, 0, sizeof peer);
+    peer[0].way[0].hash = in_set(6, 1);
+    peer[0].way[0].floor = t0 + 77;
+    peer[0].way[1].hash = in_set(6, 2);
+    peer[0].way[1].floor = t0 - 1; /* lower than what set 6 has: no change */
+    peer[1].evicted = f[8] + 50;   /* set 7: every actor's floor at least that */
+    floors_apply_sets(b, 6, peer, 2);
+    assert_true(floors_of(b, in_set(6, 1)) == t0 + 77);
+    assert_true(floors_of(b, in_set(6, 2)) == t0);
+    assert_true(floors_of(b, in_set(7, 42)) == f[8] + 50);
+    /* Taking over unsynced: every actor of every set at least the new stamp. */
+    uint64_t before = floors_of(b, in_set(5, 3));
+    floors_raise_all(b);
+    assert_true(floors_of(b, in_set(9000, 1)) > before);
+    assert_true(floors_of(b, in_set(5, 3)) >= before);
+    floors_close(b);
+    free(b);
+}
+
 static svc_t s_b;
 
 /* Starts a broker on fresh ports with the given extra flags (NULL-terminated). */
@@ -983,6 +1061,7 @@ int main(void)
         cmocka_unit_test(the_skim_finds_the_actor_wherever_the_body_names_it),
         cmocka_unit_test(the_skim_gives_up_on_mixed_batches_long_bodies_and_garbage),
         cmocka_unit_test(the_index_table_agrees_with_a_plain_array_under_churn),
+        cmocka_unit_test(the_floor_table_folds_evictions_and_never_lowers_a_floor),
         cmocka_unit_test(an_actor_sticks_to_its_owner_and_a_joining_worker_takes_a_third),
         cmocka_unit_test(a_dying_owner_hands_its_actors_on_and_loses_no_request),
         cmocka_unit_test(a_hot_actor_never_pushes_a_worker_past_the_bound),
