@@ -19,19 +19,13 @@ int64_t metrics_now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void family_u64(ac_mtext_t *t, const char *name, const char *type, const char *help,
-                       uint64_t v)
-{
-    ac_mtext_family(t, name, type, help);
-    ac_mtext_u64(t, name, NULL, v);
-}
-
 /* Requests, errors and latency by op (and code). */
 static void write_requests(const broker_t *b, ac_mtext_t *t)
 {
     char lab[64];
-    family_u64(t, "actorcore_broker_requests_received_total", "counter",
-               "Client requests to a service (mmi.* excluded), before any check.", b->n.requests);
+    ac_mtext_single(t, "actorcore_broker_requests_received_total", "counter",
+                    "Client requests to a service (mmi.* excluded), before any check.",
+                    b->n.requests);
     ac_mtext_family(t, "actorcore_broker_requests_total", "counter",
                     "Client requests queued for a worker, by op.");
     for (int op = 0; op < BOP_COUNT; op++) {
@@ -48,21 +42,22 @@ static void write_requests(const broker_t *b, ac_mtext_t *t)
         snprintf(lab, sizeof lab, "op=\"%s\"", s_ops[op]);
         ac_mtext_hist(t, "actorcore_broker_request_duration_seconds", lab, &b->op_latency[op]);
     }
-    family_u64(t, "actorcore_broker_replies_total", "counter",
-               "Worker answers forwarded to clients.", b->n.replies);
-    family_u64(t, "actorcore_broker_malformed_total", "counter",
-               "Messages dropped: not MDP, or not well-formed.", b->n.malformed);
-    family_u64(t, "actorcore_broker_stale_replies_total", "counter",
-               "Replies dropped: their request was re-queued or answered already.",
-               b->n.stale_replies);
-    family_u64(t, "actorcore_broker_requeued_total", "counter",
-               "Requests put back in the queue because their worker was lost.", b->n.requeued);
-    family_u64(t, "actorcore_broker_timeouts_total", "counter",
-               "Queued requests answered unavailable after request_timeout_ms.", b->n.timeouts);
-    family_u64(t, "actorcore_broker_lost_total", "counter",
-               "Requests answered internal after max_requeues lost workers.", b->n.lost);
-    family_u64(t, "actorcore_broker_unroutable_total", "counter", "Answers whose client was gone.",
-               b->n.unroutable);
+    ac_mtext_single(t, "actorcore_broker_replies_total", "counter",
+                    "Worker answers forwarded to clients.", b->n.replies);
+    ac_mtext_single(t, "actorcore_broker_malformed_total", "counter",
+                    "Messages dropped: not MDP, or not well-formed.", b->n.malformed);
+    ac_mtext_single(t, "actorcore_broker_stale_replies_total", "counter",
+                    "Replies dropped: their request was re-queued or answered already.",
+                    b->n.stale_replies);
+    ac_mtext_single(t, "actorcore_broker_requeued_total", "counter",
+                    "Requests put back in the queue because their worker was lost.", b->n.requeued);
+    ac_mtext_single(t, "actorcore_broker_timeouts_total", "counter",
+                    "Queued requests answered unavailable after request_timeout_ms.",
+                    b->n.timeouts);
+    ac_mtext_single(t, "actorcore_broker_lost_total", "counter",
+                    "Requests answered internal after max_requeues lost workers.", b->n.lost);
+    ac_mtext_single(t, "actorcore_broker_unroutable_total", "counter",
+                    "Answers whose client was gone.", b->n.unroutable);
 }
 
 /* Workers, queues, credit and dispatch. */
@@ -80,39 +75,40 @@ static void write_pool(const broker_t *b, ac_mtext_t *t)
             if (b->workers[i].credit > b->workers[i].inflight)
                 credit_free += (uint64_t)(b->workers[i].credit - b->workers[i].inflight);
         }
-    family_u64(t, "actorcore_broker_workers", "gauge", "Workers alive (registered).", b->nworkers);
-    family_u64(t, "actorcore_broker_services", "gauge", "Services with at least one worker.",
-               b->served);
-    family_u64(t, "actorcore_broker_workers_joined_total", "counter", "Workers that said READY.",
-               b->n.workers_joined);
-    family_u64(t, "actorcore_broker_workers_expired_total", "counter",
-               "Workers dropped after missing their heartbeats.", b->n.workers_expired);
-    family_u64(t, "actorcore_broker_workers_disconnected_total", "counter",
-               "Workers dropped when their connection closed.", b->n.workers_disconnected);
-    family_u64(t, "actorcore_broker_requests_queued", "gauge",
-               "Requests waiting for a worker (re-queued ones included).", queued);
-    family_u64(t, "actorcore_broker_requests_in_flight", "gauge",
-               "Requests sent to a worker and not answered yet.", inflight);
-    family_u64(t, "actorcore_broker_requests_held", "gauge",
-               "Requests the broker holds (queued, in flight, fan-out parts).", b->nrequests);
-    family_u64(t, "actorcore_broker_bytes_held", "gauge",
-               "Bytes of the requests held (bounded by queue_max_bytes).", b->held_bytes);
-    family_u64(t, "actorcore_broker_credit", "gauge",
-               "Credit of the live workers: requests they accept at once.", credit);
-    family_u64(t, "actorcore_broker_credit_free", "gauge", "Credit not used by requests in flight.",
-               credit_free);
+    ac_mtext_single(t, "actorcore_broker_workers", "gauge", "Workers alive (registered).",
+                    b->nworkers);
+    ac_mtext_single(t, "actorcore_broker_services", "gauge", "Services with at least one worker.",
+                    b->served);
+    ac_mtext_single(t, "actorcore_broker_workers_joined_total", "counter",
+                    "Workers that said READY.", b->n.workers_joined);
+    ac_mtext_single(t, "actorcore_broker_workers_expired_total", "counter",
+                    "Workers dropped after missing their heartbeats.", b->n.workers_expired);
+    ac_mtext_single(t, "actorcore_broker_workers_disconnected_total", "counter",
+                    "Workers dropped when their connection closed.", b->n.workers_disconnected);
+    ac_mtext_single(t, "actorcore_broker_requests_queued", "gauge",
+                    "Requests waiting for a worker (re-queued ones included).", queued);
+    ac_mtext_single(t, "actorcore_broker_requests_in_flight", "gauge",
+                    "Requests sent to a worker and not answered yet.", inflight);
+    ac_mtext_single(t, "actorcore_broker_requests_held", "gauge",
+                    "Requests the broker holds (queued, in flight, fan-out parts).", b->nrequests);
+    ac_mtext_single(t, "actorcore_broker_bytes_held", "gauge",
+                    "Bytes of the requests held (bounded by queue_max_bytes).", b->held_bytes);
+    ac_mtext_single(t, "actorcore_broker_credit", "gauge",
+                    "Credit of the live workers: requests they accept at once.", credit);
+    ac_mtext_single(t, "actorcore_broker_credit_free", "gauge",
+                    "Credit not used by requests in flight.", credit_free);
     ac_mtext_family(t, "actorcore_broker_dispatch_total", "counter",
                     "Requests sent to a worker, by how it was chosen (affine_spill: named an "
                     "actor, its owner was full or past the load bound).");
     ac_mtext_u64(t, "actorcore_broker_dispatch_total", "how=\"affine_hit\"", b->n.affine_hits);
     ac_mtext_u64(t, "actorcore_broker_dispatch_total", "how=\"affine_spill\"", b->n.affine_spills);
     ac_mtext_u64(t, "actorcore_broker_dispatch_total", "how=\"least_loaded\"", b->n.least_loaded);
-    family_u64(t, "actorcore_broker_load_bound_exceeded_total", "counter",
-               "Dispatches that left a worker past the affinity load bound.",
-               b->n.load_bound_exceeded);
-    family_u64(t, "actorcore_broker_fanouts_total", "counter",
-               "Requests sent to every worker of their service (get, invalidate, replicas).",
-               b->n.fanouts);
+    ac_mtext_single(t, "actorcore_broker_load_bound_exceeded_total", "counter",
+                    "Dispatches that left a worker past the affinity load bound.",
+                    b->n.load_bound_exceeded);
+    ac_mtext_single(t, "actorcore_broker_fanouts_total", "counter",
+                    "Requests sent to every worker of their service (get, invalidate, replicas).",
+                    b->n.fanouts);
 }
 
 static void write_metrics(void *ctx, ac_mtext_t *t)

@@ -11,13 +11,6 @@
 static const char *const s_ops[WOP_COUNT] = {"resolve", "resolve_batch", "get",   "invalidate",
                                              "stats",   "ping",          "admin", "other"};
 
-static void family_u64(ac_mtext_t *t, const char *name, const char *type, const char *help,
-                       uint64_t v)
-{
-    ac_mtext_family(t, name, type, help);
-    ac_mtext_u64(t, name, NULL, v);
-}
-
 /* Requests, errors and latency by op (and code). */
 static void write_ops(const worker_t *w, ac_mtext_t *t)
 {
@@ -34,8 +27,8 @@ static void write_ops(const worker_t *w, ac_mtext_t *t)
         snprintf(lab, sizeof lab, "op=\"%s\"", s_ops[op]);
         ac_mtext_codes(t, "actorcore_worker_errors_total", lab, w->op_errors[op], WORKER_CODES);
     }
-    family_u64(t, "actorcore_worker_batch_items_total", "counter",
-               "Items of resolve_batch requests.", w->batch_items);
+    ac_mtext_single(t, "actorcore_worker_batch_items_total", "counter",
+                    "Items of resolve_batch requests.", w->batch_items);
     ac_mtext_family(t, "actorcore_worker_batch_item_errors_total", "counter",
                     "Items of resolve_batch requests that failed, by error code.");
     ac_mtext_codes(t, "actorcore_worker_batch_item_errors_total", NULL, w->item_errors,
@@ -65,24 +58,25 @@ static void write_caches(const worker_t *w, ac_mtext_t *t)
                     "Resolves a cache tier could not answer (l3: only with a store).");
     ac_mtext_u64(t, "actorcore_worker_cache_misses_total", "tier=\"l1\"", w->l1_misses);
     ac_mtext_u64(t, "actorcore_worker_cache_misses_total", "tier=\"l3\"", w->l3_misses);
-    family_u64(t, "actorcore_worker_cache_stale_total", "counter",
-               "Cached snapshots refused: computed before the actor's invalidation floor.",
-               w->stale);
-    family_u64(t, "actorcore_worker_resolves_total", "counter",
-               "Snapshots computed (not served from a cache).", w->resolves);
-    family_u64(t, "actorcore_worker_l1_entries", "gauge", "Snapshots held in L1.", l1.entries);
-    family_u64(t, "actorcore_worker_l1_bytes", "gauge", "Bytes held in L1.", l1.bytes);
-    family_u64(t, "actorcore_worker_l1_evictions_total", "counter",
-               "L1 entries evicted or expired.", l1.evictions + l1.expirations);
-    family_u64(t, "actorcore_worker_l3_queue_depth", "gauge",
-               "L3 writes waiting for the write-behind thread.", l3.queued);
-    family_u64(t, "actorcore_worker_l3_writes_total", "counter", "L3 rows written.", l3.writes);
-    family_u64(t, "actorcore_worker_l3_write_errors_total", "counter",
-               "L3 rows that failed to be written.", l3.write_errors);
-    family_u64(t, "actorcore_worker_l3_dropped_total", "counter",
-               "L3 writes dropped: the queue was full or memory ran out.", l3.dropped);
-    family_u64(t, "actorcore_worker_store_errors_total", "counter",
-               "L3 reads, deletes or queueings that failed.", w->store_errors);
+    ac_mtext_single(t, "actorcore_worker_cache_stale_total", "counter",
+                    "Cached snapshots refused: computed before the actor's invalidation floor.",
+                    w->stale);
+    ac_mtext_single(t, "actorcore_worker_resolves_total", "counter",
+                    "Snapshots computed (not served from a cache).", w->resolves);
+    ac_mtext_single(t, "actorcore_worker_l1_entries", "gauge", "Snapshots held in L1.", l1.entries);
+    ac_mtext_single(t, "actorcore_worker_l1_bytes", "gauge", "Bytes held in L1.", l1.bytes);
+    ac_mtext_single(t, "actorcore_worker_l1_evictions_total", "counter",
+                    "L1 entries evicted or expired.", l1.evictions + l1.expirations);
+    ac_mtext_single(t, "actorcore_worker_l3_queue_depth", "gauge",
+                    "L3 writes waiting for the write-behind thread.", l3.queued);
+    ac_mtext_single(t, "actorcore_worker_l3_writes_total", "counter", "L3 rows written.",
+                    l3.writes);
+    ac_mtext_single(t, "actorcore_worker_l3_write_errors_total", "counter",
+                    "L3 rows that failed to be written.", l3.write_errors);
+    ac_mtext_single(t, "actorcore_worker_l3_dropped_total", "counter",
+                    "L3 writes dropped: the queue was full or memory ran out.", l3.dropped);
+    ac_mtext_single(t, "actorcore_worker_store_errors_total", "counter",
+                    "L3 reads, deletes or queueings that failed.", w->store_errors);
 }
 
 static void write_metrics(void *ctx, ac_mtext_t *t)
@@ -90,17 +84,17 @@ static void write_metrics(void *ctx, ac_mtext_t *t)
     const worker_t *w = ctx;
     write_ops(w, t);
     write_caches(w, t);
-    family_u64(t, "actorcore_worker_published_total", "counter",
-               "Snapshots published on snap/<actor_id>.", w->published);
-    family_u64(t, "actorcore_worker_credit", "gauge",
-               "Requests each broker may send before a reply.", (uint64_t)w->cfg.credit);
-    family_u64(t, "actorcore_worker_requests_held", "gauge",
-               "Requests received and not answered yet.", (uint64_t)w->held);
-    family_u64(t, "actorcore_worker_brokers", "gauge", "Brokers this worker serves.",
-               (uint64_t)w->links);
-    family_u64(t, "actorcore_worker_brokers_registered", "gauge",
-               "Brokers that spoke since this worker's READY (they know it).",
-               (uint64_t)w->links_registered);
+    ac_mtext_single(t, "actorcore_worker_published_total", "counter",
+                    "Snapshots published on snap/<actor_id>.", w->published);
+    ac_mtext_single(t, "actorcore_worker_credit", "gauge",
+                    "Requests each broker may send before a reply.", (uint64_t)w->cfg.credit);
+    ac_mtext_single(t, "actorcore_worker_requests_held", "gauge",
+                    "Requests received and not answered yet.", (uint64_t)w->held);
+    ac_mtext_single(t, "actorcore_worker_brokers", "gauge", "Brokers this worker serves.",
+                    (uint64_t)w->links);
+    ac_mtext_single(t, "actorcore_worker_brokers_registered", "gauge",
+                    "Brokers that spoke since this worker's READY (they know it).",
+                    (uint64_t)w->links_registered);
 }
 
 /* Ready when at least one broker has this worker registered. */

@@ -131,3 +131,10 @@ void ac_mtext_hist(ac_mtext_t *t, const char *name, const char *labels, const ac
         put(t, "%s_sum %s\n%s_count %" PRIu64 "\n", name, le, name, cum);
     }
 }
+
+void ac_mtext_single(ac_mtext_t *t, const char *name, const char *type, const char *help,
+                     uint64_t v)
+{
+    ac_mtext_family(t, name, type, help);
+    ac_mtext_u64(t, name, NULL, v);
+}

@@ -60,6 +60,9 @@ void ac_mtext_family(ac_mtext_t *t, const char *name, const char *type, const ch
 /* One sample `name{labels} value`; labels is `k="v",...` without braces, or NULL/"" for
    none. Label values are the program's own fixed names (nothing to escape). */
 void ac_mtext_u64(ac_mtext_t *t, const char *name, const char *labels, uint64_t v);
+/* A family of one unlabelled sample: its HELP and TYPE lines, then `name v`. */
+void ac_mtext_single(ac_mtext_t *t, const char *name, const char *type, const char *help,
+                     uint64_t v);
 void ac_mtext_double(ac_mtext_t *t, const char *name, const char *labels, double v);
 /* Samples `name{labels,code="..."} v` of a count per error code (by_code[-code], n
    entries; [0] unused), one per SPEC 7 code name with a count (codes that share a wire
