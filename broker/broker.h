@@ -129,6 +129,9 @@ struct request {
     bool refused;         /* admin: a worker answered an error (best holds the first) */
     int64_t best_version; /* get: the highest snapshot Version answered (-1: none) */
     zmq_msg_t best;       /* get: that answer; invalidate / get: else the first error */
+    uint64_t hosts[8];    /* resolve: the hosts its replicas were sent to */
+    uint8_t nhosts;       /* entries of hosts */
+    uint8_t replaced;     /* resolve: replicas sent again after their worker was lost */
 };
 
 /* The queue of one client at one service (fair queuing). */
@@ -286,6 +289,7 @@ typedef struct {
     uint64_t auth_refused;         /* CURVE handshakes refused (unknown key, wrong domain) */
     uint64_t fanouts;              /* requests sent to every worker of their service */
     uint64_t fanout_lost;          /* children whose worker was lost before answering */
+    uint64_t replicas_replaced;    /* resolve replicas sent again: their worker was lost */
     uint64_t invalidations;        /* floors raised by invalidate */
     uint64_t floor_evictions;      /* actors whose exact floor was folded into their set's */
     uint64_t floors_applied;       /* pair: floors learnt from the active peer */

@@ -141,8 +141,11 @@ static void send_replicas(broker_t *b, service_t *s, request_t *r, const uint8_t
     worker_t *chosen[8];
     int n = 0;
     chosen[n++] = choose_worker(b, s, r);
+    r->nhosts = 0;
+    r->replaced = 0;
     if (!child_send(b, s, chosen[0], r, true, floors, flen))
         return;
+    r->hosts[r->nhosts++] = chosen[0]->host;
     while (n < b->cfg.replicas && n < 8) {
         worker_t *best = NULL;
         for (uint32_t m = 0; m < s->nmembers; m++) {
@@ -156,6 +159,7 @@ static void send_replicas(broker_t *b, service_t *s, request_t *r, const uint8_t
         if (!best || !child_send(b, s, best, r, true, floors, flen))
             return; /* no other host serves: fewer replicas */
         chosen[n++] = best;
+        r->hosts[r->nhosts++] = best->host;
     }
 }
 
@@ -231,10 +235,52 @@ void fanout_reply(broker_t *b, worker_t *w, request_t *c, int from)
         finish(b, p);
 }
 
+/* A resolve replica whose worker (on host) was lost: sent again to a live worker of that
+   host (it shares the host's L3), else of a host that holds no replica, so that the answer
+   still means `replicas` hosts hold the snapshot. False when no such worker is left (the
+   answer then comes with fewer, as when too few hosts serve), or after too many losses. */
+static bool replace_replica(broker_t *b, request_t *p, const worker_t *lost, uint64_t host)
+{
+    service_t *s = p->service;
+    if (p->replaced >= 2 * 8)
+        return false;
+    worker_t *best = NULL;
+    bool best_same = false;
+    for (uint32_t m = 0; m < s->nmembers; m++) {
+        worker_t *w = s->members[m];
+        if (w == lost || !w->live)
+            continue;
+        bool same = w->host == host, held = false;
+        for (int i = 0; i < p->nhosts && !held; i++)
+            held = p->hosts[i] == w->host;
+        if (!same && held)
+            continue; /* that host has a replica already */
+        if (!best || (same && !best_same) || (same == best_same && w->inflight < best->inflight)) {
+            best = w;
+            best_same = same;
+        }
+    }
+    if (!best)
+        return false;
+    uint8_t floors[AC_FLOORS_FRAME_MAX];
+    size_t flen = floors_frame(b, p, floors);
+    if (!child_send(b, s, best, p, true, floors, flen))
+        return false;
+    if (!best_same && p->nhosts < 8)
+        p->hosts[p->nhosts++] = best->host;
+    p->replaced++;
+    b->n.replicas_replaced++;
+    return true;
+}
+
 void fanout_lost(broker_t *b, worker_t *w, request_t *c)
 {
+    uint64_t host = w->host;
     request_t *p = child_done(b, w, c);
     b->n.fanout_lost++;
-    if (--p->pending == 0)
+    p->pending--;
+    if (p->fan == FAN_RESOLVE && replace_replica(b, p, w, host))
+        return; /* its new child is pending in its place */
+    if (p->pending == 0)
         finish(b, p);
 }

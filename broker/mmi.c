@@ -48,6 +48,7 @@ static void pack_stats(const broker_t *b, msgpack_packer *pk)
         {"auth_refused", n->auth_refused},
         {"fanouts", n->fanouts},
         {"fanout_lost", n->fanout_lost},
+        {"replicas_replaced", n->replicas_replaced},
         {"invalidations", n->invalidations},
         {"floor_evictions", n->floor_evictions},
         {"takeovers", n->takeovers},
