@@ -1,4 +1,5 @@
 /*  test_store.c - the SQLite L3 store: write-behind, durability, ordering, damage. */
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -242,6 +243,53 @@ static void a_schema_1_file_is_migrated_and_keeps_its_rows(void **state)
 }
 
 /* Rows are ordered by (stamp, version), as L1's entries; the stamp is read back. */
+/* Found by the soak (bench/soak.sh) on a full disk: a failed COMMIT was followed by a
+   ROLLBACK that found no transaction (SQLite had already rolled back), and the log line
+   (store_write_failed) gave that ROLLBACK's message, "cannot rollback - no transaction is
+   active", as its error instead of the cause. A trigger that rolls the transaction back stands in for the full disk. */
+static void a_failed_write_is_logged_with_its_cause(void **state)
+{
+    (void)state;
+    char path[300], logpath[300];
+    path_of(path, sizeof path, "refused.db");
+    path_of(logpath, sizeof logpath, "stderr.txt");
+    ac_error_t err;
+    ac_store_t *s = ac_store_open(path, 1000, &err);
+    assert_non_null(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TRIGGER refuse BEFORE INSERT ON snapshots BEGIN "
+                                  "SELECT RAISE(ROLLBACK, 'the disk says no'); END",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    fflush(stderr);
+    int saved = dup(2), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    ac_cache_key_t k = key("hero", 1);
+    assert_int_equal(ac_store_put(s, &k, "v", 1), 0);
+    ac_store_flush(s);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    ac_store_stats_t st;
+    ac_store_stats(s, &st);
+    assert_int_equal(st.write_errors, 1);
+    ac_store_close(&s);
+    char text[512] = "";
+    FILE *f = fopen(logpath, "r");
+    assert_non_null(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    assert_non_null(strstr(text, "event=store_write_failed"));
+    assert_non_null(strstr(text, "error=\"the disk says no\""));
+    assert_null(strstr(text, "no transaction is active"));
+}
+
 static void a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does(void **state)
 {
     (void)state;
@@ -278,6 +326,7 @@ int main(void)
         cmocka_unit_test(delete_waits_for_queued_writes),
         cmocka_unit_test(a_full_queue_drops_and_counts),
         cmocka_unit_test(a_damaged_or_future_file_is_refused_with_a_message),
+        cmocka_unit_test(a_failed_write_is_logged_with_its_cause),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
 }

@@ -52,6 +52,7 @@ struct ac_store {
     ac_store_stats_t stats; /* counters */
     time_t warned_at;       /* the writer's last log line about failed writes */
     uint64_t unwarned;      /* failed writes since that line */
+    char why[160];          /* the cause of the last failed batch, for that line */
 };
 
 static const char *const s_migrations[] = {
@@ -145,7 +146,10 @@ static int migrate(sqlite3 *db, ac_error_t *err)
 static void write_batch(ac_store_t *s, job_t *jobs)
 {
     size_t ok = 0, failed = 0;
+    char why[160] = ""; /* the first failure's message: a later ROLLBACK would replace it */
     bool in_tx = sqlite3_exec(s->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    if (!in_tx)
+        snprintf(why, sizeof why, "%s", sqlite3_errmsg(s->wdb));
     for (job_t *j = jobs; j; j = j->next) {
         sqlite3_stmt *st = s->put_stmt;
         sqlite3_bind_text(st, 1, j->data, (int)j->id_len, SQLITE_STATIC);
@@ -156,24 +160,28 @@ static void write_batch(ac_store_t *s, job_t *jobs)
         sqlite3_bind_int64(st, 6, (sqlite3_int64)j->stamp);
         if (sqlite3_step(st) == SQLITE_DONE)
             ok++;
-        else
-            failed++;
+        else if (failed++ == 0 && !why[0])
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(s->wdb));
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
     }
     if (in_tx && sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        if (!why[0])
+            snprintf(why, sizeof why, "%s", sqlite3_errmsg(s->wdb));
         sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
         failed += ok;
         ok = 0;
     }
     /* At most one line a second, with the failures since the last one: a full disk fails
        every batch. */
+    if (failed)
+        snprintf(s->why, sizeof s->why, "%s", why);
     s->unwarned += failed;
     time_t now = time(NULL);
     if (s->unwarned && now != s->warned_at) {
         ac_log(AC_LOG_WARN, "store_write_failed",
                "code=internal path=%s failed=%" PRIu64 " error=%s",
-               sqlite3_db_filename(s->wdb, "main"), s->unwarned, sqlite3_errmsg(s->wdb));
+               sqlite3_db_filename(s->wdb, "main"), s->unwarned, s->why);
         s->warned_at = now;
         s->unwarned = 0;
     }
