@@ -64,7 +64,7 @@ typedef struct {
     bool bump;           /* an invalidate was acknowledged: the next resolve is a new version */
 } actor_t;
 
-/* The L3 counters of one worker, the highest seen. */
+/* The cache counters of one worker, the highest seen. */
 typedef struct {
     int pid;               /* the worker's pid */
     uint64_t writes;       /* l3_writes */
@@ -72,6 +72,7 @@ typedef struct {
     uint64_t dropped;      /* l3_dropped */
     uint64_t store_errors; /* store_errors */
     uint64_t stale;        /* stale */
+    uint64_t l1_entries;   /* l1_entries */
 } wstat_t;
 
 typedef struct {
@@ -367,11 +368,9 @@ static void note_stats(const msgpack_object *reply)
     struct {
         const char *key;
         uint64_t *into;
-    } f[] = {{"l3_writes", &s_ws[i].writes},
-             {"l3_write_errors", &s_ws[i].write_errors},
-             {"l3_dropped", &s_ws[i].dropped},
-             {"store_errors", &s_ws[i].store_errors},
-             {"stale", &s_ws[i].stale}};
+    } f[] = {{"l3_writes", &s_ws[i].writes},   {"l3_write_errors", &s_ws[i].write_errors},
+             {"l3_dropped", &s_ws[i].dropped}, {"store_errors", &s_ws[i].store_errors},
+             {"stale", &s_ws[i].stale},        {"l1_entries", &s_ws[i].l1_entries}};
     for (size_t k = 0; k < sizeof f / sizeof f[0]; k++) {
         int64_t v;
         if (get_int(get_key(st, f[k].key), &v) && (uint64_t)v > *f[k].into)
@@ -640,10 +639,11 @@ static void report(const ac_client_stats_t *cs, uint64_t pending)
     uint64_t werr = 0, serr = 0, drop = 0, writes = 0;
     for (int i = 0; i < s_nws; i++) {
         printf("soak_load: worker %d: l3_writes %llu l3_write_errors %llu l3_dropped %llu "
-               "store_errors %llu stale %llu\n",
+               "store_errors %llu stale %llu l1_entries %llu\n",
                s_ws[i].pid, (unsigned long long)s_ws[i].writes,
                (unsigned long long)s_ws[i].write_errors, (unsigned long long)s_ws[i].dropped,
-               (unsigned long long)s_ws[i].store_errors, (unsigned long long)s_ws[i].stale);
+               (unsigned long long)s_ws[i].store_errors, (unsigned long long)s_ws[i].stale,
+               (unsigned long long)s_ws[i].l1_entries);
         writes += s_ws[i].writes;
         werr += s_ws[i].write_errors;
         serr += s_ws[i].store_errors;
