@@ -154,7 +154,7 @@ sleep 1
 log "broker $FE (pid ${PID[broker]}), workers S ${PID[S]}, A ${PID[A]}, B ${PID[B]}; folder $DIR"
 [ "$DISK_FAULTS" = 1 ] || log "SOAK_NO_DISK_FAULTS=1: the disk faults (read-only, full) are NOT exercised"
 
-"$BUILD/bench/soak_load" --broker "$FE" --combiner "$COMBINER" --layers "$LAYERS" --seconds "$T" \
+"$LOAD" --broker "$FE" --combiner "$COMBINER" --layers "$LAYERS" --seconds "$T" \
     --rate "${SOAK_RATE:-2000}" --actors "${SOAK_ACTORS:-3000}" --seed "${SOAK_SEED:-1}" \
     --timeout-ms 3000 --retries 10 >"$DIR/load.out" 2>"$DIR/load.err" &
 PID[load]=$!
@@ -326,7 +326,9 @@ for r in A B S broker; do
     [ $rc = 0 ] || fail "$r (pid $p) exited $rc on SIGTERM"
     unset "PID[$r]"
 done
-for db in "$DIR"/*.db "$ROTDIR"/*.db; do
+DBS=("$DIR"/*.db)
+[ "$ROTDIR" = "$DIR" ] || DBS+=("$ROTDIR"/*.db)
+for db in "${DBS[@]}"; do
     [ -f "$db" ] || continue
     res=$(sqlite3 "$db" 'PRAGMA integrity_check' 2>&1 | tr '\n' ' ')
     rows=$(sqlite3 "$db" 'SELECT count(*) FROM snapshots' 2>&1)
