@@ -358,10 +358,12 @@ if [ "$DISK_FAULTS" = 1 ]; then
     [ "$RO_WERR" -gt 0 ] || fail "no L3 write failed while the disk was read-only"
     [ "$FULL_WERR" -gt 0 ] || fail "no L3 write failed while the disk was full"
 fi
-# What the workers logged about their failed writes (store.c names the cause).
-causes=$(cat "$DIR"/worker-*.log | sed -n 's/^actorcore store: [0-9]* writes failed: //p' | sort | uniq -c |
-    sort -rn | head -n 5 | awk '{ n = $1; $1 = ""; printf "%s%s x%d", sep, $0, n; sep = ";" }')
-[ -z "$causes" ] || log "L3 write failures logged by cause:$causes"
+# What the workers logged about their failed writes (store_write_failed lines, at most one
+# a second per worker, each with the writes failed since the last and the cause).
+causes=$(cat "$DIR"/worker-*.log |
+    sed -n 's/.*event=store_write_failed .* failed=\([0-9]*\) error=\(.*\)$/\1 \2/p' | tr -d '"' |
+    awk '{ n = $1; $1 = ""; sum[$0] += n } END { for (c in sum) printf "%s x%d;", c, sum[c] }')
+[ -z "$causes" ] || log "L3 write failures logged, by cause (writes):${causes%;}"
 RSS_LIMIT=${SOAK_RSS_LIMIT:-5}
 if [ "$RSS1_DONE" = 1 ] && [ "$RSS2_DONE" = 1 ]; then
     for p in broker S load; do
