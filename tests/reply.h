@@ -105,14 +105,15 @@ static inline void recv_one(ac_client_t *c, ac_reply_t *r, int timeout_ms)
         fail_msg("no reply within %d ms", timeout_ms);
 }
 
-/* Blocks until the service answers a ping. */
+/* Blocks until the service answers a ping: up to 30 s (a loaded machine can take seconds
+   to start a worker, e.g. two opening one new store file), asking again every 300 ms. */
 static inline void wait_ready(const svc_t *s)
 {
-    ac_client_config_t cfg = {.timeout_ms = 300, .retries = 30};
+    ac_client_config_t cfg = {.timeout_ms = 300, .retries = 100};
     ac_client_t *c = ac_client_new(s->fe, &cfg);
     send_simple(c, "ping", NULL);
     ac_reply_t r;
-    recv_one(c, &r, 20000);
+    recv_one(c, &r, 40000); /* the retries' 30 s end first: then a synthesized timeout */
     parsed_t p = {0};
     assert_true(reply_ok(parse_reply(&p, &r)));
     msgpack_zone_free(p.zone);
