@@ -133,33 +133,38 @@ static bool child_send(broker_t *b, service_t *s, worker_t *w, request_t *r, boo
     return true;
 }
 
+/* The least-loaded worker of s but skip on `host` (same_host), or else on a host that holds
+   none of r's replicas; NULL when there is none. */
+static worker_t *replica_worker(const service_t *s, const request_t *r, const worker_t *skip,
+                                bool same_host, uint64_t host)
+{
+    worker_t *best = NULL;
+    for (uint32_t m = 0; m < s->nmembers; m++) {
+        worker_t *w = s->members[m];
+        bool fits = w != skip;
+        if (fits && same_host)
+            fits = w->host == host;
+        for (int i = 0; fits && !same_host && i < r->nhosts; i++)
+            fits = r->hosts[i] != w->host;
+        if (fits && (!best || w->inflight < best->inflight))
+            best = w;
+    }
+    return best;
+}
+
 /* A resolve's replicas: its worker (affine or least-loaded), then, for each further replica,
    the least-loaded worker on a host none of the chosen is on. */
 static void send_replicas(broker_t *b, service_t *s, request_t *r, const uint8_t *floors,
                           size_t flen)
 {
-    worker_t *chosen[8];
-    int n = 0;
-    chosen[n++] = choose_worker(b, s, r);
+    worker_t *w = choose_worker(b, s, r);
     r->nhosts = 0;
     r->replaced = 0;
-    if (!child_send(b, s, chosen[0], r, true, floors, flen))
-        return;
-    r->hosts[r->nhosts++] = chosen[0]->host;
-    while (n < b->cfg.replicas && n < 8) {
-        worker_t *best = NULL;
-        for (uint32_t m = 0; m < s->nmembers; m++) {
-            worker_t *w = s->members[m];
-            bool other = true;
-            for (int i = 0; i < n && other; i++)
-                other = chosen[i]->host != w->host;
-            if (other && (!best || w->inflight < best->inflight))
-                best = w;
-        }
-        if (!best || !child_send(b, s, best, r, true, floors, flen))
-            return; /* no other host serves: fewer replicas */
-        chosen[n++] = best;
-        r->hosts[r->nhosts++] = best->host;
+    while (w && child_send(b, s, w, r, true, floors, flen)) {
+        r->hosts[r->nhosts++] = w->host;
+        if (r->nhosts >= b->cfg.replicas || r->nhosts >= 8)
+            return;
+        w = replica_worker(s, r, NULL, false, 0); /* NULL: no other host serves */
     }
 }
 
@@ -244,30 +249,16 @@ static bool replace_replica(broker_t *b, request_t *p, const worker_t *lost, uin
     service_t *s = p->service;
     if (p->replaced >= 2 * 8)
         return false;
-    worker_t *best = NULL;
-    bool best_same = false;
-    for (uint32_t m = 0; m < s->nmembers; m++) {
-        worker_t *w = s->members[m];
-        if (w == lost || !w->live)
-            continue;
-        bool same = w->host == host, held = false;
-        for (int i = 0; i < p->nhosts && !held; i++)
-            held = p->hosts[i] == w->host;
-        if (!same && held)
-            continue; /* that host has a replica already */
-        if (!best || (same && !best_same) || (same == best_same && w->inflight < best->inflight)) {
-            best = w;
-            best_same = same;
-        }
-    }
-    if (!best)
-        return false;
+    worker_t *w = replica_worker(s, p, lost, true, host);
+    bool same = w != NULL;
+    if (!w)
+        w = replica_worker(s, p, lost, false, 0);
     uint8_t floors[AC_FLOORS_FRAME_MAX];
-    size_t flen = floors_frame(b, p, floors);
-    if (!child_send(b, s, best, p, true, floors, flen))
+    size_t flen = w ? floors_frame(b, p, floors) : 0;
+    if (!w || !child_send(b, s, w, p, true, floors, flen))
         return false;
-    if (!best_same && p->nhosts < 8)
-        p->hosts[p->nhosts++] = best->host;
+    if (!same && p->nhosts < 8)
+        p->hosts[p->nhosts++] = w->host;
     p->replaced++;
     b->n.replicas_replaced++;
     return true;
