@@ -26,12 +26,9 @@ static void write_requests(const broker_t *b, ac_mtext_t *t)
     ac_mtext_single(t, "actorcore_broker_requests_received_total", "counter",
                     "Client requests to a service (mmi.* excluded), before any check.",
                     b->n.requests);
-    ac_mtext_family(t, "actorcore_broker_requests_total", "counter",
-                    "Client requests queued for a worker, by op.");
-    for (int op = 0; op < BOP_COUNT; op++) {
-        snprintf(lab, sizeof lab, "op=\"%s\"", s_ops[op]);
-        ac_mtext_u64(t, "actorcore_broker_requests_total", lab, b->op_requests[op]);
-    }
+    ac_mtext_counter_by(t, "actorcore_broker_requests_total",
+                        "Client requests queued for a worker, by op.", "op", s_ops, b->op_requests,
+                        BOP_COUNT);
     ac_mtext_family(t, "actorcore_broker_errors_total", "counter",
                     "Errors the broker answered itself (too large, queue full, timeout, lost), "
                     "by code.");

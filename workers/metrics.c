@@ -15,12 +15,9 @@ static const char *const s_ops[WOP_COUNT] = {"resolve", "resolve_batch", "get", 
 static void write_ops(const worker_t *w, ac_mtext_t *t)
 {
     char lab[96];
-    ac_mtext_family(t, "actorcore_worker_requests_total", "counter",
-                    "Requests handled, by op (other: unknown op or unreadable request).");
-    for (int op = 0; op < WOP_COUNT; op++) {
-        snprintf(lab, sizeof lab, "op=\"%s\"", s_ops[op]);
-        ac_mtext_u64(t, "actorcore_worker_requests_total", lab, w->op_requests[op]);
-    }
+    ac_mtext_counter_by(t, "actorcore_worker_requests_total",
+                        "Requests handled, by op (other: unknown op or unreadable request).", "op",
+                        s_ops, w->op_requests, WOP_COUNT);
     ac_mtext_family(t, "actorcore_worker_errors_total", "counter",
                     "Requests answered with an error, by op and error code.");
     for (int op = 0; op < WOP_COUNT; op++) {

@@ -138,3 +138,14 @@ void ac_mtext_single(ac_mtext_t *t, const char *name, const char *type, const ch
     ac_mtext_family(t, name, type, help);
     ac_mtext_u64(t, name, NULL, v);
 }
+
+void ac_mtext_counter_by(ac_mtext_t *t, const char *name, const char *help, const char *key,
+                         const char *const *labels, const uint64_t *v, int n)
+{
+    char lab[128];
+    ac_mtext_family(t, name, "counter", help);
+    for (int i = 0; i < n; i++) {
+        snprintf(lab, sizeof lab, "%s=\"%s\"", key, labels[i]);
+        ac_mtext_u64(t, name, lab, v[i]);
+    }
+}

@@ -60,6 +60,9 @@ void ac_mtext_family(ac_mtext_t *t, const char *name, const char *type, const ch
 /* One sample `name{labels} value`; labels is `k="v",...` without braces, or NULL/"" for
    none. Label values are the program's own fixed names (nothing to escape). */
 void ac_mtext_u64(ac_mtext_t *t, const char *name, const char *labels, uint64_t v);
+/* A counter family with one sample per label value: `name{key="labels[i]"} v[i]`. */
+void ac_mtext_counter_by(ac_mtext_t *t, const char *name, const char *help, const char *key,
+                         const char *const *labels, const uint64_t *v, int n);
 /* A family of one unlabelled sample: its HELP and TYPE lines, then `name v`. */
 void ac_mtext_single(ac_mtext_t *t, const char *name, const char *type, const char *help,
                      uint64_t v);
