@@ -17,6 +17,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "bench.h"
+#include "keys.h"
 #include "mmi_stat.h"
 #include "procs.h"
 #include "core/yamldoc.h"
@@ -254,14 +255,6 @@ static void open_loop(zsock_t *sub, zsock_t *p, double rate, int n, double *p50,
 }
 
 /* ---- 3. coalescing under a Zipf stream at twice the capacity ---- */
-
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 static void zipf_stream(zsock_t *sub, zsock_t *p, double rate, int n)
 {

@@ -34,6 +34,7 @@
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
 #include "bench.h"
+#include "keys.h"
 
 #define RING 65536 /* request slots, indexed by id; far above any window */
 #define MAX_ACTORS 65536
@@ -117,20 +118,16 @@ static void on_term(int sig)
     s_stop = 1;
 }
 
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
+/* The next draw of the load's fixed-seed sequence. */
 static uint64_t rnd(void)
 {
-    s_rng += 0x9e3779b97f4a7c15ull;
-    return mix(s_rng);
+    return splitmix64(&s_rng);
+}
+
+/* A hash of key: the same value for the same key, every run. */
+static uint64_t mix(uint64_t key)
+{
+    return splitmix64(&key);
 }
 
 /* A version is resolved with `cache: use` unless this says bypass: fixed per (actor,
