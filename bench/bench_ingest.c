@@ -22,7 +22,7 @@
 #include "procs.h"
 #include "core/yamldoc.h"
 
-#define RUNS 3
+#define RUNS 5
 #define ZIPF_ACTORS 10000
 
 static int s_n = 20000;        /* changes per throughput run */
@@ -368,9 +368,21 @@ int main(int argc, char **argv)
         s_n = saved;
     }
     double mdp[RUNS], ing[RUNS], ratio[RUNS];
+    /* CPU per item of each process (this client, the broker, the workers), per path. */
+    pid_t procs[4] = {getpid(), s_broker, s_workers[0], s_workers[1]};
+    double cpu[2][4][RUNS];
     for (int run = 0; run < RUNS; run++) {
-        mdp[run] = mdp_rate(run);
-        ing[run] = ingest_rate(sub, p, run);
+        for (int path = 0; path < 2; path++) {
+            double c0[4];
+            for (int i = 0; i < 4; i++)
+                c0[i] = bench_cpu_seconds(procs[i]);
+            if (path == 0)
+                mdp[run] = mdp_rate(run);
+            else
+                ing[run] = ingest_rate(sub, p, run);
+            for (int i = 0; i < 4; i++)
+                cpu[path][i][run] = (bench_cpu_seconds(procs[i]) - c0[i]) / s_n * 1e6;
+        }
         ratio[run] = ing[run] / mdp[run];
     }
     qsort(mdp, RUNS, sizeof(double), cmp_d);
@@ -385,6 +397,17 @@ int main(int argc, char **argv)
            ing[RUNS / 2], ing[0], ing[RUNS - 1]);
     printf("  ingest / MDP, paired runs: median %.3f  min %.3f  max %.3f (target >= 0.9)\n",
            ratio[RUNS / 2], ratio[0], ratio[RUNS - 1]);
+    const char *who[4] = {"client", "broker", "worker 1", "worker 2"};
+    for (int path = 0; path < 2; path++) {
+        printf("  CPU us per %s:", path ? "change (ingest)" : "resolve (MDP)  ");
+        double total = 0;
+        for (int i = 0; i < 4; i++) {
+            qsort(cpu[path][i], RUNS, sizeof(double), cmp_d);
+            total += cpu[path][i][RUNS / 2];
+            printf(" %s %.1f", who[i], cpu[path][i][RUNS / 2]);
+        }
+        printf(", total %.1f (medians)\n", total);
+    }
     double max_rate = ing[RUNS / 2], p50, p99;
     int n_lat = quick ? 1000 : (int)(max_rate * 0.5 * 4);
     open_loop(sub, p, max_rate * 0.5, n_lat, &p50, &p99);

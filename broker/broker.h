@@ -106,6 +106,8 @@ struct request {
     uint8_t nbody;                   /* body frames */
     bool packed;                     /* its client spoke packed: so is its answer */
     bool ingest;                     /* a change from ingest.c: no client, no answer */
+    uint8_t id_len;                  /* ingest: the actor id's length, */
+    uint32_t id_at;                  /* and where it lies in body[0] */
     uint8_t op;                      /* BOP_* (metrics) */
     int64_t t0_us;                   /* arrival, for the latency histogram (0: not timed) */
     int16_t requeues;                /* times its worker was lost */
@@ -233,7 +235,6 @@ typedef struct {
     uint32_t count;        /* entries */
     uint64_t *ready;       /* actors whose waiting change goes in at the next pump */
     uint32_t nready;       /* entries in ready */
-    msgpack_sbuffer sb;    /* a resolve body being built */
 } ingest_t;
 
 /* The primary / backup pair (pair.c). */
@@ -526,13 +527,16 @@ void ingest_stop(broker_t *b);
 bool ingest_readable(const broker_t *b);
 /* Reads changes from sock (pull or sub). */
 void ingest_on_readable(broker_t *b, zsock_t *sock);
+/* One change as received, [topic][body]: checked, then queued, or kept waiting behind the
+   actor's change in the system, or counted malformed or stale. */
+void ingest_on_change(broker_t *b, mpart_t *m);
 /* The change of the actor with hash h in the system is done (answered or given up). */
 void ingest_done(broker_t *b, uint64_t h);
 /* Queues the changes that waited for one that is done. */
 void ingest_pump(broker_t *b);
 /* A change's answer: its snapshot is published on snap/<actor_id> (by the broker, so that
    an actor's snapshots go out in order whichever workers computed them). */
-void ingest_answered(broker_t *b, const zmq_msg_t *body);
+void ingest_answered(broker_t *b, const request_t *r, const zmq_msg_t *body);
 
 /* pair.c */
 /* Binds and connects the pair's sockets (pair.role none: nothing). -1 with the setting at

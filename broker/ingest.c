@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "broker.h"
+#include "codec/mpobj.h"
 #include "core/hash.h"
 #include "service/settings.h"
 
@@ -33,6 +34,8 @@ struct ingest_entry {
     bool waiting;     /* a change waits */
     bool done;        /* the change in the system is done: the waiting one goes next */
     int64_t wversion; /* its version */
+    uint32_t wid_at;  /* where the actor id lies in wbody */
+    uint8_t wid_len;  /* and its length */
     zmq_msg_t wbody;  /* its resolve body */
 };
 
@@ -56,7 +59,6 @@ int ingest_start(broker_t *b)
     for (uint32_t i = 0; i < cap; i++)
         zmq_msg_init(&g->slots[i].wbody);
     g->mask = cap - 1;
-    msgpack_sbuffer_init(&g->sb);
     if (pull) {
         g->pull = zsock_new(ZMQ_PULL);
         if (!g->pull)
@@ -111,7 +113,6 @@ void ingest_stop(broker_t *b)
         free(g->slots);
         free(g->ready);
         g->slots = NULL;
-        msgpack_sbuffer_destroy(&g->sb);
     }
 }
 
@@ -143,6 +144,8 @@ static void entry_free(ingest_t *g, ingest_entry_t *e)
         to->waiting = from->waiting;
         to->done = from->done;
         to->wversion = from->wversion;
+        to->wid_at = from->wid_at;
+        to->wid_len = from->wid_len;
         zmq_msg_move(&to->wbody, &from->wbody);
     }
     g->count--;
@@ -155,61 +158,148 @@ bool ingest_readable(const broker_t *b)
 
 /* ---- a change in ---- */
 
-/* Checks a change's body and builds its resolve body in g->sb: {op, publish, actor,
-   outputs?}. The actor's id hash and version come back. NULL: fine, else why not. */
-static const char *build(broker_t *b, const zmq_msg_t *body, uint64_t *hash, int64_t *version)
+/* A change, checked: where its actor and outputs lie in its body, the actor's id bytes,
+   their hash and the version. */
+typedef struct {
+    size_t actor_at, actor_len;     /* the actor map's bytes */
+    size_t outputs_at, outputs_len; /* the outputs' bytes; 0: none */
+    const uint8_t *id;              /* the actor id's bytes */
+    uint32_t id_len;
+    uint64_t hash;   /* of the id, never 0 */
+    int64_t version; /* actor.version */
+} change_t;
+
+/* The entry count of the map at *pos, which moves past its header; -1: not a map. */
+static int64_t map_head(const uint8_t *p, size_t *pos)
 {
-    ingest_t *g = &b->ingest;
-    msgpack_zone_clear(&b->zone);
-    msgpack_object o;
-    ac_error_t err;
-    if ((long long)zmq_msg_size((zmq_msg_t *)body) > b->cfg.max_message_bytes)
+    uint8_t t = p[(*pos)++];
+    if (t >= 0x80 && t <= 0x8f)
+        return t & 0x0f;
+    int w = t == 0xde ? 2 : t == 0xdf ? 4 : 0;
+    if (!w)
+        return -1;
+    *pos += (size_t)w;
+    return (int64_t)ac_be_read(p + *pos - w, w);
+}
+
+/* The string at pos: its bytes and length; false when the object there is not a string. */
+static bool str_at(const uint8_t *p, size_t pos, const uint8_t **s, uint32_t *len)
+{
+    uint8_t t = p[pos];
+    int w = t == 0xd9 ? 1 : t == 0xda ? 2 : t == 0xdb ? 4 : 0;
+    if (t >= 0xa0 && t <= 0xbf)
+        *len = t & 0x1f;
+    else if (w)
+        *len = (uint32_t)ac_be_read(p + pos + 1, w);
+    else
+        return false;
+    *s = p + pos + 1 + w;
+    return true;
+}
+
+static bool key_is(const uint8_t *p, size_t pos, const char *want)
+{
+    const uint8_t *s;
+    uint32_t len;
+    return str_at(p, pos, &s, &len) && len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+/* The integer at pos when it is >= 0 and fits an int64 (any msgpack integer form). */
+static bool version_at(const uint8_t *p, size_t pos, int64_t *v)
+{
+    uint8_t t = p[pos];
+    if (t <= 0x7f) {
+        *v = t;
+        return true;
+    }
+    if (t < 0xcc || t > 0xd3)
+        return false;
+    int w = 1 << ((t - 0xcc) & 3);
+    uint64_t u = ac_be_read(p + pos + 1, w);
+    if (t >= 0xd0 && w < 8 && (u >> (8 * w - 1))) /* a negative int8 .. int32 */
+        return false;
+    if (u > INT64_MAX) /* uint64 past int64, or a negative int64 */
+        return false;
+    *v = (int64_t)u;
+    return true;
+}
+
+/* Checks a change's body without decoding it: one walk checks that it is whole msgpack
+   (every object, however nested), then the top map and the actor's own fields are read
+   in place. NULL: fine, else why not. */
+static const char *check(const broker_t *b, const zmq_msg_t *body, change_t *c)
+{
+    const uint8_t *p = zmq_msg_data((zmq_msg_t *)body);
+    size_t n = zmq_msg_size((zmq_msg_t *)body), pos = 0;
+    memset(c, 0, sizeof *c);
+    if ((long long)n > b->cfg.max_message_bytes)
         return "larger than max_message_bytes";
-    if (ac_msgpack_parse(zmq_msg_data((zmq_msg_t *)body), zmq_msg_size((zmq_msg_t *)body), &b->zone,
-                         &o, &err) != 0)
+    if (n == 0 || ac_wire_skip(p, n, 0) != n)
         return "not msgpack";
-    if (o.type != MSGPACK_OBJECT_MAP)
+    int64_t fields = map_head(p, &pos);
+    if (fields < 0)
         return "not a map";
-    const msgpack_object *actor = NULL, *outputs = NULL;
-    for (uint32_t i = 0; i < o.via.map.size; i++) {
-        const msgpack_object *k = &o.via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 5 &&
-            memcmp(k->via.str.ptr, "actor", 5) == 0)
-            actor = &o.via.map.ptr[i].val;
-        else if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == 7 &&
-                 memcmp(k->via.str.ptr, "outputs", 7) == 0)
-            outputs = &o.via.map.ptr[i].val;
+    for (int64_t i = 0; i < fields; i++) {
+        size_t key = pos, at = ac_wire_skip(p, n, key), end = ac_wire_skip(p, n, at);
+        if (key_is(p, key, "actor"))
+            c->actor_at = at, c->actor_len = end - at;
+        else if (key_is(p, key, "outputs"))
+            c->outputs_at = at, c->outputs_len = end - at;
         else
             return "a field other than actor and outputs";
+        pos = end;
     }
-    if (!actor || actor->type != MSGPACK_OBJECT_MAP)
+    pos = c->actor_at;
+    int64_t afields = c->actor_len ? map_head(p, &pos) : -1;
+    if (afields < 0)
         return "no actor map";
-    const msgpack_object *id = ac_wire_get(actor, "id"), *v = ac_wire_get(actor, "version");
-    if (!id || id->type != MSGPACK_OBJECT_STR || id->via.str.size < 1 || id->via.str.size > 128)
-        return "actor.id is not a string of 1 to 128 bytes";
-    if (!v || v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > INT64_MAX)
-        return "actor.version is not an integer >= 0";
-    *hash = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, id->via.str.ptr, id->via.str.size));
-    if (!*hash)
-        *hash = 1;
-    *version = (int64_t)v->via.u64;
-    msgpack_sbuffer_clear(&g->sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &g->sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, outputs ? 3 : 2);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "resolve");
-    ac_wire_pack_str(&pk, "actor");
-    msgpack_pack_object(&pk, *actor);
-    if (outputs) {
-        ac_wire_pack_str(&pk, "outputs");
-        msgpack_pack_object(&pk, *outputs);
+    size_t id_at = 0, version_pos = 0; /* the first of each, as a map lookup reads them */
+    for (int64_t i = 0; i < afields; i++) {
+        size_t key = pos, at = ac_wire_skip(p, n, key);
+        if (!id_at && key_is(p, key, "id"))
+            id_at = at;
+        else if (!version_pos && key_is(p, key, "version"))
+            version_pos = at;
+        pos = ac_wire_skip(p, n, at);
     }
+    if (!id_at || !str_at(p, id_at, &c->id, &c->id_len) || c->id_len < 1 || c->id_len > 128)
+        return "actor.id is not a string of 1 to 128 bytes";
+    if (!version_pos || !version_at(p, version_pos, &c->version))
+        return "actor.version is not an integer >= 0";
+    c->hash = ac_hash_finish(ac_hash_bytes(AC_HASH_INIT, c->id, c->id_len));
+    if (!c->hash)
+        c->hash = 1;
     return NULL;
 }
 
-/* Queues a resolve body (moved) for the actor with hash h, as a request with no client. */
-static void queue_change(broker_t *b, zmq_msg_t *body, uint64_t h)
+/* The resolve body of a checked change, {op: resolve, actor, outputs?}, its actor and
+   outputs copied as they came (no re-encoding), into m; the id's offset in it comes back
+   (ingest_answered names the snapshot's topic from it). -1: no memory. */
+static long make_body(zmq_msg_t *m, const zmq_msg_t *change, const change_t *c)
+{
+    static const char head[] = "\x82\xa2op\xa7resolve\xa5"
+                               "actor",
+                      outputs[] = "\xa7outputs";
+    size_t hn = sizeof head - 1, on = sizeof outputs - 1;
+    size_t size = hn + c->actor_len + (c->outputs_len ? on + c->outputs_len : 0);
+    if (zmq_msg_init_size(m, size) != 0)
+        return -1;
+    const uint8_t *p = zmq_msg_data((zmq_msg_t *)change);
+    uint8_t *d = zmq_msg_data(m);
+    memcpy(d, head, hn);
+    if (c->outputs_len)
+        d[0] = 0x83;
+    memcpy(d + hn, p + c->actor_at, c->actor_len);
+    if (c->outputs_len) {
+        memcpy(d + hn + c->actor_len, outputs, on);
+        memcpy(d + hn + c->actor_len + on, p + c->outputs_at, c->outputs_len);
+    }
+    return (long)(hn + (size_t)(c->id - p) - c->actor_at);
+}
+
+/* Queues a resolve body (moved) for the actor with hash h, its id at id_at, as a request
+   with no client. */
+static void queue_change(broker_t *b, zmq_msg_t *body, uint64_t h, uint32_t id_at, uint8_t id_len)
 {
     service_t *s = service_require(b, AC_SERVICE, strlen(AC_SERVICE));
     request_t *r = s ? request_new(b) : NULL;
@@ -220,6 +310,8 @@ static void queue_change(broker_t *b, zmq_msg_t *body, uint64_t h)
     }
     r->client.len = 0;
     r->ingest = true;
+    r->id_at = id_at;
+    r->id_len = id_len;
     r->packed = false;
     r->nbody = 1;
     zmq_msg_move(&r->body[0], body);
@@ -234,14 +326,13 @@ static void queue_change(broker_t *b, zmq_msg_t *body, uint64_t h)
     dispatch(b, s);
 }
 
-static void on_change(broker_t *b, mpart_t *m)
+void ingest_on_change(broker_t *b, mpart_t *m)
 {
     ingest_t *g = &b->ingest;
-    uint64_t h = 0;
-    int64_t version = 0;
+    change_t c;
     const char *why = m->overflow || m->n != 2 ? "not two frames ([topic][body])" : NULL;
     if (!why)
-        why = build(b, &m->f[1], &h, &version);
+        why = check(b, &m->f[1], &c);
     if (why) {
         b->n.ingest_malformed++;
         /* The first ten at warn, the rest at debug: a bad producer cannot fill the journal. */
@@ -250,29 +341,34 @@ static void on_change(broker_t *b, mpart_t *m)
         return;
     }
     b->n.ingest_received++;
-    ingest_entry_t *e = find(g, h);
-    if (e->hash == 0) { /* the actor has nothing in the system: in it goes */
-        e->hash = h;
-        e->version = version;
-        e->waiting = e->done = false;
-        g->count++;
-        zmq_msg_t body;
-        zmq_msg_init_size(&body, g->sb.size);
-        memcpy(zmq_msg_data(&body), g->sb.data, g->sb.size);
-        queue_change(b, &body, h);
-        zmq_msg_close(&body);
+    ingest_entry_t *e = find(g, c.hash);
+    bool fresh = e->hash == 0; /* the actor has nothing in the system: in it goes */
+    if (!fresh && c.version < (e->waiting ? e->wversion : e->version)) {
+        b->n.ingest_stale++;
         return;
     }
-    if (version < (e->waiting ? e->wversion : e->version)) {
-        b->n.ingest_stale++;
+    zmq_msg_t body;
+    long id_at = make_body(&body, &m->f[1], &c);
+    if (id_at < 0) {
+        b->n.ingest_dropped++;
+        return;
+    }
+    if (fresh) {
+        e->hash = c.hash;
+        e->version = c.version;
+        e->waiting = e->done = false;
+        g->count++;
+        queue_change(b, &body, c.hash, (uint32_t)id_at, (uint8_t)c.id_len);
+        zmq_msg_close(&body);
         return;
     }
     if (e->waiting)
         b->n.ingest_coalesced++;
-    zmq_msg_close(&e->wbody);
-    zmq_msg_init_size(&e->wbody, g->sb.size);
-    memcpy(zmq_msg_data(&e->wbody), g->sb.data, g->sb.size);
-    e->wversion = version;
+    zmq_msg_move(&e->wbody, &body); /* closes the body that waited */
+    zmq_msg_close(&body);
+    e->wversion = c.version;
+    e->wid_at = (uint32_t)id_at;
+    e->wid_len = (uint8_t)c.id_len;
     e->waiting = true;
 }
 
@@ -308,34 +404,29 @@ void ingest_pump(broker_t *b)
         zmq_msg_t body;
         zmq_msg_init(&body);
         zmq_msg_move(&body, &e->wbody);
-        queue_change(b, &body, h);
+        queue_change(b, &body, h, e->wid_at, e->wid_len);
         zmq_msg_close(&body);
     }
 }
 
-void ingest_answered(broker_t *b, const zmq_msg_t *body)
+void ingest_answered(broker_t *b, const request_t *r, const zmq_msg_t *body)
 {
-    /* The snapshot's bytes are published as they are: a skim finds them and the actor's
-       id in them (no decoding, no encoding). */
-    const uint8_t *p = zmq_msg_data((zmq_msg_t *)body), *ok, *snap, *id;
-    size_t n = zmq_msg_size((zmq_msg_t *)body), ok_len, snap_len, id_len;
+    /* The snapshot's bytes are published as they are, found by a skim (no decoding, no
+       encoding); the topic names the actor id the change carried. */
+    const uint8_t *p = zmq_msg_data((zmq_msg_t *)body), *ok, *snap;
+    size_t n = zmq_msg_size((zmq_msg_t *)body), ok_len, snap_len;
     if (!skim_value(p, n, "ok", &ok, &ok_len) || ok_len != 1 || ok[0] != 0xc3 ||
-        !skim_value(p, n, "snapshot", &snap, &snap_len) ||
-        !skim_value(snap, snap_len, "ActorId", &id, &id_len) || id_len < 2) {
-        b->n.ingest_failed++;
-        return;
-    }
-    /* id is a msgpack string: its header, then its bytes */
-    size_t head = id[0] >= 0xa0 && id[0] <= 0xbf ? 1 : id[0] == 0xd9 ? 2 : id[0] == 0xda ? 3 : 0;
-    if (!head || id_len - head > 128) {
+        !skim_value(p, n, "snapshot", &snap, &snap_len) || r->nbody < 1 ||
+        r->id_at + (size_t)r->id_len > zmq_msg_size((zmq_msg_t *)&r->body[0])) {
         b->n.ingest_failed++;
         return;
     }
     b->n.ingest_resolved++;
-    char topic[5 + 128];
+    char topic[5 + 255];
     memcpy(topic, "snap/", 5);
-    memcpy(topic + 5, id + head, id_len - head);
-    if (events_publish(b, topic, 5 + id_len - head, snap, snap_len) == 0)
+    memcpy(topic + 5, (const uint8_t *)zmq_msg_data((zmq_msg_t *)&r->body[0]) + r->id_at,
+           r->id_len);
+    if (events_publish(b, topic, 5 + (size_t)r->id_len, snap, snap_len) == 0)
         b->n.ingest_published++;
 }
 
@@ -347,7 +438,7 @@ void ingest_on_readable(broker_t *b, zsock_t *sock)
     for (int n = 0; n < 256 && (sock != b->ingest.pull || ingest_readable(b)); n++) {
         if (!frames_recv(zsock_resolve(sock), &m))
             break;
-        on_change(b, &m);
+        ingest_on_change(b, &m);
         frames_reset(&m);
     }
     for (int i = 0; i < FRAMES_MAX; i++)

@@ -231,7 +231,7 @@ void send_answer(broker_t *b, const request_t *r, mpart_t *body, int from)
     metrics_answered(b, r);
     if (r->ingest) { /* nobody waits for it: the broker publishes the snapshot */
         if (body->n > from)
-            ingest_answered(b, &body->f[from]);
+            ingest_answered(b, r, &body->f[from]);
         else
             b->n.ingest_failed++;
         return;

@@ -279,7 +279,8 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
     zsock_t *push = zsock_new(ZMQ_PUSH);
     assert_int_equal(zsock_connect(push, "%s", t.pull), 0);
     /* garbage, one frame, three frames, a list, no actor, an unknown field, a bad id, a
-       negative version, a string version */
+       negative version, a string version, a negative int8 version, a byte after the map,
+       an id past 128 bytes (str8), a map cut short */
     const char *bodies[][2] = {
         {"\xc1\xc1\xc1", NULL},
         {"\x81\xa5"
@@ -310,6 +311,25 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
          "\x82\xa2id\xa1x\xa7version\xa1"
          "1",
          NULL},
+        {"\x81\xa5"
+         "actor"
+         "\x82\xa2id\xa1x\xa7version\xd0\xff",
+         NULL},
+        {"\x81\xa5"
+         "actor"
+         "\x82\xa2id\xa1x\xa7version\x01\x01",
+         NULL},
+        {"\x81\xa5"
+         "actor"
+         "\x82\xa2id\xd9\x81"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "x\xa7version\x01",
+         NULL},
+        {"\x82\xa5"
+         "actor"
+         "\x82\xa2id\xa1x\xa7version\x01",
+         NULL},
     };
     int n = (int)(sizeof bodies / sizeof bodies[0]);
     for (int i = 0; i < n; i++) {
@@ -335,6 +355,21 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
     assert_int_equal(version_of(&o), 3);
     assert_int_equal(bstat(&t, "ingest_malformed"), (uint64_t)n);
     assert_int_equal(bstat(&t, "ingest_received"), 1);
+    /* Forms a packer may choose are taken as they come: a str8 key, the version before the
+       id and as an int8; the snapshot's topic is the id's. */
+    static const char odd[] = "\x81\xd9\x05"
+                              "actor"
+                              "\x82\xa7version\xd0\x04\xa2id\xa9"
+                              "after-bad";
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, "t");
+    zmsg_addmem(m, odd, sizeof odd - 1);
+    zmsg_send(&m, push);
+    assert_true(next_event(sub, 10000, topic, sizeof topic, zone, &o));
+    assert_string_equal(topic, "snap/after-bad");
+    assert_int_equal(version_of(&o), 4);
+    assert_int_equal(bstat(&t, "ingest_malformed"), (uint64_t)n);
+    assert_int_equal(bstat(&t, "ingest_received"), 2);
     ac_client_destroy(&c);
     ac_client_config_t none = {0};
     c = ac_client_new(t.s.fe, &none);

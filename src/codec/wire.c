@@ -25,10 +25,9 @@ const msgpack_object *ac_wire_get(const msgpack_object *map, const char *key)
     return NULL;
 }
 
-/* Position after the object at pos, or SIZE_MAX when it runs past len. Containers are
-   walked with a counter, not recursion, so hostile nesting costs no stack. Long on
-   purpose: one case per msgpack type byte, in the format's own order. */
-static size_t skip(const unsigned char *b, size_t len, size_t pos)
+/* mpobj.h. Containers are walked with a counter, not recursion, so hostile nesting costs
+   no stack. Long on purpose: one case per msgpack type byte, in the format's own order. */
+size_t ac_wire_skip(const unsigned char *b, size_t len, size_t pos)
 {
     uint64_t pending = 1;
     while (pending) {
@@ -156,7 +155,7 @@ int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *ou
         return -1;
     for (uint64_t i = 0; i < pairs; i++) {
         size_t kstart = pos;
-        size_t kend = skip(b, len, pos);
+        size_t kend = ac_wire_skip(b, len, pos);
         if (kend == SIZE_MAX)
             return -1;
         /* fixstr keys, the common case, are compared; others are skipped */
@@ -179,7 +178,7 @@ int ac_wire_peek_uint(const char *buf, size_t len, const char *key, uint64_t *ou
             *out = ac_be_read(b + pos + 1, w);
             return 1;
         }
-        pos = skip(b, len, pos);
+        pos = ac_wire_skip(b, len, pos);
         if (pos == SIZE_MAX)
             return -1;
     }
