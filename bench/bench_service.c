@@ -32,6 +32,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,6 +49,7 @@
 #include "w1.h"
 #include "core/yamldoc.h"
 #include "service/curve.h"
+#include "service/mdp.h"
 #include "service/metrics.h"
 
 #define RUNS 3
@@ -133,6 +135,9 @@ static void build_w1_body(void)
 /* W2: {op: resolve, actor: <demo actor>, id} and {op: resolve_batch, items: [{actor} x 100
    with distinct ids], id}. */
 static msgpack_sbuffer s_w2, s_w2_batch;
+/* The bytes of a W2 request and of its reply in their packed frames (the curve section's
+   ceiling); the reply's from the last W2 reply pump saw. */
+static size_t s_w2_request_bytes, s_w2_reply_bytes;
 #define BATCH 100
 
 /* Packs the demo actor, its id replaced by `id` unless NULL. */
@@ -223,6 +228,7 @@ static void build_w2_bodies(void)
     begin_body(&s_w2, &pk, "resolve", "actor");
     pack_actor(&pk, &actor, NULL);
     end_body(&pk);
+    s_w2_request_bytes = AC_PACKED_HEAD + strlen(AC_SERVICE) + s_w2.size;
     begin_body(&s_w2_batch, &pk, "resolve_batch", "items");
     msgpack_pack_array(&pk, BATCH);
     for (int i = 0; i < BATCH; i++) {
@@ -346,6 +352,8 @@ static void pump(ac_client_t *c, int window, int check, msgpack_sbuffer *body, i
             fprintf(stderr, "an echo of %zu bytes for a request of %zu\n", r.len, body->size);
             exit(1);
         }
+        if (check == 2)
+            s_w2_reply_bytes = AC_PACKED_HEAD + strlen(AC_SERVICE) + r.len;
         if (got % 64 == 0 || check == 3) {
             if (check >= 2)
                 check_w2(&r, check == 3, zone);
@@ -913,6 +921,66 @@ static void affinity(void)
 
 /* main is long on purpose: it is the report, one block per figure in the order they are
    printed, each block setting up, timing and printing its own figure. */
+/* CPU seconds of n messages of `size` bytes sent from a DEALER to a ROUTER over tcp, both
+   processes (the receiver is forked), with CURVE (server and client keys made here) or
+   plain: the transport's own cost of one hop, with no application around it. */
+static double hop_cpu(size_t size, bool curve, int n)
+{
+    zcert_t *server = zcert_new(), *client = zcert_new();
+    char ep[1][64];
+    bench_free_endpoints(ep, 1);
+    pid_t child = fork();
+    if (child == 0) {
+        zsock_t *r = zsock_new(ZMQ_ROUTER);
+        if (curve) {
+            zcert_apply(server, r);
+            zsock_set_curve_server(r, 1);
+        }
+        zsock_set_rcvhwm(r, 0);
+        if (zsock_bind(r, "%s", ep[0]) < 0)
+            _exit(1);
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        for (int i = 0; i < 2 * n; i++) /* [routing id][bytes] */
+            if (zmq_msg_recv(&m, zsock_resolve(r), 0) < 0)
+                _exit(1);
+        zmq_msg_close(&m);
+        zsock_destroy(&r);
+        _exit(0);
+    }
+    zsock_t *d = zsock_new(ZMQ_DEALER);
+    if (curve) {
+        zcert_apply(client, d);
+        zsock_set_curve_serverkey(d, zcert_public_txt(server));
+    }
+    zsock_set_sndhwm(d, 0);
+    zsock_connect(d, "%s", ep[0]);
+    char *buf = calloc(1, size);
+    zmq_send(zsock_resolve(d), buf, size, 0); /* the handshake, outside the count */
+    zclock_sleep(100);
+    struct rusage u0, c0, u1, c1;
+    getrusage(RUSAGE_SELF, &u0);
+    getrusage(RUSAGE_CHILDREN, &c0);
+    for (int i = 1; i < n; i++)
+        zmq_send(zsock_resolve(d), buf, size, 0);
+    int status;
+    waitpid(child, &status, 0);
+    getrusage(RUSAGE_SELF, &u1);
+    getrusage(RUSAGE_CHILDREN, &c1);
+    free(buf);
+    zsock_destroy(&d);
+    zcert_destroy(&server);
+    zcert_destroy(&client);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "curve: the hop's receiver failed\n");
+        exit(1);
+    }
+#define TV(t) ((double)(t).tv_sec + (double)(t).tv_usec * 1e-6)
+    return TV(u1.ru_utime) + TV(u1.ru_stime) - TV(u0.ru_utime) - TV(u0.ru_stime) + TV(c1.ru_utime) +
+           TV(c1.ru_stime) - TV(c0.ru_utime) - TV(c0.ru_stime);
+#undef TV
+}
+
 /* The curve section: W2 through a broker with security none and one with security curve
    (CURVE on every hop: client, broker, workers), both started at once and measured in
    alternating runs, so the machine's load falls on both alike. */
@@ -981,21 +1049,23 @@ static void curve_section(const char *dir)
     printf("CURVE: W2 through the broker and 2 workers, security none vs curve (every hop), "
            "256 in flight, %d requests per run, %d paired runs\n",
            REQUESTS, RUNS);
-    double tp[2][RUNS], ratio[RUNS], cpu[2][RUNS], cpu_ratio[RUNS];
+    double tp[2][RUNS], ratio[RUNS], cpu[2][RUNS], cpu_ratio[RUNS], part[2][4][RUNS];
     for (int run = 0; run < RUNS; run++) {
         for (int secure = 0; secure < 2; secure++) {
             s_curve_cert = secure ? names[2] : NULL;
             s_curve_server = secure ? names[0] : NULL;
             /* CPU of every process of the run (broker, workers, this client), so the
                figure holds on a machine busy with other work too. */
-            double c0 = bench_cpu_seconds(getpid());
-            for (int i = 0; i < 3; i++)
-                c0 += bench_cpu_seconds(procs[secure][i]);
+            pid_t pids[4] = {getpid(), procs[secure][0], procs[secure][1], procs[secure][2]};
+            double c0[4];
+            for (int i = 0; i < 4; i++)
+                c0[i] = bench_cpu_seconds(pids[i]);
             tp[secure][run] = throughput_n(ep[secure][0], 256, 2, &s_w2, REQUESTS);
-            double c1 = bench_cpu_seconds(getpid());
-            for (int i = 0; i < 3; i++)
-                c1 += bench_cpu_seconds(procs[secure][i]);
-            cpu[secure][run] = (c1 - c0) / REQUESTS * 1e6;
+            cpu[secure][run] = 0;
+            for (int i = 0; i < 4; i++) {
+                part[secure][i][run] = (bench_cpu_seconds(pids[i]) - c0[i]) / REQUESTS * 1e6;
+                cpu[secure][run] += part[secure][i][run];
+            }
         }
         ratio[run] = tp[1][run] / tp[0][run];
         cpu_ratio[run] = cpu[0][run] / cpu[1][run];
@@ -1011,10 +1081,43 @@ static void curve_section(const char *dir)
            ratio[0], ratio[RUNS - 1]);
     report("CPU per resolve, security none", cpu[0], RUNS, "us (all processes)");
     report("CPU per resolve, security curve", cpu[1], RUNS, "us (all processes)");
+    const char *names_of[4] = {"client", "broker", "worker 1", "worker 2"};
+    for (int secure = 0; secure < 2; secure++) {
+        printf("  CPU us per resolve, %s:", secure ? "curve" : "none ");
+        for (int i = 0; i < 4; i++) {
+            qsort(part[secure][i], RUNS, sizeof(double), cmp_d);
+            printf(" %s %.1f", names_of[i], part[secure][i][RUNS / 2]);
+        }
+        printf(" (medians)\n");
+    }
     qsort(cpu_ratio, RUNS, sizeof(double), cmp_d);
     printf("  CPU per resolve none / curve (the throughput ratio of an idle machine): median "
            "%.3f  min %.3f  max %.3f\n",
            cpu_ratio[RUNS / 2], cpu_ratio[0], cpu_ratio[RUNS - 1]);
+    /* The ceiling: what CURVE costs the transport alone for a request's and a reply's bytes
+       on one hop (a bare DEALER -> ROUTER pair, in this run), times the two hops each
+       crosses, added to the plain run's CPU per resolve: the ratio an application that
+       spent nothing of its own on CURVE would reach. */
+    const int hop_n = 50000;
+    double dreq[RUNS], drep[RUNS], ceiling[RUNS];
+    for (int run = 0; run < RUNS; run++) {
+        dreq[run] =
+            (hop_cpu(s_w2_request_bytes, true, hop_n) - hop_cpu(s_w2_request_bytes, false, hop_n)) /
+            hop_n * 1e6;
+        drep[run] =
+            (hop_cpu(s_w2_reply_bytes, true, hop_n) - hop_cpu(s_w2_reply_bytes, false, hop_n)) /
+            hop_n * 1e6;
+        ceiling[run] = cpu[0][RUNS / 2] / (cpu[0][RUNS / 2] + 2 * (dreq[run] + drep[run]));
+    }
+    qsort(dreq, RUNS, sizeof(double), cmp_d);
+    qsort(drep, RUNS, sizeof(double), cmp_d);
+    qsort(ceiling, RUNS, sizeof(double), cmp_d);
+    printf("  CURVE's own cost on one hop (bare DEALER -> ROUTER, CPU of both ends): %zu-byte "
+           "request %.2f us, %zu-byte reply %.2f us (medians)\n",
+           s_w2_request_bytes, dreq[RUNS / 2], s_w2_reply_bytes, drep[RUNS / 2]);
+    printf("  ceiling none / curve (plain CPU per resolve + 2 hops of that cost): median %.3f  "
+           "min %.3f  max %.3f\n",
+           ceiling[RUNS / 2], ceiling[0], ceiling[RUNS - 1]);
     printf("  curve section: %.0f s\n", now_s() - t_start);
 }
 
