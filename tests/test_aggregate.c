@@ -1,5 +1,6 @@
 /*  test_aggregate.c - SPEC 5 (pipeline, operators, clamp, defaults) and SPEC 6 (context). */
 #include "fixture.h"
+#include "core/items.h"
 
 static void pipeline_is_flat_times_mult_deltas_plus_post(void **state)
 {
@@ -327,6 +328,39 @@ static void error_paths_count_primary_and_derived_apart(void **state)
     fx_free(fx);
 }
 
+static int item_cmp(const void *a, const void *b)
+{
+    return ac_item_less(a, b) ? -1 : ac_item_less(b, a) ? 1 : 0;
+}
+
+/* The item sort orders every count from 0 to 300 (every shape of its runs of 16 and its
+   merge widths) as qsort with the same order does: keys with ties, values with ties and
+   signs, in random, ascending and descending input. */
+static void the_item_sort_orders_every_count_as_qsort_does(void **state)
+{
+    (void)state;
+    enum { MAX = 300 };
+    ac_item_t items[MAX], want[MAX], scratch[MAX];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t n = 0; n <= MAX; n++)
+        for (int shape = 0; shape < 3; shape++) {
+            for (size_t i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                items[i].k = shape == 0 ? x % 7 : shape == 1 ? i / 3 : (n - i) / 3;
+                items[i].v = (double)((int64_t)(x >> 40) % 9) - 4.5 * (double)(x & 1);
+            }
+            memcpy(want, items, n * sizeof *items);
+            qsort(want, n, sizeof *want, item_cmp);
+            ac_items_sort(items, n, scratch);
+            for (size_t i = 0; i < n; i++)
+                if (items[i].k != want[i].k ||
+                    ac_order_bits(items[i].v) != ac_order_bits(want[i].v))
+                    fail_msg("n %zu shape %d: item %zu is (%llu, %g), want (%llu, %g)", n, shape, i,
+                             (unsigned long long)items[i].k, items[i].v,
+                             (unsigned long long)want[i].k, want[i].v);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +369,7 @@ int main(void)
         cmocka_unit_test(override_bucket_replaces_the_pipeline_highest_priority),
         cmocka_unit_test(override_bucket_tie_goes_to_smallest_system),
         cmocka_unit_test(sums_run_in_sort_key_order_not_input_order),
+        cmocka_unit_test(the_item_sort_orders_every_count_as_qsort_does),
         cmocka_unit_test(operator_modes_ignore_buckets),
         cmocka_unit_test(values_are_clamped_into_caps),
         cmocka_unit_test(overflow_to_infinity_saturates_at_the_cap),

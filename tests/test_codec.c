@@ -871,6 +871,240 @@ static void msgpack_to_json_writes_each_type_and_non_finite_as_null(void **state
     msgpack_zone_free(zone);
 }
 
+/* Every context pack of a snapshot is in its JSON form, the first one too, in name order. */
+static void every_context_is_written_to_json(void **state)
+{
+    (void)state;
+    const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"",
+                                           "100") "],"
+                                                  "\"context\":{\"pvp\":{\"additive_percent\":0.5},"
+                                                  "\"pve\":{\"post_add\":2}}");
+    char *json = NULL;
+    ac_error_t err;
+    assert_int_equal(tu_resolve_json(s_reg, in, &json, &err), 0);
+    const char *ctx = strstr(json, "\"Context\":{");
+    assert_non_null(ctx);
+    const char *pve = strstr(ctx, "\"pve\":"), *pvp = strstr(ctx, "\"pvp\":");
+    if (!pve || !pvp || pve > pvp)
+        fail_msg("contexts pve then pvp expected in %s", json);
+    free(json);
+}
+
+/* The service's snapshot writer gives Version >= 0 as a uint 64 and a negative one as an
+   int 64 (its fixed-width form), and Generation as a uint 64. */
+static void the_fast_writer_gives_version_its_unsigned_form(void **state)
+{
+    (void)state;
+    const int64_t versions[] = {0, 7, -3};
+    for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
+        ac_request_t *req = ac_request_new(s_reg);
+        ac_resolver_t *r = ac_resolver_new(s_reg);
+        ac_error_t err;
+        const char *in = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "]");
+        assert_int_equal(ac_decode_outputs_json(req, in, strlen(in), &err), 0);
+        ac_request_set_version(req, versions[i]);
+        const ac_snapshot_t *snap;
+        assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(ac_snapshot_pack_buffer(&sb, snap, s_reg, "a", 1), 0);
+        unsigned char want[9] = {versions[i] >= 0 ? 0xcf : 0xd3};
+        for (int b = 0; b < 8; b++)
+            want[1 + b] = (unsigned char)((uint64_t)versions[i] >> (56 - 8 * b));
+        const char *at = memmem(sb.data, sb.size, "\xa7Version", 8);
+        assert_non_null(at);
+        assert_memory_equal(at + 8, want, sizeof want);
+        at = memmem(sb.data, sb.size, "\xaaGeneration", 11);
+        assert_non_null(at);
+        assert_int_equal((unsigned char)at[11], 0xcf);
+        msgpack_sbuffer_destroy(&sb);
+        ac_resolver_destroy(&r);
+        ac_request_destroy(&req);
+    }
+}
+
+/* Decodes msgpack outputs (packed by pack) and expects code at path (0: success). */
+static void expect_msgpack_outputs(void (*pack)(msgpack_packer *), int code, const char *path)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    pack(&pk);
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    ac_error_clear(&err);
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &o, &err), 0);
+    ac_request_t *req = ac_request_new(s_reg);
+    int rc = ac_decode_outputs(req, &o, "outputs", &err);
+    if (rc != code || (code && strcmp(err.path, path) != 0))
+        fail_msg("got %s at '%s' (%s), expected %s at '%s'", ac_code_name(rc), err.path,
+                 err.message, ac_code_name(code), path);
+    ac_request_destroy(&req);
+    msgpack_zone_free(zone);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* [{meta: {system: s}, primary: [{dimension: hp, bucket: FLAT, value: 1, system: a,
+   priority: <pack_priority>}]}] */
+static void (*s_pack_priority)(msgpack_packer *);
+static void pack_one_contribution(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 2);
+    ac_wire_pack_str(pk, "meta");
+    msgpack_pack_map(pk, 1);
+    ac_wire_pack_str(pk, "system");
+    ac_wire_pack_str(pk, "s");
+    ac_wire_pack_str(pk, "primary");
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_map(pk, 5);
+    ac_wire_pack_str(pk, "dimension");
+    ac_wire_pack_str(pk, "hp");
+    ac_wire_pack_str(pk, "bucket");
+    ac_wire_pack_str(pk, "FLAT");
+    ac_wire_pack_str(pk, "value");
+    msgpack_pack_double(pk, 1);
+    ac_wire_pack_str(pk, "system");
+    ac_wire_pack_str(pk, "a");
+    ac_wire_pack_str(pk, "priority");
+    s_pack_priority(pk);
+}
+static void priority_inf(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, INFINITY);
+}
+static void priority_float_int(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 4.0);
+}
+static void priority_half(msgpack_packer *pk)
+{
+    msgpack_pack_double(pk, 4.5);
+}
+
+/* An integer field may come as a float with an integral value; a non-finite one is
+   non_finite, a fractional one a schema error, each at its path. */
+static void integer_fields_given_as_floats(void **state)
+{
+    (void)state;
+    s_pack_priority = priority_float_int;
+    expect_msgpack_outputs(pack_one_contribution, 0, NULL);
+    s_pack_priority = priority_inf;
+    expect_msgpack_outputs(pack_one_contribution, AC_ENON_FINITE, "outputs[0].primary[0].priority");
+    s_pack_priority = priority_half;
+    expect_msgpack_outputs(pack_one_contribution, AC_ESCHEMA, "outputs[0].primary[0].priority");
+}
+
+/* The path of an error after a list of tags names the field, not the tags; a context pack
+   that is not a map is refused at its name; meta.stage takes 0 to 1000. */
+static void paths_and_bounds_around_tags_contexts_and_stage(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"HARD_MAX\",\"kind\":\"max\",\"tags\":[\"x\","
+                                         "\"y\"],\"scope\":\"NOPE\"") "]"),
+                      AC_EUNKNOWN_LAYER, "outputs[0].caps[0].scope");
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "],"
+                                                                       "\"context\":{\"pvp\":5}"),
+                      AC_ESCHEMA, "outputs[0].context.pvp");
+    const char *stage1000 = "[{\"meta\":{\"system\":\"s\",\"stage\":1000},\"primary\":[]}]";
+    const char *stage1001 = "[{\"meta\":{\"system\":\"s\",\"stage\":1001},\"primary\":[]}]";
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_error_t err;
+    assert_int_equal(ac_decode_outputs_json(req, stage1000, strlen(stage1000), &err), 0);
+    ac_request_destroy(&req);
+    expect_json_error(stage1001, AC_ESCHEMA, "outputs[0].meta.stage");
+}
+
+/* actor.data nests up to 64 containers below itself, not 65; an ext object in it is a
+   schema error at its path; actor.subsystems lists at most 1024 ids. */
+static void actor_data_depth_ext_and_subsystem_count_bounds(void **state)
+{
+    (void)state;
+    for (int depth = 63; depth <= 65; depth++) {
+        char text[600];
+        size_t n =
+            (size_t)snprintf(text, sizeof text, "{\"id\":\"a\",\"version\":1,\"data\":{\"k\":");
+        for (int i = 0; i < depth; i++)
+            text[n++] = '[';
+        for (int i = 0; i < depth; i++)
+            text[n++] = ']';
+        n += (size_t)snprintf(text + n, sizeof text - n, "}}");
+        ac_request_t *req = ac_request_new(s_reg);
+        ac_error_t err;
+        int rc = ac_decode_actor_json(req, text, n, &err);
+        if (rc != (depth <= 64 ? 0 : AC_ETOO_LARGE))
+            fail_msg("data nested %d deep: %s (%s)", depth, ac_code_name(rc), err.message);
+        ac_request_destroy(&req);
+    }
+    /* {id: a, version: 1, data: {x: fixext4}} */
+    const char ext[] = "\x83\xa2id\xa1"
+                       "a\xa7version\x01\xa4"
+                       "data\x81\xa1x\xd6\x05\x01\x02\x03\x04";
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(ext, sizeof ext - 1, zone, &o, &err), 0);
+    ac_request_t *req = ac_request_new(s_reg);
+    assert_int_equal(ac_decode_actor(req, &o, "actor", &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "actor.data.x");
+    ac_request_destroy(&req);
+    for (int count = 1024; count <= 1025; count++) {
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer pk;
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 3);
+        ac_wire_pack_str(&pk, "id");
+        ac_wire_pack_str(&pk, "a");
+        ac_wire_pack_str(&pk, "version");
+        msgpack_pack_uint64(&pk, 1);
+        ac_wire_pack_str(&pk, "subsystems");
+        msgpack_pack_array(&pk, (size_t)count);
+        for (int i = 0; i < count; i++)
+            ac_wire_pack_str(&pk, "race");
+        assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &o, &err), 0);
+        req = ac_request_new(s_reg);
+        int rc = ac_decode_actor(req, &o, "actor", &err);
+        if (rc != (count <= 1024 ? 0 : AC_ETOO_LARGE))
+            fail_msg("%d subsystems: %s (%s)", count, ac_code_name(rc), err.message);
+        ac_request_destroy(&req);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    msgpack_zone_free(zone);
+}
+
+/* The peek reads a map32 header (a wide form a packer may choose for a small map), skips
+   an array32 of two-byte items by its items, and refuses a top-level array whatever
+   follows it. */
+static void peek_reads_wide_headers_by_their_form(void **state)
+{
+    (void)state;
+    uint64_t id = 0;
+    /* {a: array32 [x, y], id: 7} as a map32 */
+    const char wide[] = "\xdf\x00\x00\x00\x02\xa1"
+                        "a\xdd\x00\x00\x00\x02\xa1x\xa1y\xa2id\x07";
+    assert_int_equal(ac_wire_peek_uint(wide, sizeof wide - 1, "id", &id), 1);
+    assert_true(id == 7);
+    /* [x] followed by bytes that would read as a count and {id: 5} */
+    const char array[] = "\x91\x00\x00\x00\x01\xa2id\x05";
+    assert_int_equal(ac_wire_peek_uint(array, sizeof array - 1, "id", &id), -1);
+}
+
+/* The default limits are the ones the README gives: 1 MiB a message, 10,000 contributions,
+   1,000 batch items, dimension names of AC_DIMENSION_NAME_MAX bytes. */
+static void the_default_limits_are_the_documented_ones(void **state)
+{
+    (void)state;
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    assert_int_equal(lim.max_message_bytes, 1048576);
+    assert_int_equal(lim.max_contributions, 10000);
+    assert_int_equal(lim.max_batch, 1000);
+    assert_int_equal(lim.max_dimension_len, AC_DIMENSION_NAME_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -900,6 +1134,13 @@ int main(void)
         cmocka_unit_test(peek_skips_the_wide_forms_of_every_type),
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
+        cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(the_default_limits_are_the_documented_ones),
+        cmocka_unit_test(the_fast_writer_gives_version_its_unsigned_form),
+        cmocka_unit_test(integer_fields_given_as_floats),
+        cmocka_unit_test(paths_and_bounds_around_tags_contexts_and_stage),
+        cmocka_unit_test(actor_data_depth_ext_and_subsystem_count_bounds),
+        cmocka_unit_test(peek_reads_wide_headers_by_their_form),
     };
     return cmocka_run_group_tests_name("codec", tests, setup, teardown);
 }

@@ -146,6 +146,7 @@ static void bad_combiner_files_are_rejected_with_paths(void **state)
         {"dimension:\n  a: {}\n", ""},
         {"[1, 2]\n", ""},
         {"dimensions: [a, b]\n", "dimensions"},
+        {"dimensions:\n  a: 5\n", "dimensions.a"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ac_error_t err = load_fail(cases[i].text, TU_LAYERS);
@@ -199,6 +200,43 @@ static void missing_file_is_an_error_not_a_crash(void **state)
     assert_non_null(strstr(err.message, "/nonexistent/c.yaml"));
 }
 
+/* A layer name has 1 to 64 bytes. */
+static void layer_names_have_at_most_64_bytes(void **state)
+{
+    (void)state;
+    char name[80], layers[120];
+    memset(name, 'L', 65);
+    name[64] = '\0';
+    snprintf(layers, sizeof layers, "order: [%s]\n", name);
+    ac_registry_t *reg = tu_registry("dimensions: {}\n", layers);
+    assert_non_null(reg);
+    ac_registry_destroy(&reg);
+    name[64] = 'L';
+    name[65] = '\0';
+    snprintf(layers, sizeof layers, "order: [%s]\n", name);
+    ac_error_t err = load_fail("dimensions: {}\n", layers);
+    assert_string_equal(err.path, "order[0]");
+}
+
+/* The operators' names by number, "?" outside them; a dimension name is a lowercase letter
+   then lowercase letters, digits and underscores. */
+static void operator_names_and_dimension_name_rules(void **state)
+{
+    (void)state;
+    const char *want[] = {"SUM", "MAX", "MIN", "AVERAGE", "MULTIPLY"};
+    for (int op = 0; op < 5; op++)
+        assert_string_equal(ac_operator_name(op), want[op]);
+    assert_string_equal(ac_operator_name(-1), "?");
+    assert_string_equal(ac_operator_name(5), "?");
+    const char *good[] = {"hp", "a", "fire_resist_2", "z9_"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        assert_true(ac_dimension_name_valid(good[i], strlen(good[i])));
+    const char *bad[] = {"", "Hp", "hP", "h-p", "h p", "h.p", "h{", "h`", "h/", "h:", "9a", "_a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (ac_dimension_name_valid(bad[i], strlen(bad[i])))
+            fail_msg("'%s' taken as a dimension name", bad[i]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +248,8 @@ int main(void)
         cmocka_unit_test(clamp_min_above_max_is_rejected),
         cmocka_unit_test(bad_combiner_files_are_rejected_with_paths),
         cmocka_unit_test(bad_layer_files_are_rejected),
+        cmocka_unit_test(layer_names_have_at_most_64_bytes),
+        cmocka_unit_test(operator_names_and_dimension_name_rules),
         cmocka_unit_test(yaml_syntax_error_names_the_line),
         cmocka_unit_test(missing_file_is_an_error_not_a_crash),
     };
