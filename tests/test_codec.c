@@ -1105,6 +1105,31 @@ static void the_default_limits_are_the_documented_ones(void **state)
     assert_int_equal(lim.max_dimension_len, AC_DIMENSION_NAME_MAX);
 }
 
+/* A reset request is a new one: the outputs decoded after it count from 0 (an error path
+   names outputs[0]), and a builder call that needs an output refuses before the first. */
+static void a_reset_request_counts_its_outputs_from_zero(void **state)
+{
+    (void)state;
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_error_t err;
+    const char *two = "["
+                      "{\"meta\":{\"system\":\"s\"},\"primary\":[]},"
+                      "{\"meta\":{\"system\":\"t\"},\"primary\":[]}"
+                      "]";
+    assert_int_equal(ac_decode_outputs_json(req, two, strlen(two), &err), 0);
+    ac_request_reset(req);
+    const char *bad = OUT("\"primary\":[" C("\"mana\"", "\"FLAT\"", "1") "]");
+    assert_int_equal(ac_decode_outputs_json(req, bad, strlen(bad), &err), AC_EUNKNOWN_DIMENSION);
+    assert_string_equal(err.path, "outputs[0].primary[0].dimension");
+    ac_request_reset(req);
+    const double mult = 0.5;
+    assert_int_equal(ac_request_add_context(req, "pvp", 0.1, &mult, 1, 0, &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs");
+    assert_int_equal(ac_request_add_contribution(req, AC_PRIMARY, "hp", AC_FLAT, 1, "s", 0, &err),
+                     AC_ESCHEMA);
+    ac_request_destroy(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1135,6 +1160,7 @@ int main(void)
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
         cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(a_reset_request_counts_its_outputs_from_zero),
         cmocka_unit_test(the_default_limits_are_the_documented_ones),
         cmocka_unit_test(the_fast_writer_gives_version_its_unsigned_form),
         cmocka_unit_test(integer_fields_given_as_floats),
