@@ -283,6 +283,12 @@ static void content_hash_covers_the_actor_but_not_input_order(void **state)
     assert_true(ac_request_content_hash(r1) != ac_request_content_hash(r2));
     assert_true(ac_request_content_hash(r1) == ac_request_content_hash(r3));
     assert_true(ac_request_outputs_hash(r1) == ac_request_outputs_hash(r2));
+    /* Outputs that differ in one value only hash apart. */
+    const char *o1 = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "1") "]");
+    const char *o2 = OUT("\"primary\":[" C("\"hp\"", "\"FLAT\"", "2") "]");
+    assert_int_equal(ac_decode_outputs_json(r1, o1, strlen(o1), &err), 0);
+    assert_int_equal(ac_decode_outputs_json(r2, o2, strlen(o2), &err), 0);
+    assert_true(ac_request_outputs_hash(r1) != ac_request_outputs_hash(r2));
     ac_request_destroy(&r1);
     ac_request_destroy(&r2);
     ac_request_destroy(&r3);
@@ -1130,6 +1136,49 @@ static void a_reset_request_counts_its_outputs_from_zero(void **state)
     ac_request_destroy(&req);
 }
 
+/* A system id or a string with a NUL byte in it is a schema error; the request's extra
+   dimensions (under the default rule) stop short of 65535 ids in all. */
+static void nul_bytes_and_the_dimension_id_space(void **state)
+{
+    (void)state;
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_error_t err;
+    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    assert_int_equal(
+        ac_request_add_contribution(req, AC_PRIMARY, "hp", AC_FLAT, 1, "a\0b", 0, &err), 0);
+    static const char nul_system[] = "\x91\x82\xa4meta\x81\xa6system\xa3s\x00t\xa7primary\x90";
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    assert_int_equal(ac_msgpack_parse(nul_system, sizeof nul_system - 1, zone, &o, &err), 0);
+    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs[0].meta.system");
+    assert_non_null(strstr(err.message, "NUL"));
+    msgpack_zone_free(zone);
+    ac_request_destroy(&req);
+    /* Extra dimensions: a registry with a default rule takes any name until the ids run
+       out. */
+    ac_registry_t *reg = tu_registry("dimensions:\n  hp: { clamp_default: { min: 0, max: 1e9 } }\n"
+                                     "default: { clamp_default: { min: 0, max: 1e9 } }\n",
+                                     TU_LAYERS);
+    req = ac_request_new(reg);
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = 70000;
+    ac_request_set_limits(req, &lim);
+    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    int rc = 0, added = 0;
+    for (int i = 0; i < 66000 && rc == 0; i++) {
+        char dim[16];
+        snprintf(dim, sizeof dim, "x%d", i);
+        rc = ac_request_add_contribution(req, AC_PRIMARY, dim, AC_FLAT, 1, "s", 0, &err);
+        added += rc == 0;
+    }
+    assert_int_equal(rc, AC_ETOO_LARGE);
+    assert_int_equal(added, 65534); /* hp is id 0; the extras take 1 .. 65534 */
+    ac_request_destroy(&req);
+    ac_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1160,6 +1209,7 @@ int main(void)
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
         cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(nul_bytes_and_the_dimension_id_space),
         cmocka_unit_test(a_reset_request_counts_its_outputs_from_zero),
         cmocka_unit_test(the_default_limits_are_the_documented_ones),
         cmocka_unit_test(the_fast_writer_gives_version_its_unsigned_form),

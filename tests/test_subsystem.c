@@ -46,6 +46,15 @@ static int bad_dimension_contribute(void *state, const ac_actor_t *actor, ac_out
     return ac_output_add(out, AC_PRIMARY, "charisma", AC_FLAT, 1, 0, err);
 }
 
+/* A compiled table's fast form with an id past the registry's dimensions. */
+static int bad_id_contribute(void *state, const ac_actor_t *actor, ac_output_t *out,
+                             ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    return ac_output_add_id(out, AC_PRIMARY, 9999, AC_FLAT, 1, 0, err);
+}
+
 static int s_race_calls;
 static int s_destroyed;
 
@@ -63,10 +72,11 @@ static fx_t *fixture(void)
         {"buffs", 5, NULL, buff_contribute, NULL, 1, false, 0},
         {"broken", 0, NULL, failing_contribute, NULL, 1, false, 0},
         {"sloppy", 0, NULL, bad_dimension_contribute, NULL, 1, false, 0},
+        {"sloppy_id", 0, NULL, bad_id_contribute, NULL, 1, false, 0},
     };
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < 5; i++)
         assert_int_equal(ac_resolver_add_subsystem(fx->r, &subs[i], &fx->err), 0);
-    assert_int_equal(ac_resolver_subsystem_count(fx->r), 4);
+    assert_int_equal(ac_resolver_subsystem_count(fx->r), 5);
     return fx;
 }
 
@@ -134,6 +144,9 @@ static void a_failing_subsystem_fails_the_request_with_its_message(void **state)
     assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESUBSYSTEM_FAILED);
     assert_non_null(strstr(fx->err.message, "charisma"));
     assert_non_null(strstr(fx->err.message, "actor.subsystems[0].primary[0].dimension"));
+    set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"sloppy_id\"]}");
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(fx->err.message, "dimension id 9999"));
     /* The resolver is still good afterwards. */
     set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"race\"]}");
     fx_resolve(fx);
