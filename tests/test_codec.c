@@ -1153,6 +1153,30 @@ static void nul_bytes_and_the_dimension_id_space(void **state)
     assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
     assert_string_equal(err.path, "outputs[0].meta.system");
     assert_non_null(strstr(err.message, "NUL"));
+    /* [{meta: {system: s}, primary: [{dimension: hp, bucket: FLAT, value: 1, system: "a\0"}]}] */
+    static const char nul_item[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa7primary\x91\x84"
+                                   "\xa9"
+                                   "dimension\xa2hp\xa6"
+                                   "bucket\xa4"
+                                   "FLAT\xa5value\x01"
+                                   "\xa6system\xa2"
+                                   "a\x00";
+    assert_int_equal(ac_msgpack_parse(nul_item, sizeof nul_item - 1, zone, &o, &err), 0);
+    ac_request_reset(req);
+    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs[0].primary[0].system");
+    /* and in a string: a cap's realm */
+    static const char nul_realm[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa4"
+                                    "caps\x91\x86"
+                                    "\xa9"
+                                    "dimension\xa2hp\xa4mode\xa8HARD_MAX\xa4kind\xa3max"
+                                    "\xa5value\x01\xa6system\xa1"
+                                    "a\xa5realm\xa2r\x00";
+    assert_int_equal(ac_msgpack_parse(nul_realm, sizeof nul_realm - 1, zone, &o, &err), 0);
+    ac_request_reset(req);
+    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs[0].caps[0].realm");
+    assert_non_null(strstr(err.message, "NUL"));
     msgpack_zone_free(zone);
     ac_request_destroy(&req);
     /* Extra dimensions: a registry with a default rule takes any name until the ids run
