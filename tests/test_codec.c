@@ -1203,6 +1203,41 @@ static void nul_bytes_and_the_dimension_id_space(void **state)
     ac_registry_destroy(&reg);
 }
 
+/* More than 32 dimensions under the default rule (the sort by name takes qsort then):
+   each is in the snapshot under its own name with its own value. */
+static void many_default_rule_dimensions_keep_their_names(void **state)
+{
+    (void)state;
+    ac_registry_t *reg = tu_registry("dimensions:\n  hp: { clamp_default: { min: 0, max: 1e9 } }\n"
+                                     "default: { clamp_default: { min: 0, max: 1e9 } }\n",
+                                     TU_LAYERS);
+    char text[8192];
+    size_t n = (size_t)snprintf(text, sizeof text, "[{\"meta\":{\"system\":\"s\"},\"primary\":[");
+    for (int i = 39; i >= 0; i--) /* in reverse name order */
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "%s{\"dimension\":\"e%02d\",\"bucket\":\"FLAT\",\"value\":%d,"
+                              "\"system\":\"a\"}",
+                              i == 39 ? "" : ",", i, 100 + i);
+    snprintf(text + n, sizeof text - n, "]}]");
+    char *json = NULL;
+    ac_error_t err;
+    assert_int_equal(tu_resolve_json(reg, text, &json, &err), 0);
+    json_error_t jerr;
+    json_t *snap = json_loads(json, 0, &jerr), *primary = json_object_get(snap, "Primary");
+    assert_non_null(primary);
+    assert_int_equal(json_object_size(primary), 40);
+    for (int i = 0; i < 40; i++) {
+        char dim[8];
+        snprintf(dim, sizeof dim, "e%02d", i);
+        json_t *v = json_object_get(primary, dim);
+        if (!v || json_number_value(v) != 100 + i)
+            fail_msg("%s: %s in %s", dim, v ? "wrong value" : "missing", json);
+    }
+    json_decref(snap);
+    free(json);
+    ac_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1233,6 +1268,7 @@ int main(void)
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
         cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(many_default_rule_dimensions_keep_their_names),
         cmocka_unit_test(nul_bytes_and_the_dimension_id_space),
         cmocka_unit_test(a_reset_request_counts_its_outputs_from_zero),
         cmocka_unit_test(the_default_limits_are_the_documented_ones),
