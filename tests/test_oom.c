@@ -332,6 +332,31 @@ static void a_reused_request_allocates_nothing_after_warm_up(void **state)
     ac_registry_destroy(&reg);
 }
 
+/* The request's arena hands out its small copies from shared chunks: decoding an actor
+   whose data holds 200 strings costs a handful of allocations (the JSON parser's zone,
+   the arena's chunks), not one per string. */
+static void a_decode_takes_its_copies_from_shared_chunks(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    ac_registry_t *reg = tu_registry(TU_COMBINER, TU_LAYERS);
+    char text[16384];
+    size_t n = (size_t)snprintf(text, sizeof text, "{\"id\":\"a\",\"version\":1,\"data\":{");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"k%03d\":\"value %03d\"", i ? "," : "",
+                              i, i);
+    snprintf(text + n, sizeof text - n, "}}");
+    ac_request_t *req = ac_request_new(reg);
+    assert_non_null(req);
+    fa_arm(0);
+    assert_int_equal(ac_decode_actor_json(req, text, strlen(text), &err), 0);
+    size_t allocs = fa_disarm();
+    if (allocs > 16)
+        fail_msg("%zu allocations to decode 400 strings", allocs);
+    ac_request_destroy(&req);
+    ac_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +368,7 @@ int main(void)
         cmocka_unit_test(msgpack_decode_and_encode_survive_every_failed_allocation),
         cmocka_unit_test(the_store_survives_every_failed_allocation),
         cmocka_unit_test(a_reused_request_allocates_nothing_after_warm_up),
+        cmocka_unit_test(a_decode_takes_its_copies_from_shared_chunks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
