@@ -1238,6 +1238,43 @@ static void many_default_rule_dimensions_keep_their_names(void **state)
     ac_registry_destroy(&reg);
 }
 
+/* A reset request resolves only what was added since: the items of the request before it,
+   still in its vectors past their counts, touch no dimension (with few items for the
+   registry's dimensions, the resolver marks each item's dimension one by one). */
+static void a_reset_request_resolves_only_its_new_items(void **state)
+{
+    (void)state;
+    ac_request_t *req = ac_request_new(s_reg);
+    ac_resolver_t *r = ac_resolver_new(s_reg);
+    ac_error_t err;
+    const ac_snapshot_t *snap;
+    const char *dims[] = {"strength", "crit_rate", "sum_dim"};
+    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(
+            ac_request_add_contribution(req, AC_PRIMARY, dims[i], AC_FLAT, 1, "s", 0, &err), 0);
+        assert_int_equal(ac_request_add_cap(req, dims[i], AC_CAP_HARD_MAX, AC_KIND_MAX, 5, "s", 0,
+                                            "TOTAL", NULL, &err),
+                         0);
+    }
+    assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+    assert_int_equal(ac_snapshot_dimension_count(snap), 3);
+    ac_request_reset(req);
+    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    assert_int_equal(ac_request_add_contribution(req, AC_PRIMARY, "hp", AC_FLAT, 100, "s", 0, &err),
+                     0);
+    assert_int_equal(ac_request_add_cap(req, "hp", AC_CAP_HARD_MAX, AC_KIND_MAX, 50, "s", 0,
+                                        "TOTAL", NULL, &err),
+                     0);
+    assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+    assert_int_equal(ac_snapshot_dimension_count(snap), 1);
+    ac_snapshot_dim_t d;
+    assert_true(ac_snapshot_find(snap, s_reg, "hp", &d));
+    assert_true(d.primary == 50 && d.max == 50);
+    ac_resolver_destroy(&r);
+    ac_request_destroy(&req);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1268,6 +1305,7 @@ int main(void)
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
         cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(a_reset_request_resolves_only_its_new_items),
         cmocka_unit_test(many_default_rule_dimensions_keep_their_names),
         cmocka_unit_test(nul_bytes_and_the_dimension_id_space),
         cmocka_unit_test(a_reset_request_counts_its_outputs_from_zero),

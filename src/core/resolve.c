@@ -518,18 +518,13 @@ static int fail_nan(ac_error_t *err, const ac_request_t *req, uint32_t dim, cons
                         what, (int)len, name);
 }
 
-static inline bool bit_test(const uint64_t *bits, uint32_t i)
-{
-    return (bits[i >> 6] & (1ull << (i & 63))) != 0;
-}
-
-/* Scratch for the request's present sizes; -1 when out of memory. The bitmaps of a
-   first pass start empty, a second pass's dirty bitmap too; `present` is kept. */
-static int pass_reserve(ac_resolver_t *r, const ac_request_t *req, bool first)
+/* Scratch for the request's present sizes; -1 when out of memory. The bitmaps start
+   empty. */
+static int pass_reserve(ac_resolver_t *r, const ac_request_t *req)
 {
     const size_t ndims = r->reg->dims.count + req->extra_dims.count;
     const size_t n = req->contribs.count + req->caps.count;
-    const size_t words = (ndims + 63) / 64, had = r->words;
+    const size_t words = (ndims + 63) / 64;
     if (grow(&r->slots, &r->slots_cap, sizeof *r->slots, ndims) ||
         grow(&r->res, &r->res_cap, sizeof *r->res, ndims) ||
         grow(&r->present, &r->present_cap, sizeof *r->present, words) ||
@@ -540,10 +535,7 @@ static int pass_reserve(ac_resolver_t *r, const ac_request_t *req, bool first)
         return -1;
     r->words = words;
     r->ndims = ndims;
-    if (first)
-        memset(r->present, 0, words * sizeof *r->present);
-    else if (words > had) /* the second pass's new extra dimensions */
-        memset(r->present + had, 0, (words - had) * sizeof *r->present);
+    memset(r->present, 0, words * sizeof *r->present);
     memset(r->dirty, 0, words * sizeof *r->dirty);
     return 0;
 }
@@ -562,17 +554,15 @@ static inline dim_slot_t *touch(ac_resolver_t *r, uint32_t dim)
     return slot;
 }
 
-/* Counts, per dirty dimension, the items of each (section, bucket) and the caps. A first
-   pass marks every dimension it meets; a later pass (all = false) first marks the
-   dimensions of the items from (c0, k0) on, the ones stage 2 added, and then counts every
-   item of those dimensions only: the others keep the results they have. */
-static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, size_t c0, size_t k0)
+/* Counts, per dimension, the items of each (section, bucket) and the caps, and marks
+   every dimension met dirty (to be reduced) and present. */
+static void count_items(ac_resolver_t *r, const ac_request_t *req)
 {
     const ac_contribution_t *restrict contribs = req->contribs.data;
     const ac_cap_t *restrict caps = req->caps.data;
     const size_t nc = req->contribs.count, nk = req->caps.count;
     dim_slot_t *restrict slots = r->slots;
-    if (all && r->ndims <= 2 * (nc + nk)) {
+    if (r->ndims <= 2 * (nc + nk)) {
         /* Few dimensions for the items: zero every slot at once rather than test each
            item's dimension; the bitmaps are filled from the counts after. */
         memset(slots, 0, r->ndims * sizeof *slots);
@@ -589,23 +579,10 @@ static void count_items(ac_resolver_t *r, const ac_request_t *req, bool all, siz
         }
         return;
     }
-    if (all) {
-        for (size_t i = 0; i < nc; i++)
-            touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
-        for (size_t i = 0; i < nk; i++)
-            touch(r, caps[i].dim)->n[SLOT_CAPS]++;
-        return;
-    }
-    for (size_t i = c0; i < nc; i++)
-        touch(r, contribs[i].dim);
-    for (size_t i = k0; i < nk; i++)
-        touch(r, caps[i].dim);
     for (size_t i = 0; i < nc; i++)
-        if (bit_test(r->dirty, contribs[i].dim))
-            slots[contribs[i].dim].n[SLOT(contribs[i].section, contribs[i].bucket)]++;
+        touch(r, contribs[i].dim)->n[SLOT(contribs[i].section, contribs[i].bucket)]++;
     for (size_t i = 0; i < nk; i++)
-        if (bit_test(r->dirty, caps[i].dim))
-            slots[caps[i].dim].n[SLOT_CAPS]++;
+        touch(r, caps[i].dim)->n[SLOT_CAPS]++;
 }
 
 /* Lays the dirty dimensions' slices out one after the other (contributions by section
@@ -629,9 +606,8 @@ static size_t slice_items(ac_resolver_t *r, const ac_request_t *req)
     return n;
 }
 
-/* Scatters the sort items of the dirty dimensions' contributions and caps into their
-   slices; `all`: every dimension is dirty, no test. */
-static void scatter_items(ac_resolver_t *r, const ac_request_t *req, bool all)
+/* Scatters the sort items of the contributions and caps into their slices. */
+static void scatter_items(ac_resolver_t *r, const ac_request_t *req)
 {
     const ac_contribution_t *restrict contribs = req->contribs.data;
     const ac_cap_t *restrict caps = req->caps.data;
@@ -641,16 +617,12 @@ static void scatter_items(ac_resolver_t *r, const ac_request_t *req, bool all)
     ac_item_t *restrict items = r->items;
     for (size_t i = 0; i < nc; i++) {
         const ac_contribution_t *c = &contribs[i];
-        if (!all && !bit_test(r->dirty, c->dim))
-            continue;
         ac_item_t *it = &items[slots[c->dim].off[SLOT(c->section, c->bucket)]++];
         it->k = ac_contrib_key(c->bucket, c->priority, rank[c->system]);
         it->v = c->value;
     }
     for (size_t i = 0; i < nk; i++) {
         const ac_cap_t *c = &caps[i];
-        if (!all && !bit_test(r->dirty, c->dim))
-            continue;
         ac_item_t *it = &items[slots[c->dim].off[SLOT_CAPS]++];
         it->k = ac_cap_key(c->layer, c->priority, rank[c->system], c->kind, c->mode);
         it->v = c->value;
@@ -702,32 +674,21 @@ static void reduce_dims(ac_resolver_t *r, size_t n)
 
 /* Which dimensions a pass reduces. */
 typedef enum {
-    PASS_ALL,    /* every dimension: a request without stage 2 */
-    PASS_STAGE1, /* before stage 2: every dimension laid out and scattered, only those
+    PASS_ALL,   /* every dimension: a request without stage 2 */
+    PASS_STAGE1 /* before stage 2: every dimension laid out and scattered, only those
                     with Primary contributions reduced (stage 2 reads their values); the
                     others wait, pending, for stage2_pass */
-    PASS_STAGE2  /* after stage 2, only when stage2_pass cannot keep the first pass's
-                    ranks: the pending dimensions and those stage 2 touched, counted and
-                    scattered again from scratch */
 } pass_kind_t;
 
-/* One aggregation into r->res (see pass_kind_t); a second pass counts the items from
-   (c0, k0) on as new. Ranks are taken anew, so systems added since count; they cannot
-   reorder the others, so the dimensions left alone keep exact results. */
-static int aggregate_pass(ac_resolver_t *r, ac_request_t *req, pass_kind_t kind, size_t c0,
-                          size_t k0)
+/* The first aggregation into r->res (see pass_kind_t), the systems ranked. */
+static int aggregate_pass(ac_resolver_t *r, ac_request_t *req, pass_kind_t kind)
 {
-    if (rank_systems(r, req) || pass_reserve(r, req, kind != PASS_STAGE2) ||
+    if (rank_systems(r, req) || pass_reserve(r, req) ||
         grow(&r->pending, &r->pending_cap, sizeof *r->pending, r->words))
         return -1;
-    if (kind == PASS_STAGE2) {
-        for (size_t w = 0; w < r->pending_words; w++)
-            for (uint64_t bits = r->pending[w]; bits; bits &= bits - 1)
-                touch(r, (uint32_t)(w * 64 + (size_t)__builtin_ctzll(bits)));
-    }
-    count_items(r, req, kind != PASS_STAGE2, c0, k0);
+    count_items(r, req);
     size_t n = slice_items(r, req);
-    scatter_items(r, req, kind != PASS_STAGE2);
+    scatter_items(r, req);
     if (kind == PASS_STAGE1) {
         /* Every dimension is laid out and scattered; only those with Primary
            contributions are reduced now, the others are left pending. */
@@ -753,8 +714,9 @@ static int aggregate_pass(ac_resolver_t *r, ac_request_t *req, pass_kind_t kind,
    system it had not ranked): the first pass's slices are kept; each dimension that the
    new items (from c0, k0 on) touch gets its old slices copied after them with room for
    its new items, which are scattered there; then the touched and the pending dimensions
-   are reduced. 1 when the ranks do not hold (the caller aggregates those dimensions
-   again from scratch), -1 when out of memory. */
+   are reduced. 1 when the ranks do not hold, which cannot happen: stage 2's items carry
+   the systems of stage-2 subsystems, named before the first pass (run_subsystems); the
+   caller fails the request rather than reduce with stale ranks. -1 when out of memory. */
 static int stage2_pass(ac_resolver_t *r, ac_request_t *req, size_t c0, size_t k0)
 {
     const size_t nc = req->contribs.count, nk = req->caps.count;
@@ -1116,7 +1078,7 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     ac_req_truncate_to_inline(req);
     bool stage2 = false;
     int rc = run_subsystems(r, req, 1, &stage2, err);
-    if (rc == 0 && aggregate_pass(r, req, stage2 ? PASS_STAGE1 : PASS_ALL, 0, 0))
+    if (rc == 0 && aggregate_pass(r, req, stage2 ? PASS_STAGE1 : PASS_ALL))
         rc = ac_error_set(err, AC_ENOMEM, "", "out of memory");
     size_t c0 = req->contribs.count, k0 = req->caps.count;
     if (rc == 0 && stage2) {
@@ -1133,8 +1095,10 @@ int ac_resolve(ac_resolver_t *r, ac_request_t *req, const ac_snapshot_t **snap, 
     /* Only the dimensions that stage 2 touched, or the first pass left, are reduced. */
     if (stage2) {
         int kept = stage2_pass(r, req, c0, k0);
-        if (kept < 0 || (kept > 0 && aggregate_pass(r, req, PASS_STAGE2, c0, k0)))
+        if (kept < 0)
             return ac_error_set(err, AC_ENOMEM, "", "out of memory");
+        if (kept > 0) /* never: stage 2's systems are named before the first pass */
+            return ac_error_set(err, AC_EINTERNAL, "", "stage 2 brought a system not ranked");
     }
     return write_snapshot(r, req, snap, err);
 }
