@@ -1199,6 +1199,14 @@ static void nul_bytes_and_the_dimension_id_space(void **state)
     }
     assert_int_equal(rc, AC_ETOO_LARGE);
     assert_int_equal(added, 65534); /* hp is id 0; the extras take 1 .. 65534 */
+    /* With hp too, the request names 65535 dimensions: the most a snapshot holds. */
+    assert_int_equal(ac_request_add_contribution(req, AC_PRIMARY, "hp", AC_FLAT, 1, "s", 0, &err),
+                     0);
+    ac_resolver_t *r = ac_resolver_new(reg);
+    const ac_snapshot_t *snap;
+    assert_int_equal(ac_resolve(r, req, &snap, &err), 0);
+    assert_int_equal(ac_snapshot_dimension_count(snap), 65535);
+    ac_resolver_destroy(&r);
     ac_request_destroy(&req);
     ac_registry_destroy(&reg);
 }

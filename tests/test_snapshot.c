@@ -128,6 +128,16 @@ static void check_refuses_another_layout_and_indices_out_of_range(void **state)
     assert_true(ac_snapshot_check(copy, size, dims));
     copy->n_pairs = 3;
     assert_false(ac_snapshot_check(copy, size, dims));
+    copy->n_pairs = 2;
+    /* A reserved field that is not zero, names before the contexts: refused each alone. */
+    copy->reserved = 1;
+    assert_false(ac_snapshot_check(copy, size, dims));
+    copy->reserved = 0;
+    uint32_t names_off = copy->names_off;
+    copy->names_off = (uint32_t)(ac_snap_context_off(copy) - 8);
+    assert_false(ac_snapshot_check(copy, size, dims));
+    copy->names_off = names_off;
+    assert_true(ac_snapshot_check(copy, size, dims));
     ac_snapshot_destroy(&copy);
     fx_free(fx);
     free(combiner);

@@ -478,6 +478,43 @@ static void stage_two_past_the_first_bitmap_word_equals_one_pass(void **state)
     fx_free(fx);
 }
 
+/* A Primary NaN before stage 2 fails the request at the first faulty dimension in output
+   order: registry dimensions first, then those under the default rule by name. */
+static void a_primary_nan_before_stage_two_names_the_first_in_output_order(void **state)
+{
+    (void)state;
+    char combiner[2048];
+    snprintf(combiner, sizeof combiner,
+             "%sdefault: { use_pipeline: true, clamp_default: { min: "
+             "-1e300, max: 1e300 } }\n",
+             TU_COMBINER);
+    for (int round = 0; round < 4; round++) {
+        int with_registry_nan = round < 2;
+        bool name_order = round % 2; /* the extras added in name order, or reversed */
+        fx_t *fx = fx_new(combiner, TU_LAYERS);
+        int id = ac_registry_dimension_id(fx->reg, "strength", 8);
+        assert_true(id >= 0);
+        s_strength_id = (uint32_t)id;
+        ac_subsystem_t sub = {"repair", 0, &s_strength_id, repair_contribute, NULL, 2, false, 0};
+        assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+        set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        const char *dims[] = {name_order ? "aa_x" : "zz_x", "hp", name_order ? "zz_x" : "aa_x"};
+        for (int d = 0; d < 3; d++) {
+            if (d == 1 && !with_registry_nan)
+                continue;
+            fx_add(fx, AC_PRIMARY, dims[d], AC_FLAT, 1e308, "items", 0);
+            fx_add(fx, AC_PRIMARY, dims[d], AC_FLAT, 1e308, "race", 0);
+            fx_add(fx, AC_PRIMARY, dims[d], AC_MULT, -1, "race", 0);
+        }
+        assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ENON_FINITE);
+        const char *want = with_registry_nan ? "dimension 'hp'" : "dimension 'aa_x'";
+        if (!strstr(fx->err.message, want))
+            fail_msg("'%s' does not name %s", fx->err.message, want);
+        fx_free(fx);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +527,7 @@ int main(void)
         cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
         cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
         cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
+        cmocka_unit_test(a_primary_nan_before_stage_two_names_the_first_in_output_order),
         cmocka_unit_test(stage_two_on_default_rule_dimensions_equals_one_pass),
         cmocka_unit_test(stage_two_past_the_first_bitmap_word_equals_one_pass),
     };
