@@ -1283,6 +1283,36 @@ static void a_reset_request_resolves_only_its_new_items(void **state)
     ac_request_destroy(&req);
 }
 
+/* Names that are prefixes of one another sort shorter first, in the registry (its ids are
+   name order) and among the dimensions under the default rule, whatever the input order. */
+static void prefix_names_sort_shorter_first(void **state)
+{
+    (void)state;
+    ac_registry_t *reg = tu_registry("dimensions:\n"
+                                     "  hpx: { clamp_default: { min: 0, max: 1e9 } }\n"
+                                     "  hp: { clamp_default: { min: 0, max: 1e9 } }\n"
+                                     "  hpxy: { clamp_default: { min: 0, max: 1e9 } }\n"
+                                     "default: { clamp_default: { min: 0, max: 1e9 } }\n",
+                                     TU_LAYERS);
+    const char *names[] = {"abc", "hpxy", "ab", "hp", "a", "hpx"};
+    char text[2048];
+    size_t n = (size_t)snprintf(text, sizeof text, "[{\"meta\":{\"system\":\"s\"},\"primary\":[");
+    for (int i = 0; i < 6; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "%s{\"dimension\":\"%s\",\"bucket\":\"FLAT\",\"value\":%d,"
+                              "\"system\":\"a\"}",
+                              i ? "," : "", names[i], i);
+    snprintf(text + n, sizeof text - n, "]}]");
+    char *json = NULL;
+    ac_error_t err;
+    assert_int_equal(tu_resolve_json(reg, text, &json, &err), 0);
+    const char *want = "{\"Primary\":{\"hp\":3,\"hpx\":5,\"hpxy\":1,\"a\":4,\"ab\":2,\"abc\":0}";
+    if (strncmp(json, want, strlen(want)) != 0)
+        fail_msg("%s\n  should start %s", json, want);
+    free(json);
+    ac_registry_destroy(&reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1313,6 +1343,7 @@ int main(void)
         cmocka_unit_test(the_decoder_agrees_with_msgpack_c_on_every_form),
         cmocka_unit_test(a_bad_object_anywhere_fails_the_whole_message),
         cmocka_unit_test(every_context_is_written_to_json),
+        cmocka_unit_test(prefix_names_sort_shorter_first),
         cmocka_unit_test(a_reset_request_resolves_only_its_new_items),
         cmocka_unit_test(many_default_rule_dimensions_keep_their_names),
         cmocka_unit_test(nul_bytes_and_the_dimension_id_space),
