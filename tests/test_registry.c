@@ -147,6 +147,10 @@ static void bad_combiner_files_are_rejected_with_paths(void **state)
         {"[1, 2]\n", ""},
         {"dimensions: [a, b]\n", "dimensions"},
         {"dimensions:\n  a: 5\n", "dimensions.a"},
+        {"dimensions:\n  a: { clamp_default: { min: 1.2.3, max: 1 } }\n",
+         "dimensions.a.clamp_default.min"},
+        {"dimensions:\n  a: { clamp_default: { min: 0, max: 1e } }\n",
+         "dimensions.a.clamp_default.max"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ac_error_t err = load_fail(cases[i].text, TU_LAYERS);
@@ -171,6 +175,8 @@ static void bad_layer_files_are_rejected(void **state)
         {"across_policy: INTERSECT\n", "order"},
         {"order: [REALM]\nextra: 1\n", ""},
         {"order: REALM\n", "order"},
+        {"order: [[REALM]]\n", "order[0]"},
+        {"order: [{REALM: 1}]\n", "order[0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ac_error_t err = load_fail(ok, cases[i].text);
@@ -237,6 +243,17 @@ static void operator_names_and_dimension_name_rules(void **state)
             fail_msg("'%s' taken as a dimension name", bad[i]);
 }
 
+/* A quoted number is a string: refused as one, with a message that says so. */
+static void a_quoted_number_is_refused_as_a_string(void **state)
+{
+    (void)state;
+    ac_error_t err =
+        load_fail("dimensions:\n  a: { clamp_default: { min: '0', max: 1 } }\n", TU_LAYERS);
+    assert_int_equal(err.code, AC_ESCHEMA);
+    assert_string_equal(err.path, "dimensions.a.clamp_default.min");
+    assert_non_null(strstr(err.message, "quoted string"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +266,7 @@ int main(void)
         cmocka_unit_test(bad_combiner_files_are_rejected_with_paths),
         cmocka_unit_test(bad_layer_files_are_rejected),
         cmocka_unit_test(layer_names_have_at_most_64_bytes),
+        cmocka_unit_test(a_quoted_number_is_refused_as_a_string),
         cmocka_unit_test(operator_names_and_dimension_name_rules),
         cmocka_unit_test(yaml_syntax_error_names_the_line),
         cmocka_unit_test(missing_file_is_an_error_not_a_crash),
