@@ -779,21 +779,28 @@ static void the_decoder_agrees_with_msgpack_c_on_every_form(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Starts sb as an actor map of three entries, {id: "a", version: 1, <third key>: ...},
+   the third key packed, its value left to the caller. */
+static void begin_actor_map(msgpack_sbuffer *sb, msgpack_packer *pk, const char *third_key)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(pk, 3);
+    ac_wire_pack_str(pk, "id");
+    ac_wire_pack_str(pk, "a");
+    ac_wire_pack_str(pk, "version");
+    msgpack_pack_uint64(pk, 1);
+    ac_wire_pack_str(pk, third_key);
+}
+
 /* Found by fuzz_msgpack and fuzz_worker: an error deeper in actor.data than the path keeps
    segments (16) read past them when the path was written; it names the first 16. */
 static void an_error_deep_in_actor_data_names_the_first_sixteen_segments(void **state)
 {
     (void)state;
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "id");
-    ac_wire_pack_str(&pk, "a");
-    ac_wire_pack_str(&pk, "version");
-    msgpack_pack_int(&pk, 1);
-    ac_wire_pack_str(&pk, "data");
+    begin_actor_map(&sb, &pk, "data");
     for (int i = 0; i < 20; i++) {
         msgpack_pack_map(&pk, 1);
         ac_wire_pack_str(&pk, "k");
@@ -1058,15 +1065,8 @@ static void actor_data_depth_ext_and_subsystem_count_bounds(void **state)
     ac_request_destroy(&req);
     for (int count = 1024; count <= 1025; count++) {
         msgpack_sbuffer sb;
-        msgpack_sbuffer_init(&sb);
         msgpack_packer pk;
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 3);
-        ac_wire_pack_str(&pk, "id");
-        ac_wire_pack_str(&pk, "a");
-        ac_wire_pack_str(&pk, "version");
-        msgpack_pack_uint64(&pk, 1);
-        ac_wire_pack_str(&pk, "subsystems");
+        begin_actor_map(&sb, &pk, "subsystems");
         msgpack_pack_array(&pk, (size_t)count);
         for (int i = 0; i < count; i++)
             ac_wire_pack_str(&pk, "race");
@@ -1136,55 +1136,57 @@ static void a_reset_request_counts_its_outputs_from_zero(void **state)
     ac_request_destroy(&req);
 }
 
+/* Decodes the msgpack outputs in bytes and expects code at path, with needle in the
+   message. */
+static void expect_outputs_bytes(const char *bytes, size_t len, int code, const char *path,
+                                 const char *needle)
+{
+    msgpack_zone *zone = msgpack_zone_new(4096);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(bytes, len, zone, &o, &err), 0);
+    ac_request_t *req = ac_request_new(s_reg);
+    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), code);
+    assert_string_equal(err.path, path);
+    assert_non_null(strstr(err.message, needle));
+    ac_request_destroy(&req);
+    msgpack_zone_free(zone);
+}
+
 /* A system id or a string with a NUL byte in it is a schema error; the request's extra
    dimensions (under the default rule) stop short of 65535 ids in all. */
 static void nul_bytes_and_the_dimension_id_space(void **state)
 {
     (void)state;
-    ac_request_t *req = ac_request_new(s_reg);
     ac_error_t err;
-    assert_true(ac_request_begin_output(req, "s", &err) >= 0);
-    assert_int_equal(
-        ac_request_add_contribution(req, AC_PRIMARY, "hp", AC_FLAT, 1, "a\0b", 0, &err), 0);
-    static const char nul_system[] = "\x91\x82\xa4meta\x81\xa6system\xa3s\x00t\xa7primary\x90";
-    msgpack_zone *zone = msgpack_zone_new(4096);
-    msgpack_object o;
-    assert_int_equal(ac_msgpack_parse(nul_system, sizeof nul_system - 1, zone, &o, &err), 0);
-    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
-    assert_string_equal(err.path, "outputs[0].meta.system");
-    assert_non_null(strstr(err.message, "NUL"));
-    /* [{meta: {system: s}, primary: [{dimension: hp, bucket: FLAT, value: 1, system: "a\0"}]}] */
-    static const char nul_item[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa7primary\x91\x84"
-                                   "\xa9"
+    /* [{meta: {system: "s\0t"}, primary: []}]; a contribution's system "a\0"; a cap's
+       realm "r\0" (a string) */
+    static const char nul_system[] = "\x91\x82\xa4meta\x81\xa6system\xa3s\x00t\xa7primary\x90",
+                      nul_item[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa7primary\x91\x84\xa9"
                                    "dimension\xa2hp\xa6"
                                    "bucket\xa4"
-                                   "FLAT\xa5value\x01"
-                                   "\xa6system\xa2"
-                                   "a\x00";
-    assert_int_equal(ac_msgpack_parse(nul_item, sizeof nul_item - 1, zone, &o, &err), 0);
-    ac_request_reset(req);
-    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
-    assert_string_equal(err.path, "outputs[0].primary[0].system");
-    /* and in a string: a cap's realm */
-    static const char nul_realm[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa4"
-                                    "caps\x91\x86"
-                                    "\xa9"
-                                    "dimension\xa2hp\xa4mode\xa8HARD_MAX\xa4kind\xa3max"
-                                    "\xa5value\x01\xa6system\xa1"
+                                   "FLAT\xa5value\x01\xa6system\xa2"
+                                   "a\x00",
+                      nul_realm[] = "\x91\x82\xa4meta\x81\xa6system\xa1s\xa4"
+                                    "caps\x91\x86\xa9"
+                                    "dimension\xa2hp\xa4mode\xa8HARD_MAX\xa4kind\xa3max\xa5value"
+                                    "\x01\xa6system\xa1"
                                     "a\xa5realm\xa2r\x00";
-    assert_int_equal(ac_msgpack_parse(nul_realm, sizeof nul_realm - 1, zone, &o, &err), 0);
-    ac_request_reset(req);
-    assert_int_equal(ac_decode_outputs(req, &o, "outputs", &err), AC_ESCHEMA);
-    assert_string_equal(err.path, "outputs[0].caps[0].realm");
-    assert_non_null(strstr(err.message, "NUL"));
-    msgpack_zone_free(zone);
-    ac_request_destroy(&req);
+    const struct {
+        const char *bytes;
+        size_t len;
+        const char *path;
+    } cases[] = {{nul_system, sizeof nul_system - 1, "outputs[0].meta.system"},
+                 {nul_item, sizeof nul_item - 1, "outputs[0].primary[0].system"},
+                 {nul_realm, sizeof nul_realm - 1, "outputs[0].caps[0].realm"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_outputs_bytes(cases[i].bytes, cases[i].len, AC_ESCHEMA, cases[i].path, "NUL");
     /* Extra dimensions: a registry with a default rule takes any name until the ids run
        out. */
     ac_registry_t *reg = tu_registry("dimensions:\n  hp: { clamp_default: { min: 0, max: 1e9 } }\n"
                                      "default: { clamp_default: { min: 0, max: 1e9 } }\n",
                                      TU_LAYERS);
-    req = ac_request_new(reg);
+    ac_request_t *req = ac_request_new(reg);
     ac_limits_t lim;
     ac_limits_default(&lim);
     lim.max_contributions = 70000;

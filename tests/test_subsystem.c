@@ -237,15 +237,21 @@ static int repair_contribute(void *state, const ac_actor_t *actor, ac_output_t *
     return ac_output_add(out, AC_DERIVED, "crit_rate", AC_OVERRIDE, 0.5, 0, err);
 }
 
-static fx_t *stage2_fixture(void)
+/* A fixture on combiner with the stage-2 subsystem "repair". */
+static fx_t *stage2_fixture_on(const char *combiner)
 {
-    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
     int id = ac_registry_dimension_id(fx->reg, "strength", 8);
     assert_true(id >= 0);
     s_strength_id = (uint32_t)id;
     ac_subsystem_t sub = {"repair", 0, &s_strength_id, repair_contribute, NULL, 2, false, 0};
     assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
     return fx;
+}
+
+static fx_t *stage2_fixture(void)
+{
+    return stage2_fixture_on(TU_COMBINER);
 }
 
 /* The items both requests below hold inline; `derived_nan` makes crit_rate's stage-1
@@ -491,12 +497,7 @@ static void a_primary_nan_before_stage_two_names_the_first_in_output_order(void 
     for (int round = 0; round < 4; round++) {
         int with_registry_nan = round < 2;
         bool name_order = round % 2; /* the extras added in name order, or reversed */
-        fx_t *fx = fx_new(combiner, TU_LAYERS);
-        int id = ac_registry_dimension_id(fx->reg, "strength", 8);
-        assert_true(id >= 0);
-        s_strength_id = (uint32_t)id;
-        ac_subsystem_t sub = {"repair", 0, &s_strength_id, repair_contribute, NULL, 2, false, 0};
-        assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+        fx_t *fx = stage2_fixture_on(combiner);
         set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
         assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
         const char *dims[] = {name_order ? "aa_x" : "zz_x", "hp", name_order ? "zz_x" : "aa_x"};
