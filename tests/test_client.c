@@ -8,6 +8,7 @@
 
 #include "actorcore/client.h"
 #include "actorcore/wire.h"
+#include "service/mdp.h"
 
 /* A bound ROUTER on a free loopback port; its endpoint in ep. */
 static zsock_t *fake_broker(char *ep, size_t size)
@@ -89,10 +90,129 @@ static void an_unanswered_request_is_tried_one_plus_retries_times(void **state)
     }
 }
 
+/* The fake broker's next request: the client's routing id and the request's id (from its
+   packed frame's body); false when none comes within ms. */
+static bool next_request(zsock_t *broker, int ms, zframe_t **who, uint64_t *id)
+{
+    zsock_set_rcvtimeo(broker, ms);
+    zmsg_t *m = zmsg_recv(broker);
+    if (!m)
+        return false;
+    *who = zmsg_pop(m);
+    zframe_t *f = zmsg_first(m);
+    long n = f ? ac_packed_get(zframe_data(f), zframe_size(f), AC_PACKED_CLIENT) : -1;
+    assert_true(n >= 0);
+    const char *body = (const char *)zframe_data(f) + AC_PACKED_HEAD + n;
+    size_t len = zframe_size(f) - AC_PACKED_HEAD - (size_t)n;
+    assert_int_equal(ac_wire_peek_uint(body, len, "id", id), 1);
+    zmsg_destroy(&m);
+    return true;
+}
+
+/* Answers request id to who as the broker does, one packed frame: {id, ok: true, n}. */
+static void answer(zsock_t *broker, zframe_t *who, uint64_t id, int n)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, id);
+    ac_wire_pack_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    ac_wire_pack_str(&pk, "n");
+    msgpack_pack_int(&pk, n);
+    size_t slen = strlen(AC_SERVICE);
+    zframe_t *f = zframe_new(NULL, AC_PACKED_HEAD + slen + sb.size);
+    size_t at = ac_packed_put(zframe_data(f), AC_PACKED_ANSWER, AC_SERVICE, slen);
+    memcpy(zframe_data(f) + at, sb.data, sb.size);
+    zmsg_t *m = zmsg_new();
+    zmsg_append(m, &(zframe_t *){zframe_dup(who)});
+    zmsg_append(m, &f);
+    assert_int_equal(zmsg_send(&m, broker), 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* The `n` of a reply body. */
+static int64_t n_of(const ac_reply_t *r)
+{
+    uint64_t n = 0;
+    assert_int_equal(ac_wire_peek_uint(r->body, r->len, "n", &n), 1);
+    return (int64_t)n;
+}
+
+/* Replies are matched to requests by id whatever their order; a second reply to a request
+   already answered, and one that comes after the request timed out, are dropped and
+   counted; the caller sees exactly one reply per request. */
+static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
+{
+    (void)state;
+    char ep[64];
+    zsock_t *broker = fake_broker(ep, sizeof ep);
+    ac_client_config_t cfg = {.timeout_ms = 2000, .retries = 0};
+    ac_client_t *c = ac_client_new(ep, &cfg);
+    assert_non_null(c);
+    uint64_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        ids[i] = ac_client_next_id(c);
+        msgpack_packer *pk;
+        ac_client_begin(c, &pk, "ping", ids[i], 0);
+        assert_int_equal(ac_client_send(c, ids[i]), 0);
+    }
+    assert_int_equal(ac_client_pending(c), 2);
+    zframe_t *who[2];
+    uint64_t got[2];
+    for (int i = 0; i < 2; i++)
+        assert_true(next_request(broker, 2000, &who[i], &got[i]));
+    assert_true(got[0] == ids[0] && got[1] == ids[1]);
+    answer(broker, who[1], ids[1], 11); /* the second first */
+    answer(broker, who[1], ids[1], 12); /* and twice */
+    answer(broker, who[0], ids[0], 10);
+    ac_reply_t r;
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1);
+    assert_true(r.id == ids[1]);
+    assert_int_equal(n_of(&r), 11);
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1);
+    assert_true(r.id == ids[0]);
+    assert_int_equal(n_of(&r), 10);
+    assert_int_equal(ac_client_pending(c), 0);
+    assert_int_equal(ac_client_recv(c, &r, 100), 0);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.received, 2);
+    assert_int_equal(st.duplicates, 1);
+    zframe_destroy(&who[0]);
+    zframe_destroy(&who[1]);
+    ac_client_destroy(&c);
+    /* A reply after the timeout: the caller already has the timeout, the reply is dropped. */
+    ac_client_config_t quick = {.timeout_ms = 60, .retries = 0};
+    c = ac_client_new(ep, &quick);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "ping", id, 0);
+    assert_int_equal(ac_client_send(c, id), 0);
+    zframe_t *w;
+    uint64_t seen;
+    assert_true(next_request(broker, 2000, &w, &seen));
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1);
+    assert_timeout_reply(&r, id);
+    answer(broker, w, id, 1);
+    assert_int_equal(ac_client_recv(c, &r, 200), 0);
+    ac_client_stats(c, &st);
+    assert_int_equal(st.timed_out, 1);
+    assert_int_equal(st.received, 0); /* the timeout is synthesized, not received */
+    assert_int_equal(st.duplicates, 1);
+    zframe_destroy(&w);
+    ac_client_destroy(&c);
+    zsock_destroy(&broker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_unanswered_request_is_tried_one_plus_retries_times),
+        cmocka_unit_test(each_request_gets_exactly_one_reply_matched_by_id),
     };
     return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }
