@@ -161,6 +161,10 @@ static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
         assert_int_equal(ac_client_send(c, ids[i]), 0);
     }
     assert_int_equal(ac_client_pending(c), 2);
+    /* An id already pending is refused, and nothing more is pending. */
+    static const char body[] = "\x82\xa2op\xa4ping\xa2id\x01";
+    assert_int_equal(ac_client_send_raw(c, ids[0], body, sizeof body - 1), -1);
+    assert_int_equal(ac_client_pending(c), 2);
     zframe_t *who[2];
     uint64_t got[2];
     for (int i = 0; i < 2; i++)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "actorcore/client.h"
 #include "actorcore/store.h"
 #include "failalloc.h"
 
@@ -357,6 +358,33 @@ static void a_decode_takes_its_copies_from_shared_chunks(void **state)
     ac_registry_destroy(&reg);
 }
 
+/* The client, when a request cannot get memory: ac_client_send_raw fails (-1), nothing
+   is left pending, nothing leaks, and the next request goes as usual. */
+static void a_client_send_without_memory_fails_and_holds_nothing(void **state)
+{
+    (void)state;
+    ac_client_config_t cfg = {.timeout_ms = 50, .retries = 0};
+    ac_client_t *c = ac_client_new("tcp://127.0.0.1:9", &cfg); /* nothing listens */
+    assert_non_null(c);
+    static const char body[] = "\x82\xa2op\xa4ping\xa2id\x01";
+    fa_arm(0);
+    assert_int_equal(ac_client_send_raw(c, 1, body, sizeof body - 1), 0);
+    size_t n = fa_disarm();
+    assert_true(n >= 2); /* the pending entry and its copy of the body, at least */
+    ac_reply_t r;
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1); /* its timeout */
+    for (size_t k = 1; k <= 2; k++) {
+        fa_arm(k);
+        int rc = ac_client_send_raw(c, 2, body, sizeof body - 1);
+        fa_disarm();
+        assert_int_equal(rc, -1);
+        assert_int_equal(ac_client_pending(c), 0);
+    }
+    assert_int_equal(ac_client_send_raw(c, 2, body, sizeof body - 1), 0);
+    assert_int_equal(ac_client_pending(c), 1);
+    ac_client_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +397,7 @@ int main(void)
         cmocka_unit_test(the_store_survives_every_failed_allocation),
         cmocka_unit_test(a_reused_request_allocates_nothing_after_warm_up),
         cmocka_unit_test(a_decode_takes_its_copies_from_shared_chunks),
+        cmocka_unit_test(a_client_send_without_memory_fails_and_holds_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
