@@ -212,11 +212,43 @@ static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
     zsock_destroy(&broker);
 }
 
+/* With no broker there (nothing listens), a send cannot leave: the request stays pending
+   (ac_client_send still succeeds), is tried again, and is answered `timeout` in the end. */
+static void a_request_with_no_broker_there_times_out(void **state)
+{
+    (void)state;
+    ac_client_config_t cfg = {.timeout_ms = 40, .retries = 1};
+    ac_client_t *c = ac_client_new("tcp://127.0.0.1:9", &cfg);
+    assert_non_null(c);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "ping", id, 0);
+    assert_int_equal(ac_client_send(c, id), 0);
+    assert_int_equal(ac_client_pending(c), 1);
+    ac_reply_t r;
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1);
+    assert_timeout_reply(&r, id);
+    assert_int_equal(ac_client_pending(c), 0);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.timed_out, 1);
+    /* Past the socket's high-water mark (1,000) a send fails in libzmq: the requests stay
+       pending all the same, to be tried again. */
+    for (int i = 0; i < 1100; i++) {
+        id = ac_client_next_id(c);
+        ac_client_begin(c, &pk, "ping", id, 0);
+        assert_int_equal(ac_client_send(c, id), 0);
+    }
+    assert_int_equal(ac_client_pending(c), 1100);
+    ac_client_destroy(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_unanswered_request_is_tried_one_plus_retries_times),
         cmocka_unit_test(each_request_gets_exactly_one_reply_matched_by_id),
+        cmocka_unit_test(a_request_with_no_broker_there_times_out),
     };
     return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }
