@@ -243,12 +243,122 @@ static void a_request_with_no_broker_there_times_out(void **state)
     ac_client_destroy(&c);
 }
 
+/* A dropped broker connection: when it comes back, the client re-sends what was pending
+   at once (counted `resent`), without waiting for the request's timeout. */
+static void a_dropped_connection_resends_the_pending_at_once(void **state)
+{
+    (void)state;
+    char ep[64];
+    zsock_t *broker = fake_broker(ep, sizeof ep);
+    ac_client_config_t cfg = {.timeout_ms = 20000, .retries = 0};
+    ac_client_t *c = ac_client_new(ep, &cfg);
+    assert_non_null(c);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "ping", id, 0);
+    assert_int_equal(ac_client_send(c, id), 0);
+    zframe_t *who;
+    uint64_t seen;
+    assert_true(next_request(broker, 5000, &who, &seen));
+    assert_true(seen == id);
+    zframe_destroy(&who);
+    /* The broker goes away (its connection drops) and comes back on the same port. */
+    zsock_set_linger(broker, 0);
+    zsock_destroy(&broker);
+    ac_reply_t r;
+    int64_t t0 = zclock_mono();
+    while (zclock_mono() - t0 < 300)
+        assert_int_equal(ac_client_recv(c, &r, 20), 0); /* the client sees the drop */
+    broker = zsock_new(ZMQ_ROUTER);
+    assert_true(zsock_bind(broker, "%s", ep) > 0);
+    zframe_t *again = NULL;
+    int64_t t1 = zclock_mono();
+    while (!again && zclock_mono() - t1 < 5000) {
+        assert_int_equal(ac_client_recv(c, &r, 20), 0); /* drives the monitor */
+        zsock_set_rcvtimeo(broker, 0);
+        zmsg_t *m = zmsg_recv(broker);
+        if (m) {
+            again = zmsg_pop(m);
+            zmsg_destroy(&m);
+        }
+    }
+    assert_non_null(again); /* long before the 20 s timeout */
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.resent, 1);
+    assert_int_equal(st.retried, 0);
+    zframe_destroy(&again);
+    ac_client_destroy(&c);
+    zsock_destroy(&broker);
+}
+
+/* Sends [who] + frames (n of them, the last the reply body of id) from the fake broker. */
+static void send_plain(zsock_t *broker, zframe_t *who, const char *const *frames, int n,
+                       uint64_t id)
+{
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    ac_wire_pack_str(&pk, "id");
+    msgpack_pack_uint64(&pk, id);
+    ac_wire_pack_str(&pk, "ok");
+    msgpack_pack_true(&pk);
+    zmsg_t *m = zmsg_new();
+    zmsg_append(m, &(zframe_t *){zframe_dup(who)});
+    for (int i = 0; i < n; i++)
+        zmsg_addstr(m, frames[i]);
+    zmsg_addmem(m, sb.data, sb.size);
+    assert_int_equal(zmsg_send(&m, broker), 0);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* A plain MDP reply must be [empty][MDPC01][service][body]: one with a frame missing, or
+   whose first frame is not empty, is dropped (counted) and the request stays pending;
+   the well-formed one is delivered. */
+static void a_malformed_plain_reply_is_dropped(void **state)
+{
+    (void)state;
+    char ep[64];
+    zsock_t *broker = fake_broker(ep, sizeof ep);
+    ac_client_config_t cfg = {.timeout_ms = 5000, .retries = 0};
+    ac_client_t *c = ac_client_new(ep, &cfg);
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "ping", id, 0);
+    assert_int_equal(ac_client_send(c, id), 0);
+    zframe_t *who;
+    uint64_t seen;
+    assert_true(next_request(broker, 5000, &who, &seen));
+    const char *short_reply[] = {"", AC_MDPC};
+    const char *not_empty[] = {"x", AC_MDPC, AC_SERVICE};
+    const char *good[] = {"", AC_MDPC, AC_SERVICE};
+    send_plain(broker, who, short_reply, 2, id);
+    send_plain(broker, who, not_empty, 3, id);
+    ac_reply_t r;
+    assert_int_equal(ac_client_recv(c, &r, 300), 0);
+    assert_int_equal(ac_client_pending(c), 1);
+    send_plain(broker, who, good, 3, id);
+    assert_int_equal(ac_client_recv(c, &r, 2000), 1);
+    assert_true(r.id == id);
+    ac_client_stats_t st;
+    ac_client_stats(c, &st);
+    assert_int_equal(st.duplicates, 2);
+    assert_int_equal(st.received, 1);
+    zframe_destroy(&who);
+    ac_client_destroy(&c);
+    zsock_destroy(&broker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_unanswered_request_is_tried_one_plus_retries_times),
         cmocka_unit_test(each_request_gets_exactly_one_reply_matched_by_id),
         cmocka_unit_test(a_request_with_no_broker_there_times_out),
+        cmocka_unit_test(a_dropped_connection_resends_the_pending_at_once),
+        cmocka_unit_test(a_malformed_plain_reply_is_dropped),
     };
     return cmocka_run_group_tests_name("client", tests, NULL, NULL);
 }
