@@ -193,18 +193,21 @@ static void emit_fields(void)
     const char *volatile nothing = NULL; /* a NULL string, as a caller's bug might pass */
     ac_log_setup("tester", AC_LOG_INFO);
     ac_log(AC_LOG_INFO, "converted",
-           "s=%s n=%d big=%lld u=%u z=%zu x=%x g=%g f=%.2f cut=%.*s w=%5d pct=100%% null=%s", "a b",
-           -7, -9000000000ll, 42u, (size_t)1234567, 255u, 0.5, 3.14159, 3, "abcdef", 12, nothing);
+           "s=%s n=%d big=%lld u=%u z=%zu x=%x g=%g f=%.2f cut=%.*s w=%5d pct=100%% null=%s "
+           "lit=%.2s zd=%zd",
+           "a b", -7, -9000000000ll, 42u, (size_t)1234567, 255u, 0.5, 3.14159, 3, "abcdef", 12,
+           nothing, "abcdef", (ssize_t)-5000000000ll);
     ac_log(AC_LOG_DEBUG, "hidden", "k=%d", 1); /* below the level */
     ac_log(AC_LOG_WARN, "empty", "v=%s", "");
 }
 
 static void conversion_check(const field_t *f, int n)
 {
-    const char *want[][2] = {{"s", "a b"},   {"n", "-7"},      {"big", "-9000000000"},
-                             {"u", "42"},    {"z", "1234567"}, {"x", "ff"},
-                             {"g", "0.5"},   {"f", "3.14"},    {"cut", "abc"},
-                             {"w", "   12"}, {"pct", "100%"},  {"null", "(null)"}};
+    const char *want[][2] = {{"s", "a b"},   {"n", "-7"},          {"big", "-9000000000"},
+                             {"u", "42"},    {"z", "1234567"},     {"x", "ff"},
+                             {"g", "0.5"},   {"f", "3.14"},        {"cut", "abc"},
+                             {"w", "   12"}, {"pct", "100%"},      {"null", "(null)"},
+                             {"lit", "ab"},  {"zd", "-5000000000"}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         const char *v = field(f, n, want[i][0]);
         if (!v || strcmp(v, want[i][1]) != 0)
@@ -255,6 +258,7 @@ static void emit_bad_setting(void)
     ac_log_bad_setting("ingest.max_actors", "ingest.max_actors: too many (%d)", 3);
     ac_log_bad_setting("state", "cannot open %s", "/x y");
     ac_log_bad_setting("metrics", "--metrics: cannot listen on %s", "*:1");
+    ac_log_bad_setting("metrics", "metrics endpoint %s", "down"); /* no "metrics: " prefix */
 }
 
 static void a_bad_setting_names_its_flag_and_code(void **state)
@@ -262,8 +266,9 @@ static void a_bad_setting_names_its_flag_and_code(void **state)
     (void)state;
     char *text = capture(emit_bad_setting);
     int count = 0;
-    assert_int_equal(check_lines(text, "tester", "start_failed", &count, NULL), 3);
-    assert_int_equal(count, 3);
+    assert_int_equal(check_lines(text, "tester", "start_failed", &count, NULL), 4);
+    assert_int_equal(count, 4);
+    assert_non_null(strstr(text, "path=--metrics msg=\"metrics endpoint down\"\n"));
     assert_non_null(strstr(text, "path=--metrics msg=\"cannot listen on *:1\"\n"));
     /* The flag's spelling, and the message without its own "setting: " prefix. */
     assert_non_null(

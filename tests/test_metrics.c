@@ -373,6 +373,18 @@ static void codes_that_share_a_wire_name_are_one_series(void **state)
     ac_mtext_reset(&t);
     ac_mtext_codes(&t, "e_total", NULL, by_code, 16);
     assert_non_null(strstr(t.data, "e_total{code=\"internal\"} 5\n"));
+    /* Index 0 is no error code: whatever it holds, no series for it. */
+    ac_mtext_reset(&t);
+    uint64_t only_zero[16] = {7};
+    ac_mtext_codes(&t, "e_total", NULL, only_zero, 16);
+    assert_int_equal(t.len, 0);
+    /* Samples with labels in braces, without labels bare: integers and doubles. */
+    ac_mtext_reset(&t);
+    ac_mtext_u64(&t, "n", "a=\"1\"", 3);
+    ac_mtext_u64(&t, "n", "", 4);
+    ac_mtext_double(&t, "g", "a=\"1\"", 0.5);
+    ac_mtext_double(&t, "g", NULL, 2);
+    assert_string_equal(t.data, "n{a=\"1\"} 3\nn 4\ng{a=\"1\"} 0.5\ng 2\n");
     ac_mtext_fini(&t);
 }
 
