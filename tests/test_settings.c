@@ -114,7 +114,8 @@ static void an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints(void **st
                               "tcp://h",
                               "ipc://",
                               "inproc://",
-                              "tcp://a b:1"};
+                              "tcp://a b:1",
+                              "tcp://[]:80"};
     for (size_t i = 0; i < sizeof bad_bind / sizeof bad_bind[0]; i++) {
         assert_int_equal(ac_settings_apply_flag("events-in", bad_bind[i], t, 2, &err), AC_ESCHEMA);
         assert_non_null(strstr(err.message, "--events-in"));
