@@ -62,8 +62,49 @@ static void flags_and_files_share_one_table(void **state)
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
     assert_non_null(strstr(err.message, ":3:"));
     assert_string_equal(err.path, "colour");
+    /* A bad value names the file, its line and column, and the setting. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *bad_value = "mine:\n  name: x\n  l1: { max_count: 70 }\n";
+    assert_true(write(fd, bad_value, strlen(bad_value)) == (ssize_t)strlen(bad_value));
+    close(fd);
+    assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
+    char where[160];
+    snprintf(where, sizeof where, "%s:3:20: l1.max_count", path);
+    if (!strstr(err.message, where))
+        fail_msg("'%s' does not say '%s'", err.message, where);
     unlink(path);
     ac_settings_free(t, 3);
+}
+
+/* --version and -V print the program's name and version and end the parse (0), as
+   --help and -h print the usage. */
+static void version_and_help_in_either_spelling(void **state)
+{
+    (void)state;
+    long long count = 5;
+    ac_setting_t t[] = {{"count", AC_SET_INT, &count, 1, 10, "a count"}};
+    const char *flags[] = {"--version", "-V", "--help", "-h"};
+    for (size_t i = 0; i < 4; i++) {
+        char *argv[] = {"prog", "--count", "7", (char *)flags[i], NULL};
+        fflush(stdout);
+        int saved = dup(1);
+        char path[] = "/tmp/ac_settings_out_XXXXXX";
+        int fd = mkstemp(path);
+        dup2(fd, 1);
+        int rc = ac_settings_parse_args(4, argv, "prog", "mine", "usage: prog\n", t, 1);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+        close(fd);
+        char *out = tu_slurp(path);
+        unlink(path);
+        assert_int_equal(rc, 0);
+        const char *want = i < 2 ? "prog " : "usage: prog\n";
+        if (!out || strncmp(out, want, strlen(want)) != 0)
+            fail_msg("%s printed '%s'", flags[i], out ? out : "(nothing)");
+        assert_int_equal(count, 5); /* the parse ended before any setting */
+        free(out);
+    }
 }
 
 static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state)
@@ -260,6 +301,7 @@ int main(void)
         cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
         cmocka_unit_test(worker_endpoints_are_checked_when_set),
         cmocka_unit_test(config_is_read_from_the_argument_after_the_flag),
+        cmocka_unit_test(version_and_help_in_either_spelling),
         cmocka_unit_test(a_switch_takes_each_spelling_of_true_and_false),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
