@@ -76,6 +76,44 @@ static void flags_and_files_share_one_table(void **state)
     ac_settings_free(t, 3);
 }
 
+/* Runs ac_settings_parse_args on argv with fd 1 or 2 (which) captured; the text written
+   comes back in *out (malloc'd). */
+static int parse_captured(int argc, char **argv, const ac_setting_t *t, size_t n, int which,
+                          char **out)
+{
+    fflush(which == 1 ? stdout : stderr);
+    int saved = dup(which);
+    char path[] = "/tmp/ac_settings_out_XXXXXX";
+    int fd = mkstemp(path);
+    dup2(fd, which);
+    int rc = ac_settings_parse_args(argc, argv, "prog", "mine", "usage: prog\n", t, n);
+    fflush(which == 1 ? stdout : stderr);
+    dup2(saved, which);
+    close(saved);
+    close(fd);
+    *out = tu_slurp(path);
+    unlink(path);
+    return rc;
+}
+
+/* A flag without its value, last on the line, or a word that is no flag: exit 2 and a
+   message naming it; nothing after it is applied. */
+static void a_flag_without_its_value_is_refused_by_name(void **state)
+{
+    (void)state;
+    long long count = 5;
+    ac_setting_t t[] = {{"count", AC_SET_INT, &count, 1, 10, "a count"}};
+    char *cases[][4] = {{"prog", "--count", "7", "--count"}, {"prog", "stray", "--count", "7"}};
+    const char *named[] = {"unexpected argument '--count'", "unexpected argument 'stray'"};
+    for (int i = 0; i < 2; i++) {
+        char *err = NULL;
+        assert_int_equal(parse_captured(4, cases[i], t, 1, 2, &err), 2);
+        if (!err || !strstr(err, named[i]))
+            fail_msg("stderr '%s' does not say %s", err ? err : "", named[i]);
+        free(err);
+    }
+}
+
 /* --version and -V print the program's name and version and end the parse (0), as
    --help and -h print the usage. */
 static void version_and_help_in_either_spelling(void **state)
@@ -86,19 +124,8 @@ static void version_and_help_in_either_spelling(void **state)
     const char *flags[] = {"--version", "-V", "--help", "-h"};
     for (size_t i = 0; i < 4; i++) {
         char *argv[] = {"prog", "--count", "7", (char *)flags[i], NULL};
-        fflush(stdout);
-        int saved = dup(1);
-        char path[] = "/tmp/ac_settings_out_XXXXXX";
-        int fd = mkstemp(path);
-        dup2(fd, 1);
-        int rc = ac_settings_parse_args(4, argv, "prog", "mine", "usage: prog\n", t, 1);
-        fflush(stdout);
-        dup2(saved, 1);
-        close(saved);
-        close(fd);
-        char *out = tu_slurp(path);
-        unlink(path);
-        assert_int_equal(rc, 0);
+        char *out = NULL;
+        assert_int_equal(parse_captured(4, argv, t, 1, 1, &out), 0);
         const char *want = i < 2 ? "prog " : "usage: prog\n";
         if (!out || strncmp(out, want, strlen(want)) != 0)
             fail_msg("%s printed '%s'", flags[i], out ? out : "(nothing)");
@@ -302,6 +329,7 @@ int main(void)
         cmocka_unit_test(worker_endpoints_are_checked_when_set),
         cmocka_unit_test(config_is_read_from_the_argument_after_the_flag),
         cmocka_unit_test(version_and_help_in_either_spelling),
+        cmocka_unit_test(a_flag_without_its_value_is_refused_by_name),
         cmocka_unit_test(a_switch_takes_each_spelling_of_true_and_false),
     };
     return cmocka_run_group_tests_name("settings", tests, NULL, NULL);
