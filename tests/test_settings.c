@@ -74,6 +74,7 @@ static void flags_and_files_share_one_table(void **state)
         fail_msg("'%s' does not say '%s'", err.message, where);
     unlink(path);
     ac_settings_free(t, 3);
+    assert_null(name); /* the first string of the table too */
 }
 
 /* Runs ac_settings_parse_args on argv with fd 1 or 2 (which) captured; the text written
@@ -120,18 +121,26 @@ static void version_and_help_in_either_spelling(void **state)
 {
     (void)state;
     long long count = 5;
-    ac_setting_t t[] = {{"count", AC_SET_INT, &count, 1, 10, "a count"}};
+    char *store = strdup("data/x.db");
+    ac_setting_t t[] = {{"count", AC_SET_INT, &count, 1, 10, "a count"},
+                        {"store_file", AC_SET_PATH, &store, 0, 0, "a file"}};
     const char *flags[] = {"--version", "-V", "--help", "-h"};
     for (size_t i = 0; i < 4; i++) {
         char *argv[] = {"prog", "--count", "7", (char *)flags[i], NULL};
         char *out = NULL;
-        assert_int_equal(parse_captured(4, argv, t, 1, 1, &out), 0);
+        assert_int_equal(parse_captured(4, argv, t, 2, 1, &out), 0);
         const char *want = i < 2 ? "prog " : "usage: prog\n";
         if (!out || strncmp(out, want, strlen(want)) != 0)
             fail_msg("%s printed '%s'", flags[i], out ? out : "(nothing)");
+        /* The help lists every setting with its default: numbers, and a path. */
+        if (i >= 2 &&
+            (!strstr(out, "  --count ") || !strstr(out, "a count (default: 5)\n") ||
+             !strstr(out, "  --store-file ") || !strstr(out, "a file (default: data/x.db)\n")))
+            fail_msg("%s printed '%s'", flags[i], out);
         assert_int_equal(count, 5); /* the parse ended before any setting */
         free(out);
     }
+    ac_settings_free(t, 2);
 }
 
 static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state)

@@ -171,6 +171,49 @@ static void a_damaged_or_future_file_is_refused_with_a_message(void **state)
     assert_null(ac_store_open("/nonexistent/dir/x.db", 10, &err));
 }
 
+/* A migration step that cannot run fails the open, names the migration, and leaves the
+   file at its version: a schema-1 file whose table already has a `stamp` column (the
+   1 -> 2 step adds it), and a file whose write lock another connection holds past the
+   busy timeout (5 s). */
+static void a_migration_that_cannot_run_fails_the_open(void **state)
+{
+    (void)state;
+    char path[300];
+    path_of(path, sizeof path, "odd_schema.db");
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE snapshots (actor_id TEXT PRIMARY KEY, version "
+                                  "INTEGER, generation INTEGER, outputs_hash INTEGER, snapshot "
+                                  "BLOB, updated_at INTEGER, stamp INTEGER);"
+                                  "PRAGMA user_version=1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ac_error_t err;
+    assert_null(ac_store_open(path, 10, &err));
+    assert_non_null(strstr(err.message, "migration"));
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 1);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* A new WAL file (version 0) whose writer lock is held elsewhere. */
+    path_of(path, sizeof path, "locked.db");
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_null(ac_store_open(path, 10, &err));
+    assert_non_null(strstr(err.message, "migration"));
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(db);
+    ac_store_t *ok = ac_store_open(path, 10, &err); /* the lock gone, it opens */
+    assert_non_null(ok);
+    ac_store_close(&ok);
+}
+
 /* Two workers of one host start at once on a file that does not exist yet (the flake of
    two service tests: one of them exited with "pragmas: database is locked"). Each round,
    two processes released together open the same new file; both must succeed. */
@@ -326,6 +369,7 @@ int main(void)
         cmocka_unit_test(delete_waits_for_queued_writes),
         cmocka_unit_test(a_full_queue_drops_and_counts),
         cmocka_unit_test(a_damaged_or_future_file_is_refused_with_a_message),
+        cmocka_unit_test(a_migration_that_cannot_run_fails_the_open),
         cmocka_unit_test(a_failed_write_is_logged_with_its_cause),
     };
     return cmocka_run_group_tests_name("store", tests, setup, teardown);
