@@ -9,6 +9,7 @@
 */
 #include "actorcore/store.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -54,6 +55,31 @@ struct ac_store {
     uint64_t unwarned;      /* failed writes since that line */
     char why[160];          /* the cause of the last failed batch, for that line */
 };
+
+/* The lock's discipline is checked in builds with assertions (the sanitizer build of
+   `make test`): the mutex is an error-checking one, and every lock, unlock and wait must
+   succeed, so a lock taken twice, an unlock of a lock not held, or a wait without it
+   aborts where it happens instead of racing quietly. Release builds: a plain mutex. */
+static void lock(ac_store_t *s)
+{
+    int rc = pthread_mutex_lock(&s->lock);
+    assert(rc == 0);
+    (void)rc;
+}
+
+static void unlock(ac_store_t *s)
+{
+    int rc = pthread_mutex_unlock(&s->lock);
+    assert(rc == 0);
+    (void)rc;
+}
+
+static void wait_on(ac_store_t *s, pthread_cond_t *c)
+{
+    int rc = pthread_cond_wait(c, &s->lock);
+    assert(rc == 0);
+    (void)rc;
+}
 
 static const char *const s_migrations[] = {
     /* 0 -> 1 */
@@ -185,20 +211,20 @@ static void write_batch(ac_store_t *s, job_t *jobs)
         s->warned_at = now;
         s->unwarned = 0;
     }
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     s->stats.writes += ok;
     s->stats.write_errors += failed;
     s->stats.transactions += in_tx;
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
 }
 
 static void *writer_main(void *arg)
 {
     ac_store_t *s = arg;
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     for (;;) {
         while (!s->head && !s->stopping)
-            pthread_cond_wait(&s->wake, &s->lock);
+            wait_on(s, &s->wake);
         if (!s->head && s->stopping)
             break;
         job_t *batch = s->head, *last = s->head;
@@ -212,18 +238,18 @@ static void *writer_main(void *arg)
             s->tail = NULL;
         last->next = NULL;
         s->queued -= n;
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
         write_batch(s, batch);
         while (batch) {
             job_t *next = batch->next;
             free(batch);
             batch = next;
         }
-        pthread_mutex_lock(&s->lock);
+        lock(s);
         s->done += n;
         pthread_cond_broadcast(&s->drained);
     }
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     return NULL;
 }
 
@@ -249,7 +275,15 @@ ac_store_t *ac_store_open(const char *path, size_t queue_max, ac_error_t *err)
         return NULL;
     }
     s->queue_max = queue_max ? queue_max : 65536;
+#ifdef NDEBUG
     pthread_mutex_init(&s->lock, NULL);
+#else
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&s->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+#endif
     pthread_cond_init(&s->wake, NULL);
     pthread_cond_init(&s->drained, NULL);
     s->db = open_conn(path, err);
@@ -298,10 +332,10 @@ void ac_store_close(ac_store_t **self_p)
     if (!self_p || !*self_p)
         return;
     ac_store_t *s = *self_p;
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     s->stopping = true;
     pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     pthread_join(s->writer, NULL);
     release(s);
     *self_p = NULL;
@@ -332,11 +366,11 @@ int ac_store_get(ac_store_t *s, const char *actor_id, size_t len, ac_stored_t *o
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     s->stats.reads++;
     s->stats.read_hits += result == 1;
     s->stats.read_errors += result < 0;
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     return result;
 }
 
@@ -344,9 +378,9 @@ int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, si
 {
     job_t *j = malloc(sizeof *j + key->actor_id_len + len);
     if (!j) { /* out of memory: dropped and counted like a full queue (the cache only saves work) */
-        pthread_mutex_lock(&s->lock);
+        lock(s);
         s->stats.dropped++;
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
         return -1;
     }
     j->next = NULL;
@@ -358,10 +392,10 @@ int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, si
     j->value_len = len;
     memcpy(j->data, key->actor_id, key->actor_id_len);
     memcpy(j->data + key->actor_id_len, value, len);
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     if (s->queued >= s->queue_max) {
         s->stats.dropped++;
-        pthread_mutex_unlock(&s->lock);
+        unlock(s);
         free(j);
         return -1;
     }
@@ -373,17 +407,17 @@ int ac_store_put(ac_store_t *s, const ac_cache_key_t *key, const void *value, si
     s->queued++;
     s->enqueued++;
     pthread_cond_signal(&s->wake);
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
     return 0;
 }
 
 void ac_store_flush(ac_store_t *s)
 {
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     uint64_t target = s->enqueued;
     while (s->done < target)
-        pthread_cond_wait(&s->drained, &s->lock);
-    pthread_mutex_unlock(&s->lock);
+        wait_on(s, &s->drained);
+    unlock(s);
 }
 
 int ac_store_delete(ac_store_t *s, const char *actor_id, size_t len, ac_error_t *err)
@@ -401,8 +435,8 @@ int ac_store_delete(ac_store_t *s, const char *actor_id, size_t len, ac_error_t 
 
 void ac_store_stats(ac_store_t *s, ac_store_stats_t *stats)
 {
-    pthread_mutex_lock(&s->lock);
+    lock(s);
     *stats = s->stats;
     stats->queued = s->queued;
-    pthread_mutex_unlock(&s->lock);
+    unlock(s);
 }
