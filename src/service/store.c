@@ -261,7 +261,9 @@ static void release(ac_store_t *s)
     sqlite3_finalize(s->put_stmt);
     sqlite3_close(s->db);
     sqlite3_close(s->wdb);
-    pthread_mutex_destroy(&s->lock);
+    int rc = pthread_mutex_destroy(&s->lock); /* EBUSY: a thread left it locked */
+    assert(rc == 0);
+    (void)rc;
     pthread_cond_destroy(&s->wake);
     pthread_cond_destroy(&s->drained);
     free(s);
