@@ -101,15 +101,21 @@ static void actor(fx_t *fx, const char *json)
         fail_msg("actor: %s", fx->err.message);
 }
 
-static void tables_and_formulas_give_hand_computed_values(void **state)
+/* The folder the tests after the first one read: race, items, buffs, realm, formulas. */
+static void put_the_five_files(void)
 {
-    (void)state;
     clear_dir();
     put_file("race.yaml", RACE);
     put_file("items.yaml", ITEMS);
     put_file("buffs.yaml", BUFFS);
     put_file("realm.yaml", REALM);
     put_file("formulas.yaml", FORMULAS);
+}
+
+static void tables_and_formulas_give_hand_computed_values(void **state)
+{
+    (void)state;
+    put_the_five_files();
     env_t e = load_env();
     assert_int_equal(ac_subsystems_count(e.subs), 5);
     actor(e.fx, ACTOR);
@@ -355,10 +361,45 @@ static void the_demo_actor_is_a_w2_actor(void **state)
     ac_registry_destroy(&reg);
 }
 
+/* A formula sums its terms in dimension order whatever order the file lists them in (SPEC
+   5: the sum's order is the data's, never the input's): 1e16 * strength, -1e16 * luck and
+   1 * agility over primaries of 1 give 0 in name order (agility, luck, strength) and 1 in
+   the file's; a formula's bucket is read by name and applied (MULT multiplies), and an
+   unknown one is refused. */
+static void formula_terms_sum_in_dimension_order_and_buckets_are_named(void **state)
+{
+    (void)state;
+    clear_dir();
+    put_file("base.yaml", "id: base\nkind: table\nkey: race\nrows:\n"
+                          "  human:\n    primary:\n"
+                          "      - { dimension: strength, bucket: FLAT, value: 1 }\n"
+                          "      - { dimension: luck, bucket: FLAT, value: 1 }\n"
+                          "      - { dimension: agility, bucket: FLAT, value: 1 }\n"
+                          "    derived:\n"
+                          "      - { dimension: hp, bucket: FLAT, value: 10 }\n");
+    put_file("f.yaml", "id: f\nkind: formula\nformulas:\n"
+                       "  hp: { terms: { strength: 1e16, luck: -1e16, agility: 1 } }\n");
+    put_file("f2.yaml", "id: f2\nkind: formula\nformulas:\n"
+                        "  hp: { terms: { agility: 0.5 }, bucket: MULT }\n");
+    env_t e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"base\","
+                "\"f\",\"f2\"]}");
+    fx_resolve(e.fx);
+    /* hp (a pipeline): FLAT 10 (the table) + 0 (f), times 1 + 0.5 (f2's MULT) */
+    assert_double_exact(fx_dim(e.fx, "hp").derived, 15);
+    free_env(&e);
+    expect_load_error("g.yaml",
+                      "id: g\nkind: formula\nformulas:\n  hp: { terms: { luck: 1 }, "
+                      "bucket: NOPE }\n",
+                      NULL, "unknown bucket");
+    put_the_five_files(); /* as the tests after this one expect */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tables_and_formulas_give_hand_computed_values),
+        cmocka_unit_test(formula_terms_sum_in_dimension_order_and_buckets_are_named),
         cmocka_unit_test(subsystem_order_in_the_actor_never_matters),
         cmocka_unit_test(unknown_rows_and_bad_fields_fail_the_request_by_name),
         cmocka_unit_test(load_errors_name_file_line_and_field),
