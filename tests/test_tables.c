@@ -212,6 +212,13 @@ static void load_errors_name_file_line_and_field(void **state)
     expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "",
                       "unknown field");
     expect_load_error("h.yaml", "id: [\n", NULL, "YAML syntax error");
+    /* the id: a string of 1 to 128 bytes */
+    expect_load_error("i.yaml", "id: [x]\nkind: table\nkey: race\nrows: {}\n", "id", "i.yaml");
+    expect_load_error("j.yaml", "id: ''\nkind: table\nkey: race\nrows: {}\n", "id",
+                      "1 to 128 bytes");
+    char long_id[300];
+    snprintf(long_id, sizeof long_id, "id: %0129d\nkind: table\nkey: race\nrows: {}\n", 0);
+    expect_load_error("k.yaml", long_id, "id", "1 to 128 bytes");
     clear_dir();
     put_file("one.yaml", "id: same\nkind: formula\nformulas: { hp: { terms: { luck: 1 } } }\n");
     put_file("two.yaml", "id: same\nkind: formula\nformulas: { hp: { terms: { luck: 2 } } }\n");
