@@ -51,6 +51,25 @@ static void assert_timeout_reply(const ac_reply_t *r, uint64_t id)
     msgpack_zone_free(zone);
 }
 
+/* A client of ep with this timeout and retry count. */
+static ac_client_t *client_of(const char *ep, int timeout_ms, int retries)
+{
+    ac_client_config_t cfg = {.timeout_ms = timeout_ms, .retries = retries};
+    ac_client_t *c = ac_client_new(ep, &cfg);
+    assert_non_null(c);
+    return c;
+}
+
+/* Sends a ping through c; its id. */
+static uint64_t send_ping(ac_client_t *c)
+{
+    uint64_t id = ac_client_next_id(c);
+    msgpack_packer *pk;
+    ac_client_begin(c, &pk, "ping", id, 0);
+    assert_int_equal(ac_client_send(c, id), 0);
+    return id;
+}
+
 /* Unset (negative) retries mean the documented default, 2: a request nobody answers is
    sent 3 times, then answered `timeout` once; an explicit 0 sends it once. */
 static void an_unanswered_request_is_tried_one_plus_retries_times(void **state)
@@ -62,13 +81,8 @@ static void an_unanswered_request_is_tried_one_plus_retries_times(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char ep[64];
         zsock_t *broker = fake_broker(ep, sizeof ep);
-        ac_client_config_t cfg = {.timeout_ms = 60, .retries = cases[i].retries};
-        ac_client_t *c = ac_client_new(ep, &cfg);
-        assert_non_null(c);
-        uint64_t id = ac_client_next_id(c);
-        msgpack_packer *pk;
-        ac_client_begin(c, &pk, "ping", id, 0);
-        assert_int_equal(ac_client_send(c, id), 0);
+        ac_client_t *c = client_of(ep, 60, cases[i].retries);
+        uint64_t id = send_ping(c);
         ac_reply_t r;
         int64_t t0 = zclock_mono();
         assert_int_equal(ac_client_recv(c, &r, 5000), 1);
@@ -109,20 +123,28 @@ static bool next_request(zsock_t *broker, int ms, zframe_t **who, uint64_t *id)
     return true;
 }
 
-/* Answers request id to who as the broker does, one packed frame: {id, ok: true, n}. */
-static void answer(zsock_t *broker, zframe_t *who, uint64_t id, int n)
+/* A reply body in sb: {id, ok: true, n} (n < 0: no n). */
+static void ok_reply(msgpack_sbuffer *sb, uint64_t id, int n)
 {
-    msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
+    msgpack_sbuffer_init(sb);
     msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 3);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, n < 0 ? 2 : 3);
     ac_wire_pack_str(&pk, "id");
     msgpack_pack_uint64(&pk, id);
     ac_wire_pack_str(&pk, "ok");
     msgpack_pack_true(&pk);
-    ac_wire_pack_str(&pk, "n");
-    msgpack_pack_int(&pk, n);
+    if (n >= 0) {
+        ac_wire_pack_str(&pk, "n");
+        msgpack_pack_int(&pk, n);
+    }
+}
+
+/* Answers request id to who as the broker does, one packed frame: {id, ok: true, n}. */
+static void answer(zsock_t *broker, zframe_t *who, uint64_t id, int n)
+{
+    msgpack_sbuffer sb;
+    ok_reply(&sb, id, n);
     size_t slen = strlen(AC_SERVICE);
     zframe_t *f = zframe_new(NULL, AC_PACKED_HEAD + slen + sb.size);
     size_t at = ac_packed_put(zframe_data(f), AC_PACKED_ANSWER, AC_SERVICE, slen);
@@ -150,16 +172,10 @@ static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
     (void)state;
     char ep[64];
     zsock_t *broker = fake_broker(ep, sizeof ep);
-    ac_client_config_t cfg = {.timeout_ms = 2000, .retries = 0};
-    ac_client_t *c = ac_client_new(ep, &cfg);
-    assert_non_null(c);
+    ac_client_t *c = client_of(ep, 2000, 0);
     uint64_t ids[2];
-    for (int i = 0; i < 2; i++) {
-        ids[i] = ac_client_next_id(c);
-        msgpack_packer *pk;
-        ac_client_begin(c, &pk, "ping", ids[i], 0);
-        assert_int_equal(ac_client_send(c, ids[i]), 0);
-    }
+    for (int i = 0; i < 2; i++)
+        ids[i] = send_ping(c);
     assert_int_equal(ac_client_pending(c), 2);
     /* An id already pending is refused, and nothing more is pending. */
     static const char body[] = "\x82\xa2op\xa4ping\xa2id\x01";
@@ -190,12 +206,8 @@ static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
     zframe_destroy(&who[1]);
     ac_client_destroy(&c);
     /* A reply after the timeout: the caller already has the timeout, the reply is dropped. */
-    ac_client_config_t quick = {.timeout_ms = 60, .retries = 0};
-    c = ac_client_new(ep, &quick);
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, "ping", id, 0);
-    assert_int_equal(ac_client_send(c, id), 0);
+    c = client_of(ep, 60, 0);
+    uint64_t id = send_ping(c);
     zframe_t *w;
     uint64_t seen;
     assert_true(next_request(broker, 2000, &w, &seen));
@@ -217,13 +229,8 @@ static void each_request_gets_exactly_one_reply_matched_by_id(void **state)
 static void a_request_with_no_broker_there_times_out(void **state)
 {
     (void)state;
-    ac_client_config_t cfg = {.timeout_ms = 40, .retries = 1};
-    ac_client_t *c = ac_client_new("tcp://127.0.0.1:9", &cfg);
-    assert_non_null(c);
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, "ping", id, 0);
-    assert_int_equal(ac_client_send(c, id), 0);
+    ac_client_t *c = client_of("tcp://127.0.0.1:9", 40, 1);
+    uint64_t id = send_ping(c);
     assert_int_equal(ac_client_pending(c), 1);
     ac_reply_t r;
     assert_int_equal(ac_client_recv(c, &r, 2000), 1);
@@ -234,13 +241,23 @@ static void a_request_with_no_broker_there_times_out(void **state)
     assert_int_equal(st.timed_out, 1);
     /* Past the socket's high-water mark (1,000) a send fails in libzmq: the requests stay
        pending all the same, to be tried again. */
-    for (int i = 0; i < 1100; i++) {
-        id = ac_client_next_id(c);
-        ac_client_begin(c, &pk, "ping", id, 0);
-        assert_int_equal(ac_client_send(c, id), 0);
-    }
+    for (int i = 0; i < 1100; i++)
+        send_ping(c);
     assert_int_equal(ac_client_pending(c), 1100);
     ac_client_destroy(&c);
+}
+
+/* A fake broker on a free port (its endpoint in ep), a client of it (timeout_ms, no retries) and one ping that
+   the broker has received from who; the ping's id. */
+static uint64_t pinged(char ep[64], zsock_t **broker, ac_client_t **c, int timeout_ms,
+                       zframe_t **who)
+{
+    *broker = fake_broker(ep, 64);
+    *c = client_of(ep, timeout_ms, 0);
+    uint64_t id = send_ping(*c), seen;
+    assert_true(next_request(*broker, 5000, who, &seen));
+    assert_true(seen == id);
+    return id;
 }
 
 /* A dropped broker connection: when it comes back, the client re-sends what was pending
@@ -249,18 +266,10 @@ static void a_dropped_connection_resends_the_pending_at_once(void **state)
 {
     (void)state;
     char ep[64];
-    zsock_t *broker = fake_broker(ep, sizeof ep);
-    ac_client_config_t cfg = {.timeout_ms = 20000, .retries = 0};
-    ac_client_t *c = ac_client_new(ep, &cfg);
-    assert_non_null(c);
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, "ping", id, 0);
-    assert_int_equal(ac_client_send(c, id), 0);
+    zsock_t *broker;
+    ac_client_t *c;
     zframe_t *who;
-    uint64_t seen;
-    assert_true(next_request(broker, 5000, &who, &seen));
-    assert_true(seen == id);
+    pinged(ep, &broker, &c, 20000, &who);
     zframe_destroy(&who);
     /* The broker goes away (its connection drops) and comes back on the same port. */
     zsock_set_linger(broker, 0);
@@ -297,14 +306,7 @@ static void send_plain(zsock_t *broker, zframe_t *who, const char *const *frames
                        uint64_t id)
 {
     msgpack_sbuffer sb;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_uint64(&pk, id);
-    ac_wire_pack_str(&pk, "ok");
-    msgpack_pack_true(&pk);
+    ok_reply(&sb, id, -1);
     zmsg_t *m = zmsg_new();
     zmsg_append(m, &(zframe_t *){zframe_dup(who)});
     for (int i = 0; i < n; i++)
@@ -321,16 +323,10 @@ static void a_malformed_plain_reply_is_dropped(void **state)
 {
     (void)state;
     char ep[64];
-    zsock_t *broker = fake_broker(ep, sizeof ep);
-    ac_client_config_t cfg = {.timeout_ms = 5000, .retries = 0};
-    ac_client_t *c = ac_client_new(ep, &cfg);
-    uint64_t id = ac_client_next_id(c);
-    msgpack_packer *pk;
-    ac_client_begin(c, &pk, "ping", id, 0);
-    assert_int_equal(ac_client_send(c, id), 0);
+    zsock_t *broker;
+    ac_client_t *c;
     zframe_t *who;
-    uint64_t seen;
-    assert_true(next_request(broker, 5000, &who, &seen));
+    uint64_t id = pinged(ep, &broker, &c, 5000, &who);
     const char *short_reply[] = {"", AC_MDPC};
     const char *not_empty[] = {"x", AC_MDPC, AC_SERVICE};
     const char *good[] = {"", AC_MDPC, AC_SERVICE};

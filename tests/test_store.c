@@ -171,6 +171,15 @@ static void a_damaged_or_future_file_is_refused_with_a_message(void **state)
     assert_null(ac_store_open("/nonexistent/dir/x.db", 10, &err));
 }
 
+/* Makes the SQLite file at path with sql run in it (a file another build left). */
+static void make_db(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+}
+
 /* A migration step that cannot run fails the open, names the migration, and leaves the
    file at its version: a schema-1 file whose table already has a `stamp` column (the
    1 -> 2 step adds it), and a file whose write lock another connection holds past the
@@ -180,16 +189,10 @@ static void a_migration_that_cannot_run_fails_the_open(void **state)
     (void)state;
     char path[300];
     path_of(path, sizeof path, "odd_schema.db");
+    make_db(path, "CREATE TABLE snapshots (actor_id TEXT PRIMARY KEY, version INTEGER, generation "
+                  "INTEGER, outputs_hash INTEGER, snapshot BLOB, updated_at INTEGER, stamp "
+                  "INTEGER); PRAGMA user_version=1");
     sqlite3 *db;
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(db,
-                                  "CREATE TABLE snapshots (actor_id TEXT PRIMARY KEY, version "
-                                  "INTEGER, generation INTEGER, outputs_hash INTEGER, snapshot "
-                                  "BLOB, updated_at INTEGER, stamp INTEGER);"
-                                  "PRAGMA user_version=1",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
-    sqlite3_close(db);
     ac_error_t err;
     assert_null(ac_store_open(path, 10, &err));
     assert_non_null(strstr(err.message, "migration"));
