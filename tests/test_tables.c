@@ -212,6 +212,22 @@ static void load_errors_name_file_line_and_field(void **state)
     expect_load_error("g.yaml", "id: g\nkind: table\nkey: race\ncolour: red\nrows: {}\n", "",
                       "unknown field");
     expect_load_error("h.yaml", "id: [\n", NULL, "YAML syntax error");
+    /* rows: a key that is not a string, a row listed twice, a section that is none of
+       primary / derived / caps, a priority that is not an integer or is out of range */
+    expect_load_error("l.yaml", "id: l\nkind: table\nkey: race\nrows:\n  ? [a]\n  : {}\n", "rows",
+                      "l.yaml");
+    expect_load_error("m.yaml", "id: m\nkind: table\nkey: race\nrows:\n  x: {}\n  x: {}\n",
+                      "rows.x", "row listed twice");
+    expect_load_error("n.yaml", "id: n\nkind: table\nkey: race\nrows:\n  x: { colour: [] }\n",
+                      "rows.x", "expected primary, derived or caps");
+    expect_load_error("o.yaml",
+                      "id: o\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: luck, "
+                      "bucket: FLAT, value: 1, priority: high } ] }\n",
+                      "rows.x.primary[0].priority", "integer");
+    expect_load_error("p.yaml",
+                      "id: p\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: luck, "
+                      "bucket: FLAT, value: 1, priority: 2147483648 } ] }\n",
+                      "rows.x.primary[0].priority", "out of range");
     /* the id: a string of 1 to 128 bytes */
     expect_load_error("i.yaml", "id: [x]\nkind: table\nkey: race\nrows: {}\n", "id", "i.yaml");
     expect_load_error("j.yaml", "id: ''\nkind: table\nkey: race\nrows: {}\n", "id",
