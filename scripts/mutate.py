@@ -451,6 +451,29 @@ def log(msg=""):
     print(msg, flush=True)
 
 
+def kill_strays(build):
+    """Kills every process still running an executable of the build folder: the brokers and
+    workers a service suite started in sessions of their own, which outlive a suite that
+    was killed on its timeout (or that crashed) and would load the next mutant's run.
+    Returns how many there were."""
+    root = os.path.realpath(build) + os.sep
+    n = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            exe = os.readlink(os.path.join("/proc", pid, "exe"))
+        except OSError:
+            continue
+        if exe.startswith(root):
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+                n += 1
+            except ProcessLookupError:
+                pass
+    return n
+
+
 def run(cmd, cwd=None, timeout=None, logfile=None):
     """(returncode or None on timeout, output) of cmd, run in its own process group so that a
     timeout kills the tests and everything they started (and nothing else)."""
@@ -791,6 +814,9 @@ def main(argv):
                 status, detail = "no-build", first_error(out)
             else:
                 rc, out = run(ctest, cwd=build, timeout=timeout)
+                strays = kill_strays(build)
+                if strays:
+                    detail = "%d leftover process%s killed" % (strays, "" if strays == 1 else "es")
                 if rc is None:
                     status = "timeout"
                 elif rc == 0:
