@@ -9,23 +9,15 @@
 #include "service/log.h"
 
 /* Runs fn with stderr sent to a file; what it wrote (to be freed). */
+static void call(void *fn)
+{
+    (*(void (**)(void))fn)();
+}
+
+/* What fn writes on stderr (the log's stream). */
 static char *capture(void (*fn)(void))
 {
-    char path[] = "/tmp/ac_test_log_XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    fflush(stderr);
-    int saved = dup(STDERR_FILENO);
-    dup2(fd, STDERR_FILENO);
-    fn();
-    fflush(stderr);
-    dup2(saved, STDERR_FILENO);
-    close(saved);
-    close(fd);
-    char *text = tu_slurp(path);
-    unlink(path);
-    assert_non_null(text);
-    return text;
+    return tu_capture(STDERR_FILENO, call, &fn);
 }
 
 /* ---- a strict logfmt reader: key=value pairs, one space apart ---- */

@@ -77,24 +77,28 @@ static void flags_and_files_share_one_table(void **state)
     assert_null(name); /* the first string of the table too */
 }
 
+typedef struct {
+    int argc;
+    char **argv;
+    const ac_setting_t *t;
+    size_t n;
+    int rc;
+} parse_call_t;
+
+static void parse_call(void *arg)
+{
+    parse_call_t *c = arg;
+    c->rc = ac_settings_parse_args(c->argc, c->argv, "prog", "mine", "usage: prog\n", c->t, c->n);
+}
+
 /* Runs ac_settings_parse_args on argv with fd 1 or 2 (which) captured; the text written
    comes back in *out (malloc'd). */
 static int parse_captured(int argc, char **argv, const ac_setting_t *t, size_t n, int which,
                           char **out)
 {
-    fflush(which == 1 ? stdout : stderr);
-    int saved = dup(which);
-    char path[] = "/tmp/ac_settings_out_XXXXXX";
-    int fd = mkstemp(path);
-    dup2(fd, which);
-    int rc = ac_settings_parse_args(argc, argv, "prog", "mine", "usage: prog\n", t, n);
-    fflush(which == 1 ? stdout : stderr);
-    dup2(saved, which);
-    close(saved);
-    close(fd);
-    *out = tu_slurp(path);
-    unlink(path);
-    return rc;
+    parse_call_t c = {argc, argv, t, n, 0};
+    *out = tu_capture(which, parse_call, &c);
+    return c.rc;
 }
 
 /* A flag without its value, last on the line, or a word that is no flag: exit 2 and a

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -142,6 +143,28 @@ static inline void tu_assert_snapshot(const char *want_text, const char *got_tex
 }
 
 /* A fresh directory under /tmp for one suite (buf >= 64 bytes); 0 or -1. */
+/* Runs fn(arg) with file descriptor fd (1 or 2) written into a temporary file, and
+   returns what was written (malloc'd, NUL-terminated). */
+static inline char *tu_capture(int fd, void (*fn)(void *), void *arg)
+{
+    char path[] = "/tmp/ac_test_capture_XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    FILE *stream = fd == 1 ? stdout : stderr;
+    fflush(stream);
+    int saved = dup(fd);
+    dup2(tmp, fd);
+    fn(arg);
+    fflush(stream);
+    dup2(saved, fd);
+    close(saved);
+    close(tmp);
+    char *text = tu_slurp(path);
+    unlink(path);
+    assert_non_null(text);
+    return text;
+}
+
 static inline int tu_mkdtemp(char *buf, size_t size, const char *tag)
 {
     snprintf(buf, size, "/tmp/ac_%s_XXXXXX", tag);
