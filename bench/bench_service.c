@@ -931,21 +931,23 @@ static double hop_cpu(size_t size, bool curve, int n)
     bench_free_endpoints(ep, 1);
     pid_t child = fork();
     if (child == 0) {
-        zsock_t *r = zsock_new(ZMQ_ROUTER);
-        if (curve) {
-            zcert_apply(server, r);
-            zsock_set_curve_server(r, 1);
-        }
-        zsock_set_rcvhwm(r, 0);
-        if (zsock_bind(r, "%s", ep[0]) < 0)
+        /* A context of its own: the parent's (CZMQ's) must not be used after a fork. */
+        void *ctx = zmq_ctx_new(), *r = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
+        int on = 1, unbounded = 0;
+        if (!r || zmq_setsockopt(r, ZMQ_RCVHWM, &unbounded, sizeof unbounded) != 0 ||
+            (curve &&
+             (zmq_setsockopt(r, ZMQ_CURVE_SERVER, &on, sizeof on) != 0 ||
+              zmq_setsockopt(r, ZMQ_CURVE_SECRETKEY, zcert_secret_key(server), 32) != 0)) ||
+            zmq_bind(r, ep[0]) != 0)
             _exit(1);
         zmq_msg_t m;
         zmq_msg_init(&m);
         for (int i = 0; i < 2 * n; i++) /* [routing id][bytes] */
-            if (zmq_msg_recv(&m, zsock_resolve(r), 0) < 0)
+            if (zmq_msg_recv(&m, r, 0) < 0)
                 _exit(1);
         zmq_msg_close(&m);
-        zsock_destroy(&r);
+        zmq_close(r);
+        zmq_ctx_term(ctx);
         _exit(0);
     }
     zsock_t *d = zsock_new(ZMQ_DEALER);
