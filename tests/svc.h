@@ -76,9 +76,53 @@ static const char *svc_tmpdir(void)
     return s_tmp;
 }
 
+/* The low end of the kernel's ephemeral port range (connect() takes its local ports
+   there, bind(0) too), 32768 when it cannot be read. */
+static int svc_ephemeral_low(void)
+{
+    int lo = 32768, hi = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f) {
+        if (fscanf(f, "%d %d", &lo, &hi) != 2)
+            lo = 32768;
+        fclose(f);
+    }
+    return lo;
+}
+
+/* A loopback port that nothing listens on, taken below the ephemeral range: a port from
+   bind(0), closed and handed to a process to bind, could be taken first as the local
+   port of any connect() on the machine (the processes the test starts make many), and
+   the process would then fail to bind (a flake seen in test_cluster). Ports given out
+   by this process are not given twice. */
 static int svc_free_port(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    static int s_given[64];
+    static size_t s_ngiven;
+    static unsigned s_seed;
+    if (!s_seed)
+        s_seed = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
+    const int lo = 10000, hi = svc_ephemeral_low(); /* [lo, hi) */
+    for (int tries = 0; tries < 2000 && hi - lo > 1000; tries++) {
+        s_seed = s_seed * 1103515245u + 12345u;
+        int port = lo + (int)((s_seed >> 8) % (unsigned)(hi - lo));
+        bool given = false;
+        for (size_t i = 0; i < s_ngiven && i < 64; i++)
+            given = given || s_given[i] == port;
+        if (given)
+            continue;
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok) {
+            s_given[s_ngiven++ % 64] = port;
+            return port;
+        }
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0); /* a machine with no room below: bind(0) */
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t len = sizeof a;
