@@ -1064,16 +1064,27 @@ static void a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_re
     broker_stop();
 }
 
-/* Runs the broker with these flags to its exit; returns the status. */
-static int broker_exit_status(const char *const *flags)
+/* Runs the broker with these flags to its exit; returns the status. When `says` is not
+   NULL, the broker's output must contain it (the error names what was wrong). */
+static int broker_exit_status(const char *const *flags, const char *says)
 {
     const char *argv[16] = {AC_BROKER_PATH};
     int n = 1;
     for (int i = 0; flags[i] && n < 15; i++)
         argv[n++] = flags[i];
     argv[n] = NULL;
+    char log[400];
+    snprintf(log, sizeof log, "%s/broker-bad.log", svc_tmpdir());
+    unlink(log); /* this run's output only */
     pid_t pid = svc_spawn(argv, "broker-bad.log");
     int st = svc_stop(pid, 0, 10000); /* signal 0: only waits */
+    if (says) {
+        char *text = tu_slurp(log);
+        if (!text || !strstr(text, says))
+            fail_msg("actorcore-broker %s %s: output lacks \"%s\": %s", flags[0], flags[1], says,
+                     text ? text : "(none)");
+        free(text);
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -1098,8 +1109,11 @@ static void the_shipped_config_serves_and_bad_dispatch_settings_exit_2(void **st
                             {"--affinity-epsilon", "-1", NULL},
                             {"--max-workers", "0", NULL},
                             {"--queue-max-bytes", "12", NULL}};
+    const char *says[] = {"expected affine or least_loaded, found 'round_robin'",
+                          "--affinity-epsilon", "--affinity-epsilon", "--max-workers",
+                          "--queue-max-bytes"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        if (broker_exit_status(bad[i]) != 2)
+        if (broker_exit_status(bad[i], says[i]) != 2)
             fail_msg("actorcore-broker %s %s did not exit 2", bad[i][0], bad[i][1]);
 }
 
