@@ -1068,9 +1068,9 @@ static void a_silent_worker_is_dropped_at_its_expiry_and_its_late_replies_are_re
    NULL, the broker's output must contain it (the error names what was wrong). */
 static int broker_exit_status(const char *const *flags, const char *says)
 {
-    const char *argv[16] = {AC_BROKER_PATH};
+    const char *argv[24] = {AC_BROKER_PATH};
     int n = 1;
-    for (int i = 0; flags[i] && n < 15; i++)
+    for (int i = 0; flags[i] && n < 23; i++)
         argv[n++] = flags[i];
     argv[n] = NULL;
     char log[400];
@@ -1115,6 +1115,29 @@ static void the_shipped_config_serves_and_bad_dispatch_settings_exit_2(void **st
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (broker_exit_status(bad[i], says[i]) != 2)
             fail_msg("actorcore-broker %s %s did not exit 2", bad[i][0], bad[i][1]);
+    /* A fail-over pair set up wrong: each refusal names its setting. */
+    svc_t e;
+    svc_ports(&e);
+    const char *at[] = {"--frontend", e.fe,           "--backend", e.be,      "--events-in",
+                        e.ein,        "--events-out", e.eout,      "--state", e.state};
+    const char *pair_bad[][17] = {{"--pair-role", "bogus"},
+                                  {"--pair-role", "primary", "--pair-bind", "tcp://127.0.0.1:1"},
+                                  {"--pair-role", "primary", "--pair-bind", "tcp://300.1.1.1:5",
+                                   "--pair-peer", "tcp://127.0.0.1:1"}};
+    const char *pair_says[] = {
+        "path=--pair-role msg=\"expected none, primary or backup, found 'bogus'",
+        "path=--pair-peer", "path=--pair-bind msg=\"cannot bind"};
+    for (size_t i = 0; i < sizeof pair_bad / sizeof pair_bad[0]; i++) {
+        const char *flags[17] = {0};
+        size_t n = 0;
+        for (; n < 16 && pair_bad[i][n]; n++)
+            flags[n] = pair_bad[i][n];
+        for (size_t k = 0; k < sizeof at / sizeof at[0] && n < 16; k++)
+            flags[n++] = at[k];
+        if (broker_exit_status(flags, pair_says[i]) != 2)
+            fail_msg("actorcore-broker %s %s (pair case %zu) did not exit 2", flags[0], flags[1],
+                     i);
+    }
 }
 
 int main(void)
