@@ -80,14 +80,18 @@ static const char *svc_tmpdir(void)
    there, bind(0) too), 32768 when it cannot be read. */
 static int svc_ephemeral_low(void)
 {
-    int lo = 32768, hi = 0;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
-    if (f) {
-        if (fscanf(f, "%d %d", &lo, &hi) != 2)
-            lo = 32768;
-        fclose(f);
+    static int s_low; /* read once */
+    if (!s_low) {
+        int lo = 32768, hi = 0;
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+        if (f) {
+            if (fscanf(f, "%d %d", &lo, &hi) != 2)
+                lo = 32768;
+            fclose(f);
+        }
+        s_low = lo;
     }
-    return lo;
+    return s_low;
 }
 
 /* A loopback port that nothing listens on, taken below the ephemeral range: a port from
