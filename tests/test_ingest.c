@@ -280,7 +280,8 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
     assert_int_equal(zsock_connect(push, "%s", t.pull), 0);
     /* garbage, one frame, three frames, a list, no actor, an unknown field, a bad id, a
        negative version, a string version, a negative int8 version, a byte after the map,
-       an id past 128 bytes (str8), a map cut short */
+       an id past 128 bytes (str8), a map cut short, no version (another field in its
+       place) */
     const char *bodies[][2] = {
         {"\xc1\xc1\xc1", NULL},
         {"\x81\xa5"
@@ -329,6 +330,10 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
         {"\x82\xa5"
          "actor"
          "\x82\xa2id\xa1x\xa7version\x01",
+         NULL},
+        {"\x81\xa5"
+         "actor"
+         "\x82\xa2id\xa1x\xa5level\x07",
          NULL},
     };
     int n = (int)(sizeof bodies / sizeof bodies[0]);
@@ -380,6 +385,71 @@ static void malformed_changes_are_counted_and_the_stream_goes_on(void **s)
     zsock_destroy(&push);
     zsock_destroy(&sub);
     setup_stop(&t);
+}
+
+/* A change's actor.version is read in every integer form a packer may choose, the id as a
+   fixstr up to its 31-byte limit, and the version found past other fields of the actor:
+   each case's version V, then V - 1 (stale: dropped and counted) and V + 1 (waits behind V,
+   no worker being there to answer) tell a misread version apart from the right one. */
+static void every_integer_form_of_a_version_orders_the_changes(void **s)
+{
+    (void)s;
+    svc_t e;
+    svc_ports(&e);
+    char pull[64];
+    snprintf(pull, sizeof pull, "tcp://127.0.0.1:%d", svc_free_port());
+    const char *extra[] = {"--ingest-pull", pull, NULL};
+    svc_start_broker_with(&e, "500", extra, "ingest-forms-broker.log"); /* no worker */
+    static const struct {
+        const char *id, *before; /* before: the actor's fields ahead of version */
+        const char *form;        /* the version's bytes */
+        size_t form_len;
+        int64_t v;
+    } cases[] = {
+        {"u8", "", "\xcc\xc8", 2, 200},
+        {"u16", "", "\xcd\x01\x2c", 3, 300},
+        {"u32", "", "\xce\x00\x01\x11\x70", 5, 70000},
+        {"u64", "", "\xcf\x00\x00\x00\x01\x2a\x05\xf2\x00", 9, 5000000000},
+        {"i8", "", "\xd0\x64", 2, 100},
+        {"i16", "", "\xd1\x01\x2c", 3, 300},
+        {"i32", "", "\xd2\x00\x01\x11\x70", 5, 70000},
+        {"i64", "", "\xd3\x00\x00\x00\x01\x65\xa0\xbc\x00", 9, 6000000000},
+        {"thirty-one-bytes-of-an-actor-id", "", "\x05", 1, 5},
+        {"after-level", "\xa5level\x07", "\xcd\x01\x2c", 3, 300},
+    };
+    int n = (int)(sizeof cases / sizeof cases[0]);
+    zsock_t *push = zsock_new(ZMQ_PUSH);
+    assert_int_equal(zsock_connect(push, "%s", pull), 0);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++) {
+            msgpack_sbuffer sb;
+            msgpack_sbuffer_init(&sb);
+            msgpack_packer pk;
+            msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+            msgpack_pack_map(&pk, 1);
+            ac_wire_pack_str(&pk, "actor");
+            msgpack_pack_map(&pk, *cases[i].before ? 3 : 2);
+            ac_wire_pack_str(&pk, "id");
+            ac_wire_pack_str(&pk, cases[i].id);
+            msgpack_sbuffer_write(&sb, cases[i].before, strlen(cases[i].before));
+            ac_wire_pack_str(&pk, "version");
+            if (k == 0)
+                msgpack_sbuffer_write(&sb, cases[i].form, cases[i].form_len);
+            else
+                msgpack_pack_int64(&pk, cases[i].v + (k == 1 ? -1 : 1));
+            zmsg_t *m = zmsg_new();
+            zmsg_addstr(m, "t");
+            zmsg_addmem(m, sb.data, sb.size);
+            zmsg_send(&m, push);
+            msgpack_sbuffer_destroy(&sb);
+        }
+    svc_wait_stat(e.fe, "ingest_received", (uint64_t)(3 * n), 10000);
+    assert_int_equal(svc_broker_stat(e.fe, "ingest_malformed"), 0);
+    assert_int_equal(svc_broker_stat(e.fe, "ingest_stale"), (uint64_t)n);
+    assert_int_equal(svc_broker_stat(e.fe, "ingest_queued"), (uint64_t)n);
+    assert_int_equal(svc_broker_stat(e.fe, "ingest_coalesced"), 0);
+    zsock_destroy(&push);
+    svc_stop(e.broker, SIGTERM, 3000);
 }
 
 /* tests/ingest_producer.py on plain pyzmq, over PUSH and over PUB. */
@@ -440,6 +510,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(malformed_changes_are_counted_and_the_stream_goes_on),
+        cmocka_unit_test(every_integer_form_of_a_version_orders_the_changes),
         cmocka_unit_test(a_burst_of_twenty_changes_costs_at_most_two_resolves),
         cmocka_unit_test(a_python_producer_feeds_it_over_push_and_pub),
         cmocka_unit_test(ten_thousand_changes_from_four_producers_end_in_each_actors_last_snapshot),
