@@ -819,6 +819,27 @@ static void unknown_service_names_never_lock_a_worker_out(void **state)
     assert_int_equal(bstat("services_with_workers"), 1);
     assert_int_equal(bstat("client_queues"), 0);
     assert_int_equal(bstat("requests_held"), 0);
+    /* A second flood while the worker is idle: only entries without workers are taken
+       back, never the idle worker's service (it keeps the entry it registered in). */
+    uint64_t evicted0 = bstat("services_evicted");
+    body_get(&b, "x", 1);
+    for (int i = 0; i < NAMES / 5; i++) {
+        char service[32];
+        snprintf(service, sizeof service, "again-%d", i);
+        client_send(c, service, b.sb.data, b.sb.size);
+    }
+    msgpack_sbuffer_destroy(&b.sb);
+    wait_stat("requests", NAMES + 1 + NAMES / 5, 10000);
+    assert_true(bstat("services_evicted") > evicted0);
+    assert_int_equal(bstat("services_with_workers"), 1);
+    assert_int_equal(round_trip(c2, ws, 1, "hero", 43), 0);
+    for (int i = 0; i < NAMES / 5; i++) {
+        zmsg_t *rep = recv_within(c, 5000);
+        if (!rep)
+            fail_msg("only %d of %d requests of the second flood were answered", i, NAMES / 5);
+        assert_true(reply_is_error(rep, "unavailable"));
+        zmsg_destroy(&rep);
+    }
     zsock_destroy(&c);
     zsock_destroy(&c2);
     fw_free_all(ws, 1);
@@ -1170,6 +1191,64 @@ static void the_shipped_config_serves_and_bad_dispatch_settings_exit_2(void **st
     }
 }
 
+/* A registered worker's replies with frames missing are dropped and counted, each exactly
+   once (`malformed`; those past the delimiter's place also as `stale_replies`), and the
+   worker goes on serving. */
+static void a_workers_malformed_replies_are_counted_once_and_it_serves_on(void **state)
+{
+    (void)state;
+    broker_start(NULL);
+    fw_t *ws[1] = {fw_new("4")};
+    wait_stat("workers", 1, 5000);
+    uint64_t malformed0 = bstat("malformed"), stale0 = bstat("stale_replies");
+    zmsg_t *m = zmsg_new(); /* the envelope only */
+    zmsg_addstr(m, "env");
+    fw_command(ws[0], AC_MDPW_REPLY, m);
+    m = zmsg_new(); /* no body after the delimiter */
+    zmsg_addstr(m, "env");
+    zmsg_addmem(m, NULL, 0);
+    fw_command(ws[0], AC_MDPW_REPLY, m);
+    m = zmsg_new(); /* a delimiter that is not empty */
+    zmsg_addstr(m, "env");
+    zmsg_addstr(m, "x");
+    zmsg_addstr(m, "body");
+    fw_command(ws[0], AC_MDPW_REPLY, m);
+    wait_stat("malformed", malformed0 + 3, 5000);
+    assert_int_equal(bstat("malformed"), malformed0 + 3);
+    assert_int_equal(bstat("stale_replies"), stale0 + 2);
+    zsock_t *c = client_new();
+    assert_int_equal(round_trip(c, ws, 1, "hero", 1), 0);
+    assert_int_equal(bstat("workers"), 1);
+    zsock_destroy(&c);
+    fw_free_all(ws, 1);
+    broker_stop();
+}
+
+/* The defaults a new user gets are the ones the README's bounds table lists (the help
+   prints the values in effect). */
+static void the_help_states_the_default_bounds(void **state)
+{
+    (void)state;
+    char cmd[600], *text;
+    snprintf(cmd, sizeof cmd, "%s --help 2>&1", AC_BROKER_PATH);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t cap = 1 << 16, n = fread(text = calloc(1, cap), 1, cap - 1, p);
+    assert_int_equal(pclose(p), 0);
+    assert_true(n > 0);
+    static const char *want[][2] = {
+        {"--queue-max ", "(default: 100000)"},
+        {"--queue-max-bytes ", "(default: 268435456)"},
+        {"--client-queue-max ", "(default: 0)"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *line = strstr(text, want[i][0]), *end = line ? strchr(line, '\n') : NULL;
+        if (!line || !end || !memmem(line, (size_t)(end - line), want[i][1], strlen(want[i][1])))
+            fail_msg("--help: no line %s... %s", want[i][0], want[i][1]);
+    }
+    free(text);
+}
+
 /* `state: none` keeps the floors in memory: the broker writes no file where it runs (a
    file named "none" would be the setting taken as a path), and the largest accepted
    ingest.max_actors starts it (the table is only made when ingest is on). */
@@ -1205,6 +1284,8 @@ int main(void)
         cmocka_unit_test(a_flood_of_big_requests_stays_within_the_byte_bound),
         cmocka_unit_test(the_shipped_config_serves_and_bad_dispatch_settings_exit_2),
         cmocka_unit_test(state_none_writes_no_file_and_the_largest_ingest_bound_starts),
+        cmocka_unit_test(a_workers_malformed_replies_are_counted_once_and_it_serves_on),
+        cmocka_unit_test(the_help_states_the_default_bounds),
         cmocka_unit_test(a_dropped_connection_requeues_only_its_workers_requests_at_once),
         cmocka_unit_test(a_peer_saying_ready_under_many_names_fills_only_the_worker_table),
         cmocka_unit_test(many_clients_queue_state_is_reclaimed_once_served),

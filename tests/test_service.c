@@ -56,8 +56,9 @@ static void start_pair(svc_t *s, const char *layers, const char *hb)
     svc_ports(s);
     svc_start_broker(s, hb);
     snprintf(store, sizeof store, "%s/l3-%d.db", svc_tmpdir(), s->port[0]);
-    svc_start_worker(s, layers, store, hb, "100000");
-    svc_start_worker(s, layers, store, hb, "100000");
+    const char *limits[] = {"--limits-max-batch", "100", NULL}; /* checked below */
+    for (int w = 0; w < 2; w++)
+        svc_start_worker_with(s, layers, store, hb, "100000", limits, "worker.log");
     wait_ready(s);
     svc_wait_stat(s->fe, "workers", 2, 20000); /* both joined, not only the first */
 }
@@ -811,18 +812,38 @@ static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
     char *huge = calloc(1, big);
     expect_error_reply(d, mdp_request(huge, big), "too_large");
     free(huge);
-    /* A 2 000-item batch. */
-    msgpack_sbuffer_clear(&sb);
-    msgpack_pack_map(&pk, 3);
-    ac_wire_pack_str(&pk, "op");
-    ac_wire_pack_str(&pk, "resolve_batch");
-    ac_wire_pack_str(&pk, "id");
-    msgpack_pack_int(&pk, 6);
-    ac_wire_pack_str(&pk, "items");
-    msgpack_pack_array(&pk, 2000);
-    for (int i = 0; i < 2000; i++)
-        msgpack_pack_map(&pk, 0);
-    expect_error_reply(d, mdp_request(sb.data, sb.size), "too_large");
+    /* A batch one past the workers' limits.max_batch (100): too large; at the limit, each
+       item answered. */
+    for (int items = 101; items >= 100; items--) {
+        msgpack_sbuffer_clear(&sb);
+        msgpack_pack_map(&pk, 3);
+        ac_wire_pack_str(&pk, "op");
+        ac_wire_pack_str(&pk, "resolve_batch");
+        ac_wire_pack_str(&pk, "id");
+        msgpack_pack_int(&pk, 6);
+        ac_wire_pack_str(&pk, "items");
+        msgpack_pack_array(&pk, (uint32_t)items);
+        for (int i = 0; i < items; i++)
+            msgpack_pack_map(&pk, 0);
+        if (items > 100) {
+            expect_error_reply(d, mdp_request(sb.data, sb.size), "too_large");
+            continue;
+        }
+        zmsg_t *rep = raw_roundtrip(d, mdp_request(sb.data, sb.size), 10000);
+        assert_non_null(rep);
+        msgpack_zone *zone = msgpack_zone_new(1024);
+        msgpack_object o;
+        ac_error_t err;
+        zframe_t *body = zmsg_last(rep);
+        assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body),
+                                          zone, &o, &err),
+                         0);
+        const msgpack_object *results = ac_wire_get(&o, "results");
+        assert_non_null(results);
+        assert_int_equal(results->via.array.size, 100);
+        msgpack_zone_free(zone);
+        zmsg_destroy(&rep);
+    }
     /* A batch with one bad item fails only that item. */
     msgpack_sbuffer_clear(&sb);
     msgpack_pack_map(&pk, 3);
