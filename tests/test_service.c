@@ -744,7 +744,8 @@ static zmsg_t *mdp_request(const void *body, size_t len)
     return m;
 }
 
-static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
+/* The request's reply is the error `code`, at `path` when path is not NULL. */
+static void expect_error_at(zsock_t *d, zmsg_t *req, const char *code, const char *path)
 {
     zmsg_t *rep = raw_roundtrip(d, req, 10000);
     if (!rep)
@@ -758,8 +759,17 @@ static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
     char got[64];
     if (strcmp(error_code(&o, got, sizeof got), code) != 0)
         fail_msg("got %s, expected %s: %s", got, code, to_json(&o));
+    const msgpack_object *at = path ? ac_wire_get(ac_wire_get(&o, "error"), "path") : NULL;
+    if (path && (!at || at->type != MSGPACK_OBJECT_STR || at->via.str.size != strlen(path) ||
+                 memcmp(at->via.str.ptr, path, at->via.str.size) != 0))
+        fail_msg("expected %s at path '%s': %s", code, path, to_json(&o));
     msgpack_zone_free(zone);
     zmsg_destroy(&rep);
+}
+
+static void expect_error_reply(zsock_t *d, zmsg_t *req, const char *code)
+{
+    expect_error_at(d, req, code, NULL);
 }
 
 static uint64_t broker_stat(const char *name)
@@ -807,6 +817,25 @@ static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
     ac_wire_pack_str(&pk, "id");
     msgpack_pack_int(&pk, 5);
     expect_error_reply(d, mdp_request(sb.data, sb.size), "unknown_op");
+    /* Envelopes that are not a request, each named where it goes wrong: a list, an op that
+       is not a string, a key that is not a string, a key the op does not take. */
+    static const struct {
+        const char *body;
+        size_t len;
+        const char *path;
+    } envelopes[] = {
+#define BYTES(s) s, sizeof s - 1
+        {BYTES("\x91\x01"), ""},
+        {BYTES("\x82\xa2op\x05\xa2id\x01"), "op"},
+        {BYTES("\x84\xa2op\xadresolve_batch\xa2id\x01\xa5items\x90\x07\x01"), ""},
+        {BYTES("\x84\xa2op\xadresolve_batch\xa2id\x01\xa5items\x90\xa5"
+               "extra\x01"),
+         "extra"},
+#undef BYTES
+    };
+    for (size_t i = 0; i < sizeof envelopes / sizeof envelopes[0]; i++)
+        expect_error_at(d, mdp_request(envelopes[i].body, envelopes[i].len), "schema_violation",
+                        envelopes[i].path);
     /* A 10 MB message. */
     size_t big = 10u << 20;
     char *huge = calloc(1, big);
