@@ -1043,6 +1043,87 @@ static void w2_actor_through_the_cli_and_the_service_is_equal(void **state)
 
 /* The C client speaks the broker's packed framing by default and plain MDP/0.1 when asked
    (service/mdp.h): the same request gets the same snapshot either way. */
+/* The worker under a broker that knows only plain MDP (no packed option: the zguide's
+   mdbroker framing), played by a ROUTER of the test: a request [envelope][empty][body] is
+   answered in the same framing, and requests framed wrong (an envelope shorter than the
+   broker's 8-byte tag, a delimiter that is not empty) are dropped and counted in the
+   worker's closing line, which names them exactly. */
+static void a_plain_mdp_broker_is_served_and_its_bad_frames_counted(void **state)
+{
+    (void)state;
+    svc_t s;
+    svc_ports(&s);
+    zsock_t *router = zsock_new(ZMQ_ROUTER);
+    assert_int_equal(zsock_bind(router, "%s", s.be), s.port[1]);
+    pid_t w = svc_start_worker_with(&s, NULL, "none", "500", "1000", NULL, "plain-worker.log");
+    zsock_set_rcvtimeo(router, 20000);
+    zmsg_t *ready = zmsg_recv(router);
+    assert_non_null(ready);
+    zframe_t *id = zmsg_pop(ready), *empty = zmsg_pop(ready), *proto = zmsg_pop(ready),
+             *cmd = zmsg_pop(ready);
+    assert_true(zframe_streq(proto, AC_MDPW));
+    assert_int_equal(zframe_data(cmd)[0], AC_MDPW_READY);
+    zframe_destroy(&empty);
+    zframe_destroy(&proto);
+    zframe_destroy(&cmd);
+    zmsg_destroy(&ready);
+    static const struct {
+        const char *env, *delim;
+    } framings[] = {{"tag-0001", ""}, {"tag-007", ""}, {"tag-0002", "x"}, {"tag-0003", ""}};
+    for (size_t i = 0; i < sizeof framings / sizeof framings[0]; i++) {
+        zmsg_t *m = zmsg_new();
+        zmsg_addmem(m, zframe_data(id), zframe_size(id));
+        zmsg_addmem(m, NULL, 0);
+        zmsg_addstr(m, AC_MDPW);
+        unsigned char c = AC_MDPW_REQUEST;
+        zmsg_addmem(m, &c, 1);
+        zmsg_addstr(m, framings[i].env);
+        zmsg_addstr(m, framings[i].delim);
+        static const char ping[] = "\x82\xa2op\xa4ping\xa2id\x07";
+        zmsg_addmem(m, ping, sizeof ping - 1);
+        assert_int_equal(zmsg_send(&m, router), 0);
+    }
+    /* Two replies, to the two well-framed requests, in order; heartbeats in between. */
+    const char *want[] = {"tag-0001", "tag-0003"};
+    for (int got = 0; got < 2;) {
+        zmsg_t *m = zmsg_recv(router);
+        if (!m)
+            fail_msg("the worker answered %d of the 2 well-framed requests", got);
+        zframe_t *f = zmsg_first(m);
+        f = zmsg_next(m); /* empty */
+        f = zmsg_next(m); /* MDPW01 */
+        zframe_t *c = zmsg_next(m);
+        if (c && zframe_size(c) == 1 && zframe_data(c)[0] == AC_MDPW_REPLY) {
+            zframe_t *env = zmsg_next(m), *delim = zmsg_next(m), *body = zmsg_next(m);
+            assert_non_null(body);
+            assert_true(zframe_streq(env, want[got]));
+            assert_int_equal(zframe_size(delim), 0);
+            msgpack_zone *zone = msgpack_zone_new(1024);
+            msgpack_object o;
+            ac_error_t err;
+            assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body),
+                                              zone, &o, &err),
+                             0);
+            if (!reply_ok(&o))
+                fail_msg("a plain request answered %s", to_json(&o));
+            msgpack_zone_free(zone);
+            got++;
+        }
+        (void)f;
+        zmsg_destroy(&m);
+    }
+    assert_int_equal(svc_stop(w, SIGTERM, 10000), 0);
+    char log[400];
+    snprintf(log, sizeof log, "%s/plain-worker.log", svc_tmpdir());
+    char *text = tu_slurp(log);
+    assert_non_null(text);
+    if (!strstr(text, "event=stopped malformed=2"))
+        fail_msg("the worker's closing line does not count 2 malformed requests: %s", text);
+    free(text);
+    zframe_destroy(&id);
+    zsock_destroy(&router);
+}
+
 static void a_plain_mdp_client_and_a_packed_one_get_the_same_answer(void **state)
 {
     (void)state;
@@ -1071,6 +1152,7 @@ static void a_plain_mdp_client_and_a_packed_one_get_the_same_answer(void **state
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_plain_mdp_broker_is_served_and_its_bad_frames_counted),
         cmocka_unit_test(a_plain_mdp_client_and_a_packed_one_get_the_same_answer),
         cmocka_unit_test(golden_cases_through_broker_and_two_workers_equal_the_cli),
         cmocka_unit_test(cache_tiers_get_invalidate_and_modes),
