@@ -736,6 +736,41 @@ static void a_lost_replica_is_computed_again_on_its_host_before_the_answer(void 
     broker_stop();
 }
 
+/* Replicas 2 over two hosts of one worker each: whichever worker owns an actor, the other
+   holds its replica, so each of 30 actors' resolves reaches both (none is answered before
+   both answer). */
+static void every_resolve_reaches_both_hosts_whichever_owns_the_actor(void **state)
+{
+    (void)state;
+    const char *flags[] = {"--replicas", "2", NULL};
+    broker_start(flags);
+    fw_t *ws[2] = {fw_new_on("100", "host-a"), fw_new_on("100", "host-b")};
+    wait_stat("workers", 2, 5000);
+    zsock_t *c = client_new();
+    enum { N = 30 };
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        actor_name(name, sizeof name, i);
+        send_get(c, name, i + 1);
+    }
+    for (int64_t until = zclock_mono() + 5000;
+         ws[0]->got + ws[1]->got < 2 * N && zclock_mono() < until;)
+        fw_pump(ws, 2, 5);
+    assert_int_equal(ws[0]->got, N);
+    assert_int_equal(ws[1]->got, N);
+    fw_answer_all(ws[0]);
+    assert_null(recv_within(c, 200)); /* one host holds them: not answered yet */
+    fw_answer_all(ws[1]);
+    for (int i = 0; i < N; i++) {
+        zmsg_t *rep = recv_within(c, 5000);
+        assert_true(reply_id(rep) >= 1);
+        zmsg_destroy(&rep);
+    }
+    zsock_destroy(&c);
+    fw_free_all(ws, 2);
+    broker_stop();
+}
+
 static void a_hot_actor_never_pushes_a_worker_past_the_bound(void **state)
 {
     (void)state;
@@ -1278,6 +1313,7 @@ int main(void)
         cmocka_unit_test(an_actor_sticks_to_its_owner_and_a_joining_worker_takes_a_third),
         cmocka_unit_test(a_dying_owner_hands_its_actors_on_and_loses_no_request),
         cmocka_unit_test(a_lost_replica_is_computed_again_on_its_host_before_the_answer),
+        cmocka_unit_test(every_resolve_reaches_both_hosts_whichever_owns_the_actor),
         cmocka_unit_test(a_hot_actor_never_pushes_a_worker_past_the_bound),
         cmocka_unit_test(unknown_service_names_never_lock_a_worker_out),
         cmocka_unit_test(one_clients_backlog_delays_another_by_one_request),
