@@ -864,9 +864,9 @@ static void bad_traffic_is_answered_or_dropped_and_counted(void **state)
         msgpack_object o;
         ac_error_t err;
         zframe_t *body = zmsg_last(rep);
-        assert_int_equal(ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body),
-                                          zone, &o, &err),
-                         0);
+        assert_int_equal(
+            ac_msgpack_parse((const char *)zframe_data(body), zframe_size(body), zone, &o, &err),
+            0);
         const msgpack_object *results = ac_wire_get(&o, "results");
         assert_non_null(results);
         assert_int_equal(results->via.array.size, 100);
