@@ -1030,6 +1030,49 @@ static void paths_and_bounds_around_tags_contexts_and_stage(void **state)
     expect_json_error(stage1001, AC_ESCHEMA, "outputs[0].meta.stage");
 }
 
+/* An enum given as another type is refused at its own field; the keys of meta leave the
+   path as they found it (an error after stage or version names meta's own key); an actor
+   map with a key that is not a string is refused, not half read. */
+static void enums_of_another_type_and_meta_keys_keep_their_paths(void **state)
+{
+    (void)state;
+    expect_json_error(OUT("\"primary\":[" C("\"hp\"", "1", "1") "]"), AC_ESCHEMA,
+                      "outputs[0].primary[0].bucket");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":2,\"kind\":\"max\"") "]"), AC_ESCHEMA,
+                      "outputs[0].caps[0].mode");
+    expect_json_error(OUT("\"caps\":[" K("\"mode\":\"BASELINE\",\"kind\":[]") "]"), AC_ESCHEMA,
+                      "outputs[0].caps[0].kind");
+    expect_json_error("[{\"meta\":{\"system\":\"s\",\"stage\":1,\"bogus\":1},\"primary\":[]}]",
+                      AC_ESCHEMA, "outputs[0].meta.bogus");
+    expect_json_error("[{\"meta\":{\"version\":\"v2\",\"system\":\"s\",\"bogus\":1}}]", AC_ESCHEMA,
+                      "outputs[0].meta.bogus");
+    expect_json_error("[{\"meta\":{\"system\":\"s\",\"bogus\":1}}]", AC_ESCHEMA,
+                      "outputs[0].meta.bogus");
+    /* {"id": "a", "version": 1, 7: "x"} in msgpack: JSON cannot say it. */
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "id", 2);
+    msgpack_pack_str_with_body(&pk, "a", 1);
+    msgpack_pack_str_with_body(&pk, "version", 7);
+    msgpack_pack_int(&pk, 1);
+    msgpack_pack_int(&pk, 7);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    msgpack_zone *zone = msgpack_zone_new(1024);
+    msgpack_object o;
+    ac_error_t err;
+    assert_int_equal(ac_msgpack_parse(sb.data, sb.size, zone, &o, &err), 0);
+    ac_request_t *req = ac_request_new(s_reg);
+    assert_int_equal(ac_decode_actor(req, &o, "actor", &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "actor");
+    assert_non_null(strstr(err.message, "keys must be strings"));
+    ac_request_destroy(&req);
+    msgpack_zone_free(zone);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 /* actor.data nests up to 64 containers below itself, not 65; an ext object in it is a
    schema error at its path; actor.subsystems lists at most 1024 ids. */
 static void actor_data_depth_ext_and_subsystem_count_bounds(void **state)
@@ -1356,6 +1399,7 @@ int main(void)
         cmocka_unit_test(paths_and_bounds_around_tags_contexts_and_stage),
         cmocka_unit_test(actor_data_depth_ext_and_subsystem_count_bounds),
         cmocka_unit_test(peek_reads_wide_headers_by_their_form),
+        cmocka_unit_test(enums_of_another_type_and_meta_keys_keep_their_paths),
     };
     return cmocka_run_group_tests_name("codec", tests, setup, teardown);
 }
