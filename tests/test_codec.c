@@ -517,6 +517,29 @@ static void error_json_is_valid_json_whatever_the_message(void **state)
         assert_int_equal(ac_code_from_name(ac_code_name(code)), code == 0 ? AC_EINTERNAL : code);
 }
 
+/* ac_error_to_json always ends what it writes with a NUL, truncating to the buffer, and
+   returns the length it wanted; with no room it writes nothing. */
+static void error_json_is_terminated_and_truncated_to_its_buffer(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    ac_error_set(&err, AC_EUNKNOWN_LAYER, "outputs[0].caps[1].scope", "unknown layer 'X'");
+    const char *whole = "{\"code\":\"unknown_layer\",\"message\":\"unknown layer 'X'\","
+                        "\"path\":\"outputs[0].caps[1].scope\"}";
+    char buf[256];
+    memset(buf, 'X', sizeof buf);
+    assert_int_equal(ac_error_to_json(&err, buf, sizeof buf), strlen(whole));
+    assert_string_equal(buf, whole);
+    memset(buf, 'X', sizeof buf);
+    assert_int_equal(ac_error_to_json(&err, buf, 10), strlen(whole));
+    assert_int_equal(buf[9], '\0');
+    assert_memory_equal(buf, whole, 9);
+    assert_int_equal(buf[10], 'X');
+    memset(buf, 'X', sizeof buf);
+    assert_int_equal(ac_error_to_json(&err, buf, 0), strlen(whole));
+    assert_int_equal(buf[0], 'X');
+}
+
 /* jansson refuses integers past 64 bits; tokens of up to 400 characters are spliced (a
    finite one re-read as a real, an infinite one as a marker the walk rejects), a longer one
    is invalid JSON and never copied into the splice buffer. */
@@ -1382,6 +1405,7 @@ int main(void)
         cmocka_unit_test(fast_snapshot_writer_matches_the_packer),
         cmocka_unit_test(numbers_print_in_shortest_round_trip_form),
         cmocka_unit_test(error_json_is_valid_json_whatever_the_message),
+        cmocka_unit_test(error_json_is_terminated_and_truncated_to_its_buffer),
         cmocka_unit_test(a_number_token_is_spliced_up_to_400_characters_and_refused_beyond),
         cmocka_unit_test(peek_skips_every_value_by_its_exact_size),
         cmocka_unit_test(peek_skips_the_wide_forms_of_every_type),

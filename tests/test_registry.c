@@ -177,6 +177,8 @@ static void bad_layer_files_are_rejected(void **state)
         {"order: REALM\n", "order"},
         {"order: [[REALM]]\n", "order[0]"},
         {"order: [{REALM: 1}]\n", "order[0]"},
+        {"- REALM\n- WORLD\n", ""}, /* the root itself is not a mapping */
+        {"REALM\n", ""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ac_error_t err = load_fail(ok, cases[i].text);
@@ -184,6 +186,24 @@ static void bad_layer_files_are_rejected(void **state)
             fail_msg("case %zu: path '%s', expected '%s' (%s)", i, err.path, cases[i].path,
                      err.message);
         assert_non_null(strstr(err.message, "l.yaml:"));
+    }
+}
+
+/* A dimension name too long to be one is named in the error's path by its first 80
+   bytes: 81 bytes give 80, 80 give all 80. */
+static void a_long_dimension_name_is_named_by_its_first_80_bytes(void **state)
+{
+    (void)state;
+    for (size_t len = 79; len <= 82; len++) {
+        char name[100], text[200], want[120];
+        memset(name, 'a', len);
+        name[len] = '\0';
+        snprintf(text, sizeof text, "dimensions:\n  %s: { use_pipeline: true }\n", name);
+        ac_error_t err = load_fail(text, "order: [TOTAL]\n");
+        snprintf(want, sizeof want, "dimensions.%.80s", name);
+        if (strcmp(err.path, want) != 0)
+            fail_msg("a %zu-byte name: path '%s', expected '%s'", len, err.path, want);
+        assert_int_equal(err.code, AC_ESCHEMA);
     }
 }
 
@@ -269,6 +289,7 @@ int main(void)
         cmocka_unit_test(a_quoted_number_is_refused_as_a_string),
         cmocka_unit_test(operator_names_and_dimension_name_rules),
         cmocka_unit_test(yaml_syntax_error_names_the_line),
+        cmocka_unit_test(a_long_dimension_name_is_named_by_its_first_80_bytes),
         cmocka_unit_test(missing_file_is_an_error_not_a_crash),
     };
     return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
