@@ -293,6 +293,63 @@ static void empty_request_gives_an_empty_snapshot(void **state)
 }
 
 /* A contribution with a bucket or a section out of range is refused, each alone. */
+/* The builder's own checks: a cap or a context before any output is refused at "outputs";
+   a system id has 1 to 128 bytes; a request takes max_contributions + 1 outputs and
+   refuses the next one; a context without a name is the context named "". */
+static void the_builder_checks_what_only_a_caller_can_get_wrong(void **state)
+{
+    (void)state;
+    fx_t *fx = fx_new(TU_COMBINER, TU_LAYERS);
+    ac_error_t err;
+    ac_request_t *req = ac_request_new(fx->reg);
+    assert_int_equal(ac_request_add_cap(req, "strength", AC_CAP_BASELINE, AC_KIND_MAX, 1, "s", 0,
+                                        NULL, NULL, &err),
+                     AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs");
+    assert_int_equal(ac_request_add_context(req, "combat", 0, NULL, 0, 1, &err), AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs");
+    assert_int_equal(ac_request_cap_count(req), 0);
+    char sys[200];
+    memset(sys, 's', 129);
+    sys[129] = '\0';
+    assert_true(ac_request_begin_output(req, sys, &err) < 0);
+    assert_int_equal(err.code, AC_ESCHEMA);
+    assert_string_equal(err.path, "outputs[0].meta.system");
+    sys[128] = '\0';
+    assert_true(ac_request_begin_output(req, sys, &err) >= 0);
+    ac_request_destroy(&req);
+
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = 3;
+    req = ac_request_new(fx->reg);
+    ac_request_set_limits(req, &lim);
+    for (int i = 0; i < 4; i++)
+        assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+    assert_true(ac_request_begin_output(req, "s", &err) < 0);
+    assert_int_equal(err.code, AC_ETOO_LARGE);
+    assert_string_equal(err.message, "more than 4 outputs");
+    assert_int_equal(ac_request_output_count(req), 4);
+    ac_request_destroy(&req);
+
+    const char *names[2] = {NULL, ""};
+    ac_context_t c[2];
+    for (int i = 0; i < 2; i++) {
+        req = ac_request_new(fx->reg);
+        assert_true(ac_request_begin_output(req, "s", &err) >= 0);
+        assert_int_equal(ac_request_add_context(req, names[i], 0.5, NULL, 0, 2, &err), 0);
+        const ac_snapshot_t *snap;
+        assert_int_equal(ac_resolve(fx->r, req, &snap, &err), 0);
+        assert_int_equal(ac_snapshot_context_count(snap), 1);
+        ac_snapshot_context(snap, 0, &c[i]);
+        assert_string_equal(c[i].name, "");
+        assert_int_equal(strlen(c[i].name), 0);
+        assert_double_exact(c[i].post_add, 2);
+        ac_request_destroy(&req);
+    }
+    fx_free(fx);
+}
+
 static void an_unknown_bucket_or_section_is_refused_on_its_own(void **state)
 {
     (void)state;
@@ -382,6 +439,7 @@ int main(void)
         cmocka_unit_test(more_than_64_dimensions_each_keep_their_value),
         cmocka_unit_test(empty_request_gives_an_empty_snapshot),
         cmocka_unit_test(an_unknown_bucket_or_section_is_refused_on_its_own),
+        cmocka_unit_test(the_builder_checks_what_only_a_caller_can_get_wrong),
         cmocka_unit_test(error_paths_count_primary_and_derived_apart),
     };
     return cmocka_run_group_tests_name("aggregate", tests, NULL, NULL);

@@ -207,6 +207,34 @@ static void a_long_dimension_name_is_named_by_its_first_80_bytes(void **state)
     }
 }
 
+/* The generation reads every byte of both clamp bounds: a maximum that differs from
+   another only in its sign (its top byte) gives another generation, and so does a
+   minimum; a layer id past the last has no name. */
+static void the_generation_sees_every_byte_of_the_clamp_bounds(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "dimensions:\n  x: { use_pipeline: true, clamp_default: { min: -10, max: 2 } }\n",
+        "dimensions:\n  x: { use_pipeline: true, clamp_default: { min: -10, max: -2 } }\n",
+        "dimensions:\n  x: { use_pipeline: true, clamp_default: { min: 2, max: 10 } }\n",
+        "dimensions:\n  x: { use_pipeline: true, clamp_default: { min: -2, max: 10 } }\n",
+    };
+    uint64_t gen[4];
+    for (int i = 0; i < 4; i++) {
+        ac_error_t err;
+        const char *layers = "order: [WORLD, TOTAL]\n";
+        ac_registry_t *reg = ac_registry_load_buffers("c.yaml", texts[i], strlen(texts[i]),
+                                                      "l.yaml", layers, strlen(layers), &err);
+        assert_non_null(reg);
+        gen[i] = ac_registry_generation(reg);
+        assert_string_equal(ac_registry_layer_name(reg, 1), "TOTAL");
+        assert_null(ac_registry_layer_name(reg, 2));
+        ac_registry_destroy(&reg);
+    }
+    assert_true(gen[0] != gen[1]);
+    assert_true(gen[2] != gen[3]);
+}
+
 static void yaml_syntax_error_names_the_line(void **state)
 {
     (void)state;
@@ -289,6 +317,7 @@ int main(void)
         cmocka_unit_test(a_quoted_number_is_refused_as_a_string),
         cmocka_unit_test(operator_names_and_dimension_name_rules),
         cmocka_unit_test(yaml_syntax_error_names_the_line),
+        cmocka_unit_test(the_generation_sees_every_byte_of_the_clamp_bounds),
         cmocka_unit_test(a_long_dimension_name_is_named_by_its_first_80_bytes),
         cmocka_unit_test(missing_file_is_an_error_not_a_crash),
     };
