@@ -302,6 +302,24 @@ static void stage_two_equals_one_pass_over_the_same_items(void **state)
     fx_free(fx);
 }
 
+/* A dimension whose only Primary contributions sit in one bucket (FLAT, POST_ADD or
+   OVERRIDE alone) is reduced before stage 2 as any other: stage 2 reads its value. */
+static void stage_two_reads_a_primary_given_in_any_one_bucket(void **state)
+{
+    (void)state;
+    const ac_bucket_t buckets[] = {AC_FLAT, AC_POST_ADD, AC_OVERRIDE};
+    for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++) {
+        fx_t *fx = stage2_fixture();
+        set_actor(fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"repair\"]}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        fx_add(fx, AC_PRIMARY, "strength", buckets[i], 12, "items", 0);
+        fx_resolve(fx);
+        assert_double_exact(fx_dim(fx, "strength").primary, 12);
+        assert_double_exact(fx_dim(fx, "hp").derived, 24); /* 2 x the stage-1 strength */
+        fx_free(fx);
+    }
+}
+
 /* A NaN Derived value of stage 1 is not final: stage 2's OVERRIDE replaces it. Without
    stage 2 the same items fail, naming the dimension. */
 static void a_stage_one_derived_nan_is_replaced_by_stage_two(void **state)
@@ -484,6 +502,65 @@ static void stage_two_past_the_first_bitmap_word_equals_one_pass(void **state)
     fx_free(fx);
 }
 
+/* Stage 2 that names far more dimensions than stage 1 on a fresh resolver: stage 1's
+   1,900 default-rule dimensions take 30 bitmap words, stage 2's 2,700 more take them past
+   the 64 words the first pass reserved, so every per-dimension table grows between the
+   passes; the snapshot equals one pass over the same items. */
+#define WIDE_STAGE1 1900
+#define WIDE_STAGE2 2700
+static int wide_contribute(void *state, const ac_actor_t *actor, ac_output_t *out, ac_error_t *err)
+{
+    (void)state;
+    (void)actor;
+    for (int d = 0; d < WIDE_STAGE2; d++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%04d", d);
+        if (ac_output_add(out, AC_DERIVED, name, AC_FLAT, d % 7, 0, err))
+            return -1;
+    }
+    return 0;
+}
+
+static void stage_two_that_widens_the_request_past_its_tables_equals_one_pass(void **state)
+{
+    (void)state;
+    char combiner[2048];
+    snprintf(combiner, sizeof combiner,
+             "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
+             TU_COMBINER);
+    fx_t *fx = fx_new(combiner, TU_LAYERS);
+    ac_subsystem_t sub = {"wide", 0, NULL, wide_contribute, NULL, 2, false, 0};
+    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    ac_snapshot_t *staged = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"wide\"]}"
+                                : "{\"id\":\"h\",\"version\":2}");
+        assert_true(ac_request_begin_output(fx->req, "items", &fx->err) >= 0);
+        for (int d = 0; d < WIDE_STAGE1; d++) {
+            char name[16];
+            snprintf(name, sizeof name, "a%04d", d);
+            fx_add(fx, AC_PRIMARY, name, AC_FLAT, d % 5, "items", 0);
+        }
+        if (pass == 1) {
+            assert_true(ac_request_begin_output(fx->req, "wide", &fx->err) >= 0);
+            for (int d = 0; d < WIDE_STAGE2; d++) {
+                char name[16];
+                snprintf(name, sizeof name, "w%04d", d);
+                fx_add(fx, AC_DERIVED, name, AC_FLAT, d % 7, "wide", 0);
+            }
+        }
+        fx_resolve(fx);
+        assert_int_equal(ac_snapshot_dimension_count(fx->snap), WIDE_STAGE1 + WIDE_STAGE2);
+        assert_double_exact(fx_dim(fx, "a1899").primary, 1899 % 5);
+        assert_double_exact(fx_dim(fx, "w2699").derived, 2699 % 7);
+        if (pass == 0)
+            staged = ac_snapshot_dup(fx->snap);
+    }
+    assert_true(ac_snapshot_equal(staged, fx->snap));
+    ac_snapshot_destroy(&staged);
+    fx_free(fx);
+}
+
 /* A Primary NaN before stage 2 fails the request at the first faulty dimension in output
    order: registry dimensions first, then those under the default rule by name. */
 static void a_primary_nan_before_stage_two_names_the_first_in_output_order(void **state)
@@ -527,10 +604,12 @@ int main(void)
         cmocka_unit_test(a_batch_equals_single_resolves_whatever_the_systems_ids),
         cmocka_unit_test(stage_two_equals_one_pass_over_the_same_items),
         cmocka_unit_test(a_stage_one_derived_nan_is_replaced_by_stage_two),
+        cmocka_unit_test(stage_two_reads_a_primary_given_in_any_one_bucket),
         cmocka_unit_test(a_stage_one_primary_nan_fails_before_stage_two_runs),
         cmocka_unit_test(a_primary_nan_before_stage_two_names_the_first_in_output_order),
         cmocka_unit_test(stage_two_on_default_rule_dimensions_equals_one_pass),
         cmocka_unit_test(stage_two_past_the_first_bitmap_word_equals_one_pass),
+        cmocka_unit_test(stage_two_that_widens_the_request_past_its_tables_equals_one_pass),
     };
     return cmocka_run_group_tests_name("subsystem", tests, NULL, NULL);
 }
