@@ -420,16 +420,25 @@ static int extra_contribute(void *state, const ac_actor_t *actor, ac_output_t *o
     return ac_output_add(out, AC_PRIMARY, "aura", AC_MULT, 0.5, 0, err);
 }
 
-static void stage_two_on_default_rule_dimensions_equals_one_pass(void **state)
+/* A fixture on TU_COMBINER with a default rule (0..50) and the stage-2 subsystem id. */
+static fx_t *default_rule_stage2_fixture(const char *id,
+                                         int (*contribute)(void *, const ac_actor_t *,
+                                                           ac_output_t *, ac_error_t *))
 {
-    (void)state;
     char combiner[2048];
     snprintf(combiner, sizeof combiner,
              "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
              TU_COMBINER);
     fx_t *fx = fx_new(combiner, TU_LAYERS);
-    ac_subsystem_t sub = {"extra", 0, NULL, extra_contribute, NULL, 2, false, 0};
+    ac_subsystem_t sub = {id, 0, NULL, contribute, NULL, 2, false, 0};
     assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    return fx;
+}
+
+static void stage_two_on_default_rule_dimensions_equals_one_pass(void **state)
+{
+    (void)state;
+    fx_t *fx = default_rule_stage2_fixture("extra", extra_contribute);
     ac_snapshot_t *staged = NULL;
     for (int pass = 0; pass < 2; pass++) {
         set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"extra\"]}"
@@ -524,13 +533,7 @@ static int wide_contribute(void *state, const ac_actor_t *actor, ac_output_t *ou
 static void stage_two_that_widens_the_request_past_its_tables_equals_one_pass(void **state)
 {
     (void)state;
-    char combiner[2048];
-    snprintf(combiner, sizeof combiner,
-             "%sdefault: { use_pipeline: true, clamp_default: { min: 0, max: 50 } }\n",
-             TU_COMBINER);
-    fx_t *fx = fx_new(combiner, TU_LAYERS);
-    ac_subsystem_t sub = {"wide", 0, NULL, wide_contribute, NULL, 2, false, 0};
-    assert_int_equal(ac_resolver_add_subsystem(fx->r, &sub, &fx->err), 0);
+    fx_t *fx = default_rule_stage2_fixture("wide", wide_contribute);
     ac_snapshot_t *staged = NULL;
     for (int pass = 0; pass < 2; pass++) {
         set_actor(fx, pass == 0 ? "{\"id\":\"h\",\"version\":2,\"subsystems\":[\"wide\"]}"
