@@ -57,6 +57,43 @@ static void ids_that_share_a_hash_or_a_prefix_keep_their_own_entries(void **stat
     ac_l1_destroy(&c);
 }
 
+/* Ids short enough to sit in the slot (up to 40 bytes) and longer ones kept only in the
+   block: each length around the bound is found, removed and gone; a cache needs 1 to 2^30
+   entries. */
+static void ids_on_both_sides_of_the_inline_bound_are_found_and_removed(void **state)
+{
+    (void)state;
+    ac_l1_config_t cfg = {16, 1 << 20, 0};
+    ac_l1_t *c = ac_l1_new(&cfg);
+    const size_t lens[] = {1, 8, 39, 40, 41, 64, 200};
+    char ids[7][201];
+    for (int i = 0; i < 7; i++) {
+        memset(ids[i], 'a' + i, lens[i]);
+        ids[i][lens[i]] = '\0';
+        ac_cache_key_t k = key(ids[i], 1, 1, 1);
+        assert_int_equal(ac_l1_put(c, &k, ids[i], lens[i], 0), 0);
+    }
+    for (int i = 0; i < 7; i++) {
+        const ac_l1_entry_t *e = ac_l1_get(c, ids[i], lens[i], 0);
+        if (!e)
+            fail_msg("an id of %zu bytes is not found", lens[i]);
+        assert_int_equal(e->value_len, lens[i]);
+        assert_memory_equal(e->value, ids[i], lens[i]);
+    }
+    for (int i = 0; i < 7; i++) {
+        assert_true(ac_l1_remove(c, ids[i], lens[i]));
+        assert_null(ac_l1_get(c, ids[i], lens[i], 0));
+    }
+    ac_l1_stats_t st;
+    ac_l1_stats(c, &st);
+    assert_int_equal(st.entries, 0);
+    ac_l1_destroy(&c);
+    ac_l1_config_t none = {0, 1 << 20, 0}, too_many = {(1u << 30) + 1, 1 << 20, 0};
+    assert_null(ac_l1_new(&none));
+    assert_null(ac_l1_new(&too_many));
+    assert_null(ac_l1_new(NULL));
+}
+
 static void an_older_version_never_replaces_a_newer_one(void **state)
 {
     (void)state;
@@ -189,6 +226,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_lookup_hits_only_on_the_full_key),
         cmocka_unit_test(ids_that_share_a_hash_or_a_prefix_keep_their_own_entries),
+        cmocka_unit_test(ids_on_both_sides_of_the_inline_bound_are_found_and_removed),
         cmocka_unit_test(an_older_version_never_replaces_a_newer_one),
         cmocka_unit_test(a_higher_stamp_replaces_a_higher_version_and_a_lower_one_never_does),
         cmocka_unit_test(entries_bound_evicts_unreferenced_first),

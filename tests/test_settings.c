@@ -62,6 +62,14 @@ static void flags_and_files_share_one_table(void **state)
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
     assert_non_null(strstr(err.message, ":3:"));
     assert_string_equal(err.path, "colour");
+    /* A setting takes one value: a list or a map in its place is refused where it is. */
+    fd = open(path, O_WRONLY | O_TRUNC);
+    const char *listed = "mine:\n  name: [x, y]\n";
+    assert_true(write(fd, listed, strlen(listed)) == (ssize_t)strlen(listed));
+    close(fd);
+    assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
+    assert_non_null(strstr(err.message, "expected a single value"));
+    assert_string_equal(err.path, "name");
     /* A bad value names the file, its line and column, and the setting. */
     fd = open(path, O_WRONLY | O_TRUNC);
     const char *bad_value = "mine:\n  name: x\n  l1: { max_count: 70 }\n";
@@ -126,25 +134,28 @@ static void version_and_help_in_either_spelling(void **state)
     (void)state;
     long long count = 5;
     char *store = strdup("data/x.db");
+    double eps = 0.25;
     ac_setting_t t[] = {{"count", AC_SET_INT, &count, 1, 10, "a count"},
-                        {"store_file", AC_SET_PATH, &store, 0, 0, "a file"}};
+                        {"store_file", AC_SET_PATH, &store, 0, 0, "a file"},
+                        {"eps", AC_SET_DOUBLE, &eps, 0, 1, "a fraction"}};
     const char *flags[] = {"--version", "-V", "--help", "-h"};
     for (size_t i = 0; i < 4; i++) {
         char *argv[] = {"prog", "--count", "7", (char *)flags[i], NULL};
         char *out = NULL;
-        assert_int_equal(parse_captured(4, argv, t, 2, 1, &out), 0);
+        assert_int_equal(parse_captured(4, argv, t, 3, 1, &out), 0);
         const char *want = i < 2 ? "prog " : "usage: prog\n";
         if (!out || strncmp(out, want, strlen(want)) != 0)
             fail_msg("%s printed '%s'", flags[i], out ? out : "(nothing)");
         /* The help lists every setting with its default: numbers, and a path. */
         if (i >= 2 &&
             (!strstr(out, "  --count ") || !strstr(out, "a count (default: 5)\n") ||
-             !strstr(out, "  --store-file ") || !strstr(out, "a file (default: data/x.db)\n")))
+             !strstr(out, "  --store-file ") || !strstr(out, "a file (default: data/x.db)\n") ||
+             !strstr(out, "  --eps ") || !strstr(out, "a fraction (default: 0.25)\n")))
             fail_msg("%s printed '%s'", flags[i], out);
         assert_int_equal(count, 5); /* the parse ended before any setting */
         free(out);
     }
-    ac_settings_free(t, 2);
+    ac_settings_free(t, 3);
 }
 
 static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state)
@@ -155,6 +166,11 @@ static void a_number_setting_takes_finite_numbers_within_its_bounds(void **state
     ac_error_t err;
     assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "0.5", t, 1, &err), 0);
     assert_true(eps == 0.5);
+    /* both bounds are inside */
+    assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "10", t, 1, &err), 0);
+    assert_true(eps == 10.0);
+    assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "0", t, 1, &err), 0);
+    assert_true(eps == 0.0);
     assert_int_equal(ac_settings_apply_flag("affinity-epsilon", "3", t, 1, &err), 0);
     assert_true(eps == 3.0);
     const char *bad[] = {"", "abc", "0.5x", "nan", "inf", "1e999", "-0.1", "10.5"};
@@ -210,6 +226,26 @@ static void an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints(void **st
     assert_int_equal(ac_settings_apply_flag("events", "", t, 2, &err), 0);
     assert_string_equal(conn, "");
     ac_settings_free(t, 2);
+}
+
+/* A list of endpoints holds 1 to AC_ENDPOINTS_MAX, each checked as one endpoint is. */
+static void an_endpoint_list_holds_up_to_its_maximum_each_checked(void **state)
+{
+    (void)state;
+    ac_error_t err;
+    char list[256] = "";
+    for (int i = 0; i < AC_ENDPOINTS_MAX; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%stcp://127.0.0.1:%d",
+                 i ? "," : "", 5000 + i);
+    if (ac_endpoint_list_check("--broker", list, false, &err))
+        fail_msg("%s: %s", list, err.message);
+    snprintf(list + strlen(list), sizeof list - strlen(list), ",tcp://127.0.0.1:6000");
+    assert_int_equal(ac_endpoint_list_check("--broker", list, false, &err), AC_ESCHEMA);
+    assert_non_null(strstr(err.message, "--broker: at most 4 endpoints"));
+    assert_int_equal(ac_endpoint_list_check("--broker", "tcp://a:1,tcp://b:0", false, &err),
+                     AC_ESCHEMA);
+    assert_non_null(strstr(err.message, "tcp://b:0"));
+    assert_int_equal(ac_endpoint_list_check("--broker", "tcp://a:1,ipc:///x", false, &err), 0);
 }
 
 static void worker_endpoints_are_checked_when_set(void **state)
@@ -339,6 +375,7 @@ int main(void)
         cmocka_unit_test(a_relative_path_resolves_against_its_config_file_not_the_current_folder),
         cmocka_unit_test(a_number_setting_takes_finite_numbers_within_its_bounds),
         cmocka_unit_test(an_endpoint_setting_takes_only_tcp_ipc_or_inproc_endpoints),
+        cmocka_unit_test(an_endpoint_list_holds_up_to_its_maximum_each_checked),
         cmocka_unit_test(worker_endpoints_are_checked_when_set),
         cmocka_unit_test(config_is_read_from_the_argument_after_the_flag),
         cmocka_unit_test(version_and_help_in_either_spelling),

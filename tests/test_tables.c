@@ -246,6 +246,133 @@ static void load_errors_name_file_line_and_field(void **state)
     fx_free(fx);
 }
 
+/* The loader's checks on a table's shape and on each entry: rows and a row must be
+   mappings; a contribution needs a bucket and a cap a mode and a kind; a realm that is not
+   a string is named by its own path wherever it sits in the entry; 16 scaling fields per
+   table load and a 17th is refused. */
+static void table_loader_checks_every_entry_field(void **state)
+{
+    (void)state;
+    expect_load_error("q.yaml", "id: q\nkind: table\nkey: race\nrows: [a]\n", "rows",
+                      "expected a mapping, found a list");
+    expect_load_error("r.yaml", "id: r\nkind: table\nkey: race\nrows:\n  x: [a]\n", "rows.x",
+                      "expected a mapping, found a list");
+    expect_load_error("s.yaml",
+                      "id: s\nkind: table\nkey: race\nrows:\n  x: { primary: [ { dimension: luck, "
+                      "value: 1 } ] }\n",
+                      "rows.x.primary[0]", "needs dimension, bucket and value");
+    expect_load_error("t.yaml",
+                      "id: t\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, "
+                      "kind: max, value: 1 } ] }\n",
+                      "rows.x.caps[0]", "needs dimension, mode, kind and value");
+    expect_load_error("u.yaml",
+                      "id: u\nkind: table\nkey: race\nrows:\n  x: { caps: [ { dimension: luck, "
+                      "realm: [r], mode: BASELINE, kind: max, value: 1 } ] }\n",
+                      "rows.x.caps[0].realm", "expected a scalar");
+    char text[4096];
+    for (int fields = 16; fields <= 17; fields++) {
+        int at = snprintf(text, sizeof text,
+                          "id: v\nkind: table\nkey: race\nrows:\n  human:\n"
+                          "    primary:\n");
+        for (int i = 0; i < fields; i++)
+            at +=
+                snprintf(text + at, sizeof text - (size_t)at,
+                         "      - { dimension: luck, bucket: FLAT, value: 1, per: data.f%d }\n", i);
+        if (fields == 17) {
+            expect_load_error("v.yaml", text, "rows.human.primary[16].per",
+                              "at most 16 scaling fields");
+            continue;
+        }
+        clear_dir();
+        put_file("v.yaml", text);
+        env_t e = load_env();
+        char json[1024];
+        at = snprintf(json, sizeof json,
+                      "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{");
+        for (int i = 0; i < fields; i++)
+            at += snprintf(json + at, sizeof json - (size_t)at, "%s\"f%d\":%d", i ? "," : "", i,
+                           i + 1);
+        snprintf(json + at, sizeof json - (size_t)at, "},\"subsystems\":[\"v\"]}");
+        actor(e.fx, json);
+        fx_resolve(e.fx);
+        assert_double_exact(fx_dim(e.fx, "luck").primary, 16 * 17 / 2); /* 1 + 2 + ... + 16 */
+        free_env(&e);
+    }
+    put_the_five_files(); /* as the tests after this one expect */
+}
+
+/* A row scaled by lifespan reads the lifespan even when the actor has an age too, and one
+   scaled by age fails without an age; a key read from data must be a string; a row past
+   the request's contribution limit, or whose cap names a realm over 256 bytes, fails the
+   request. */
+static void scaling_fields_keys_and_limits_of_a_table(void **state)
+{
+    (void)state;
+    clear_dir();
+    put_file("life.yaml", "id: life\nkind: table\nkey: race\nrows:\n"
+                          "  human: { primary: [ { dimension: luck, bucket: FLAT, value: 2, "
+                          "per: lifespan },\n"
+                          "                      { dimension: agility, bucket: FLAT, value: 3, "
+                          "per: age } ] }\n");
+    put_file("realm.yaml", REALM);
+    put_file("buffs.yaml", BUFFS);
+    env_t e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"age\":10,\"lifespan\":100,"
+                "\"subsystems\":[\"life\"]}");
+    fx_resolve(e.fx);
+    assert_double_exact(fx_dim(e.fx, "luck").primary, 200);
+    assert_double_exact(fx_dim(e.fx, "agility").primary, 30);
+
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"realm\":7},\"subsystems\":[\"realm\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "data.realm is not a string"));
+    /* an entry of an `each` list is a row name or a map with a string id */
+    const char *const nameless[] = {"[{\"stacks\":2}]", "[{\"id\":3}]", "[\"haste\",4]"};
+    for (int i = 0; i < 3; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"id\":\"h\",\"version\":1,\"data\":{\"buffs\":%s},\"subsystems\":[\"buffs\"]}",
+                 nameless[i]);
+        actor(e.fx, json);
+        assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err),
+                         AC_ESUBSYSTEM_FAILED);
+        assert_non_null(strstr(e.fx->err.message, i == 2 ? "data.buffs[1] names no row"
+                                                         : "data.buffs[0] names no row"));
+    }
+
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = 1;
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"age\":10,\"lifespan\":100,"
+                "\"subsystems\":[\"life\"]}");
+    ac_request_set_limits(e.fx->req, &lim);
+    int rc = ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err);
+    if (rc == 0)
+        fail_msg("two contributions passed a limit of one");
+    assert_non_null(strstr(e.fx->err.message, "more than 1 contributions and caps"));
+    /* an actor with a lifespan and no age: a row scaled by age has no field to read */
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"lifespan\":100,"
+                "\"subsystems\":[\"life\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "actor field age is missing"));
+    free_env(&e);
+
+    /* a cap's realm is a request string: one past 256 bytes fails the request that uses it */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "id: far\nkind: table\nkey: race\nrows:\n  human: { caps: [ { dimension: luck, "
+             "mode: BASELINE, kind: max, value: 1, scope: REALM, realm: r%0256d } ] }\n",
+             0);
+    clear_dir();
+    put_file("far.yaml", text);
+    e = load_env();
+    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"far\"]}");
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "string longer than 256 bytes"));
+    free_env(&e);
+    put_the_five_files(); /* as the tests after this one expect */
+}
+
 static void editing_a_table_changes_the_generation(void **state)
 {
     (void)state;
@@ -415,6 +542,31 @@ static void formula_terms_sum_in_dimension_order_and_buckets_are_named(void **st
                       "id: g\nkind: formula\nformulas:\n  hp: { terms: { luck: 1 }, "
                       "bucket: NOPE }\n",
                       NULL, "unknown bucket");
+    /* two formulas in one file each sum their own terms; an output past the request's
+       limit fails the request */
+    clear_dir();
+    put_file("base.yaml", "id: base\nkind: table\nkey: race\nrows:\n"
+                          "  human:\n    primary:\n"
+                          "      - { dimension: strength, bucket: FLAT, value: 1 }\n"
+                          "      - { dimension: agility, bucket: FLAT, value: 2 }\n");
+    put_file("two.yaml", "id: two\nkind: formula\nformulas:\n"
+                         "  hp: { terms: { strength: 10 } }\n"
+                         "  luck: { terms: { agility: 3 } }\n");
+    e = load_env();
+    const char *two = "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"base\","
+                      "\"two\"]}";
+    actor(e.fx, two);
+    fx_resolve(e.fx);
+    assert_double_exact(fx_dim(e.fx, "hp").derived, 10);
+    assert_double_exact(fx_dim(e.fx, "luck").derived, 6);
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = 3;
+    actor(e.fx, two);
+    ac_request_set_limits(e.fx->req, &lim);
+    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    assert_non_null(strstr(e.fx->err.message, "subsystem 'two' failed: more than 3 contributions"));
+    free_env(&e);
     put_the_five_files(); /* as the tests after this one expect */
 }
 
@@ -426,6 +578,8 @@ int main(void)
         cmocka_unit_test(subsystem_order_in_the_actor_never_matters),
         cmocka_unit_test(unknown_rows_and_bad_fields_fail_the_request_by_name),
         cmocka_unit_test(load_errors_name_file_line_and_field),
+        cmocka_unit_test(table_loader_checks_every_entry_field),
+        cmocka_unit_test(scaling_fields_keys_and_limits_of_a_table),
         cmocka_unit_test(editing_a_table_changes_the_generation),
         cmocka_unit_test(the_example_plugin_loads_and_contributes),
         cmocka_unit_test(broken_plugins_are_refused_at_load),
