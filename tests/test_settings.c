@@ -27,6 +27,15 @@ static void shipped_config_loads_into_the_worker_settings(void **state)
     ac_settings_free(t, n);
 }
 
+/* Replaces the file's text. */
+static void rewrite(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    assert_true(fd >= 0);
+    assert_true(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+}
+
 static void flags_and_files_share_one_table(void **state)
 {
     (void)state;
@@ -55,26 +64,17 @@ static void flags_and_files_share_one_table(void **state)
     assert_string_equal(name, "x");
     assert_int_equal(count, 3);
     assert_true(on);
-    fd = open(path, O_WRONLY | O_TRUNC);
-    const char *bad = "mine:\n  name: x\n  colour: red\n";
-    assert_true(write(fd, bad, strlen(bad)) == (ssize_t)strlen(bad));
-    close(fd);
+    rewrite(path, "mine:\n  name: x\n  colour: red\n");
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
     assert_non_null(strstr(err.message, ":3:"));
     assert_string_equal(err.path, "colour");
     /* A setting takes one value: a list or a map in its place is refused where it is. */
-    fd = open(path, O_WRONLY | O_TRUNC);
-    const char *listed = "mine:\n  name: [x, y]\n";
-    assert_true(write(fd, listed, strlen(listed)) == (ssize_t)strlen(listed));
-    close(fd);
+    rewrite(path, "mine:\n  name: [x, y]\n");
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
     assert_non_null(strstr(err.message, "expected a single value"));
     assert_string_equal(err.path, "name");
     /* A bad value names the file, its line and column, and the setting. */
-    fd = open(path, O_WRONLY | O_TRUNC);
-    const char *bad_value = "mine:\n  name: x\n  l1: { max_count: 70 }\n";
-    assert_true(write(fd, bad_value, strlen(bad_value)) == (ssize_t)strlen(bad_value));
-    close(fd);
+    rewrite(path, "mine:\n  name: x\n  l1: { max_count: 70 }\n");
     assert_int_equal(ac_settings_load_file(path, "mine", t, 3, &err), AC_ESCHEMA);
     char where[160];
     snprintf(where, sizeof where, "%s:3:20: l1.max_count", path);
