@@ -101,6 +101,24 @@ static void actor(fx_t *fx, const char *json)
         fail_msg("actor: %s", fx->err.message);
 }
 
+/* Resolves the actor `json`, which must fail in a subsystem with `what` in the message. */
+static void expect_request_failure(fx_t *fx, const char *json, const char *what)
+{
+    actor(fx, json);
+    assert_int_equal(ac_resolve(fx->r, fx->req, &fx->snap, &fx->err), AC_ESUBSYSTEM_FAILED);
+    if (!strstr(fx->err.message, what))
+        fail_msg("'%s' does not say '%s'", fx->err.message, what);
+}
+
+/* The request's contribution limit (it stays across actor(): a reset keeps the limits). */
+static void limit_contributions(fx_t *fx, size_t max_contributions)
+{
+    ac_limits_t lim;
+    ac_limits_default(&lim);
+    lim.max_contributions = max_contributions;
+    ac_request_set_limits(fx->req, &lim);
+}
+
 /* The folder the tests after the first one read: race, items, buffs, realm, formulas. */
 static void put_the_five_files(void)
 {
@@ -154,16 +172,17 @@ static void unknown_rows_and_bad_fields_fail_the_request_by_name(void **state)
 {
     (void)state;
     env_t e = load_env();
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"goblin\",\"data\":{\"level\":1},"
-                "\"subsystems\":[\"race\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "goblin"));
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"race\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "data.level"));
-    actor(e.fx,
-          "{\"id\":\"h\",\"version\":1,\"data\":{\"items\":\"sword\"},\"subsystems\":[\"items\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
+    expect_request_failure(e.fx,
+                           "{\"id\":\"h\",\"version\":1,\"race\":\"goblin\",\"data\":{\"level\":1},"
+                           "\"subsystems\":[\"race\"]}",
+                           "goblin");
+    expect_request_failure(
+        e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"race\"]}",
+        "data.level");
+    expect_request_failure(
+        e.fx,
+        "{\"id\":\"h\",\"version\":1,\"data\":{\"items\":\"sword\"},\"subsystems\":[\"items\"]}",
+        "data.items is not a list");
     /* An actor without the key field: the table has nothing to say. */
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"realm\"]}");
     fx_resolve(e.fx);
@@ -246,6 +265,15 @@ static void load_errors_name_file_line_and_field(void **state)
     fx_free(fx);
 }
 
+/* Table "v": row human, `fields` primaries of luck, each scaled by its own data.f<i>. */
+static void per_fields_table(char *text, size_t size, int fields)
+{
+    snprintf(text, size, "id: v\nkind: table\nkey: race\nrows:\n  human:\n    primary:\n");
+    for (int i = 0; i < fields; i++)
+        snprintf(text + strlen(text), size - strlen(text),
+                 "      - { dimension: luck, bucket: FLAT, value: 1, per: data.f%d }\n", i);
+}
+
 /* The loader's checks on a table's shape and on each entry: rows and a row must be
    mappings; a contribution needs a bucket and a cap a mode and a kind; a realm that is not
    a string is named by its own path wherever it sits in the entry; 16 scaling fields per
@@ -270,34 +298,21 @@ static void table_loader_checks_every_entry_field(void **state)
                       "realm: [r], mode: BASELINE, kind: max, value: 1 } ] }\n",
                       "rows.x.caps[0].realm", "expected a scalar");
     char text[4096];
-    for (int fields = 16; fields <= 17; fields++) {
-        int at = snprintf(text, sizeof text,
-                          "id: v\nkind: table\nkey: race\nrows:\n  human:\n"
-                          "    primary:\n");
-        for (int i = 0; i < fields; i++)
-            at +=
-                snprintf(text + at, sizeof text - (size_t)at,
-                         "      - { dimension: luck, bucket: FLAT, value: 1, per: data.f%d }\n", i);
-        if (fields == 17) {
-            expect_load_error("v.yaml", text, "rows.human.primary[16].per",
-                              "at most 16 scaling fields");
-            continue;
-        }
-        clear_dir();
-        put_file("v.yaml", text);
-        env_t e = load_env();
-        char json[1024];
-        at = snprintf(json, sizeof json,
-                      "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{");
-        for (int i = 0; i < fields; i++)
-            at += snprintf(json + at, sizeof json - (size_t)at, "%s\"f%d\":%d", i ? "," : "", i,
-                           i + 1);
-        snprintf(json + at, sizeof json - (size_t)at, "},\"subsystems\":[\"v\"]}");
-        actor(e.fx, json);
-        fx_resolve(e.fx);
-        assert_double_exact(fx_dim(e.fx, "luck").primary, 16 * 17 / 2); /* 1 + 2 + ... + 16 */
-        free_env(&e);
-    }
+    per_fields_table(text, sizeof text, 17);
+    expect_load_error("v.yaml", text, "rows.human.primary[16].per", "at most 16 scaling fields");
+    per_fields_table(text, sizeof text, 16);
+    clear_dir();
+    put_file("v.yaml", text);
+    env_t e = load_env();
+    char json[1024] = "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"data\":{";
+    for (int i = 0; i < 16; i++)
+        snprintf(json + strlen(json), sizeof json - strlen(json), "%s\"f%d\":%d", i ? "," : "", i,
+                 i + 1);
+    snprintf(json + strlen(json), sizeof json - strlen(json), "},\"subsystems\":[\"v\"]}");
+    actor(e.fx, json);
+    fx_resolve(e.fx);
+    assert_double_exact(fx_dim(e.fx, "luck").primary, 16 * 17 / 2); /* 1 + 2 + ... + 16 */
+    free_env(&e);
     put_the_five_files(); /* as the tests after this one expect */
 }
 
@@ -323,38 +338,31 @@ static void scaling_fields_keys_and_limits_of_a_table(void **state)
     assert_double_exact(fx_dim(e.fx, "luck").primary, 200);
     assert_double_exact(fx_dim(e.fx, "agility").primary, 30);
 
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"realm\":7},\"subsystems\":[\"realm\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "data.realm is not a string"));
+    expect_request_failure(
+        e.fx, "{\"id\":\"h\",\"version\":1,\"data\":{\"realm\":7},\"subsystems\":[\"realm\"]}",
+        "data.realm is not a string");
     /* an entry of an `each` list is a row name or a map with a string id */
-    const char *const nameless[] = {"[{\"stacks\":2}]", "[{\"id\":3}]", "[\"haste\",4]"};
+    const char *const nameless[][2] = {{"[{\"stacks\":2}]", "data.buffs[0] names no row"},
+                                       {"[{\"id\":3}]", "data.buffs[0] names no row"},
+                                       {"[\"haste\",4]", "data.buffs[1] names no row"}};
     for (int i = 0; i < 3; i++) {
         char json[256];
         snprintf(json, sizeof json,
                  "{\"id\":\"h\",\"version\":1,\"data\":{\"buffs\":%s},\"subsystems\":[\"buffs\"]}",
-                 nameless[i]);
-        actor(e.fx, json);
-        assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err),
-                         AC_ESUBSYSTEM_FAILED);
-        assert_non_null(strstr(e.fx->err.message, i == 2 ? "data.buffs[1] names no row"
-                                                         : "data.buffs[0] names no row"));
+                 nameless[i][0]);
+        expect_request_failure(e.fx, json, nameless[i][1]);
     }
 
-    ac_limits_t lim;
-    ac_limits_default(&lim);
-    lim.max_contributions = 1;
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"age\":10,\"lifespan\":100,"
-                "\"subsystems\":[\"life\"]}");
-    ac_request_set_limits(e.fx->req, &lim);
-    int rc = ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err);
-    if (rc == 0)
-        fail_msg("two contributions passed a limit of one");
-    assert_non_null(strstr(e.fx->err.message, "more than 1 contributions and caps"));
     /* an actor with a lifespan and no age: a row scaled by age has no field to read */
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"lifespan\":100,"
-                "\"subsystems\":[\"life\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "actor field age is missing"));
+    expect_request_failure(e.fx,
+                           "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"lifespan\":100,"
+                           "\"subsystems\":[\"life\"]}",
+                           "actor field age is missing");
+    limit_contributions(e.fx, 1);
+    expect_request_failure(e.fx,
+                           "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"age\":10,"
+                           "\"lifespan\":100,\"subsystems\":[\"life\"]}",
+                           "more than 1 contributions and caps");
     free_env(&e);
 
     /* a cap's realm is a request string: one past 256 bytes fails the request that uses it */
@@ -366,9 +374,9 @@ static void scaling_fields_keys_and_limits_of_a_table(void **state)
     clear_dir();
     put_file("far.yaml", text);
     e = load_env();
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"far\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "string longer than 256 bytes"));
+    expect_request_failure(
+        e.fx, "{\"id\":\"h\",\"version\":1,\"race\":\"human\",\"subsystems\":[\"far\"]}",
+        "string longer than 256 bytes");
     free_env(&e);
     put_the_five_files(); /* as the tests after this one expect */
 }
@@ -465,12 +473,10 @@ static void failing_and_slow_plugins_fail_the_request_unless_optional(void **sta
                 "budget_us: 5000\noptional: true\n");
     plugin_file("slow_unbounded", AC_PLUGIN_DIR "/libac_test_slow.so", "");
     env_t e = load_env();
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "database is down"));
-    actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"slow\"]}");
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "budget"));
+    expect_request_failure(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing\"]}",
+                           "database is down");
+    expect_request_failure(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"slow\"]}",
+                           "budget");
     /* Optional ones are skipped, and what they added is discarded. */
     actor(e.fx, "{\"id\":\"h\",\"version\":1,\"subsystems\":[\"failing_ok\",\"slow_ok\"]}");
     fx_resolve(e.fx);
@@ -559,13 +565,8 @@ static void formula_terms_sum_in_dimension_order_and_buckets_are_named(void **st
     fx_resolve(e.fx);
     assert_double_exact(fx_dim(e.fx, "hp").derived, 10);
     assert_double_exact(fx_dim(e.fx, "luck").derived, 6);
-    ac_limits_t lim;
-    ac_limits_default(&lim);
-    lim.max_contributions = 3;
-    actor(e.fx, two);
-    ac_request_set_limits(e.fx->req, &lim);
-    assert_int_equal(ac_resolve(e.fx->r, e.fx->req, &e.fx->snap, &e.fx->err), AC_ESUBSYSTEM_FAILED);
-    assert_non_null(strstr(e.fx->err.message, "subsystem 'two' failed: more than 3 contributions"));
+    limit_contributions(e.fx, 3);
+    expect_request_failure(e.fx, two, "subsystem 'two' failed: more than 3 contributions");
     free_env(&e);
     put_the_five_files(); /* as the tests after this one expect */
 }
